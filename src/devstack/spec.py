@@ -1,0 +1,78 @@
+"""The resolved stack: what the runtime is given once config is validated.
+
+Produced by ``devstack.config`` (which owns pydantic); consumed by the supervisor,
+services, probes and processes, which never import pydantic. Every value here is
+final: interpolation done, durations in seconds, paths absolute, env complete.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from devstack.states import Condition, RestartPolicy
+
+ProbeKind = Literal["http", "tcp", "cmd", "log"]
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSpec:
+    """A readiness/liveness probe.
+
+    ``target`` is, by kind: http: a full URL; tcp: "host:port"; cmd: a shell-free
+    command line (split with shlex) ; log: a regular expression searched in the
+    service's output lines.
+    """
+
+    kind: ProbeKind
+    target: str
+    interval: float = 1.0         # between probes once healthy
+    timeout: float = 1.0          # one probe's limit
+    retries: int = 3              # consecutive failures that make a healthy service unhealthy
+    start_period: float = 60.0    # longest it may take to become healthy after a start
+    expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
+    start_interval: float = 0.02  # between probes while starting (fast: readiness seen in ~50 ms)
+
+
+@dataclass(frozen=True, slots=True)
+class RestartSpec:
+    policy: RestartPolicy = RestartPolicy.ON_FAILURE
+    max_restarts: int = 5         # consecutive restarts without a stable period, then `failed`
+    backoff: float = 0.5          # delay before the 2nd consecutive restart; the 1st is immediate
+    backoff_max: float = 30.0     # cap of the doubling delay
+    reset_after: float = 10.0     # up this long: the consecutive-restart count starts again
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    name: str
+    cmd: str                      # the command as the user wrote it, interpolated (for messages)
+    argv: tuple[str, ...]         # what is exec'd; ("/bin/sh", "-c", cmd) when shell = true
+    cwd: Path                     # absolute
+    env: Mapping[str, str]        # the complete environment of the child
+    port: int | None = None
+    host: str = "127.0.0.1"
+    url: str | None = None        # http://host:port when a port is declared
+    depends_on: Mapping[str, Condition] = field(default_factory=dict)
+    health: HealthSpec | None = None
+    restart: RestartSpec = field(default_factory=RestartSpec)
+    stop_signal: signal.Signals = signal.SIGTERM
+    stop_timeout: float = 10.0
+    restart_on_unhealthy: bool = False
+    shell: bool = False
+    env_files: tuple[Path, ...] = ()  # the files the env was read from (restart-needed detection)
+
+
+@dataclass(frozen=True, slots=True)
+class StackSpec:
+    name: str
+    root: Path                    # the directory of stack.toml (or of the Procfile)
+    file: Path | None             # stack.toml or Procfile it came from
+    services: Mapping[str, ServiceSpec]  # in declaration order
+    from_procfile: bool = False
+
+    def state_dir(self) -> Path:
+        return self.root / ".devstack"

@@ -1,0 +1,73 @@
+"""Service states and dependency conditions. No dependencies: pure vocabulary.
+
+The values are the words users see in the terminal and in ``ps --json``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ServiceState(str, Enum):
+    PENDING = "pending"          # declared, its task has not begun
+    WAITING = "waiting"          # waiting for dependencies to reach their condition
+    CHECKING = "checking"        # preflight checks running
+    STARTING = "starting"        # spawned, not yet healthy (probe pending)
+    RUNNING = "running"          # spawned, no probe declared
+    HEALTHY = "healthy"          # probe passed
+    UNHEALTHY = "unhealthy"      # probe failed after having passed
+    EXITED = "exited"            # exited 0 and the policy does not restart it
+    CRASHED = "crashed"          # exited non-zero or by signal (transient)
+    BACKOFF = "backoff"          # waiting before the next start
+    FAILED = "failed"            # restarts exhausted, or never healthy within start_period
+    BLOCKED = "blocked"          # its checks failed: not started
+    NOT_STARTED = "not started"  # a dependency failed or is blocked
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_up(self) -> bool:
+        """A process of the service is alive."""
+        return self in _UP
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing will happen to the service unless someone asks."""
+        return self in _FINAL
+
+
+_UP = frozenset(
+    {ServiceState.STARTING, ServiceState.RUNNING, ServiceState.HEALTHY, ServiceState.UNHEALTHY}
+)
+_FINAL = frozenset(
+    {
+        ServiceState.EXITED,
+        ServiceState.FAILED,
+        ServiceState.BLOCKED,
+        ServiceState.NOT_STARTED,
+        ServiceState.STOPPED,
+    }
+)
+
+
+class Condition(str, Enum):
+    """What a dependent waits for (``depends_on = { backend = "healthy" }``)."""
+
+    STARTED = "started"      # spawned (or healthy, or exited after start)
+    HEALTHY = "healthy"      # probe passed (running, for a service without a probe)
+    COMPLETED = "completed"  # exited 0
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RestartPolicy(str, Enum):
+    NO = "no"
+    ON_FAILURE = "on-failure"
+    ALWAYS = "always"
+
+    def __str__(self) -> str:
+        return self.value

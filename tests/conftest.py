@@ -1,0 +1,120 @@
+"""Shared fixtures: the leak guard, free ports, waiting to a deadline, test programs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+PROGRAMS = Path(__file__).parent / "support" / "programs"
+LEAK_TAG = "DEVSTACK_TEST_LEAK_TAG"
+
+
+def program(name: str) -> str:
+    """Absolute path of a tiny test program in tests/support/programs/."""
+    path = PROGRAMS / f"{name}.py"
+    assert path.exists(), path
+    return str(path)
+
+
+def python_cmd(name: str, *args: object) -> list[str]:
+    """argv running a test program with this interpreter."""
+    return [sys.executable, program(name), *(str(a) for a in args)]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02) -> object:
+    """Poll ``predicate`` until it returns something truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {predicate}")
+        time.sleep(interval)
+
+
+def is_alive(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _tagged_processes(tag: str) -> list[psutil.Process]:
+    found = []
+    me = os.getpid()
+    for proc in psutil.process_iter():
+        if proc.pid == me:
+            continue
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if proc.environ().get(LEAK_TAG) == tag:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _live_children() -> list[psutil.Process]:
+    alive = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE:
+                alive.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@pytest.fixture(autouse=True)
+def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test that leaves a process running.
+
+    Every process a test starts inherits a per-test tag in its environment (services
+    get the supervisor's environment), so even a grandchild that called setsid and
+    was re-parented to init is found. Leftovers are killed, then the test fails.
+    """
+    tag = uuid.uuid4().hex
+    previous = os.environ.get(LEAK_TAG)
+    os.environ[LEAK_TAG] = tag
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(LEAK_TAG, None)
+        else:
+            os.environ[LEAK_TAG] = previous
+        deadline = time.monotonic() + 3.0
+        leftovers: list[psutil.Process] = []
+        while time.monotonic() < deadline:
+            leftovers = {p.pid: p for p in _tagged_processes(tag) + _live_children()}.values()  # type: ignore[assignment]
+            leftovers = list(leftovers)
+            if not leftovers:
+                break
+            time.sleep(0.05)
+        if leftovers:
+            described = []
+            for proc in leftovers:
+                try:
+                    described.append(f"{proc.pid} {' '.join(proc.cmdline())}")
+                    proc.send_signal(signal.SIGKILL)
+                except psutil.NoSuchProcess:
+                    pass
+            pytest.fail("test left processes running:\n  " + "\n  ".join(described))
