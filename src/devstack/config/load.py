@@ -1,0 +1,439 @@
+"""Reading a stack: find the file, parse, validate, check the whole, resolve.
+
+``load_stack`` returns a ``StackSpec`` whose every value is final, or raises one
+``ConfigError`` holding every problem found (file, line, key path, message, hint);
+it never lets a pydantic ValidationError, an OSError or a traceback reach the user.
+Checks that need the whole file or the disk live here: dependencies and cycles,
+port clashes, cwd and env files, ``${...}`` references, shell-free splitting of
+``cmd`` and the health targets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from devstack import graph
+from devstack.config.envfile import merge_env, read_env_file
+from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
+from devstack.config.model import HealthModel, ServiceModel, StackFile
+from devstack.config.procfile import load_procfile
+from devstack.config.report import Locator, closest, problems_from_validation, toml_syntax_line
+from devstack.errors import ConfigError, ConfigProblem
+from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, StackSpec
+from devstack.states import Condition, RestartPolicy
+
+STACK_FILE = "stack.toml"
+PROCFILE = "Procfile"
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_LOCALHOSTS = frozenset({"127.0.0.1", "localhost"})
+
+
+def load_stack(
+    path: Path | None = None,
+    cwd: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> StackSpec:
+    """The resolved stack of ``path`` (a stack.toml or Procfile), or of ``cwd``'s one.
+
+    With no ``path``, ``cwd`` (default: the current directory) is searched for
+    stack.toml, then Procfile. ``environ`` (default: ``os.environ`` now) is the
+    environment services inherit and ``${env:VAR}`` reads.
+    """
+    env = dict(os.environ if environ is None else environ)
+    file = _find(path, Path.cwd() if cwd is None else cwd)
+    if file.name.startswith(PROCFILE):
+        return load_procfile(file, env)
+    return _load_toml(file, env)
+
+
+def _find(path: Path | None, cwd: Path) -> Path:
+    if path is not None:
+        path = path if path.is_absolute() else cwd / path
+        if path.is_dir():
+            return _find(None, path)
+        if not path.exists():
+            raise ConfigError.one("no such file", file=path, hint="check the path given with -f")
+        return path.resolve()
+    for name in (STACK_FILE, PROCFILE):
+        candidate = cwd / name
+        if candidate.is_file():
+            return candidate.resolve()
+    raise ConfigError.one(
+        f"no {STACK_FILE} or {PROCFILE} in {cwd}",
+        hint=f"create {STACK_FILE} (see `devstack schema`), or `devstack init` from a Procfile",
+    )
+
+
+def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError.one(f"cannot read: {exc.strerror}", file=file) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError.one(f"not UTF-8 text ({exc.reason})", file=file) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        message = re.sub(r"\s*\(at end of document\)", " (at the end of the file)", message)
+        raise ConfigError.one(
+            f"TOML syntax error: {message}",
+            file=file,
+            line=toml_syntax_line(str(exc)),
+            hint="strings need quotes; see https://toml.io",
+        ) from None
+    locator = Locator(text)
+    try:
+        model = StackFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, data, file, locator)) from None
+    return _Resolver(file, locator, environ).resolve(model)
+
+
+class _Resolver:
+    """Whole-file checks and resolution, collecting every problem before raising."""
+
+    def __init__(self, file: Path, locator: Locator, environ: dict[str, str]) -> None:
+        self.file = file
+        self.root = file.parent
+        self.locator = locator
+        self.environ = environ
+        self.problems: list[ConfigProblem] = []
+        self.names: list[str] = []
+
+    def problem(
+        self, key: str, message: str, hint: str | None = None, *, at: str | None = None
+    ) -> None:
+        """Record a problem at ``key``; its line is that of ``at`` (default ``key``)."""
+        line = self.locator.line_of(tuple((at or key).split(".")))
+        self.problems.append(ConfigProblem(self.file, line, key, message, hint))
+
+    def resolve(self, model: StackFile) -> StackSpec:
+        self.names = list(model.services)
+        for name in self.names:
+            if not _SERVICE_NAME.fullmatch(name):
+                self.problem(
+                    f"services.{name}",
+                    "service names use letters, digits, - and _ (and start with a letter or digit)",
+                )
+        stack_files, stack_env = self.env_files("stack.env_file", model.stack.env_file)
+        deps = {n: self.depends_on(n, svc) for n, svc in model.services.items()}
+        self.check_cycle(deps)
+        self.check_ports(model.services)
+
+        # Urls first (they may use ports, hosts and env), then everything else.
+        files: dict[str, tuple[tuple[Path, ...], dict[str, str]]] = {}
+        refs = {n: ServiceRefs(n, svc.host, svc.port) for n, svc in model.services.items()}
+        urls: dict[str, str | None] = {}
+        for n, svc in model.services.items():
+            files[n] = self.env_files(f"services.{n}.env_file", svc.env_file)
+            ref_env = environ_layers(self.environ, stack_env, files[n][1])
+            ctx = Context(n, refs, ref_env, urls_known=False)
+            urls[n] = self.url(n, svc, ctx)
+        refs = {n: ServiceRefs(n, svc.host, svc.port, urls[n]) for n, svc in model.services.items()}
+
+        services: dict[str, ServiceSpec] = {}
+        for n, svc in model.services.items():
+            own_files, own_env = files[n]
+            ref_env = environ_layers(self.environ, stack_env, own_env)
+            spec = self.service(n, svc, Context(n, refs, ref_env), deps[n], urls[n])
+            if spec is not None:
+                env = merge_env(self.environ, [stack_env, own_env, spec.env], svc.port)
+                services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
+        if self.problems:
+            self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
+            raise ConfigError(self.problems)
+        return StackSpec(
+            name=model.stack.name or self.root.name,
+            root=self.root,
+            file=self.file,
+            services=services,
+        )
+
+    # -- whole-file checks -------------------------------------------------------
+
+    def depends_on(self, name: str, svc: ServiceModel) -> dict[str, Condition]:
+        raw = svc.depends_on
+        wanted = (
+            {d: Condition.STARTED for d in raw}
+            if isinstance(raw, list)
+            else {d: Condition(c) for d, c in raw.items()}
+        )
+        known: dict[str, Condition] = {}
+        for dep, cond in wanted.items():
+            if dep in self.names:
+                known[dep] = cond
+                continue
+            guess = closest(dep, [n for n in self.names if n != name])
+            self.problem(
+                f"services.{name}.depends_on.{dep}",
+                f"unknown service {dep!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+                None if guess else "services here: " + ", ".join(self.names),
+            )
+        return known
+
+    def check_cycle(self, deps: dict[str, dict[str, Condition]]) -> None:
+        cycle = graph.find_cycle({n: list(d) for n, d in deps.items()})
+        if cycle:
+            self.problem(
+                f"services.{cycle[0]}.depends_on",
+                f"dependency cycle: {' -> '.join(cycle)}",
+                "remove one of these dependencies",
+                at=f"services.{cycle[0]}.depends_on.{cycle[1]}",
+            )
+
+    def check_ports(self, services: Mapping[str, ServiceModel]) -> None:
+        seen: list[tuple[str, ServiceModel]] = []
+        for name, svc in services.items():
+            if svc.port is None:
+                continue
+            for other, prev in seen:
+                if prev.port == svc.port and _hosts_overlap(prev.host, svc.host):
+                    self.problem(
+                        f"services.{name}.port",
+                        f"port {svc.port} is also declared by services.{other}",
+                        "give each service its own port",
+                    )
+                    break
+            seen.append((name, svc))
+
+    def env_files(
+        self, key: str, value: str | list[str] | None
+    ) -> tuple[tuple[Path, ...], dict[str, str]]:
+        names = [] if value is None else [value] if isinstance(value, str) else value
+        paths: list[Path] = []
+        merged: dict[str, str] = {}
+        for name in names:
+            path = (self.root / Path(name).expanduser()).resolve()
+            try:
+                merged.update(read_env_file(path))
+            except FileNotFoundError:
+                self.problem(key, f"env file not found: {path}", "create it or remove the key")
+                continue
+            except OSError as exc:
+                self.problem(key, f"cannot read env file {path}: {exc.strerror}")
+                continue
+            paths.append(path)
+        return tuple(paths), merged
+
+    # -- one service -------------------------------------------------------------
+
+    def interp(self, key: str, text: str, ctx: Context) -> str | None:
+        try:
+            return interpolate(text, ctx)
+        except InterpolationError as exc:
+            self.problem(key, exc.message, exc.hint)
+            return None
+
+    def url(self, name: str, svc: ServiceModel, ctx: Context) -> str | None:
+        if svc.url is None:
+            if svc.port is None:
+                return None
+            return f"http://{_url_host(svc.host)}:{svc.port}"
+        url = self.interp(f"services.{name}.url", svc.url, ctx)
+        if url is not None and not re.match(r"https?://[^/]", url):
+            self.problem(f"services.{name}.url", f"{url!r} is not an http:// or https:// URL")
+            return None
+        return url.rstrip("/") if url else None
+
+    def service(
+        self,
+        name: str,
+        svc: ServiceModel,
+        ctx: Context,
+        deps: dict[str, Condition],
+        url: str | None,
+    ) -> ServiceSpec | None:
+        key = f"services.{name}"
+        before = len(self.problems)
+        cwd = (self.root / Path(svc.cwd).expanduser()).resolve()
+        if not cwd.is_dir():
+            self.problem(f"{key}.cwd", f"directory not found: {cwd}", "create it or fix the path")
+        cmd, argv = self.command(key, svc, ctx)
+        env: dict[str, str] = {}
+        for var, value in svc.env.items():
+            resolved = self.interp(f"{key}.env.{var}", value, ctx)
+            if resolved is not None:
+                env[var] = resolved
+        health = self.health(key, svc, ctx, url)
+        if len(self.problems) > before or cmd is None:
+            return None
+        return ServiceSpec(
+            name=name,
+            cmd=cmd,
+            argv=argv,
+            cwd=cwd,
+            env=env,
+            port=svc.port,
+            host=svc.host,
+            url=url,
+            depends_on=deps,
+            health=health,
+            restart=RestartSpec(
+                policy=RestartPolicy(svc.restart),
+                max_restarts=svc.max_restarts,
+                backoff=svc.backoff,
+                backoff_max=svc.backoff_max,
+                reset_after=svc.backoff_reset,
+            ),
+            stop_signal=svc.stop_signal,
+            stop_timeout=svc.stop_timeout,
+            restart_on_unhealthy=svc.restart_on_unhealthy,
+            shell=svc.shell,
+        )
+
+    def command(
+        self, key: str, svc: ServiceModel, ctx: Context
+    ) -> tuple[str | None, tuple[str, ...]]:
+        if isinstance(svc.cmd, list):
+            parts = [self.interp(f"{key}.cmd", part, ctx) for part in svc.cmd]
+            if any(p is None for p in parts):
+                return None, ()
+            argv = tuple(p for p in parts if p is not None)
+            return shlex.join(argv), argv
+        shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=svc.shell)
+        cmd = self.interp(f"{key}.cmd", svc.cmd, shell_ctx)
+        if cmd is None:
+            return None, ()
+        if svc.shell:
+            return cmd, ("/bin/sh", "-c", cmd)
+        try:
+            argv = tuple(shlex.split(cmd))
+        except ValueError as exc:
+            self.problem(
+                f"{key}.cmd",
+                f"cannot split the command: {exc}",
+                'close the quote, or use an argv list: cmd = ["prog", "arg"]',
+            )
+            return None, ()
+        if not argv:
+            self.problem(f"{key}.cmd", "cmd is empty")
+            return None, ()
+        return cmd, argv
+
+    def health(
+        self, key: str, svc: ServiceModel, ctx: Context, url: str | None
+    ) -> HealthSpec | None:
+        h = svc.health or HealthModel.model_validate({})
+        hkey = f"{key}.health"
+        connect = _url_host(svc.host)
+
+        def spec(kind: ProbeKind, target: str) -> HealthSpec:
+            return _health_spec(h, kind, target)
+
+        if h.expect_status and h.http is None:
+            self.problem(f"{hkey}.expect_status", "expect_status applies only to health.http")
+        if h.http is not None:
+            target = self.interp(f"{hkey}.http", h.http, ctx)
+            if target is None:
+                return None
+            if target.startswith("/"):
+                if url is None:
+                    self.problem(
+                        f"{hkey}.http",
+                        "health.http is a path but the service has no port/url",
+                        "declare port (or url), or give a full URL",
+                    )
+                    return None
+                return spec("http", url + target)
+            if re.match(r"https?://[^/]", target):
+                return spec("http", target)
+            self.problem(
+                f"{hkey}.http", f'{target!r} is neither a path ("/health") nor an http(s) URL'
+            )
+            return None
+        if h.tcp is not None:
+            target = self.tcp(f"{hkey}.tcp", svc, h.tcp, ctx, connect)
+            return None if target is None else spec("tcp", target)
+        if h.cmd is not None:
+            cmd = self.interp(f"{hkey}.cmd", h.cmd, ctx)
+            if cmd is None:
+                return None
+            try:
+                if not shlex.split(cmd):
+                    raise ValueError("empty command")
+            except ValueError as exc:
+                self.problem(f"{hkey}.cmd", f"cannot split the command: {exc}")
+                return None
+            return spec("cmd", cmd)
+        if h.log is not None:
+            return spec("log", h.log)
+        if svc.port is not None:
+            # A declared port with no probe: healthy once it accepts connections.
+            return spec("tcp", _hostport(connect, svc.port))
+        if svc.health is not None:
+            self.problem(hkey, "no probe given", "set one of http, tcp, cmd or log")
+        return None
+
+    def tcp(
+        self, key: str, svc: ServiceModel, value: str | int | bool, ctx: Context, connect: str
+    ) -> str | None:
+        """The "host:port" a tcp probe connects to."""
+        if value is True:
+            if svc.port is None:
+                self.problem(key, "tcp = true needs a declared port")
+                return None
+            return _hostport(connect, svc.port)
+        if isinstance(value, int):
+            if not 1 <= value <= 65535:
+                self.problem(key, f"port {value} is out of range 1..65535")
+                return None
+            return _hostport(connect, value)
+        text = self.interp(key, value, ctx)
+        if text is None:
+            return None
+        if text.isdigit():
+            text = _hostport(connect, int(text))
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            self.problem(key, f'{text!r} is not "host:port" or a port number')
+            return None
+        return text
+
+
+def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def _health_spec(h: HealthModel, kind: ProbeKind, target: str) -> HealthSpec:
+    return HealthSpec(
+        kind=kind,
+        target=target,
+        interval=h.interval,
+        timeout=h.timeout,
+        retries=h.retries,
+        start_period=h.start_period,
+        expect_status=tuple(h.expect_status),
+    )
+
+
+def _url_host(host: str) -> str:
+    """The host to connect to: a wildcard bind is reached on loopback."""
+    if host in WILDCARD_HOSTS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def _hosts_overlap(a: str, b: str) -> bool:
+    if a in WILDCARD_HOSTS or b in WILDCARD_HOSTS:
+        return True
+    if a in _LOCALHOSTS and b in _LOCALHOSTS:
+        return True
+    return a == b

@@ -1,0 +1,210 @@
+"""The shape of stack.toml as pydantic v2 models: frozen, unknown keys forbidden.
+
+These models check types and single values only (the JSON Schema for editors
+comes from them, so every field has a description). Whatever needs the whole file
+or the disk (dependencies, cycles, ports, paths, env files, ``${...}``) is checked
+in ``load.py``. Values are never coerced: ``strict=True`` refuses ``port = "5000"``
+and ``env = { PORT = 5000 }`` alike, the latter with a "quote it" hint.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from devstack.config.durations import Duration, parse_duration
+
+SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
+
+_MODEL = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def _env_value(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        raise ValueError(f'must be a string; quote it: "{text}"')
+    return value
+
+
+def _stop_signal(value: Any) -> signal.Signals:
+    if isinstance(value, str):
+        name = value.upper()
+        name = name[3:] if name.startswith("SIG") else name
+        if name in SIGNAL_NAMES:
+            return signal.Signals[f"SIG{name}"]
+    raise ValueError(f"{value!r} is not a stop signal; use one of: {', '.join(SIGNAL_NAMES)}")
+
+
+def _regex(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+def _cmd(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("cmd is empty")
+    if isinstance(value, list) and not value:
+        raise ValueError("cmd is an empty list")
+    if isinstance(value, list) and all(isinstance(v, str) for v in value) and not value[0]:
+        raise ValueError("cmd starts with an empty program name")
+    return value
+
+
+def _duration(default: str, description: str) -> Any:
+    # The schema shows the default as users write it, not as float seconds.
+    return Field(
+        parse_duration(default), description=description, json_schema_extra={"default": default}
+    )
+
+
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+StopSignal = Annotated[
+    signal.Signals,
+    BeforeValidator(_stop_signal),
+    WithJsonSchema({"type": "string", "enum": [*SIGNAL_NAMES, *(f"SIG{n}" for n in SIGNAL_NAMES)]}),
+]
+Regex = Annotated[str, BeforeValidator(_regex)]
+Command = Annotated[str | list[str], BeforeValidator(_cmd)]
+StrOrList = str | list[str]
+Condition = Literal["started", "healthy", "completed"]
+
+
+class HealthModel(BaseModel):
+    """``[services.NAME.health]``: at most one probe kind, and its timing."""
+
+    model_config = _MODEL
+
+    http: str | None = Field(
+        None, description='GET this path under the service url ("/health") or this full URL'
+    )
+    tcp: str | int | bool | None = Field(
+        None,
+        description='connect to "host:port", to a port number, or (true) to the declared port',
+    )
+    cmd: str | None = Field(None, description="a command (no shell) that exits 0 when healthy")
+    log: Regex | None = Field(
+        None, description="a regular expression; healthy once an output line matches it"
+    )
+    interval: Duration = _duration("1s", "time between probes once healthy")
+    timeout: Duration = _duration("1s", "time limit of one probe")
+    retries: int = Field(3, ge=1, description="consecutive failures that make it unhealthy")
+    start_period: Duration = _duration("60s", "longest it may take to become healthy after a start")
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
+        default_factory=list, description="http: accepted status codes (default: any 2xx/3xx)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HealthModel:
+        kinds = [k for k in ("http", "tcp", "cmd", "log") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"choose one probe, not {' and '.join(kinds)}")
+        if self.tcp is False:
+            raise ValueError("tcp = false: remove the key to have no tcp probe")
+        return self
+
+
+class ServiceModel(BaseModel):
+    """``[services.NAME]``: one long-running process."""
+
+    model_config = _MODEL
+
+    cmd: Command = Field(
+        description="the command: a string (split like a shell would, without one) or an argv list"
+    )
+    shell: bool = Field(False, description="run cmd through /bin/sh -c (needs a string cmd)")
+    cwd: str = Field(".", description="working directory, relative to stack.toml; must exist")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="the port it listens on; exported as PORT"
+    )
+    host: str = Field("127.0.0.1", min_length=1, description="the host it listens on")
+    url: str | None = Field(
+        None, description="its base URL; default http://HOST:PORT when a port is declared"
+    )
+    env: dict[str, EnvValue] = Field(
+        default_factory=dict, description="environment variables (string values)"
+    )
+    env_file: StrOrList | None = Field(
+        None, description=".env file(s) for this service, relative to stack.toml"
+    )
+    depends_on: dict[str, Condition] | list[str] = Field(
+        default_factory=dict,
+        description='services to wait for: { NAME = "started"|"healthy"|"completed" }, '
+        'or a list of names meaning "started"',
+    )
+    health: HealthModel | None = Field(
+        None, description="readiness probe; a declared port with no probe implies a tcp probe"
+    )
+    restart: Literal["no", "on-failure", "always"] = Field(
+        "on-failure", description="when to restart it after it exits"
+    )
+    max_restarts: int = Field(5, ge=0, description="consecutive restarts before it is failed")
+    backoff: Duration = _duration("500ms", "delay before the second consecutive restart")
+    backoff_max: Duration = _duration("30s", "cap of the doubling restart delay")
+    backoff_reset: Duration = _duration(
+        "10s", "up this long, the consecutive-restart count starts again"
+    )
+    stop_signal: StopSignal = Field(
+        signal.SIGTERM,
+        description="signal sent first to stop it",
+        json_schema_extra={"default": "SIGTERM"},
+    )
+    stop_timeout: Duration = _duration("10s", "grace period before SIGKILL")
+    restart_on_unhealthy: bool = Field(
+        False, description="restart it when its probe fails after it was healthy"
+    )
+
+    @model_validator(mode="after")
+    def _shell_needs_string(self) -> ServiceModel:
+        if self.shell and isinstance(self.cmd, list):
+            raise ValueError("shell = true needs cmd as a string, not a list")
+        return self
+
+
+class StackTable(BaseModel):
+    """``[stack]``: settings for the whole stack."""
+
+    model_config = _MODEL
+
+    name: str | None = Field(None, min_length=1, description="stack name; default: the folder name")
+    env_file: StrOrList | None = Field(
+        None, description=".env file(s) for every service, relative to stack.toml"
+    )
+
+
+class StackFile(BaseModel):
+    """The whole stack.toml."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title="devstack stack.toml")
+
+    stack: StackTable = Field(
+        default_factory=lambda: StackTable.model_validate({}), description="stack-wide settings"
+    )
+    services: dict[str, ServiceModel] = Field(
+        min_length=1, description="the services, by name, in start-preference order"
+    )
+
+
+def valid_keys(path: tuple[str, ...]) -> list[str]:
+    """The keys allowed in the table at ``path`` (for "did you mean")."""
+    model: type[BaseModel] | None = StackFile
+    if path[:1] == ("stack",) and len(path) == 1:
+        model = StackTable
+    elif path[:1] == ("services",) and len(path) == 2:
+        model = ServiceModel
+    elif path[:1] == ("services",) and len(path) == 3 and path[2] == "health":
+        model = HealthModel
+    elif path:
+        model = None
+    return list(model.model_fields) if model else []
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of stack.toml (``devstack schema``)."""
+    return StackFile.model_json_schema()
