@@ -273,3 +273,21 @@ def test_json_schema_describes_every_field() -> None:
         assert prop.get("description"), name
     assert service["properties"]["stop_timeout"]["type"] == "string"
     assert service["properties"]["stop_timeout"]["default"] == "10s"
+
+
+@pytest.mark.parametrize("env", ['{ "A=B" = "x" }', '{ "" = "x" }', '{ A = "nul\\u0000" }'])
+def test_env_names_and_values_exec_would_refuse(tmp_path: Path, env: str) -> None:
+    with pytest.raises(ConfigError, match="NUL"):
+        load(tmp_path, f'[services.web]\ncmd = "x"\nenv = {env}\n')
+
+
+def test_inline_table_key_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(
+            tmp_path,
+            '[services.web]\ncmd = """\nnot = a key\n"""\n'
+            'health = { http = "/x", intervl = "1s" }\n',
+        )
+    (problem,) = info.value.problems
+    assert problem.key_path == "services.web.health.intervl"
+    assert problem.line == 5

@@ -262,6 +262,10 @@ class _Resolver:
         cmd, argv = self.command(key, svc, ctx)
         env: dict[str, str] = {}
         for var, value in svc.env.items():
+            if not var or "=" in var or "\0" in var + value:
+                # exec would refuse these; say so now, not at spawn time.
+                self.problem(f"{key}.env.{var}", "names cannot be empty or hold '='; no NUL bytes")
+                continue
             resolved = self.interp(f"{key}.env.{var}", value, ctx)
             if resolved is not None:
                 env[var] = resolved
@@ -304,6 +308,9 @@ class _Resolver:
         shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=svc.shell)
         cmd = self.interp(f"{key}.cmd", svc.cmd, shell_ctx)
         if cmd is None:
+            return None, ()
+        if "\0" in cmd:
+            self.problem(f"{key}.cmd", "cmd holds a NUL byte")
             return None, ()
         if svc.shell:
             return cmd, ("/bin/sh", "-c", cmd)
