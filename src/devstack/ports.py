@@ -1,0 +1,228 @@
+"""Who answers a port: listening sockets and the processes that hold them.
+
+Used before a start (is the port free? if not, who holds it?) and after a probe
+passes (is it our process answering, or a stale copy?). psutil only; importable
+without asyncio, httpx or pydantic so client commands stay fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+from devstack.errors import DevstackError
+
+# A command line shown in a message is cut here: one line, one screen.
+MAX_CMDLINE = 300
+
+_Ip = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class PortHolder:
+    """A process with a listening socket on the port (pid None: the OS would not say)."""
+
+    pid: int | None
+    name: str
+    cmdline: str
+    username: str | None
+    cwd: str | None
+    create_time: float | None
+
+    def describe(self) -> str:
+        """ "pid 4121 (gunicorn api:app --bind 127.0.0.1:5000)"."""
+        if self.pid is None:
+            return "a process this user cannot see (another user's, or outside this container)"
+        shown = self.cmdline or self.name or "?"
+        if len(shown) > MAX_CMDLINE:
+            shown = shown[: MAX_CMDLINE - 3] + "..."
+        return f"pid {self.pid} ({shown})"
+
+
+UNKNOWN_HOLDER = PortHolder(
+    pid=None, name="", cmdline="", username=None, cwd=None, create_time=None
+)
+
+
+def listeners(port: int, host: str | None = None) -> list[PortHolder]:
+    """Processes with a LISTEN socket on ``port``, oldest first.
+
+    With ``host``, only sockets bound to that address or to a wildcard that covers
+    it (0.0.0.0 covers every IPv4 address, :: every address on a dual-stack host);
+    a ``host`` that is itself a wildcard is covered by every address of its family.
+    """
+    wanted = None if host is None else _resolve(host)
+    pids: dict[int | None, None] = {}
+    for pid, ip in _listen_sockets(port):
+        if wanted is None or any(_covers(ip, w) for w in wanted):
+            pids[pid] = None
+    holders = [h for h in (_holder(pid) for pid in pids) if h is not None]
+    holders.sort(key=lambda h: (h.create_time is None, h.create_time or 0.0, h.pid or 0))
+    return holders
+
+
+def is_port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could bind ``host:port`` now (bound with SO_REUSEADDR and closed).
+
+    Raises DevstackError when the address itself cannot be bound (not local, or a
+    privileged port), since "in use" would then be the wrong explanation.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        # As servers do: TIME_WAIT leftovers of a previous run do not count as "held".
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise DevstackError(
+                f"cannot bind {host}:{port}: {exc.strerror or exc}",
+                hint="use a local address (127.0.0.1) and a port above 1023",
+            ) from exc
+    return True
+
+
+def holder_in_tree(port: int, host: str, tree_pids: set[int]) -> tuple[bool, PortHolder | None]:
+    """Is ``host:port`` answered by a process of ``tree_pids``?
+
+    (True, our holder) if so; otherwise (False, the foreign holder) so the caller
+    can name it, (False, UNKNOWN_HOLDER) when something holds the port but the OS
+    hides who, and (False, None) when nothing listens.
+    """
+    holders = listeners(port, host)
+    for holder in holders:
+        if holder.pid is not None and holder.pid in tree_pids:
+            return True, holder
+    if not holders and not _listening_pids_visible():
+        # macOS without privileges: only our own tree's sockets can be read.
+        for pid in tree_pids:
+            if _pid_listens(pid, port, host):
+                ours = _holder(pid)
+                if ours is not None:
+                    return True, ours
+    if holders:
+        visible = [h for h in holders if h.pid is not None]
+        return False, (visible or holders)[0]
+    if not is_port_free(port, host):
+        return False, UNKNOWN_HOLDER
+    return False, None
+
+
+def _listen_sockets(port: int) -> list[tuple[int | None, _Ip]]:
+    """(pid, bound address) of every TCP LISTEN socket on ``port`` the OS shows us."""
+    try:
+        conns: Iterable[Any] = psutil.net_connections(kind="inet")
+        return _filter(conns, port, pid=None)
+    except psutil.AccessDenied:
+        pass
+    # macOS: the system-wide table needs root; read each visible process instead.
+    found: list[tuple[int | None, _Ip]] = []
+    for proc in psutil.process_iter():
+        try:
+            found += _filter(_proc_connections(proc), port, pid=proc.pid)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _listening_pids_visible() -> bool:
+    try:
+        psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:
+        return False
+    return True
+
+
+def _pid_listens(pid: int, port: int, host: str) -> bool:
+    try:
+        conns = _proc_connections(psutil.Process(pid))
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+    wanted = _resolve(host)
+    return any(_covers(ip, w) for _, ip in _filter(conns, port, pid) for w in wanted)
+
+
+def _proc_connections(proc: psutil.Process) -> list[Any]:
+    # psutil >= 6 renamed connections() to net_connections().
+    method = getattr(proc, "net_connections", None) or proc.connections
+    return list(method(kind="inet"))
+
+
+def _filter(conns: Iterable[Any], port: int, pid: int | None) -> list[tuple[int | None, _Ip]]:
+    found: list[tuple[int | None, _Ip]] = []
+    for conn in conns:
+        if conn.status != psutil.CONN_LISTEN or not conn.laddr or conn.laddr.port != port:
+            continue
+        try:
+            ip = ipaddress.ip_address(str(conn.laddr.ip).split("%", 1)[0])
+        except ValueError:
+            continue
+        owner = conn.pid if getattr(conn, "pid", None) is not None else pid
+        found.append((owner, ip))
+    return found
+
+
+def _resolve(host: str) -> list[_Ip]:
+    """The addresses ``host`` stands for ("localhost" -> 127.0.0.1 and ::1)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise DevstackError(f"cannot resolve host {host!r}: {exc.strerror}") from exc
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0])) for info in infos))
+
+
+def _v4(ip: _Ip) -> ipaddress.IPv4Address | None:
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    return ip.ipv4_mapped
+
+
+def _covers(bound: _Ip, wanted: _Ip) -> bool:
+    """Would a socket bound to ``bound`` take connections for (or conflict with) ``wanted``?"""
+    if bound.is_unspecified and (bound.version == 6 or wanted.version == 4):
+        # "::" is dual-stack by default on Linux and macOS (IPV6_V6ONLY off).
+        return True
+    if wanted.is_unspecified and (wanted.version == 6 or bound.version == 4):
+        return True
+    if bound == wanted:
+        return True
+    b4, w4 = _v4(bound), _v4(wanted)
+    return b4 is not None and b4 == w4
+
+
+def _holder(pid: int | None) -> PortHolder | None:
+    """Details of ``pid``; None if it has exited (it no longer holds anything)."""
+    if pid is None:
+        return UNKNOWN_HOLDER
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            name = str(proc.name())
+            create_time = float(proc.create_time())
+            cmdline = " ".join(_or_default(proc.cmdline, []))
+            username = _or_default(proc.username, None)
+            cwd = _or_default(proc.cwd, None)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.AccessDenied:
+        return PortHolder(pid, "", "", None, None, None)
+    return PortHolder(pid, name, cmdline, username, cwd, create_time)
+
+
+def _or_default(getter: Any, default: Any) -> Any:
+    # cmdline/cwd/username of another user's process may be denied; the pid still helps.
+    try:
+        return getter()
+    except psutil.AccessDenied:
+        return default
