@@ -1,0 +1,375 @@
+"""Spawning, stopping and reaping one service process and everything it starts.
+
+Spawn: ``start_new_session`` (a group and session of its own), ``stdin`` from
+/dev/null, pipes for output, a random ``DEVSTACK_TOKEN`` in the environment (how a
+process that escaped the tree is still found), SIGINT/SIGQUIT reset to default and,
+on Linux, a parent-death SIGKILL on the leader.
+
+Stop: signal the leader, its group (only while it holds a verified member), then
+every other member; wait until *no member* is alive, not just the leader
+(process-compose #520); SIGKILL what outlives the timeout; always reap the leader.
+
+``PR_SET_PDEATHSIG`` fires when the *thread* that forked exits, so spawn only from
+the event-loop thread, which lives as long as the supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import errno
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeGuard
+
+import psutil
+
+from devstack import proctree, reaper
+from devstack.errors import DevstackError
+
+_PR_SET_PDEATHSIG = 1
+_KILL_WAIT = 2.0  # after SIGKILL, how long to wait for the kernel to finish the job
+_CLOSE_WAIT = 0.5  # once all are gone, for asyncio to see EOF on the pipes
+_PIPE_LIMIT = 2**16
+
+
+class SpawnError(DevstackError):
+    """A service's command could not be started (not found, not executable, bad cwd)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRecord:
+    """What state.json keeps and the guardian watches: enough to find a tree again."""
+
+    pid: int
+    pgid: int
+    sid: int
+    create_time: float  # 0.0 when it could not be read (the pid is then never trusted)
+    token: str  # DEVSTACK_TOKEN of this spawn
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "pid": self.pid,
+            "pgid": self.pgid,
+            "sid": self.sid,
+            "create_time": self.create_time,
+            "token": self.token,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> ProcessRecord:
+        """Parse a record; ValueError when a field is missing or has the wrong type."""
+        missing = [k for k in ("pid", "pgid", "sid", "create_time", "token") if k not in d]
+        if missing:
+            raise ValueError(f"process record without {missing[0]!r}")
+        pid, pgid, sid = d["pid"], d["pgid"], d["sid"]
+        create_time, token = d["create_time"], d["token"]
+        if not (_is_int(pid) and _is_int(pgid) and _is_int(sid)):
+            raise ValueError(f"process record with a non-integer pid: {dict(d)!r}")
+        if not isinstance(create_time, int | float) or not isinstance(token, str):
+            raise ValueError(f"process record with a bad create_time or token: {dict(d)!r}")
+        return cls(pid, pgid, sid, float(create_time), token)
+
+    def anchor(self) -> proctree.Anchor:
+        return proctree.Anchor(self.pid, self.create_time, self.pgid, self.sid)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How a leader ended: an exit code, or the signal that killed it."""
+
+    code: int | None
+    signal: int | None
+
+    @classmethod
+    def from_returncode(cls, rc: int) -> ExitStatus:
+        """asyncio/subprocess convention: a negative return code is ``-signal``."""
+        if rc < 0:
+            return cls(code=None, signal=-rc)
+        return cls(code=rc, signal=None)
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            try:
+                name = signal.Signals(self.signal).name
+            except ValueError:
+                name = f"signal {self.signal}"
+            return f"killed by {name}"
+        return f"exit {self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    killed: bool  # SIGKILL was needed (something outlived the stop timeout)
+    signalled: int  # how many processes got the stop signal
+    duration: float
+    survivors: tuple[int, ...] = field(default=())  # alive even after SIGKILL (D state): pids
+
+
+def _resolve_prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up in the parent: the child must not load anything."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return fn
+
+
+_prctl = _resolve_prctl()
+
+
+def _child_setup(parent: int) -> Callable[[], None]:
+    """The pre-exec step, run in the child between fork and exec (after setsid)."""
+    prctl = _prctl
+
+    def setup() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # the supervisor died before the line above
+                os._exit(1)
+        # A background job of a non-interactive shell inherits SIGINT ignored, and
+        # exec keeps SIG_IGN (restore_signals does not cover these two).
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+    return setup
+
+
+def _check_loop_thread() -> None:
+    # Programming invariant: forks happen on the loop thread, which outlives every
+    # service; a fork from a short-lived thread would SIGKILL the leader when that
+    # thread exits (PR_SET_PDEATHSIG is per thread).
+    loop = asyncio.get_running_loop()
+    owner = getattr(loop, "_thread_id", None)
+    assert owner is None or owner == threading.get_ident(), "spawn() off the event-loop thread"
+
+
+def _spawn_error(argv0: str, exc: OSError) -> SpawnError:
+    if isinstance(exc, FileNotFoundError):
+        return SpawnError(
+            f"{argv0}: not found", hint="check the command, or that it is on PATH or in the venv"
+        )
+    if isinstance(exc, PermissionError):
+        return SpawnError(f"{argv0}: permission denied", hint=f"is it executable? chmod +x {argv0}")
+    reason = exc.strerror or errno.errorcode.get(exc.errno or 0, str(exc))
+    return SpawnError(f"{argv0}: {reason.lower()}")
+
+
+class _LeaderProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's stream protocol, plus a future resolved when the *leader* exits.
+
+    ``asyncio.subprocess.Process.wait()`` also waits for every pipe to close, which
+    never happens while an escaped grandchild holds stdout: a supervisor must see
+    the leader's exit on its own.
+    """
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited: asyncio.Future[int] = loop.create_future()
+        self._transport_ref: asyncio.SubprocessTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if isinstance(transport, asyncio.SubprocessTransport):
+            self._transport_ref = transport
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        rc = self._transport_ref.get_returncode() if self._transport_ref else None
+        if not self.exited.done():
+            self.exited.set_result(255 if rc is None else rc)
+
+
+class ServiceProcess:
+    """One spawn of a service: its leader (an asyncio child) and everything it started."""
+
+    def __init__(
+        self, proc: asyncio.subprocess.Process, protocol: _LeaderProtocol, record: ProcessRecord
+    ) -> None:
+        self._proc = proc
+        self._exited = protocol.exited
+        self.record = record
+        self.pid = proc.pid
+        assert proc.stdout is not None and proc.stderr is not None
+        self.stdout: asyncio.StreamReader = proc.stdout
+        self.stderr: asyncio.StreamReader = proc.stderr
+        self._status: ExitStatus | None = None
+        self._stop_lock = asyncio.Lock()
+
+    async def wait(self) -> ExitStatus:
+        """The leader's exit (asyncio reaps it and keeps its true exit code).
+
+        Returns as soon as the leader is reaped, even while something else still
+        holds its output pipes.
+        """
+        if self._status is None:
+            rc = await asyncio.shield(self._exited)
+            reaper.release(self.pid)
+            self._status = ExitStatus.from_returncode(rc)
+        return self._status
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        """The leader's exit, once ``wait`` has seen it."""
+        return self._status
+
+    def members(self) -> list[psutil.Process]:
+        """Every live (non-zombie) process of this service, each verified by create time.
+
+        The leader, its descendants, its group and session, and whatever carries
+        this spawn's token in its environment. Scans the process table each call.
+        """
+        return proctree.find(
+            [self.record.anchor()], [("DEVSTACK_TOKEN", self.record.token)], trust_ids=True
+        )
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> StopResult:
+        """Stop every member: ``sig``, then SIGKILL at ``timeout``; returns once none is alive.
+
+        Concurrent calls run one after the other; a later one finds nothing left.
+        """
+        async with self._stop_lock:
+            return await self._stop(sig, timeout)
+
+    async def _stop(self, sig: int, timeout: float) -> StopResult:
+        started = time.monotonic()
+        members = self.members()
+        signalled: set[int] = set()
+        leader = next((p for p in members if p.pid == self.pid), None)
+        if leader is not None and proctree.send(leader, sig):
+            signalled.add(leader.pid)
+        if proctree.send_group(self.record.pgid, members, sig):
+            signalled.update(p.pid for p in members if _pgid(p.pid) == self.record.pgid)
+        for proc in members:
+            if proc.pid not in signalled and proctree.send(proc, sig):
+                signalled.add(proc.pid)
+        killed = False
+        left = await self._wait_gone(started + timeout, signalled, sig)
+        if left:
+            killed = True
+            for proc in left:
+                proctree.send(proc, signal.SIGKILL)
+            left = await self._wait_gone(time.monotonic() + _KILL_WAIT, None, signal.SIGKILL)
+        if not left:
+            # Everything is dead: let asyncio reap the leader and see EOF on the pipes, so
+            # the transport closes (bounded: a reader that stopped reading pauses them).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._proc.wait(), timeout=_CLOSE_WAIT)
+        if self._status is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait(), timeout=_KILL_WAIT)
+        return StopResult(
+            killed=killed,
+            signalled=len(signalled),
+            duration=time.monotonic() - started,
+            survivors=tuple(p.pid for p in left),
+        )
+
+    async def _wait_gone(
+        self, deadline: float, signalled: set[int] | None, sig: int
+    ) -> list[psutil.Process]:
+        """Poll until no member is alive or ``deadline``; what is still alive.
+
+        A process that joins the tree while we wait (forked in a TERM handler) gets
+        ``sig`` too.
+        """
+        interval = 0.02
+        while True:
+            members = self.members()
+            if not members:
+                return []
+            if signalled is not None:
+                for proc in members:
+                    if proc.pid not in signalled and proctree.send(proc, sig):
+                        signalled.add(proc.pid)
+            now = time.monotonic()
+            if now >= deadline:
+                return members
+            await asyncio.sleep(min(interval, deadline - now))
+            interval = min(interval * 1.5, 0.25)
+
+    def kill(self) -> None:
+        """SIGKILL every member now (second Ctrl-C); ``stop`` or ``wait`` still reaps."""
+        members = self.members()
+        proctree.send_group(self.record.pgid, members, signal.SIGKILL)
+        for proc in members:
+            proctree.send(proc, signal.SIGKILL)
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -1
+
+
+async def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    service: str,
+    stack_id: str,
+) -> ServiceProcess:
+    """Start ``argv`` as a service leader in a session of its own.
+
+    Call it from the event-loop thread only (see the module docstring). Raises
+    ``SpawnError`` when the command or the working directory is unusable.
+    """
+    _check_loop_thread()
+    if not argv:
+        raise SpawnError(f"{service}: empty command")
+    if not Path(cwd).is_dir():
+        raise SpawnError(
+            f"{service}: working directory {cwd} does not exist", hint="check `cwd` in stack.toml"
+        )
+    token = secrets.token_hex(16)
+    child_env = dict(env)
+    child_env.update(DEVSTACK_SERVICE=service, DEVSTACK_STACK=stack_id, DEVSTACK_TOKEN=token)
+    try:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _LeaderProtocol(limit=_PIPE_LIMIT, loop=loop),
+            *argv,
+            cwd=cwd,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_child_setup(os.getpid()),
+        )
+    except OSError as exc:
+        raise _spawn_error(argv[0], exc) from None
+    except subprocess.SubprocessError as exc:  # the pre-exec step failed in the child
+        raise SpawnError(f"{argv[0]}: could not be started ({exc})") from None
+    proc = asyncio.subprocess.Process(transport, protocol, loop)
+    reaper.claim(proc.pid)
+    try:
+        create_time = psutil.Process(proc.pid).create_time()
+    except psutil.Error:
+        create_time = 0.0  # already exited and reaped: nothing left to find by pid
+    record = ProcessRecord(
+        pid=proc.pid, pgid=proc.pid, sid=proc.pid, create_time=create_time, token=token
+    )
+    return ServiceProcess(proc, protocol, record)
