@@ -27,7 +27,7 @@ import threading
 import zlib
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, TextIO, cast
 
 from devstack.logs import LogChunk
 
@@ -113,8 +113,7 @@ class Printer:
         self._fd: int | None
         self._file: BinaryIO | None = None
         if out is None:
-            sys.stdout.flush()
-            self._fd = sys.stdout.fileno()
+            self._fd, self._file = _stdout()
         elif isinstance(out, int):
             self._fd = out
         else:
@@ -244,3 +243,27 @@ def _fd_of(out: BinaryIO) -> tuple[int | None, BinaryIO | None]:
         return None, out
     out.flush()
     return fd, None
+
+
+def _stdout() -> tuple[int | None, BinaryIO | None]:
+    """sys.stdout's fd; or, when it has none (replaced by a test harness), its text stream."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None, cast(BinaryIO, _TextOut(sys.stdout))
+    sys.stdout.flush()
+    return fd, None
+
+
+class _TextOut:
+    """Bytes in, text out: for a sys.stdout without a file descriptor."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        self._stream.write(data.decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._stream.flush()

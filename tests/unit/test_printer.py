@@ -228,3 +228,12 @@ def test_a_closed_reader_does_not_crash_the_printer(pipe: tuple[int, int]) -> No
     p.close()
     assert p.broken
     p.output(out("api", "after close is ignored\n"))
+
+
+def test_default_output_is_stdout_even_without_a_file_descriptor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    p = Printer(["api"])  # capsys replaces sys.stdout with a stream that has no fd
+    p.output(out("api", "to stdout\n"))
+    p.close()
+    assert capsys.readouterr().out == "api       | to stdout\n"
