@@ -187,13 +187,18 @@ class LogTail:
             count -= chunks.popleft().lines
         self._counts[chunk.service] = count
 
-    def last(self, service: str, n: int = 20) -> list[str]:
-        """The last ``n`` lines (at most ``max_lines``) of ``service``, without newlines."""
+    def last(self, service: str, n: int = 20, *, events: bool = True) -> list[str]:
+        """The last ``n`` lines (at most ``max_lines``) of ``service``, without newlines.
+
+        ``events=False``: the service's own output only, without devstack's event lines.
+        """
         n = min(n, self.max_lines)
         if n <= 0:
             return []
         found: list[str] = []
         for chunk in reversed(self._chunks.get(service, ())):
+            if not events and chunk.stream == "event":
+                continue
             lines = chunk.text.split("\n")[:-1]  # text ends in "\n"
             found[:0] = lines[-(n - len(found)) :]
             if len(found) >= n:
@@ -385,8 +390,8 @@ class LogHub:
         if self._printer is not None and not self._closed:
             self._printer.message(text, level)
 
-    def last_lines(self, service: str, n: int = 20) -> list[str]:
-        return self._tail.last(service, n)
+    def last_lines(self, service: str, n: int = 20, *, events: bool = True) -> list[str]:
+        return self._tail.last(service, n, events=events)
 
     def subscribe(self) -> LogSubscription:
         queue = LogSubscription(self._subscriber_chunks)

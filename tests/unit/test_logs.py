@@ -328,3 +328,12 @@ def test_subscribers_get_chunks_and_drop_the_oldest_when_full() -> None:
         hub.close()
 
     asyncio.run(go())
+
+
+def test_tail_can_leave_out_devstacks_event_lines() -> None:
+    tail = LogTail()
+    tail.add(chunk("a", "[start] pid 1", "event"))
+    tail.add(chunk("a", "out 1\nout 2\n"))
+    tail.add(chunk("a", "[exited] 1", "event"))
+    assert tail.last("a", 2) == ["out 2", "[exited] 1"]
+    assert tail.last("a", 5, events=False) == ["out 1", "out 2"]
