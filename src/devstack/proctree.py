@@ -17,8 +17,10 @@ import contextlib
 import errno
 import os
 import signal
-from collections.abc import Collection, Iterable
+import sys
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psutil
 
@@ -69,12 +71,72 @@ def live(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
     return [p for p in procs if is_live(p)]
 
 
-def _env_matches(proc: psutil.Process, wanted: Collection[tuple[str, str]]) -> bool:
+class _Row(NamedTuple):
+    """One line of the process table, read once per scan."""
+
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    create_time: float
+    zombie: bool
+
+
+_PROC = "/proc"
+_fast = sys.platform.startswith("linux") and os.path.isdir(_PROC)
+
+
+def _rows_linux() -> Iterator[_Row]:
+    # Reading /proc/PID/stat directly is several times cheaper than psutil's
+    # per-attribute reads, and stop() scans the whole table every few ms.
+    boot = psutil.boot_time()
+    ticks = os.sysconf("SC_CLK_TCK")
+    for name in os.listdir(_PROC):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"{_PROC}/{name}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp session ..." where comm may hold spaces and ")".
+        fields = data[data.rfind(b")") + 2 :].split()
+        try:
+            yield _Row(
+                int(name),
+                int(fields[1]),
+                int(fields[2]),
+                int(fields[3]),
+                boot + int(fields[19]) / ticks,
+                fields[0] in (b"Z", b"X"),
+            )
+        except (IndexError, ValueError):
+            continue
+
+
+def _rows_psutil() -> Iterator[_Row]:
+    for proc in psutil.process_iter(["ppid", "create_time", "status"]):
+        info = proc.info
+        if info["status"] is None or info["create_time"] is None:
+            continue
+        pgid, sid = _ids(proc.pid)
+        zombie = info["status"] == psutil.STATUS_ZOMBIE
+        yield _Row(proc.pid, info["ppid"] or 0, pgid, sid, info["create_time"], zombie)
+
+
+def _env_matches(pid: int, wanted: Collection[tuple[str, str]]) -> bool:
     if not wanted:
         return False
+    if _fast:
+        try:
+            with open(f"{_PROC}/{pid}/environ", "rb") as f:
+                raw = b"\0" + f.read()
+        except OSError:  # gone, or another user's process
+            return False
+        return any(f"\0{k}={v}\0".encode() in raw + b"\0" for k, v in wanted)
     try:
-        env = proc.environ()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        env = psutil.Process(pid).environ()
+    except (psutil.Error, OSError):
         return False
     return any(env.get(key) == value for key, value in wanted)
 
@@ -86,6 +148,15 @@ def _ids(pid: int) -> tuple[int, int]:
         return -1, -1
 
 
+def _process(row: _Row) -> psutil.Process | None:
+    """A psutil handle on ``row``'s process, if the pid still names that process."""
+    try:
+        proc = psutil.Process(row.pid)
+        return proc if same_time(proc.create_time(), row.create_time) else None
+    except psutil.Error:
+        return None
+
+
 def find(
     anchors: Collection[Anchor] = (),
     env: Collection[tuple[str, str]] = (),
@@ -95,52 +166,49 @@ def find(
     """Every live process belonging to ``anchors`` or carrying one of the ``env`` pairs.
 
     A process belongs to an anchor when it is the verified leader, or is in the
-    leader's process group or session (only while the leader is verified, or with
-    ``trust_ids``: the kernel does not reuse a pid while it names a live group), and
-    every descendant of a process found is included too. Zombies are skipped;
-    nothing is cached across calls.
+    leader's process group or session, and every descendant of a process found
+    belongs too. Group and session ids are trusted while the leader still exists
+    (even as a zombie), or always with ``trust_ids``: the kernel does not reuse a pid
+    while it names a live group or session, so within a supervisor's lifetime the
+    ids stay ours; after a crash (``trust_ids=False``) only the environment proves
+    it. Zombies are skipped; nothing is cached across calls.
     """
     me = os.getpid()
-    found: dict[int, psutil.Process] = {}
-    groups: set[int] = set()
-    sessions: set[int] = set()
-    oldest: dict[int, float] = {}
+    ours: set[int] = set()
+    oldest: dict[int, float] = {}  # group/session id -> the leader's create time
     for anchor in anchors:
         leader = _same(anchor.pid, anchor.create_time)
-        if leader is not None and is_live(leader):
-            found[leader.pid] = leader
-        # A leader that still exists (even as a zombie) holds its group and session ids.
         if leader is not None or trust_ids:
-            groups.add(anchor.pgid)
-            sessions.add(anchor.sid)
             oldest[anchor.pgid] = oldest[anchor.sid] = anchor.create_time or 0.0
-    parents: dict[int, list[psutil.Process]] = {}
-    for proc in psutil.process_iter(["ppid", "create_time", "status"]):
-        info = proc.info
-        if proc.pid == me or info["status"] in (None, psutil.STATUS_ZOMBIE):
+    rows = {row.pid: row for row in (_rows_linux() if _fast else _rows_psutil())}
+    children: dict[int, list[int]] = {}
+    for row in rows.values():
+        if row.pid == me or row.zombie:
             continue
-        parents.setdefault(info["ppid"] or 0, []).append(proc)
-        if proc.pid in found:
-            continue
-        pgid, sid = _ids(proc.pid)
-        for ident in (pgid, sid):
-            # A member is never older than the leader that made the group.
-            if (ident in groups or ident in sessions) and (info["create_time"] or 0.0) >= (
-                oldest[ident] - _CREATE_TIME_TOLERANCE
-            ):
-                found[proc.pid] = proc
+        children.setdefault(row.ppid, []).append(row.pid)
+        # A member is never older than the leader that made its group.
+        for ident in (row.pgid, row.sid):
+            if ident in oldest and row.create_time >= oldest[ident] - _CREATE_TIME_TOLERANCE:
+                ours.add(row.pid)
                 break
         else:
-            if _env_matches(proc, env):
-                found[proc.pid] = proc
+            if _env_matches(row.pid, env):
+                ours.add(row.pid)
+    for anchor in anchors:  # the verified leader itself (its group id may differ)
+        lead = rows.get(anchor.pid)
+        if lead is None or lead.zombie or not anchor.create_time:
+            continue
+        if same_time(lead.create_time, anchor.create_time):
+            ours.add(lead.pid)
     # Descendants of anything found are ours too (children that cleared their env).
-    todo = list(found.values())
+    todo = list(ours)
     while todo:
-        for child in parents.get(todo.pop().pid, ()):
-            if child.pid not in found and child.pid != me:
-                found[child.pid] = child
+        for child in children.get(todo.pop(), ()):
+            if child not in ours:
+                ours.add(child)
                 todo.append(child)
-    return list(found.values())
+    found = (_process(rows[pid]) for pid in ours)
+    return [proc for proc in found if proc is not None]
 
 
 _pidfd_ok = hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
