@@ -5,28 +5,25 @@ The values are the words users see in the terminal and in ``ps --json``.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ServiceState(str, Enum):
-    PENDING = "pending"          # declared, its task has not begun
-    WAITING = "waiting"          # waiting for dependencies to reach their condition
-    CHECKING = "checking"        # preflight checks running
-    STARTING = "starting"        # spawned, not yet healthy (probe pending)
-    RUNNING = "running"          # spawned, no probe declared
-    HEALTHY = "healthy"          # probe passed
-    UNHEALTHY = "unhealthy"      # probe failed after having passed
-    EXITED = "exited"            # exited 0 and the policy does not restart it
-    CRASHED = "crashed"          # exited non-zero or by signal (transient)
-    BACKOFF = "backoff"          # waiting before the next start
-    FAILED = "failed"            # restarts exhausted, or never healthy within start_period
-    BLOCKED = "blocked"          # its checks failed: not started
+class ServiceState(StrEnum):
+    PENDING = "pending"  # declared, its task has not begun
+    WAITING = "waiting"  # waiting for dependencies to reach their condition
+    CHECKING = "checking"  # preflight checks running
+    STARTING = "starting"  # spawned, not yet healthy (probe pending)
+    RUNNING = "running"  # spawned, no probe declared
+    HEALTHY = "healthy"  # probe passed
+    UNHEALTHY = "unhealthy"  # probe failed after having passed
+    EXITED = "exited"  # exited 0 and the policy does not restart it
+    CRASHED = "crashed"  # exited non-zero or by signal (transient)
+    BACKOFF = "backoff"  # waiting before the next start
+    FAILED = "failed"  # restarts exhausted, or never healthy within start_period
+    BLOCKED = "blocked"  # its checks failed: not started
     NOT_STARTED = "not started"  # a dependency failed or is blocked
     STOPPING = "stopping"
     STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def is_up(self) -> bool:
@@ -53,21 +50,15 @@ _FINAL = frozenset(
 )
 
 
-class Condition(str, Enum):
+class Condition(StrEnum):
     """What a dependent waits for (``depends_on = { backend = "healthy" }``)."""
 
-    STARTED = "started"      # spawned (or healthy, or exited after start)
-    HEALTHY = "healthy"      # probe passed (running, for a service without a probe)
+    STARTED = "started"  # spawned (or healthy, or exited after start)
+    HEALTHY = "healthy"  # probe passed (running, for a service without a probe)
     COMPLETED = "completed"  # exited 0
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class RestartPolicy(str, Enum):
+class RestartPolicy(StrEnum):
     NO = "no"
     ON_FAILURE = "on-failure"
     ALWAYS = "always"
-
-    def __str__(self) -> str:
-        return self.value

@@ -1,0 +1,139 @@
+"""The command line: argparse, ``cmd_<name>(args) -> int``; the only place errors become exit codes.
+
+Imports here stay light: each command imports what it needs when it runs, so the
+client commands never pay for asyncio, pydantic or httpx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devstack import __version__
+from devstack.errors import EXIT_INTERRUPTED, DevstackError, UsageError
+
+if TYPE_CHECKING:
+    from devstack.spec import StackSpec
+
+EXIT_CODES = """exit codes:
+  0    ok
+  1    a check, a smoke check or a service failed
+  2    bad usage or configuration (nothing was started)
+  3    no stack is running (client commands)
+  130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP
+"""
+
+
+def _add_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=None,
+        help="stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devstack",
+        description="Run a local development stack: checks first, dependency order, "
+        "health, restarts.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"devstack {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    up = sub.add_parser(
+        "up",
+        help="start the stack in the foreground and stream its logs",
+        description="Start the services (or SVC... and what they depend on) in dependency order, "
+        "gate each on its dependencies' health, restart crashes with backoff, stream logs. "
+        "Ctrl-C stops everything gracefully; a second Ctrl-C kills at once.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    up.add_argument("services", nargs="*", metavar="SVC", help="services to start (default: all)")
+    _add_file_option(up)
+    up.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    up.set_defaults(func=cmd_up)
+
+    config = sub.add_parser("config", help="print the resolved configuration")
+    _add_file_option(config)
+    config.set_defaults(func=cmd_config)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> StackSpec:
+    from devstack.config import load_stack
+
+    path: Path | None = args.file
+    return load_stack(path, Path.cwd())
+
+
+def _check_names(stack: StackSpec, names: Sequence[str]) -> None:
+    known = list(stack.services)
+    for name in names:
+        if name not in stack.services:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
+            raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    stack = _load(args)
+    _check_names(stack, args.services)
+    from devstack.supervisor import run_stack
+
+    color = False if args.no_color else None
+    if stack.from_procfile:
+        print(
+            "devstack: running the Procfile; health probes, dependencies and checks need a "
+            "stack.toml (devstack init writes one)",
+            file=sys.stderr,
+        )
+    return run_stack(stack, args.services, color=color)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from devstack.config import dump_resolved
+
+    stack = _load(args)
+    text = dump_resolved(stack)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from devstack.config import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if os.environ.get("DEVSTACK_DEBUG"):
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
+    try:
+        result: int = args.func(args)
+        return result
+    except DevstackError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

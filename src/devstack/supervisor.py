@@ -1,0 +1,216 @@
+"""The supervisor: one task per service, signals, ordered shutdown, state on disk.
+
+It owns the things every service shares (the log hub, the guardian, state.json, the
+HTTP client for probes) and decides when the stack ends: when every service has
+reached a final state, or when asked to stop (Ctrl-C, SIGTERM, SIGHUP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from devstack import graph
+from devstack.guardian import Guardian
+from devstack.logs import LogHub
+from devstack.paths import StatePaths
+from devstack.printer import Printer
+from devstack.process import ProcessRecord
+from devstack.reaper import OrphanReaper, become_subreaper
+from devstack.service import ProcessHooks, Service
+from devstack.spec import StackSpec
+from devstack.statefile import StateFile, reap_stale
+from devstack.states import ServiceState
+
+log = logging.getLogger(__name__)
+
+_GRACEFUL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_BAD_ENDINGS = (ServiceState.FAILED, ServiceState.BLOCKED, ServiceState.NOT_STARTED)
+
+
+class Supervisor(ProcessHooks):
+    def __init__(
+        self,
+        stack: StackSpec,
+        names: Sequence[str] = (),
+        *,
+        printer: Printer | None = None,
+        color: bool | None = None,
+        use_guardian: bool = True,
+    ) -> None:
+        self.stack = stack
+        deps = {n: list(s.depends_on) for n, s in stack.services.items()}
+        chosen = graph.closure(deps, names) if names else set(stack.services)
+        # Declaration order, restricted to what was asked for and what it needs.
+        self.order = [n for n in stack.services if n in chosen]
+        self.paths = StatePaths(stack.root)
+        self._printer = printer
+        self._color = color
+        self._use_guardian = use_guardian
+        self.stack_id = uuid.uuid4().hex
+        self.hub: LogHub | None = None
+        self.services: dict[str, Service] = {}
+        self._guardian: Guardian | None = None
+        self._state: StateFile | None = None
+        self._records: dict[str, ProcessRecord] = {}
+        self._shutdown = asyncio.Event()
+        self._signal: int | None = None
+        self._forced = False
+        self._http: Any = None
+
+    # --- ProcessHooks ------------------------------------------------------------------
+
+    def spawned(self, service: str, record: ProcessRecord) -> None:
+        self._records[service] = record
+        if self._state is not None:
+            self._state.record(service, record)
+        if self._guardian is not None:
+            self._guardian.watch(record)
+
+    def ended(self, service: str, record: ProcessRecord) -> None:
+        if self._records.get(service) != record:
+            return  # already forgotten (ended is idempotent)
+        del self._records[service]
+        if self._state is not None:
+            self._state.forget(service)
+        if self._guardian is not None:
+            self._guardian.forget(record)
+
+    # --- running -----------------------------------------------------------------------
+
+    def http_client(self) -> Any:
+        """One httpx client for every http probe, made on first use (httpx is slow to import)."""
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+        return self._http
+
+    async def run(self) -> int:
+        """Run the stack until it ends; the exit code (0, 1, or 128+signal)."""
+        self.paths.prepare()
+        printer = self._printer or Printer(self.order, color=self._color)
+        self.hub = hub = LogHub(printer, self.paths.log_dir)
+        loop = asyncio.get_running_loop()
+        reaper: OrphanReaper | None = None
+        try:
+            for line in reap_stale(self.paths.state_file):
+                hub.message(line, "warn")
+            self._state = StateFile(self.paths.state_file)
+            if self._use_guardian:
+                self._guardian = await Guardian.start(self.stack_id)
+            if become_subreaper():
+                reaper = OrphanReaper(self._own_pids)
+                reaper.install(loop)
+            for sig in _GRACEFUL_SIGNALS:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+            # A handled SIGQUIT means children start with the default disposition (exec resets it).
+            loop.add_signal_handler(signal.SIGQUIT, self._force)
+            return await self._run_services()
+        finally:
+            for sig in (*_GRACEFUL_SIGNALS, signal.SIGQUIT):
+                loop.remove_signal_handler(sig)
+            if reaper is not None:
+                reaper.close()
+            if self._guardian is not None:
+                await self._guardian.close()
+            if self._state is not None:
+                self._state.clear()
+            if self._http is not None:
+                await self._http.aclose()
+            hub.close()
+
+    def _own_pids(self) -> set[int]:
+        pids = {r.pid for r in self._records.values()}
+        if self._guardian is not None:
+            pids.add(self._guardian.pid)
+        return pids
+
+    async def _run_services(self) -> int:
+        assert self.hub is not None
+        for name in self.order:
+            self.services[name] = Service(
+                self.stack.services[name],
+                hub=self.hub,
+                stack_id=self.stack_id,
+                hooks=self,
+                http_client=self.http_client,
+            )
+        tasks = {
+            name: asyncio.create_task(svc.run(self.services), name=f"service:{name}")
+            for name, svc in self.services.items()
+        }
+        stop_wait = asyncio.create_task(self._shutdown.wait())
+        try:
+            await asyncio.wait([*tasks.values(), stop_wait], return_when=asyncio.FIRST_COMPLETED)
+            while not self._shutdown.is_set() and not all(t.done() for t in tasks.values()):
+                await asyncio.wait(
+                    [*(t for t in tasks.values() if not t.done()), stop_wait],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+        finally:
+            stop_wait.cancel()
+            await self._stop_in_order(tasks)
+        for name, task in tasks.items():
+            if not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                self.hub.event(name, f"[internal error] {type(exc).__name__}: {exc}", "error")
+                log.error("service %s task failed", name, exc_info=exc)
+        self._summary()
+        if self._signal is not None:
+            return 128 + self._signal
+        bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
+        return 1 if bad else 0
+
+    async def _stop_in_order(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Stop every service after the services that depend on it (reverse dependency order)."""
+        stopped = {name: asyncio.Event() for name in tasks}
+        dependents = {
+            name: [d for d in tasks if name in self.stack.services[d].depends_on] for name in tasks
+        }
+
+        async def stop_one(name: str) -> None:
+            for dependent in dependents[name]:
+                await stopped[dependent].wait()
+            task = tasks[name]
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            stopped[name].set()
+
+        await asyncio.gather(*(stop_one(n) for n in tasks))
+
+    def _on_signal(self, sig: int) -> None:
+        if self._shutdown.is_set():
+            self._force()
+            return
+        self._signal = sig
+        assert self.hub is not None
+        name = signal.Signals(sig).name
+        self.hub.message(f"{name}: stopping the stack (again to kill at once)", "warn")
+        self._shutdown.set()
+
+    def _force(self) -> None:
+        """Second Ctrl-C (or SIGQUIT): SIGKILL everything now."""
+        if self._signal is None:
+            self._signal = signal.SIGINT
+        self._forced = True
+        self._shutdown.set()
+        if self.hub is not None:
+            self.hub.message("killing every process now", "error")
+        for svc in self.services.values():
+            svc.kill()
+
+    def _summary(self) -> None:
+        assert self.hub is not None
+        bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
+        for svc in bad:
+            self.hub.message(f"{svc.name}: {svc.state}: {svc.reason or ''}".rstrip(": "), "error")
+
+
+def run_stack(stack: StackSpec, names: Sequence[str] = (), **kwargs: Any) -> int:
+    """Run the supervisor in a fresh event loop (the CLI's entry point)."""
+    return asyncio.run(Supervisor(stack, names, **kwargs).run())

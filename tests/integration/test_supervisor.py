@@ -1,0 +1,383 @@
+"""The real `devstack up` against real tiny programs: order, health gating, restarts,
+shutdown, and the supervisor's own death. Every pid is checked with psutil."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import free_port, is_alive, program, wait_until
+from support.stackrun import RunningStack, events, run_devstack, write_stack
+
+PY = sys.executable
+
+
+def listener(port: int, *flags: object) -> str:
+    return " ".join([PY, program("listener"), str(port), *map(str, flags)])
+
+
+def pids_in(output: str, tag: str = "start") -> list[int]:
+    return [int(p) for p in re.findall(rf"\* \[{tag}\] pid (\d+)", output)]
+
+
+def test_diamond_starts_each_service_only_after_its_dependencies_are_healthy(
+    tmp_path: Path,
+) -> None:
+    a, b, c, d = (free_port() for _ in range(4))
+    write_stack(
+        tmp_path,
+        f"""
+        [services.base]
+        cmd = "{listener(a, "--delay-ms", 300)}"
+        port = {a}
+        [services.left]
+        cmd = "{listener(b, "--delay-ms", 400)}"
+        port = {b}
+        depends_on = {{ base = "healthy" }}
+        [services.right]
+        cmd = "{listener(c, "--delay-ms", 100)}"
+        port = {c}
+        depends_on = {{ base = "healthy" }}
+        [services.top]
+        cmd = "{listener(d)}"
+        port = {d}
+        depends_on = {{ left = "healthy", right = "healthy" }}
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^top\s+\* \[healthy\]")
+        out = stack.output()
+        lines = out.splitlines()
+
+        def index(name: str, tag: str) -> int:
+            return next(
+                i for i, line in enumerate(lines) if re.match(rf"{name}\s+\* \[{tag}\]", line)
+            )
+
+        assert index("base", "healthy") < index("left", "start")
+        assert index("base", "healthy") < index("right", "start")
+        assert index("left", "healthy") < index("top", "start")
+        assert index("right", "healthy") < index("top", "start")
+        # left and right are independent: right (100 ms) is healthy before left (400 ms).
+        assert index("right", "healthy") < index("left", "healthy")
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+    out = stack.output()
+    # Reverse dependency order: top first, base last.
+    stopped = events(out, "stopped")
+    assert stopped.index("top") < stopped.index("left") < stopped.index("base")
+    assert stopped.index("right") < stopped.index("base")
+
+
+def test_crash_loop_backs_off_then_fails_with_exit_code_and_last_lines(tmp_path: Path) -> None:
+    counter = tmp_path / "spawns"
+    write_stack(
+        tmp_path,
+        f"""
+        [services.crashy]
+        cmd = "sh -c 'echo spawn >> {counter}; echo about to fail; exit 3'"
+        max_restarts = 3
+        backoff = "100ms"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait(timeout=20) == 1  # nothing left running: the stack ends, failed
+    out = stack.output()
+    delays = re.findall(r"crashy\s+\* \[restart in (\S+)s\]", out)
+    assert delays == ["0", "0.1", "0.2"]
+    assert "[failed] exit 3" in out
+    assert "about to fail" in out.split("[failed]")[1]  # last lines shown with the failure
+    assert counter.read_text().count("spawn") == 4  # first start + 3 restarts, none after
+
+
+def test_exit_zero_under_on_failure_is_exited_and_not_restarted(tmp_path: Path) -> None:
+    write_stack(tmp_path, "[services.once]\ncmd = \"sh -c 'echo done'\"\n")
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 0
+    out = stack.output()
+    assert "[exited] exit 0" in out
+    assert "[restart" not in out
+
+
+def test_sigkill_from_outside_is_reported_and_restarted(tmp_path: Path) -> None:
+    port = free_port()
+    write_stack(tmp_path, f'[services.web]\ncmd = "{listener(port)}"\nport = {port}\n')
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"web\s+\* \[healthy\]")
+        first = pids_in(stack.output())[0]
+        psutil.Process(first).kill()
+        stack.wait_for(r"\[crashed\] killed by SIGKILL")
+        stack.wait_for(r"(?s)\[crashed\].*\[healthy\]")
+        second = pids_in(stack.output())[-1]
+        assert second != first and is_alive(second)
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+
+
+def test_failed_dependency_leaves_dependents_not_started_with_the_reason(tmp_path: Path) -> None:
+    port = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.db]
+        cmd = "sh -c 'exit 1'"
+        restart = "no"
+        [services.api]
+        cmd = "{listener(port)}"
+        port = {port}
+        depends_on = {{ db = "healthy" }}
+        [services.web]
+        cmd = "sleep 30"
+        depends_on = ["api"]
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 1
+    out = stack.output()
+    assert re.search(r"api\s+\* \[not started\] depends on db \(healthy\), which failed", out)
+    assert re.search(r"web\s+\* \[not started\] depends on api \(started\)", out)
+    assert "pid" not in "".join(line for line in out.splitlines() if line.startswith("api"))
+
+
+def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path: Path) -> None:
+    port, other = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.slow]
+        cmd = "sleep 30"
+        port = {port}
+        health.start_period = "500ms"
+        [services.after]
+        cmd = "{listener(other)}"
+        depends_on = {{ slow = "healthy" }}
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 1
+    out = stack.output()
+    assert re.search(rf"\[failed\] not healthy within 0.5s: tcp 127.0.0.1:{port}", out)
+    assert "connection refused" in out
+    assert re.search(r"after\s+\* \[not started\] depends on slow \(healthy\), which failed", out)
+    assert all(not is_alive(p) for p in pids_in(out))
+
+
+def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> None:
+    """Catalogue 19: a stale copy holding the port must not make a dead service look healthy."""
+    import subprocess
+
+    port = free_port()
+    squatter = subprocess.Popen([PY, program("listener"), str(port)], stdout=subprocess.PIPE)
+    try:
+        assert squatter.stdout is not None
+        squatter.stdout.readline()  # "listening on PORT"
+        write_stack(
+            tmp_path,
+            f"""
+            [services.web]
+            cmd = "sleep 30"
+            port = {port}
+            health.start_period = "1s"
+            """,
+        )
+        with RunningStack(tmp_path) as stack:
+            assert stack.wait() == 1
+        out = stack.output()
+        assert f"port {port} is answered by pid {squatter.pid}" in out
+        assert "not by web" in out
+        assert "[healthy]" not in out
+    finally:
+        squatter.kill()
+        squatter.wait()
+        if squatter.stdout is not None:
+            squatter.stdout.close()
+
+
+def test_shutdown_leaves_no_descendant(tmp_path: Path) -> None:
+    """Catalogue 1/4/5 via the CLI: grandchildren in the group, in a new group, in a new session."""
+    write_stack(
+        tmp_path,
+        f"""
+        [services.same]
+        cmd = "{PY} {program("sleeper")} --grandchild fork"
+        [services.group]
+        cmd = "{PY} {program("sleeper")} --grandchild setpgid"
+        [services.session]
+        cmd = "{PY} {program("sleeper")} --grandchild setsid"
+        [services.stubborn]
+        cmd = "{PY} {program("ignore_term")}"
+        stop_timeout = "1s"
+        [services.shell]
+        cmd = "sleep 30 & sleep 30 & wait"
+        shell = true
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        for name in ("same", "group", "session"):
+            stack.wait_for(rf"{name}\s+\| ready")
+        stack.wait_for(r"stubborn\s+\| ready")
+        tree = stack.descendants()
+        pids = {p.pid for p in tree}
+        grandchildren = [int(g) for g in re.findall(r"grandchild (\d+)", stack.output())]
+        assert len(grandchildren) == 3
+        pids |= set(grandchildren)
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+    out = stack.output()
+    assert re.search(r"stubborn\s+\* \[stopped\] \(killed after 1s\)", out)
+    wait_until(lambda: not any(is_alive(p) for p in pids), timeout=3)
+
+
+def test_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        f"""
+        [services.stubborn]
+        cmd = "{PY} {program("ignore_term")}"
+        stop_timeout = "30s"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"stubborn\s+\| ready")
+        pid = pids_in(stack.output())[0]
+        stack.signal(signal.SIGINT)
+        stack.wait_for(r"stubborn\s+\| got TERM")
+        started = time.monotonic()
+        stack.signal(signal.SIGINT)
+        assert stack.wait(timeout=10) == 130
+        assert time.monotonic() - started < 10  # not the 30 s stop_timeout
+    assert not is_alive(pid)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_the_supervisor_stops_everything(tmp_path: Path, sig: int) -> None:
+    """Catalogue 12: terminal closed or `kill`: same as down; state files removed."""
+    write_stack(tmp_path, f'[services.s]\ncmd = "{PY} {program("sleeper")} --grandchild fork"\n')
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"s\s+\| ready")
+        pids = {p.pid for p in stack.descendants()}
+        stack.signal(sig)
+        assert stack.wait() == 128 + sig
+    wait_until(lambda: not any(is_alive(p) for p in pids), timeout=3)
+    assert not (tmp_path / ".devstack" / "state.json").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
+def test_supervisor_sigkilled_children_follow_within_two_seconds(tmp_path: Path) -> None:
+    """Catalogue 6 through the CLI: guardian + parent-death signal."""
+    services = "\n".join(
+        f'[services.s{i}]\ncmd = "{PY} {program("sleeper")} --grandchild {mode}"\n'
+        for i, mode in enumerate(["fork", "setsid", "setpgid", "fork", "setsid"])
+    )
+    write_stack(tmp_path, services)
+    with RunningStack(tmp_path) as stack:
+        for i in range(5):
+            stack.wait_for(rf"s{i}\s+\| ready")
+        pids = {p.pid for p in stack.descendants()}
+        pids |= {int(g) for g in re.findall(r"grandchild (\d+)", stack.output())}
+        assert len(pids) >= 11  # 5 leaders, 5 grandchildren, the guardian
+        stack.proc.kill()
+        stack.proc.wait()
+        wait_until(lambda: not any(is_alive(p) for p in pids), timeout=2.5)
+
+
+def test_partial_last_line_and_unbuffered_python_output_arrive(tmp_path: Path) -> None:
+    """Catalogue 34 and 38 through the CLI."""
+    write_stack(
+        tmp_path,
+        f"""
+        [services.partial]
+        cmd = "{PY} {program("partial_last_line")}"
+        [services.chatty]
+        cmd = "{PY} -c 'import time; print(\\"hello unflushed\\"); time.sleep(30)'"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"partial\s+\| tail-without-newline$")
+        stack.wait_for(r"chatty\s+\| hello unflushed", timeout=5)
+        stack.signal(signal.SIGINT)
+        stack.wait()
+
+
+def test_two_hundred_thousand_lines_from_two_services_arrive_complete(tmp_path: Path) -> None:
+    """Catalogue 32 through the CLI: terminal stream and log files, no loss, no dup, no splice."""
+    n = 100_000
+    write_stack(
+        tmp_path,
+        f"""
+        [services.alpha]
+        cmd = "{PY} {program("lines")} {n} --prefix A --stream both"
+        restart = "no"
+        [services.beta]
+        cmd = "{PY} {program("lines")} {n} --prefix B --stream both"
+        restart = "no"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait(timeout=60) == 0
+    out = stack.output()
+    for name, prefix in (("alpha", "A"), ("beta", "B")):
+        mine = re.findall(rf"^{name}\s+\| {prefix}(\d+) ", out, re.MULTILINE)
+        assert len(mine) == n and len(set(mine)) == n
+        logged = (tmp_path / ".devstack" / "logs" / f"{name}.log").read_text()
+        in_file = re.findall(rf"\| {prefix}(\d+) ", logged)
+        assert len(in_file) == n and len(set(in_file)) == n
+    # No line holds pieces of two services.
+    assert not re.search(r"^alpha.*\bB\d{6}", out, re.MULTILINE)
+    assert not re.search(r"^beta.*\bA\d{6}", out, re.MULTILINE)
+
+
+def test_up_with_names_starts_those_and_their_dependencies_only(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        """
+        [services.db]
+        cmd = "sleep 30"
+        [services.api]
+        cmd = "sleep 30"
+        depends_on = ["db"]
+        [services.web]
+        cmd = "sleep 30"
+        depends_on = ["api"]
+        [services.extra]
+        cmd = "sleep 30"
+        """,
+    )
+    with RunningStack(tmp_path, "api") as stack:
+        stack.wait_for(r"api\s+\* \[start\]")
+        stack.signal(signal.SIGINT)
+        stack.wait()
+    started = events(stack.output(), "start")
+    assert sorted(started) == ["api", "db"]
+
+
+def test_unknown_service_name_is_a_usage_error(tmp_path: Path) -> None:
+    write_stack(tmp_path, '[services.backend]\ncmd = "sleep 1"\n')
+    result = run_devstack(tmp_path, "up", "backnd")
+    assert result.returncode == 2
+    assert "did you mean backend?" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_executable_blocks_the_service_and_its_dependents(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        """
+        [services.api]
+        cmd = "gunicorn-that-does-not-exist api:app"
+        [services.web]
+        cmd = "sleep 30"
+        depends_on = ["api"]
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 1
+    out = stack.output()
+    assert re.search(r"api\s+\* \[blocked\] gunicorn-that-does-not-exist: not found", out)
+    assert re.search(r"web\s+\* \[not started\] depends on api \(started\), which is blocked", out)
