@@ -108,9 +108,7 @@ class NoStackRunning(DevstackError):
     exit_code = EXIT_NO_STACK
 
     def __init__(self, directory: Path) -> None:
-        super().__init__(
-            f"no stack is running in {directory}", hint="start one with: devstack up"
-        )
+        super().__init__(f"no stack is running in {directory}", hint="start one with: devstack up")
 
 
 @dataclass

@@ -21,10 +21,10 @@ from devstack.states import RestartPolicy
 @dataclass(frozen=True, slots=True)
 class RestartDecision:
     restart: bool
-    delay: float          # seconds to wait before the next start (when restart)
-    failed: bool          # the service is `failed`: restarts exhausted or not allowed after a crash
-    consecutive: int      # the consecutive-restart count after this decision
-    reason: str           # for the user: "restart 2 of 5", "exited 0", "5 restarts in a row"
+    delay: float  # seconds to wait before the next start (when restart)
+    failed: bool  # the service is `failed`: restarts exhausted or not allowed after a crash
+    consecutive: int  # the consecutive-restart count after this decision
+    reason: str  # for the user: "restart 2 of 5", "exited 0", "5 restarts in a row"
 
 
 def backoff_delay(consecutive: int, spec: RestartSpec) -> float:
@@ -53,7 +53,11 @@ def decide_restart(
         return RestartDecision(False, 0.0, not exit_ok, consecutive, reason)
     if consecutive >= spec.max_restarts:
         return RestartDecision(
-            False, 0.0, True, consecutive, f"{consecutive} restarts in a row, max_restarts = {spec.max_restarts}"
+            False,
+            0.0,
+            True,
+            consecutive,
+            f"{consecutive} restarts in a row, max_restarts = {spec.max_restarts}",
         )
     delay = backoff_delay(consecutive, spec)
     return RestartDecision(

@@ -108,7 +108,7 @@ class Printer:
         names: Sequence[str],
         out: int | BinaryIO | None = None,
         color: bool | None = None,
-        max_queue_bytes: int = 8 * 2**20,
+        max_queue_bytes: int = 32 * 2**20,
     ) -> None:
         self._fd: int | None
         self._file: BinaryIO | None = None

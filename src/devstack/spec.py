@@ -29,10 +29,10 @@ class HealthSpec:
 
     kind: ProbeKind
     target: str
-    interval: float = 1.0         # between probes once healthy
-    timeout: float = 1.0          # one probe's limit
-    retries: int = 3              # consecutive failures that make a healthy service unhealthy
-    start_period: float = 60.0    # longest it may take to become healthy after a start
+    interval: float = 1.0  # between probes once healthy
+    timeout: float = 1.0  # one probe's limit
+    retries: int = 3  # consecutive failures that make a healthy service unhealthy
+    start_period: float = 60.0  # longest it may take to become healthy after a start
     expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
     start_interval: float = 0.02  # between probes while starting (fast: readiness seen in ~50 ms)
 
@@ -40,22 +40,22 @@ class HealthSpec:
 @dataclass(frozen=True, slots=True)
 class RestartSpec:
     policy: RestartPolicy = RestartPolicy.ON_FAILURE
-    max_restarts: int = 5         # consecutive restarts without a stable period, then `failed`
-    backoff: float = 0.5          # delay before the 2nd consecutive restart; the 1st is immediate
-    backoff_max: float = 30.0     # cap of the doubling delay
-    reset_after: float = 10.0     # up this long: the consecutive-restart count starts again
+    max_restarts: int = 5  # consecutive restarts without a stable period, then `failed`
+    backoff: float = 0.5  # delay before the 2nd consecutive restart; the 1st is immediate
+    backoff_max: float = 30.0  # cap of the doubling delay
+    reset_after: float = 10.0  # up this long: the consecutive-restart count starts again
 
 
 @dataclass(frozen=True, slots=True)
 class ServiceSpec:
     name: str
-    cmd: str                      # the command as the user wrote it, interpolated (for messages)
-    argv: tuple[str, ...]         # what is exec'd; ("/bin/sh", "-c", cmd) when shell = true
-    cwd: Path                     # absolute
-    env: Mapping[str, str]        # the complete environment of the child
+    cmd: str  # the command as the user wrote it, interpolated (for messages)
+    argv: tuple[str, ...]  # what is exec'd; ("/bin/sh", "-c", cmd) when shell = true
+    cwd: Path  # absolute
+    env: Mapping[str, str]  # the complete environment of the child
     port: int | None = None
     host: str = "127.0.0.1"
-    url: str | None = None        # http://host:port when a port is declared
+    url: str | None = None  # http://host:port when a port is declared
     depends_on: Mapping[str, Condition] = field(default_factory=dict)
     health: HealthSpec | None = None
     restart: RestartSpec = field(default_factory=RestartSpec)
@@ -69,8 +69,8 @@ class ServiceSpec:
 @dataclass(frozen=True, slots=True)
 class StackSpec:
     name: str
-    root: Path                    # the directory of stack.toml (or of the Procfile)
-    file: Path | None             # stack.toml or Procfile it came from
+    root: Path  # the directory of stack.toml (or of the Procfile)
+    file: Path | None  # stack.toml or Procfile it came from
     services: Mapping[str, ServiceSpec]  # in declaration order
     from_procfile: bool = False
 
