@@ -268,7 +268,8 @@ class ServiceProcess:
             killed = True
             for proc in left:
                 proctree.send(proc, signal.SIGKILL)
-            left = await self._wait_gone(time.monotonic() + _KILL_WAIT, None, signal.SIGKILL)
+            kill_sent = {p.pid for p in left}  # late joiners get SIGKILL too
+            left = await self._wait_gone(time.monotonic() + _KILL_WAIT, kill_sent, signal.SIGKILL)
         if not left:
             # Everything is dead: let asyncio reap the leader and see EOF on the pipes, so
             # the transport closes (bounded: a reader that stopped reading pauses them).
@@ -285,7 +286,7 @@ class ServiceProcess:
         )
 
     async def _wait_gone(
-        self, deadline: float, signalled: set[int] | None, sig: int
+        self, deadline: float, signalled: set[int], sig: int
     ) -> list[psutil.Process]:
         """Poll until no member is alive or ``deadline``; what is still alive.
 
@@ -297,10 +298,9 @@ class ServiceProcess:
             members = self.members()
             if not members:
                 return []
-            if signalled is not None:
-                for proc in members:
-                    if proc.pid not in signalled and proctree.send(proc, sig):
-                        signalled.add(proc.pid)
+            for proc in members:
+                if proc.pid not in signalled and proctree.send(proc, sig):
+                    signalled.add(proc.pid)
             now = time.monotonic()
             if now >= deadline:
                 return members
