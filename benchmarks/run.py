@@ -1,0 +1,322 @@
+"""devstack's benchmarks: one command, one table, ratios measured in the same run.
+
+    python benchmarks/run.py [--quick] [--only NAME ...]
+
+Each row compares devstack with a floor measured in the same run: `floor.py`, a plain
+script that spawns the same programs itself in dependency order and polls their ports
+(and honcho, which does the job without health gating, where it applies). Speed is
+never asserted in tests; this table is where it is measured. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+LISTEN = str(HERE / "programs" / "listen_after.py")
+LINES = str(HERE.parent / "tests" / "support" / "programs" / "lines.py")
+PY = sys.executable
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def accepts(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_ports(ports: list[int], timeout: float = 60.0) -> float:
+    """Seconds until every port accepts (polled every 5 ms)."""
+    t0 = time.perf_counter()
+    pending = list(ports)
+    while pending:
+        pending = [p for p in pending if not accepts(p)]
+        if pending:
+            if time.perf_counter() - t0 > timeout:
+                raise RuntimeError(f"ports never opened: {pending[:5]}")
+            time.sleep(0.005)
+    return time.perf_counter() - t0
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ, NO_COLOR="1", PYTHONUNBUFFERED="1")
+    return e
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def stack_toml(services: list[tuple[str, list[str], int, str | None]], extra: str = "") -> str:
+    out = []
+    for name, argv, port, dep in services:
+        cmd = " ".join(argv)
+        out.append(f'[services.{name}]\ncmd = "{cmd}"\nport = {port}\n{extra}')
+        if dep:
+            out.append(f'depends_on = {{ {dep} = "healthy" }}')
+        out.append("")
+    return "\n".join(out)
+
+
+def start_devstack(root: Path, *args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [PY, "-m", "devstack", "up", *args], cwd=root, env=env(), stdout=stdout,
+        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+# --- cold start ------------------------------------------------------------------------
+
+def cold_start(n: int, delay_ms: int, repeats: int) -> list[tuple[str, str, str, str]]:
+    half = n // 2
+    results: dict[str, list[float]] = {"floor": [], "devstack": [], "honcho": []}
+    for _ in range(repeats):
+        ports = free_ports(n)
+        names = [f"s{i:02d}" for i in range(n)]
+        argv = [[PY, LISTEN, str(p), str(delay_ms)] for p in ports]
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            # floor: level 0 = first half, level 1 = second half
+            spec = {"levels": [[[argv[i], ports[i]] for i in range(half)],
+                               [[argv[i], ports[i]] for i in range(half, n)]]}
+            (root / "floor.json").write_text(json.dumps(spec))
+            t0 = time.perf_counter()
+            proc = subprocess.Popen([PY, str(HERE / "floor.py"), str(root / "floor.json")],
+                                    stdout=subprocess.DEVNULL, start_new_session=True)
+            wait_ports(ports)
+            results["floor"].append(time.perf_counter() - t0)
+            stop(proc)
+            # devstack: second half depends on the first half, gated on health (tcp probe)
+            services = [(names[i], argv[i], ports[i], names[i - half] if i >= half else None)
+                        for i in range(n)]
+            (root / "stack.toml").write_text(stack_toml(services))
+            t0 = time.perf_counter()
+            proc = start_devstack(root)
+            wait_ports(ports)
+            results["devstack"].append(time.perf_counter() - t0)
+            stop(proc, signal.SIGINT)
+            # honcho: no gating at all
+            if shutil.which("honcho"):
+                (root / "Procfile").write_text(
+                    "".join(f"{names[i]}: {' '.join(argv[i])}\n" for i in range(n)))
+                t0 = time.perf_counter()
+                proc = subprocess.Popen(["honcho", "start"], cwd=root, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                wait_ports(ports)
+                results["honcho"].append(time.perf_counter() - t0)
+                stop(proc)
+    floor = statistics.median(results["floor"])
+    rows = [("cold start: 40 services, 200 ms each, half gated on the other half",
+             "floor (spawn in order + poll ports)", f"{floor:.3f} s", "1.00x")]
+    for who in ("devstack", "honcho"):
+        if results[who]:
+            m = statistics.median(results[who])
+            target = "target <= 1.10x" if who == "devstack" else "(no gating)"
+            rows.append(("", who, f"{m:.3f} s", f"{m / floor:.2f}x  {target}"))
+    return rows
+
+
+# --- kill -> respawn ---------------------------------------------------------------------
+
+def listener_pid(port: int) -> int | None:
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN:
+            return conn.pid
+    return None
+
+
+def kill_respawn_times(port: int, kills: int) -> list[float]:
+    times = []
+    for _ in range(kills):
+        pid = None
+        deadline = time.monotonic() + 10
+        while pid is None and time.monotonic() < deadline:
+            if accepts(port):
+                pid = listener_pid(port)
+            if pid is None:
+                time.sleep(0.01)
+        if pid is None:
+            raise RuntimeError("listener never came back")
+        time.sleep(0.05)  # let the supervisor settle into its steady state
+        proc = psutil.Process(pid)
+        t0 = time.perf_counter()
+        proc.kill()
+        proc.wait(5)
+        while not accepts(port):
+            time.sleep(0.001)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def kill_respawn(kills: int) -> list[tuple[str, str, str, str]]:
+    (port,) = free_ports(1)
+    argv = [PY, LISTEN, str(port), "0"]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "floor.json").write_text(json.dumps({"levels": [[[argv, port]]]}))
+        proc = subprocess.Popen([PY, str(HERE / "floor.py"), str(root / "floor.json")],
+                                stdout=subprocess.DEVNULL, start_new_session=True)
+        floor = statistics.median(kill_respawn_times(port, kills))
+        stop(proc)
+        (root / "stack.toml").write_text(stack_toml(
+            [("svc", argv, port, None)], extra='max_restarts = 1000\nbackoff_reset = "10ms"'))
+        proc = start_devstack(root)
+        mine = statistics.median(kill_respawn_times(port, kills))
+        stop(proc, signal.SIGINT)
+    return [
+        (f"SIGKILL -> port accepting again (median of {kills})", "floor (poll + respawn)",
+         f"{floor * 1000:.1f} ms", ""),
+        ("", "devstack", f"{mine * 1000:.1f} ms",
+         f"+{(mine - floor) * 1000:.1f} ms  target <= +15 ms"),
+    ]
+
+
+# --- idle cost -----------------------------------------------------------------------------
+
+def idle(n: int, seconds: float) -> list[tuple[str, str, str, str]]:
+    ports = free_ports(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        services = [(f"s{i:02d}", [PY, LISTEN, str(p), "0"], p, None) for i, p in enumerate(ports)]
+        (root / "stack.toml").write_text(stack_toml(services))
+        proc = start_devstack(root)
+        wait_ports(ports)
+        time.sleep(1.0)  # every probe has passed and moved to its interval
+        sup = psutil.Process(proc.pid)
+        c0 = sup.cpu_times()
+        time.sleep(seconds)
+        c1 = sup.cpu_times()
+        cpu = (c1.user + c1.system) - (c0.user + c0.system)
+        pss = sup.memory_full_info().pss / 2**20
+        rss = sup.memory_info().rss / 2**20
+        guardian = [c for c in sup.children() if "devstack.guardian" in " ".join(c.cmdline())]
+        gpss = guardian[0].memory_full_info().pss / 2**20 if guardian else 0.0
+        stop(proc, signal.SIGINT)
+    per10 = cpu * 10 / seconds
+    return [
+        (f"idle: {n} services with probes, {seconds:g} s", "supervisor CPU", f"{per10:.3f} s / 10 s",
+         "target <= 0.05 s"),
+        ("", "supervisor PSS (RSS)", f"{pss:.1f} MB ({rss:.1f})", "target <= 40 MB"),
+        ("", "guardian PSS", f"{gpss:.1f} MB", ""),
+    ]
+
+
+# --- log throughput -----------------------------------------------------------------------
+
+def lines_through(n: int) -> list[tuple[str, str, str, str]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "stack.toml").write_text(textwrap.dedent(f"""
+            [services.gen]
+            cmd = "{PY} {LINES} {n} --prefix L"
+            restart = "no"
+        """))
+        first = last = None
+        proc = start_devstack(root, stdout=subprocess.PIPE)
+        assert proc.stdout is not None
+        seen = set()
+        buf = b""
+        for raw in proc.stdout:
+            buf = raw
+            m = re.search(rb"\| L(\d+)", buf)
+            if m:
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                seen.add(int(m.group(1)))
+        proc.wait()
+        log_file = root / ".devstack" / "logs" / "gen.log"
+        in_file = len(re.findall(rb"\| L\d+", log_file.read_bytes())) if log_file.exists() else 0
+    span = (last - first) if first and last else float("nan")
+    rows.append((f"{n:,} lines from one service", "devstack terminal stream",
+                 f"{span:.3f} s ({n / span:,.0f} lines/s)" if span == span else "n/a",
+                 f"target <= 0.2 s; seen {len(seen):,}, in log file {in_file:,}"))
+    return rows
+
+
+# --- shutdown -----------------------------------------------------------------------------
+
+def shutdown(n: int) -> list[tuple[str, str, str, str]]:
+    ports = free_ports(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        services = [(f"s{i:02d}", [PY, LISTEN, str(p), "0", "--grandchild"], p, None)
+                    for i, p in enumerate(ports)]
+        (root / "stack.toml").write_text(stack_toml(services))
+        proc = start_devstack(root)
+        wait_ports(ports)
+        time.sleep(0.5)
+        tree = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                if "listen_after" in " ".join(p.cmdline())]
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        _gone, alive = psutil.wait_procs(tree, timeout=10)
+        took = time.perf_counter() - t0
+        proc.wait(10)
+    return [(f"SIGTERM to {n} services with grandchildren", f"{len(tree)} processes all gone",
+             f"{took * 1000:.0f} ms", f"target <= 300 ms; left alive: {len(alive)}")]
+
+
+BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
+    "cold": lambda q: cold_start(40, 200, 1 if q else 3),
+    "respawn": lambda q: kill_respawn(5 if q else 20),
+    "idle": lambda q: idle(20, 3.0 if q else 10.0),
+    "lines": lambda q: lines_through(200_000),
+    "shutdown": lambda q: shutdown(10),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
+    args = parser.parse_args()
+    rows: list[tuple[str, str, str, str]] = []
+    for name in args.only or BENCHES:
+        rows += BENCHES[name](args.quick)
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    head = ("benchmark", "who", "result", "vs floor / target")
+    widths = [max(w, len(h)) for w, h in zip(widths, head)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    print(f"\npython {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+
+
+if __name__ == "__main__":
+    main()
