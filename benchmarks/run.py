@@ -46,6 +46,14 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def is_alive(proc: psutil.Process) -> bool:
+    """Running: a zombie (exited, waiting to be reaped) is not alive."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def accepts(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -244,19 +252,21 @@ def lines_through(n: int) -> list[tuple[str, str, str, str]]:
             cmd = "{PY} {LINES} {n} --prefix L"
             restart = "no"
         """))
-        first = last = None
         proc = start_devstack(root, stdout=subprocess.PIPE)
         assert proc.stdout is not None
-        seen = set()
-        buf = b""
-        for raw in proc.stdout:
-            buf = raw
-            m = re.search(rb"\| L(\d+)", buf)
-            if m:
-                now = time.perf_counter()
-                first = first or now
+        fd = proc.stdout.fileno()
+        first = last = None
+        data = bytearray()
+        while chunk := os.read(fd, 1 << 20):
+            now = time.perf_counter()
+            data += chunk
+            if first is None and b"| L000001 " in data:
+                first = now
+            last_line = f"| L{n:06d} ".encode()
+            if last is None and last_line in data[-len(chunk) - 64 :]:
                 last = now
-                seen.add(int(m.group(1)))
+        seen = set(re.findall(rb"\| L(\d+) ", bytes(data)))
+        proc.stdout.close()
         proc.wait()
         log_file = root / ".devstack" / "logs" / "gen.log"
         in_file = len(re.findall(rb"\| L\d+", log_file.read_bytes())) if log_file.exists() else 0
@@ -283,7 +293,11 @@ def shutdown(n: int) -> list[tuple[str, str, str, str]]:
                 if "listen_after" in " ".join(p.cmdline())]
         t0 = time.perf_counter()
         proc.send_signal(signal.SIGTERM)
-        _gone, alive = psutil.wait_procs(tree, timeout=10)
+        alive = tree
+        while alive and time.perf_counter() - t0 < 10:
+            alive = [p for p in alive if is_alive(p)]
+            if alive:
+                time.sleep(0.002)
         took = time.perf_counter() - t0
         proc.wait(10)
     return [(f"SIGTERM to {n} services with grandchildren", f"{len(tree)} processes all gone",

@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import os
 import re
 import shlex
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -178,17 +180,34 @@ class TcpProbe:
         where = f"connect {_host_port(self.host, self.port)}"
         try:
             async with asyncio.timeout(self.timeout):
-                _, writer = await asyncio.open_connection(self.host, self.port)
-                writer.close()
-                # A reset while closing is fine: the connection was accepted.
-                with contextlib.suppress(OSError):
-                    await writer.wait_closed()
+                await self._connect()
             ok, detail = True, f"{where}: open"
         except TimeoutError:
             ok, detail = False, f"{where}: timed out after {format_seconds(self.timeout)}"
         except OSError as exc:
             ok, detail = False, f"{where}: {describe_error(exc)}"
         return ProbeResult(ok, detail, time.monotonic() - started)
+
+    async def _connect(self) -> None:
+        """Connect and close. An IP literal takes a bare non-blocking socket: a tenth of
+        the cost of a stream transport, which matters at 50 probes/s while starting."""
+        try:
+            family = (
+                socket.AF_INET6 if ipaddress.ip_address(self.host).version == 6 else socket.AF_INET
+            )
+        except ValueError:  # a host name: let asyncio resolve it
+            _, writer = await asyncio.open_connection(self.host, self.port)
+            writer.close()
+            # A reset while closing is fine: the connection was accepted.
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (self.host, self.port))
+        finally:
+            sock.close()
 
 
 class CmdProbe:

@@ -322,6 +322,25 @@ def _pgid(pid: int) -> int:
         return -1
 
 
+def use_pidfd_child_watcher(loop: asyncio.AbstractEventLoop) -> bool:
+    """On Python 3.11 + Linux, wait for children through pidfds instead of a thread each.
+
+    asyncio 3.11's default ThreadedChildWatcher starts a thread per child (~4 ms of a
+    spawn on a loaded 2-core machine); 3.12+ uses pidfds by default. Waiting stays by
+    explicit pid either way, so the orphan reaper never steals an exit status.
+    """
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # kernel older than 5.3
+        return False
+    watcher = asyncio.PidfdChildWatcher()
+    asyncio.set_child_watcher(watcher)
+    watcher.attach_loop(loop)
+    return True
+
+
 async def spawn(
     argv: Sequence[str],
     *,

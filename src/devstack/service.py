@@ -38,6 +38,17 @@ _DEAD_ENDS = frozenset(
 _PIPE_DRAIN_TIMEOUT = 1.0  # after every member is gone, how long a pipe may stay open
 
 
+def _aligned_delay(interval: float) -> float:
+    """Sleep to the next multiple of ``interval`` on the loop's clock (at least half an interval).
+
+    Probes of every service with the same interval then wake together: one wakeup of
+    the event loop per interval instead of one per service, which keeps idle CPU low.
+    """
+    now = asyncio.get_running_loop().time()
+    delay = interval - (now % interval)
+    return delay + interval if delay < interval / 2 else delay
+
+
 class ProcessHooks:
     """What the supervisor wants to know about every process a service spawns."""
 
@@ -332,7 +343,7 @@ class Service:
         # Healthy: probe at `interval`; `retries` failures in a row make it unhealthy.
         failures = 0
         while True:
-            await asyncio.sleep(health.interval)
+            await asyncio.sleep(_aligned_delay(health.interval))
             result = await probe.run()
             self.last_probe = result
             if result.ok:

@@ -19,7 +19,7 @@ from devstack.guardian import Guardian
 from devstack.logs import LogHub
 from devstack.paths import StatePaths
 from devstack.printer import Printer
-from devstack.process import ProcessRecord
+from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.reaper import OrphanReaper, become_subreaper
 from devstack.service import ProcessHooks, Service
 from devstack.spec import StackSpec
@@ -98,6 +98,7 @@ class Supervisor(ProcessHooks):
         loop = asyncio.get_running_loop()
         reaper: OrphanReaper | None = None
         try:
+            use_pidfd_child_watcher(loop)
             for line in reap_stale(self.paths.state_file):
                 hub.message(line, "warn")
             self._state = StateFile(self.paths.state_file, stack_id=self.stack_id)

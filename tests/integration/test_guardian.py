@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.conftest import is_alive, python_cmd, wait_until
+from conftest import is_alive, python_cmd, wait_until
 
 from devstack.guardian import Guardian
 from devstack.process import ServiceProcess, spawn

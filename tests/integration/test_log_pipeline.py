@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from tests.conftest import python_cmd
+from conftest import python_cmd
 
 from devstack.logs import LogHub, pump
 from devstack.printer import Printer

@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 import pytest
-from tests.conftest import is_alive, python_cmd, wait_until
+from conftest import is_alive, python_cmd, wait_until
 
 from devstack.errors import DevstackError
 from devstack.process import ServiceProcess, SpawnError, spawn

@@ -121,12 +121,13 @@ def test_sigkill_from_outside_is_reported_and_restarted(tmp_path: Path) -> None:
 
 
 def test_failed_dependency_leaves_dependents_not_started_with_the_reason(tmp_path: Path) -> None:
-    port = free_port()
+    port, db_port = free_port(), free_port()
     write_stack(
         tmp_path,
         f"""
         [services.db]
-        cmd = "sh -c 'exit 1'"
+        cmd = "sh -c 'sleep 0.2; exit 1'"
+        port = {db_port}
         restart = "no"
         [services.api]
         cmd = "{listener(port)}"
