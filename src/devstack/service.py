@@ -367,8 +367,12 @@ class Service:
         if target is None or self.process is None:
             return None
         host, port = target
-        pids = {p.pid for p in self.process.members()}
-        ours, holder = holder_in_tree(port, host, pids)
+        # Most often the leader itself listens (gunicorn's master, a node server):
+        # ask it alone before scanning the whole process table for its tree.
+        ours, holder = holder_in_tree(port, host, {self.process.pid})
+        if not ours:
+            pids = {p.pid for p in self.process.members()}
+            ours, holder = holder_in_tree(port, host, pids)
         if ours or holder is None or holder.pid is None:
             return None
         return f"port {port} is answered by {holder.describe()}, not by {self.name}"

@@ -29,7 +29,7 @@ class HealthSpec:
 
     kind: ProbeKind
     target: str
-    interval: float = 1.0  # between probes once healthy
+    interval: float = 5.0  # between probes once healthy
     timeout: float = 1.0  # one probe's limit
     retries: int = 3  # consecutive failures that make a healthy service unhealthy
     start_period: float = 60.0  # longest it may take to become healthy after a start

@@ -13,6 +13,7 @@ id in their environment. A live pid with another create time is a different prog
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -42,22 +43,43 @@ class StateFile:
         self.path = path
         self.stack_id = stack_id
         self._services: dict[str, ProcessRecord] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending = False
         me = psutil.Process()
         self._supervisor = {"pid": me.pid, "create_time": me.create_time()}
 
     def record(self, service: str, rec: ProcessRecord) -> None:
-        """``service`` now runs as ``rec``; written before this returns."""
+        """``service`` now runs as ``rec``; written before this returns (see ``coalesce``)."""
         self._services[service] = rec
-        self._write()
+        self._changed()
 
     def forget(self, service: str) -> None:
         """Every process of ``service`` is gone."""
         if self._services.pop(service, None) is not None:
+            self._changed()
+
+    def coalesce(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write at most once per turn of ``loop``: 40 services starting together make
+        one write, not 40. A crash inside that turn is covered by the guardian; the
+        next ``up`` still finds every process through its stack id."""
+        self._loop = loop
+
+    def _changed(self) -> None:
+        if self._loop is None:
+            self._write()
+        elif not self._pending:
+            self._pending = True
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._pending = False
+        if self._services or self.path.exists():
             self._write()
 
     def clear(self) -> None:
         """The stack ended cleanly: remove the file."""
         self._services.clear()
+        self._loop = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 

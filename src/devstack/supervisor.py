@@ -102,6 +102,7 @@ class Supervisor(ProcessHooks):
             for line in reap_stale(self.paths.state_file):
                 hub.message(line, "warn")
             self._state = StateFile(self.paths.state_file, stack_id=self.stack_id)
+            self._state.coalesce(loop)
             if self._use_guardian:
                 self._guardian = await Guardian.start(self.stack_id)
             if become_subreaper():

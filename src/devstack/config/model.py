@@ -92,7 +92,9 @@ class HealthModel(BaseModel):
     log: Regex | None = Field(
         None, description="a regular expression; healthy once an output line matches it"
     )
-    interval: Duration = _duration("1s", "time between probes once healthy")
+    interval: Duration = _duration(
+        "5s", "time between probes once healthy (while starting: every 20 ms)"
+    )
     timeout: Duration = _duration("1s", "time limit of one probe")
     retries: int = Field(3, ge=1, description="consecutive failures that make it unhealthy")
     start_period: Duration = _duration("60s", "longest it may take to become healthy after a start")
