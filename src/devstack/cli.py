@@ -75,11 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace) -> StackSpec:
+def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
+    """The resolved stack; with ``cached``, from .devstack/ when nothing it came from changed."""
+    from devstack.stackfile import find_stack_file, is_procfile
+
+    file = find_stack_file(args.file, Path.cwd())
+    cache = file.parent / ".devstack" / "spec-cache.json"
+    use_cache = cached and not is_procfile(file)
+    if use_cache:
+        from devstack import speccache
+
+        hit = speccache.load(cache, file, os.environ)
+        if hit is not None:
+            return hit
     from devstack.config import load_stack
 
-    path: Path | None = args.file
-    return load_stack(path, Path.cwd())
+    stack = load_stack(file, Path.cwd())
+    if use_cache:
+        from devstack.paths import StatePaths
+
+        StatePaths(file.parent).prepare()
+        speccache.save(cache, file, os.environ, stack)
+    return stack
 
 
 def _check_names(stack: StackSpec, names: Sequence[str]) -> None:
@@ -92,7 +109,7 @@ def _check_names(stack: StackSpec, names: Sequence[str]) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    stack = _load(args)
+    stack = _load(args, cached=True)
     _check_names(stack, args.services)
     from devstack.supervisor import run_stack
 

@@ -28,10 +28,9 @@ from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, problems_from_validation, toml_syntax_line
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, StackSpec
+from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 
-STACK_FILE = "stack.toml"
-PROCFILE = "Procfile"
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _LOCALHOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -50,28 +49,10 @@ def load_stack(
     environment services inherit and ``${env:VAR}`` reads.
     """
     env = dict(os.environ if environ is None else environ)
-    file = _find(path, Path.cwd() if cwd is None else cwd)
-    if file.name.startswith(PROCFILE):
+    file = find_stack_file(path, Path.cwd() if cwd is None else cwd)
+    if is_procfile(file):
         return load_procfile(file, env)
     return _load_toml(file, env)
-
-
-def _find(path: Path | None, cwd: Path) -> Path:
-    if path is not None:
-        path = path if path.is_absolute() else cwd / path
-        if path.is_dir():
-            return _find(None, path)
-        if not path.exists():
-            raise ConfigError.one("no such file", file=path, hint="check the path given with -f")
-        return path.resolve()
-    for name in (STACK_FILE, PROCFILE):
-        candidate = cwd / name
-        if candidate.is_file():
-            return candidate.resolve()
-    raise ConfigError.one(
-        f"no {STACK_FILE} or {PROCFILE} in {cwd}",
-        hint=f"create {STACK_FILE} (see `devstack schema`), or `devstack init` from a Procfile",
-    )
 
 
 def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:

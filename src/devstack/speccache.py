@@ -1,0 +1,189 @@
+"""A cache of the resolved stack, so ``up`` skips pydantic when nothing changed.
+
+Validating stack.toml costs ~230 ms on a small machine (pydantic's import and model
+build), more than the rest of devstack's start. The resolved ``StackSpec`` is kept
+as JSON in ``.devstack/spec-cache.json`` with what it was made from: the stack
+file's bytes, every env file's bytes, the whole process environment and devstack's
+version. Any difference, or a ``cwd`` that no longer exists, is a miss and the
+config is validated again, so a hit is exactly what validation would give.
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from devstack import __version__
+from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, StackSpec
+from devstack.states import Condition, RestartPolicy
+
+CACHE_NAME = "spec-cache.json"
+_FORMAT = 1
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_digest(path: Path) -> str | None:
+    try:
+        return _digest(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _environ_digest(environ: Mapping[str, str]) -> str:
+    return _digest(json.dumps(sorted(environ.items())).encode())
+
+
+def _inputs(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "version": __version__,
+        "file": str(file),
+        "file_digest": _file_digest(file),
+        "environ": _environ_digest(environ),
+    }
+
+
+def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | None:
+    """The cached spec of ``file``, or None when anything it was made from changed."""
+    try:
+        data = json.loads(cache.read_bytes())
+        if data["inputs"] != _inputs(file, environ):
+            return None
+        for name, digest in data["env_files"].items():
+            if _file_digest(Path(name)) != digest:
+                return None
+        spec = _stack_from_json(data["spec"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not all(s.cwd.is_dir() for s in spec.services.values()):
+        return None
+    return spec
+
+
+def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -> None:
+    """Keep ``spec`` for the next run; a failure to write only costs that run time."""
+    env_files = {str(p) for s in spec.services.values() for p in s.env_files}
+    data = {
+        "inputs": _inputs(file, environ),
+        "env_files": {name: _file_digest(Path(name)) for name in sorted(env_files)},
+        "spec": _stack_to_json(spec),
+    }
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(OSError):
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f)
+        os.replace(tmp, cache)
+
+
+def _stack_to_json(spec: StackSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "root": str(spec.root),
+        "file": None if spec.file is None else str(spec.file),
+        "from_procfile": spec.from_procfile,
+        "services": [_service_to_json(s) for s in spec.services.values()],
+    }
+
+
+def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
+    health = None
+    if s.health is not None:
+        h = s.health
+        health = {
+            "kind": h.kind,
+            "target": h.target,
+            "interval": h.interval,
+            "timeout": h.timeout,
+            "retries": h.retries,
+            "start_period": h.start_period,
+            "expect_status": list(h.expect_status),
+            "start_interval": h.start_interval,
+        }
+    r = s.restart
+    return {
+        "name": s.name,
+        "cmd": s.cmd,
+        "argv": list(s.argv),
+        "cwd": str(s.cwd),
+        "env": dict(s.env),
+        "port": s.port,
+        "host": s.host,
+        "url": s.url,
+        "depends_on": {k: v.value for k, v in s.depends_on.items()},
+        "health": health,
+        "restart": {
+            "policy": r.policy.value,
+            "max_restarts": r.max_restarts,
+            "backoff": r.backoff,
+            "backoff_max": r.backoff_max,
+            "reset_after": r.reset_after,
+        },
+        "stop_signal": int(s.stop_signal),
+        "stop_timeout": s.stop_timeout,
+        "restart_on_unhealthy": s.restart_on_unhealthy,
+        "shell": s.shell,
+        "env_files": [str(p) for p in s.env_files],
+    }
+
+
+def _stack_from_json(d: dict[str, Any]) -> StackSpec:
+    services = [_service_from_json(s) for s in d["services"]]
+    return StackSpec(
+        name=d["name"],
+        root=Path(d["root"]),
+        file=None if d["file"] is None else Path(d["file"]),
+        services={s.name: s for s in services},
+        from_procfile=d["from_procfile"],
+    )
+
+
+def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
+    h = d["health"]
+    health = None
+    if h is not None:
+        health = HealthSpec(
+            kind=h["kind"],
+            target=h["target"],
+            interval=h["interval"],
+            timeout=h["timeout"],
+            retries=h["retries"],
+            start_period=h["start_period"],
+            expect_status=tuple(h["expect_status"]),
+            start_interval=h["start_interval"],
+        )
+    r = d["restart"]
+    return ServiceSpec(
+        name=d["name"],
+        cmd=d["cmd"],
+        argv=tuple(d["argv"]),
+        cwd=Path(d["cwd"]),
+        env=dict(d["env"]),
+        port=d["port"],
+        host=d["host"],
+        url=d["url"],
+        depends_on={k: Condition(v) for k, v in d["depends_on"].items()},
+        health=health,
+        restart=RestartSpec(
+            policy=RestartPolicy(r["policy"]),
+            max_restarts=r["max_restarts"],
+            backoff=r["backoff"],
+            backoff_max=r["backoff_max"],
+            reset_after=r["reset_after"],
+        ),
+        stop_signal=signal.Signals(d["stop_signal"]),
+        stop_timeout=d["stop_timeout"],
+        restart_on_unhealthy=d["restart_on_unhealthy"],
+        shell=d["shell"],
+        env_files=tuple(Path(p) for p in d["env_files"]),
+    )

@@ -1,0 +1,71 @@
+"""The resolved-config cache: a hit is exactly what validation gives; any change is a miss."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from devstack import speccache
+from devstack.config import load_stack
+
+STACK = """
+[stack]
+env_file = ".env"
+
+[services.api]
+cmd = "python -m http.server ${port}"
+port = 5000
+health.http = "/health"
+health.expect_status = [200, 204]
+restart = "always"
+stop_signal = "INT"
+
+[services.web]
+cmd = ["node", "server.js"]
+cwd = "web"
+depends_on = { api = "healthy" }
+env = { API = "${services.api.url}" }
+"""
+
+
+def make(tmp_path: Path) -> Path:
+    (tmp_path / "web").mkdir()
+    (tmp_path / ".env").write_text("GREETING=hello\n")
+    file = tmp_path / "stack.toml"
+    file.write_text(STACK)
+    return file
+
+
+def test_round_trip_equals_the_validated_spec(tmp_path: Path) -> None:
+    file = make(tmp_path)
+    env = dict(os.environ)
+    spec = load_stack(file, tmp_path, environ=env)
+    cache = tmp_path / "cache.json"
+    speccache.save(cache, file, env, spec)
+    assert speccache.load(cache, file, env) == spec
+
+
+def test_any_input_change_is_a_miss(tmp_path: Path) -> None:
+    file = make(tmp_path)
+    env = dict(os.environ)
+    cache = tmp_path / "cache.json"
+    speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
+    assert speccache.load(cache, file, env) is not None
+    assert speccache.load(cache, file, {**env, "NEW_VAR": "1"}) is None
+    (tmp_path / ".env").write_text("GREETING=changed\n")
+    assert speccache.load(cache, file, env) is None
+    (tmp_path / ".env").write_text("GREETING=hello\n")
+    assert speccache.load(cache, file, env) is not None
+    file.write_text(STACK.replace("5000", "5001"))
+    assert speccache.load(cache, file, env) is None
+
+
+def test_a_missing_cwd_or_a_corrupt_cache_is_a_miss(tmp_path: Path) -> None:
+    file = make(tmp_path)
+    env = dict(os.environ)
+    cache = tmp_path / "cache.json"
+    speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
+    (tmp_path / "web").rmdir()
+    assert speccache.load(cache, file, env) is None
+    cache.write_text("{not json")
+    assert speccache.load(cache, file, env) is None
