@@ -10,7 +10,12 @@ every other member; wait until *no member* is alive, not just the leader
 (process-compose #520); SIGKILL what outlives the timeout; always reap the leader.
 
 ``PR_SET_PDEATHSIG`` fires when the *thread* that forked exits, so spawn only from
-the event-loop thread, which lives as long as the supervisor.
+the event-loop thread, which lives as long as the supervisor. It is set by
+util-linux's ``setpriv --pdeathsig KILL`` exec'd in front of the command (so the
+spawn can use vfork), or, where setpriv is missing or SIGINT/SIGQUIT arrive ignored,
+by a Python pre-exec step that also checks ``getppid()`` and resets those signals.
+Through setpriv there is no ``getppid()`` check: a supervisor that dies in the
+microseconds between vfork and prctl leaves that child to the guardian.
 """
 
 from __future__ import annotations
