@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -187,6 +187,10 @@ class LogTail:
             count -= chunks.popleft().lines
         self._counts[chunk.service] = count
 
+    def chunks(self, service: str) -> list[LogChunk]:
+        """What is kept of ``service``, oldest first (the same objects subscribers got)."""
+        return list(self._chunks.get(service, ()))
+
     def last(self, service: str, n: int = 20, *, events: bool = True) -> list[str]:
         """The last ``n`` lines (at most ``max_lines``) of ``service``, without newlines.
 
@@ -314,6 +318,28 @@ class LogSubscription(asyncio.Queue[LogChunk]):
         self.put_nowait(chunk)
 
 
+def _last_lines(chunks: list[LogChunk], n: int) -> list[LogChunk]:
+    """The shortest tail of ``chunks`` holding ``n`` lines, its first chunk cut to fit."""
+    if n <= 0:
+        return []
+    kept: list[LogChunk] = []
+    count = 0
+    for chunk in reversed(chunks):
+        if count >= n:
+            break
+        if count + chunk.lines > n:
+            lines = chunk.text.splitlines(keepends=True)[-(n - count) :]
+            if lines:
+                kept.append(
+                    LogChunk(chunk.service, chunk.stream, "".join(lines), chunk.time, len(lines))
+                )
+            break
+        kept.append(chunk)
+        count += chunk.lines
+    kept.reverse()
+    return kept
+
+
 class LogHub:
     """The single fan-out the supervisor talks to. Used from the event loop's thread."""
 
@@ -392,6 +418,21 @@ class LogHub:
 
     def last_lines(self, service: str, n: int = 20, *, events: bool = True) -> list[str]:
         return self._tail.last(service, n, events=events)
+
+    def history(
+        self, names: Sequence[str], n: int | None = None, since: float | None = None
+    ) -> list[LogChunk]:
+        """Kept chunks of ``names`` merged in time order: at most the last ``n`` lines of
+        each, none older than ``since`` (epoch seconds). Untrimmed chunks are the very
+        objects subscribers received, so a follower can drop them by identity."""
+        merged: list[LogChunk] = []
+        for name in names:
+            chunks = [c for c in self._tail.chunks(name) if since is None or c.time >= since]
+            if n is not None:
+                chunks = _last_lines(chunks, n)
+            merged += chunks
+        merged.sort(key=lambda c: c.time)  # stable: a service's own order is kept
+        return merged
 
     def subscribe(self) -> LogSubscription:
         queue = LogSubscription(self._subscriber_chunks)

@@ -35,6 +35,7 @@ Clock = Callable[[], float]
 _DEAD_ENDS = frozenset(
     {ServiceState.FAILED, ServiceState.BLOCKED, ServiceState.NOT_STARTED, ServiceState.STOPPED}
 )
+_SETTLED = frozenset({ServiceState.HEALTHY, ServiceState.RUNNING})
 _PIPE_DRAIN_TIMEOUT = 1.0  # after every member is gone, how long a pipe may stay open
 
 
@@ -97,6 +98,8 @@ class Service:
         self._changed = asyncio.Event()
         self._log_probe: LogProbe | None = None
         self._pumps: list[asyncio.Task[None]] = []
+        self.started_at: float | None = None  # time.time() of the current process's spawn
+        self._started_mono: float | None = None
 
     # --- observation -------------------------------------------------------------------
 
@@ -105,6 +108,26 @@ class Service:
         return ServiceSnapshot(
             self.name, self.state, pid, self.restarts, self.reason, self.last_probe
         )
+
+    def uptime(self) -> float | None:
+        """Seconds the current process has run, while one runs."""
+        if self._started_mono is None or not self.state.is_up:
+            return None
+        return self._clock() - self._started_mono
+
+    def mark_pending(self) -> None:
+        """A new start is decided: observers must not see the last run's final state."""
+        self._set(ServiceState.PENDING)
+
+    def respec(self, spec: ServiceSpec) -> None:
+        """Use ``spec`` (a re-read stack.toml) from the next start on; only while stopped."""
+        assert self.process is None, "respec of a running service"
+        self.spec = spec
+
+    async def wait_settled(self) -> None:
+        """Until a start has an outcome: healthy/running, or a final state."""
+        while not (self.state in _SETTLED or self.state.is_final):
+            await self._changed.wait()
 
     def _set(self, state: ServiceState, reason: str | None = None) -> None:
         self.state = state
@@ -249,6 +272,7 @@ class Service:
             return None
         self.process = proc
         self.ever_spawned = True
+        self.started_at, self._started_mono = time.time(), self._clock()
         self._hooks.spawned(self.name, proc.record)
         where = f", port {spec.port}" if spec.port is not None else ""
         self._hub.event(self.name, f"[start] pid {proc.pid}{where}", "info")

@@ -8,6 +8,7 @@ reached a final state, or when asked to stop (Ctrl-C, SIGTERM, SIGHUP).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import uuid
@@ -22,7 +23,7 @@ from devstack.printer import Printer
 from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.reaper import OrphanReaper, become_subreaper
 from devstack.service import ProcessHooks, Service
-from devstack.spec import StackSpec
+from devstack.spec import ServiceSpec, StackSpec
 from devstack.statefile import StateFile, reap_stale
 from devstack.states import ServiceState
 
@@ -58,6 +59,11 @@ class Supervisor(ProcessHooks):
         self._state: StateFile | None = None
         self._records: dict[str, ProcessRecord] = {}
         self._shutdown = asyncio.Event()
+        self._wake = asyncio.Event()
+        self.all_stopped = asyncio.Event()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._held: set[str] = set()
+        self._busy = 0
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
@@ -135,44 +141,72 @@ class Supervisor(ProcessHooks):
     async def _run_services(self) -> int:
         assert self.hub is not None
         for name in self.order:
-            self.services[name] = Service(
-                self.stack.services[name],
-                hub=self.hub,
-                stack_id=self.stack_id,
-                hooks=self,
-                http_client=self.http_client,
-            )
-        tasks = {
-            name: asyncio.create_task(svc.run(self.services), name=f"service:{name}")
-            for name, svc in self.services.items()
-        }
-        stop_wait = asyncio.create_task(self._shutdown.wait())
+            self.services[name] = self._new_service(self.stack.services[name])
+        for name in self.order:
+            self.launch(name)
         try:
-            await asyncio.wait([*tasks.values(), stop_wait], return_when=asyncio.FIRST_COMPLETED)
-            while not self._shutdown.is_set() and not all(t.done() for t in tasks.values()):
-                await asyncio.wait(
-                    [*(t for t in tasks.values() if not t.done()), stop_wait],
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
+            # Until asked to stop, or until every service has ended by itself and no
+            # control command holds the stack open (a service stopped with
+            # `devstack stop` keeps the supervisor alive for `devstack start`).
+            while not self._shutdown.is_set():
+                if (
+                    self._busy == 0
+                    and not self._held
+                    and all(t.done() for t in self.tasks.values())
+                ):
+                    break
+                self._wake.clear()
+                await self._wake.wait()
         finally:
-            stop_wait.cancel()
-            await self._stop_in_order(tasks)
-        for name, task in tasks.items():
-            if not task.cancelled() and task.exception() is not None:
-                exc = task.exception()
-                self.hub.event(name, f"[internal error] {type(exc).__name__}: {exc}", "error")
-                log.error("service %s task failed", name, exc_info=exc)
+            await self._stop_in_order(self.tasks)
+            self.all_stopped.set()
         self._summary()
         if self._signal is not None:
             return 128 + self._signal
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         return 1 if bad else 0
 
+    def _new_service(self, spec: ServiceSpec) -> Service:
+        assert self.hub is not None
+        return Service(
+            spec, hub=self.hub, stack_id=self.stack_id, hooks=self, http_client=self.http_client
+        )
+
+    def launch(self, name: str) -> asyncio.Task[None]:
+        """Start the task of ``name`` (it waits for its own dependencies first)."""
+        self._held.discard(name)
+        self.services[name].mark_pending()
+        task = asyncio.create_task(self.services[name].run(self.services), name=f"service:{name}")
+        task.add_done_callback(functools.partial(self._task_done, name))
+        self.tasks[name] = task
+        return task
+
+    def _task_done(self, name: str, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None and self.hub is not None:
+            exc = task.exception()
+            self.hub.event(name, f"[internal error] {type(exc).__name__}: {exc}", "error")
+            log.error("service %s task failed", name, exc_info=exc)
+        self._wake.set()
+
+    async def stop_service(self, name: str, *, hold: bool = True) -> None:
+        """Stop one service's processes (its task); ``hold`` keeps the supervisor alive."""
+        if hold:
+            self._held.add(name)
+        task = self.tasks.get(name)
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._wake.set()
+
+    def hold(self) -> _Hold:
+        """While a control command runs, the stack does not end by itself."""
+        return _Hold(self)
+
     async def _stop_in_order(self, tasks: dict[str, asyncio.Task[None]]) -> None:
         """Stop every service after the services that depend on it (reverse dependency order)."""
         stopped = {name: asyncio.Event() for name in tasks}
         dependents = {
-            name: [d for d in tasks if name in self.stack.services[d].depends_on] for name in tasks
+            name: [d for d in tasks if name in self.services[d].spec.depends_on] for name in tasks
         }
 
         async def stop_one(name: str) -> None:
@@ -185,6 +219,14 @@ class Supervisor(ProcessHooks):
 
         await asyncio.gather(*(stop_one(n) for n in tasks))
 
+    def request_shutdown(self, force: bool = False) -> None:
+        """`devstack down`: like SIGTERM; ``force`` like a second Ctrl-C."""
+        if force:
+            self._force()
+        elif not self._shutdown.is_set():
+            self._shutdown.set()
+            self._wake.set()
+
     def _on_signal(self, sig: int) -> None:
         if self._shutdown.is_set():
             self._force()
@@ -194,6 +236,7 @@ class Supervisor(ProcessHooks):
         name = signal.Signals(sig).name
         self.hub.message(f"{name}: stopping the stack (again to kill at once)", "warn")
         self._shutdown.set()
+        self._wake.set()
 
     def _force(self) -> None:
         """Second Ctrl-C (or SIGQUIT): SIGKILL everything now."""
@@ -201,6 +244,7 @@ class Supervisor(ProcessHooks):
             self._signal = signal.SIGINT
         self._forced = True
         self._shutdown.set()
+        self._wake.set()
         if self.hub is not None:
             self.hub.message("killing every process now", "error")
         for svc in self.services.values():
@@ -211,6 +255,18 @@ class Supervisor(ProcessHooks):
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         for svc in bad:
             self.hub.message(f"{svc.name}: {svc.state}: {svc.reason or ''}".rstrip(": "), "error")
+
+
+class _Hold:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def __enter__(self) -> None:
+        self._supervisor._busy += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._supervisor._busy -= 1
+        self._supervisor._wake.set()
 
 
 def run_stack(stack: StackSpec, names: Sequence[str] = (), **kwargs: Any) -> int:

@@ -1,0 +1,253 @@
+"""The running supervisor as seen from another terminal: the ``StackControl`` side.
+
+``devstack ps / logs / restart / stop / start / down`` arrive over the control socket
+and end here, on the supervisor's event loop. Commands that change the stack run one
+at a time (20 concurrent ``restart backend`` make exactly one backend at the end);
+``ps`` and ``logs`` never wait for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from devstack import graph
+from devstack.errors import DevstackError
+from devstack.logs import LogChunk, LogSubscription
+from devstack.spec import ServiceSpec, StackSpec
+from devstack.states import ServiceState
+
+if TYPE_CHECKING:
+    from devstack.supervisor import Supervisor
+
+_OK_STATES = (ServiceState.HEALTHY, ServiceState.RUNNING)
+
+
+def _stamp(paths: list[Path]) -> tuple[tuple[str, int], ...]:
+    """What the files looked like: (path, mtime in ns), -1 for a missing file."""
+    stamps = []
+    for path in paths:
+        try:
+            stamps.append((str(path), path.stat().st_mtime_ns))
+        except OSError:
+            stamps.append((str(path), -1))
+    return tuple(stamps)
+
+
+class SupervisorControl:
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._sup = supervisor
+        self._lock = asyncio.Lock()
+        self._started = time.time()
+        self._stamps = {name: self._inputs_stamp(name) for name in supervisor.services}
+        self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent has a baseline
+
+    # --- read-only -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        stack = self._sup.stack
+        return {
+            "pid": os.getpid(),
+            "started": self._started,
+            "stack": stack.name,
+            "file": None if stack.file is None else str(stack.file),
+            "root": str(stack.root),
+        }
+
+    def service_names(self) -> list[str]:
+        return list(self._sup.services)
+
+    def ps(self) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        for name, svc in self._sup.services.items():
+            snap = svc.snapshot()
+            probe = snap.last_probe
+            cpu, rss = self._tree_usage(snap.pid)
+            uptime = svc.uptime()
+            rows.append(
+                {
+                    "name": name,
+                    "state": str(snap.state),
+                    "pid": snap.pid,
+                    "uptime": None if uptime is None else round(uptime, 3),
+                    "restarts": snap.restarts,
+                    "health": None
+                    if probe is None
+                    else {
+                        "ok": probe.ok,
+                        "detail": probe.detail,
+                        "latency": round(probe.latency, 4),
+                    },
+                    "port": svc.spec.port,
+                    "url": svc.spec.url,
+                    "reason": snap.reason,
+                    "restart_needed": snap.state.is_up
+                    and self._stamps.get(name) != self._inputs_stamp(name),
+                    "cpu_percent": cpu,
+                    "rss": rss,
+                }
+            )
+        return rows
+
+    def log_history(self, names: list[str], n: int | None, since: float | None) -> list[LogChunk]:
+        assert self._sup.hub is not None
+        return self._sup.hub.history(names or self.service_names(), n, since)
+
+    def subscribe_logs(self) -> LogSubscription:
+        assert self._sup.hub is not None
+        return self._sup.hub.subscribe()
+
+    def unsubscribe_logs(self, sub: LogSubscription) -> None:
+        assert self._sup.hub is not None
+        self._sup.hub.unsubscribe(sub)
+
+    # --- changing the stack ------------------------------------------------------------
+
+    async def restart(self, names: list[str], with_dependents: bool) -> list[dict[str, object]]:
+        """Re-read stack.toml and env files; for each service: checks, stop, start, healthy.
+
+        A service whose new config does not load, or whose checks fail, keeps running.
+        """
+        async with self._lock:
+            with self._sup.hold():
+                try:
+                    fresh = self._reload()
+                except DevstackError as exc:
+                    text = exc.render()
+                    return [
+                        self._result(n, False, 0.0, text) for n in names or self.service_names()
+                    ]
+                targets = self._targets(names, with_dependents)
+                results: list[dict[str, object]] = []
+                for name in targets:
+                    results.append(await self._restart_one(name, fresh))
+                return results
+
+    async def stop(self, names: list[str]) -> list[dict[str, object]]:
+        async with self._lock:
+            with self._sup.hold():
+                results = []
+                for name in self._in_stop_order(names or self.service_names()):
+                    t0 = time.monotonic()
+                    await self._sup.stop_service(name)
+                    state = self._sup.services[name].state
+                    results.append(self._result(name, True, time.monotonic() - t0, str(state)))
+                return results
+
+    async def start(self, names: list[str]) -> list[dict[str, object]]:
+        async with self._lock:
+            with self._sup.hold():
+                results = []
+                for name in self._in_start_order(names or self.service_names()):
+                    results.append(await self._start_one(name))
+                return results
+
+    async def down(self, force: bool = False) -> None:
+        self._sup.request_shutdown(force=force)
+        await self._sup.all_stopped.wait()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    async def _restart_one(self, name: str, fresh: StackSpec) -> dict[str, object]:
+        t0 = time.monotonic()
+        spec = fresh.services.get(name)
+        if spec is None:
+            return self._result(name, False, 0.0, f"{name} is no longer in {fresh.file}")
+        problem = await self._preflight(spec, fresh)
+        if problem is not None:
+            return self._result(name, False, time.monotonic() - t0, problem)
+        await self._sup.stop_service(name, hold=False)
+        self._sup.services[name].respec(spec)
+        return await self._start_one(name, t0)
+
+    async def _start_one(self, name: str, t0: float | None = None) -> dict[str, object]:
+        t0 = time.monotonic() if t0 is None else t0
+        svc = self._sup.services[name]
+        task = self._sup.tasks.get(name)
+        if task is not None and not task.done():
+            return self._result(name, True, 0.0, f"already {svc.state}")
+        self._stamps[name] = self._inputs_stamp(name)
+        self._sup.launch(name)
+        await svc.wait_settled()
+        ok = svc.state in _OK_STATES
+        message = str(svc.state) if svc.reason is None else f"{svc.state}: {svc.reason}"
+        return self._result(name, ok, time.monotonic() - t0, message)
+
+    async def _preflight(self, spec: ServiceSpec, stack: StackSpec) -> str | None:
+        """The service's checks against the new code; a failure text keeps the old process."""
+        try:
+            runner = importlib.import_module("devstack.checks.runner")
+        except ImportError:  # this build has no preflight checks yet
+            return None
+        results = await runner.check_service(spec, stack)
+        failed = [r for r in results if r.status == "fail"]
+        if not failed:
+            return None
+        lines = ["checks failed; the running process is kept"]
+        for r in failed:
+            lines.append(f"[{r.check}] {r.summary}")
+            lines += [f"  {d}" for d in r.details]
+        return "\n".join(lines)
+
+    def _reload(self) -> StackSpec:
+        from devstack.config import load_stack
+
+        stack = self._sup.stack
+        return load_stack(stack.file, stack.root)
+
+    def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
+        chosen = set(names or self.service_names())
+        if with_dependents:
+            deps = self._deps()
+            for name in list(chosen):
+                chosen |= graph.dependents(deps, name)
+        return self._in_start_order(list(chosen))
+
+    def _deps(self) -> dict[str, list[str]]:
+        return {n: list(s.spec.depends_on) for n, s in self._sup.services.items()}
+
+    def _in_start_order(self, names: list[str]) -> list[str]:
+        wanted = set(names)
+        return [n for n in graph.start_order(self._deps()) if n in wanted]
+
+    def _in_stop_order(self, names: list[str]) -> list[str]:
+        return list(reversed(self._in_start_order(names)))
+
+    def _inputs_stamp(self, name: str) -> tuple[tuple[str, int], ...]:
+        spec = self._sup.services[name].spec
+        files = [] if self._sup.stack.file is None else [self._sup.stack.file]
+        return _stamp([*files, *spec.env_files])
+
+    def _tree_usage(self, pid: int | None) -> tuple[float | None, int | None]:
+        """CPU% and RSS of the whole process tree of ``pid``."""
+        if pid is None:
+            return None, None
+        try:
+            leader = psutil.Process(pid)
+            procs = [leader, *leader.children(recursive=True)]
+        except psutil.Error:
+            return None, None
+        cpu, rss = 0.0, 0
+        live = {}
+        for proc in procs:
+            known = self._procs.get(proc.pid)
+            if known is not None and known.create_time() == proc.create_time():
+                proc = known
+            try:
+                cpu += proc.cpu_percent(None)
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                continue
+            live[proc.pid] = proc
+        self._procs = {**{p: v for p, v in self._procs.items() if v.is_running()}, **live}
+        return round(cpu, 1), rss
+
+    @staticmethod
+    def _result(name: str, ok: bool, took: float, message: str) -> dict[str, Any]:
+        return {"name": name, "ok": ok, "took": round(took, 3), "message": message}

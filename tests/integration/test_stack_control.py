@@ -1,0 +1,169 @@
+"""The supervisor's control side, driven in-process (the socket is tested separately):
+ps, stop/start, restart re-reading env files, concurrent restarts (catalogue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from conftest import free_port, is_alive, program
+from devstack.config import load_stack
+from devstack.printer import Printer
+from devstack.stackcontrol import SupervisorControl
+from devstack.supervisor import Supervisor
+
+PY = sys.executable
+
+
+def stack_dir(tmp_path: Path) -> tuple[int, int]:
+    api, web = free_port(), free_port()
+    (tmp_path / "api.env").write_text("GREETING=first\n")
+    (tmp_path / "stack.toml").write_text(
+        f"""
+[services.api]
+cmd = "{PY} {program("listener")} {api}"
+port = {api}
+env_file = "api.env"
+
+[services.web]
+cmd = "{PY} {program("listener")} {web}"
+port = {web}
+depends_on = {{ api = "healthy" }}
+"""
+    )
+    return api, web
+
+
+def run_with_control(
+    tmp_path: Path, body: Callable[[Supervisor, SupervisorControl], Awaitable[None]]
+) -> None:
+    async def main() -> None:
+        stack = load_stack(None, tmp_path)
+        out = os.open(tmp_path / "out.txt", os.O_WRONLY | os.O_CREAT, 0o600)
+        sup = Supervisor(stack, printer=Printer(list(stack.services), out=out, color=False))
+        runner = asyncio.create_task(sup.run())
+        try:
+            for _ in range(500):
+                if {s.state.value for s in sup.services.values()} == {"healthy"} and sup.services:
+                    break
+                await asyncio.sleep(0.02)
+            await body(sup, SupervisorControl(sup))
+        finally:
+            sup.request_shutdown()
+            await asyncio.wait_for(runner, 20)
+            os.close(out)
+
+    asyncio.run(main())
+
+
+def test_ps_reports_state_pid_health_and_tree_usage(tmp_path: Path) -> None:
+    api, _ = stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        rows = {r["name"]: r for r in control.ps()}
+        assert rows["api"]["state"] == "healthy"
+        assert rows["api"]["pid"] == sup.services["api"].process.pid  # type: ignore[union-attr]
+        assert rows["api"]["port"] == api
+        assert rows["api"]["url"] == f"http://127.0.0.1:{api}"
+        assert rows["api"]["health"]["ok"] is True  # type: ignore[index]
+        assert isinstance(rows["api"]["rss"], int) and rows["api"]["rss"] > 0
+        assert rows["api"]["restart_needed"] is False
+
+    run_with_control(tmp_path, body)
+
+
+def test_restart_rereads_env_files_and_leaves_dependents_alone(tmp_path: Path) -> None:
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        old_api = sup.services["api"].process.pid  # type: ignore[union-attr]
+        old_web = sup.services["web"].process.pid  # type: ignore[union-attr]
+        (tmp_path / "api.env").write_text("GREETING=second\n")
+        # mtime resolution: make sure the edit is seen as a change
+        os.utime(tmp_path / "api.env", ns=(1, 1))
+        assert {r["name"]: r for r in control.ps()}["api"]["restart_needed"] is True
+        [result] = await control.restart(["api"], with_dependents=False)
+        assert result["ok"] is True, result
+        new_api = sup.services["api"].process
+        assert new_api is not None and new_api.pid != old_api and not is_alive(old_api)
+        assert sup.services["api"].spec.env["GREETING"] == "second"
+        assert sup.services["web"].process.pid == old_web  # type: ignore[union-attr]
+
+    run_with_control(tmp_path, body)
+
+
+def test_restart_with_dependents_restarts_both_in_order(tmp_path: Path) -> None:
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        before = {n: s.process.pid for n, s in sup.services.items()}  # type: ignore[union-attr]
+        results = await control.restart(["api"], with_dependents=True)
+        assert [r["name"] for r in results] == ["api", "web"]
+        assert all(r["ok"] for r in results)
+        after = {n: s.process.pid for n, s in sup.services.items()}  # type: ignore[union-attr]
+        assert all(after[n] != before[n] for n in before)
+
+    run_with_control(tmp_path, body)
+
+
+def test_twenty_concurrent_restarts_leave_exactly_one_process(tmp_path: Path) -> None:
+    """Catalogue 16 (process-compose #530): every caller gets a reply, one api remains."""
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        replies = await asyncio.gather(*(control.restart(["api"], False) for _ in range(20)))
+        assert len(replies) == 20 and all(r[0]["ok"] for r in replies)
+        pid = sup.services["api"].process.pid  # type: ignore[union-attr]
+        listeners = [
+            p
+            for p in sup.services["api"].process.members()  # type: ignore[union-attr]
+        ]
+        assert [p.pid for p in listeners] == [pid]
+
+    run_with_control(tmp_path, body)
+
+
+def test_stop_then_start_one_service_keeps_the_stack_running(tmp_path: Path) -> None:
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        old = sup.services["web"].process.pid  # type: ignore[union-attr]
+        [stopped] = await control.stop(["web"])
+        assert stopped["message"] == "stopped" and not is_alive(old)
+        await asyncio.sleep(0.2)
+        assert not sup.all_stopped.is_set()  # a held service keeps the supervisor alive
+        [started] = await control.start(["web"])
+        assert started["ok"] is True
+        assert sup.services["web"].state.value == "healthy"
+
+    run_with_control(tmp_path, body)
+
+
+def test_restart_with_a_broken_config_keeps_the_running_process(tmp_path: Path) -> None:
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        old = sup.services["api"].process.pid  # type: ignore[union-attr]
+        path = tmp_path / "stack.toml"
+        path.write_text(path.read_text().replace("[services.web]", "[services.web]\nbogus = 1"))
+        [result] = await control.restart(["api"], with_dependents=False)
+        assert result["ok"] is False and "bogus" in str(result["message"])
+        assert sup.services["api"].process.pid == old and is_alive(old)  # type: ignore[union-attr]
+
+    run_with_control(tmp_path, body)
+
+
+def test_log_history_merges_services_in_time_order_with_last_n(tmp_path: Path) -> None:
+    stack_dir(tmp_path)
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        chunks = control.log_history([], n=2, since=None)
+        times = [c.time for c in chunks]
+        assert times == sorted(times)
+        for name in ("api", "web"):
+            assert sum(c.lines for c in chunks if c.service == name) == 2
+
+    run_with_control(tmp_path, body)
