@@ -70,6 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_file_option(config)
     config.set_defaults(func=cmd_config)
 
+    check = sub.add_parser(
+        "check",
+        help="run every preflight check, start nothing",
+        description="Check each service (or SVC...): executable, app import, port, env wiring, "
+        "check.cmd. One line per check; exit 1 if any failed.",
+    )
+    check.add_argument("services", nargs="*", metavar="SVC", help="services to check")
+    _add_file_option(check)
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.set_defaults(func=cmd_check)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
     schema.set_defaults(func=cmd_schema)
     return parser
@@ -130,6 +141,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     text = dump_resolved(stack)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from devstack.commands.check import cmd_check as run_checks
+
+    return run_checks(args)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

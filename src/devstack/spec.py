@@ -64,6 +64,9 @@ class ServiceSpec:
     restart_on_unhealthy: bool = False
     shell: bool = False
     env_files: tuple[Path, ...] = ()  # the files the env was read from (restart-needed detection)
+    check_import: str | None = None  # "pkg.mod:attr" the import check loads (default: inferred)
+    check_cmds: tuple[str, ...] = ()  # commands that must exit 0 before a start (no shell)
+    venv: Path | None = None  # absolute; None: a .venv/venv found in cwd, if any
 
 
 @dataclass(frozen=True, slots=True)

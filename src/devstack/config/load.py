@@ -130,6 +130,8 @@ class _Resolver:
             spec = self.service(n, svc, Context(n, refs, ref_env), deps[n], urls[n])
             if spec is not None:
                 env = merge_env(self.environ, [stack_env, own_env, spec.env], svc.port)
+                if spec.venv is not None:
+                    _activate(env, spec.venv)
                 services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
         if self.problems:
             self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
@@ -275,6 +277,9 @@ class _Resolver:
             stop_timeout=svc.stop_timeout,
             restart_on_unhealthy=svc.restart_on_unhealthy,
             shell=svc.shell,
+            check_import=svc.check.import_ if svc.check else None,
+            check_cmds=tuple(svc.check.cmd) if svc.check else (),
+            venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else _find_venv(cwd),
         )
 
     def command(
@@ -425,3 +430,21 @@ def _hosts_overlap(a: str, b: str) -> bool:
     if a in _LOCALHOSTS and b in _LOCALHOSTS:
         return True
     return a == b
+
+
+def _find_venv(cwd: Path) -> Path | None:
+    """A virtualenv in the service's directory (.venv, then venv), as the checks use it."""
+    for name in (".venv", "venv"):
+        if (cwd / name / "pyvenv.cfg").is_file():
+            return cwd / name
+    return None
+
+
+def _activate(env: dict[str, str], venv: Path) -> None:
+    # As `source .venv/bin/activate` would: its bin first on PATH, so the check and
+    # the spawn find the same gunicorn.
+    bin_dir = str(venv / ("Scripts" if os.name == "nt" else "bin"))
+    path = env.get("PATH", "")
+    if path.split(os.pathsep)[:1] != [bin_dir]:
+        env["PATH"] = os.pathsep.join(p for p in (bin_dir, path) if p)
+    env["VIRTUAL_ENV"] = str(venv)

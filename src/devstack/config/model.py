@@ -112,6 +112,24 @@ class HealthModel(BaseModel):
         return self
 
 
+class CheckModel(BaseModel):
+    """``[services.NAME.check]``: what the preflight checks load and run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
+
+    import_: str | None = Field(
+        None,
+        alias="import",
+        pattern=r"^[A-Za-z_][\w.]*(:.+)?$",
+        description='the app the import check loads, "pkg.mod:attr" (default: read from cmd)',
+    )
+    cmd: list[str] = Field(
+        default_factory=list,
+        description="commands (no shell) that must exit 0 before a start, "
+        'e.g. ["python manage.py check"]',
+    )
+
+
 class ServiceModel(BaseModel):
     """``[services.NAME]``: one long-running process."""
 
@@ -161,6 +179,10 @@ class ServiceModel(BaseModel):
     restart_on_unhealthy: bool = Field(
         False, description="restart it when its probe fails after it was healthy"
     )
+    venv: str | None = Field(
+        None, description="its virtualenv, relative to cwd (default: .venv or venv in cwd)"
+    )
+    check: CheckModel | None = Field(None, description="preflight checks: import target, commands")
 
     @model_validator(mode="after")
     def _shell_needs_string(self) -> ServiceModel:
@@ -202,6 +224,8 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
         model = ServiceModel
     elif path[:1] == ("services",) and len(path) == 3 and path[2] == "health":
         model = HealthModel
+    elif path[:1] == ("services",) and len(path) == 3 and path[2] == "check":
+        return ["import", "cmd"]
     elif path:
         model = None
     return list(model.model_fields) if model else []

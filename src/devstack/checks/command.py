@@ -1,0 +1,171 @@
+"""The executable check: is argv[0] there, on the service's PATH with its virtualenv first?
+
+Also says which interpreter a Python console script runs with (its shebang), so the
+import check loads the app with the Python that will serve it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.checks.result import CheckResult
+from devstack.spec import ServiceSpec
+
+_BIN = "Scripts" if os.name == "nt" else "bin"
+# Console scripts -> the pip package that provides them.
+_PIP_PACKAGES = {
+    "gunicorn": "gunicorn",
+    "uvicorn": "uvicorn",
+    "hypercorn": "hypercorn",
+    "granian": "granian",
+    "waitress-serve": "waitress",
+    "daphne": "daphne",
+    "flask": "flask",
+    "celery": "celery",
+    "django-admin": "django",
+}
+_NODE_MANAGERS = {
+    "pnpm": "corepack enable (or: npm install -g pnpm)",
+    "yarn": "corepack enable (or: npm install -g yarn)",
+    "node": "install Node.js (https://nodejs.org, or nvm/fnm)",
+    "npm": "install Node.js (https://nodejs.org, or nvm/fnm)",
+    "npx": "install Node.js (https://nodejs.org, or nvm/fnm)",
+}
+# Shell words that are not programs: a shell = true command starting so is not checked.
+_SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "if", "for", "while", "eval"}
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """Where argv[0] was found (``path`` None: nowhere) and where it was looked for."""
+
+    name: str
+    path: Path | None
+    looked: tuple[str, ...]  # ".venv/bin", "PATH"
+
+
+def command_argv(spec: ServiceSpec) -> tuple[str, ...]:
+    """The program and arguments the user wrote (for shell = true, split like a shell would)."""
+    if not spec.shell:
+        return spec.argv
+    try:
+        return tuple(shlex.split(spec.cmd))
+    except ValueError:
+        return ()
+
+
+def find_venv(spec: ServiceSpec) -> Path | None:
+    """The service's virtualenv: ``venv = ...``, else a .venv/venv in its cwd."""
+    if spec.venv is not None:
+        return spec.venv
+    for name in (".venv", "venv"):
+        if (spec.cwd / name / "pyvenv.cfg").is_file():
+            return spec.cwd / name
+    return None
+
+
+def search_path(spec: ServiceSpec) -> str:
+    """PATH as the service will have it, with its virtualenv's bin first."""
+    path = spec.env.get("PATH", os.defpath)
+    venv = find_venv(spec)
+    if venv is None:
+        return path
+    bin_dir = str(venv / _BIN)
+    parts = [p for p in path.split(os.pathsep) if p and p != bin_dir]
+    return os.pathsep.join([bin_dir, *parts])
+
+
+def service_env(spec: ServiceSpec) -> dict[str, str]:
+    """The service's environment with its virtualenv active (what checks run with)."""
+    env = dict(spec.env)
+    env["PATH"] = search_path(spec)
+    venv = find_venv(spec)
+    if venv is not None:
+        env["VIRTUAL_ENV"] = str(venv)
+    return env
+
+
+def resolve(spec: ServiceSpec, name: str) -> Resolved:
+    """Find ``name`` as exec would: relative to cwd if it has a slash, else on the PATH."""
+    venv = find_venv(spec)
+    looked = (*((shown(venv / _BIN, spec.cwd),) if venv else ()), "PATH")
+    if os.sep in name:
+        path = (spec.cwd / name).resolve()
+        ok = path.is_file() and os.access(path, os.X_OK)
+        return Resolved(name, path if ok else None, (shown(path, spec.cwd),))
+    found = shutil.which(name, path=search_path(spec))
+    return Resolved(name, Path(found) if found else None, looked)
+
+
+def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path | None:
+    """The Python that will run ``argv``: argv[0] itself, or its script's shebang."""
+    if os.path.basename(argv[0]).startswith("python"):
+        return resolved
+    try:
+        with open(resolved, "rb") as f:
+            first = f.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode(errors="replace").split()
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env" and len(words) > 1:
+        found = shutil.which(words[-1], path=search_path(spec))
+        return Path(found) if found else None
+    if "python" not in os.path.basename(words[0]):
+        return None
+    return Path(words[0])
+
+
+def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | None]:
+    """The executable check; (None, None) when the command is a shell line not worth guessing."""
+    argv = command_argv(spec)
+    if not argv or "=" in argv[0] or argv[0] in _SHELL_WORDS:
+        return None, None
+    name = argv[0]
+    found = resolve(spec, name)
+    if found.path is not None:
+        return CheckResult(
+            spec.name, "executable", "ok", f"{name} found ({shown(found.path, spec.cwd)})"
+        ), found
+    fix = install_hint(spec, name)
+    return CheckResult(
+        spec.name,
+        "executable",
+        "fail",
+        f"{name}: not found (looked in {', '.join(found.looked)})",
+        details=(f"to install it: {fix}",),
+        fix=fix,
+    ), found
+
+
+def install_hint(spec: ServiceSpec, name: str) -> str:
+    """How to get ``name``: pip into the venv, corepack for pnpm, or PATH."""
+    base = os.path.basename(name)
+    if base in _PIP_PACKAGES:
+        venv = find_venv(spec)
+        package = _PIP_PACKAGES[base]
+        if venv is None:
+            return (
+                f"python -m venv .venv && .venv/bin/pip install {package} "
+                f"(in {spec.cwd}; devstack uses a .venv it finds there)"
+            )
+        return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {package}"
+    if base in _NODE_MANAGERS:
+        return _NODE_MANAGERS[base]
+    return f"install {base}, or add the directory that holds it to PATH"
+
+
+def shown(path: Path, cwd: Path) -> str:
+    """``path`` relative to ``cwd`` when it is inside it (".venv/bin/gunicorn")."""
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)

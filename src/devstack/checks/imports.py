@@ -1,0 +1,309 @@
+"""The import check: load the app as its server would, in the server's own interpreter.
+
+The target comes from ``check.import`` or from the server command (``servers.py``).
+``probe_app.py`` runs in a child process (new session, killed at the timeout) with
+the service's cwd and env; its JSON answer becomes one ``CheckResult`` that says,
+in words, what is wrong and the command that would work (``scan.py`` finds the
+apps in the directory without importing them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.checks.command import command_argv, find_venv, service_env, shown
+from devstack.checks.result import CheckResult, Status
+from devstack.checks.scan import WebApp, cli_kind, scan_web_apps
+from devstack.checks.servers import ServerCommand, is_compatible, parse_server, suggest
+from devstack.spec import ServiceSpec
+
+PROBE = Path(__file__).with_name("probe_app.py")
+_SERVES = {"asgi": "ASGI", "wsgi": "WSGI", "rsgi": "RSGI", "either": "WSGI or ASGI"}
+
+
+@dataclass(frozen=True, slots=True)
+class ImportTarget:
+    """What to import, from where, and for which server."""
+
+    module: str
+    attrs: tuple[str, ...]
+    factory: bool
+    cwd: Path  # the server's working directory (after --chdir)
+    paths: tuple[Path, ...]  # first on sys.path, as the server puts them
+    server: ServerCommand | None
+
+
+def import_target(spec: ServiceSpec) -> ImportTarget | None:
+    """The app the service's command will load, or None when it is not a Python web server."""
+    server = parse_server(command_argv(spec), spec.env)
+    cwd = spec.cwd
+    if server is not None and server.chdir:
+        cwd = (spec.cwd / server.chdir).resolve()
+    extra = tuple((cwd / p).resolve() for p in (server.paths if server else ()))
+    paths = tuple(dict.fromkeys((*extra, cwd)))
+    if spec.check_import:
+        module, colon, attr = spec.check_import.partition(":")
+        return ImportTarget(module, (attr if colon else "app",), False, cwd, paths, server)
+    if server is None or server.module is None:
+        return None
+    return ImportTarget(server.module, server.attrs, server.factory, cwd, paths, server)
+
+
+async def check_import(
+    spec: ServiceSpec,
+    python: Path,
+    *,
+    port: int | None = None,
+    timeout: float = 15.0,
+) -> CheckResult | None:
+    """Import the service's app with ``python``; None when there is nothing to import."""
+    target = import_target(spec)
+    if target is None:
+        return None
+    if target.server is not None and target.server.target is None and not spec.check_import:
+        return None
+    if not target.attrs:
+        return _needs_attr(spec, target)
+    answer, output = await _run_probe(spec, target, python, timeout)
+    report = _Report(spec, target, port)
+    if answer is None:
+        return await report.no_answer(output, timeout)
+    return await report.from_answer(answer)
+
+
+async def _run_probe(
+    spec: ServiceSpec, target: ImportTarget, python: Path, timeout: float
+) -> tuple[dict[str, Any] | None, str]:
+    request = {
+        "module": target.module,
+        "attrs": list(target.attrs),
+        "factory": target.factory,
+        "paths": [str(p) for p in target.paths],
+        "argv0": target.server.server if target.server else target.module,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        str(python),
+        str(PROBE),
+        json.dumps(request),
+        cwd=target.cwd,
+        env=service_env(spec),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate()
+    except TimeoutError:
+        out, err = b"", b""
+    finally:
+        # Whatever the app started while importing goes with it (same session/group).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:
+            await proc.wait()
+    text = err.decode(errors="replace")
+    for line in reversed(out.decode(errors="replace").splitlines()):
+        with contextlib.suppress(ValueError):
+            answer = json.loads(line)
+            if isinstance(answer, dict):
+                return answer, text
+    return None, text
+
+
+class _Report:
+    """Turns the probe's answer into the check's one-screen message."""
+
+    def __init__(self, spec: ServiceSpec, target: ImportTarget, port: int | None) -> None:
+        self.spec = spec
+        self.target = target
+        self.server = target.server
+        self.port = port or spec.port
+
+    def result(
+        self, status: Status, summary: str, details: list[str], fix: str | None = None
+    ) -> CheckResult:
+        return CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+
+    def rel(self, path: str | None) -> str:
+        return shown(Path(path), self.target.cwd) if path else "?"
+
+    def clean(self, message: str) -> str:
+        """Exception text with the service's directory left out of its paths."""
+        return message.replace(str(self.target.cwd) + os.sep, "")
+
+    def module_file(self) -> Path | None:
+        """The file that defines the module, found without importing it."""
+        rel = Path(*self.target.module.split("."))
+        for base in self.target.paths:
+            for candidate in (base / rel.with_suffix(".py"), base / rel / "__init__.py"):
+                if candidate.is_file():
+                    return candidate
+        return None
+
+    def module_label(self, origin: str | None = None) -> str:
+        path = Path(origin) if origin else self.module_file()
+        return self.rel(str(path)) if path else f"module {self.target.module!r}"
+
+    async def from_answer(self, answer: dict[str, Any]) -> CheckResult:
+        stage = answer.get("stage")
+        if stage == "import":
+            return await self.import_failed(answer["error"])
+        if stage == "attr":
+            return await self.attr_missing(answer)
+        if stage == "factory":
+            return await self.factory_failed(answer)
+        return self.kind(answer)
+
+    async def import_failed(self, error: dict[str, Any]) -> CheckResult:
+        label = self.module_label()
+        details = [f"{error['type']}: {self.clean(error['message'])}"]
+        frame = error.get("frame")
+        if error.get("module_missing"):
+            looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
+            summary = f"module {self.target.module!r} not found (looked in {looked})"
+        else:
+            summary = f"{label} could not be imported"
+            if frame:
+                details.append(f"at {self.rel(frame['file'])}:{frame['line']}: {frame['code']}")
+            if error["type"] in ("ImportError", "ModuleNotFoundError"):
+                details.append(f"{label} was found, but something it imports is missing")
+        return await self.with_alternatives(summary, details)
+
+    async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
+        label = self.module_label(answer.get("origin"))
+        if "error" in answer:
+            err = answer["error"]
+            return self.result(
+                "fail",
+                f"{self.target.module}:{answer.get('attr')}: {err['type']}: {err['message']}",
+                [],
+            )
+        attrs = self.target.attrs
+        if len(attrs) == 1:
+            summary = f"{label} has no attribute {attrs[0]!r}"
+        else:
+            summary = f"{label} defines none of {', '.join(attrs)}"
+        candidates = answer.get("candidates") or []
+        details = []
+        if candidates:
+            listed = ", ".join(
+                f"{c['name']} ({c['kind']})" if c["kind"] not in ("function", "type") else c["name"]
+                for c in candidates
+            )
+            details.append(f"it defines: {listed}")
+        apps = [c for c in candidates if c["kind"].endswith(("WSGI", "ASGI"))]
+        if apps:
+            first = apps[0]
+            interface = first["kind"].rsplit(", ", 1)[1].lower()
+            fix = self.suggest(f"{self.target.module}:{first['name']}", interface)
+            details.append(f"try: {fix}")
+            return self.result("fail", summary, details, fix)
+        return await self.with_alternatives(summary, details)
+
+    async def factory_failed(self, answer: dict[str, Any]) -> CheckResult:
+        error = answer["error"]
+        details = [f"{error['type']}: {self.clean(error['message'])}"]
+        frame = error.get("frame")
+        if frame:
+            details.append(f"at {self.rel(frame['file'])}:{frame['line']}: {frame['code']}")
+        summary = f"{self.target.module}:{answer.get('attr')}: the app factory raised"
+        return self.result("fail", summary, details)
+
+    def kind(self, answer: dict[str, Any]) -> CheckResult:
+        app = f"{self.target.module}:{answer['attr']}"
+        interface, framework = answer["interface"], answer["framework"]
+        if interface == "not-callable":
+            return self.result(
+                "fail",
+                f"{app} is not a callable app ({framework})",
+                ["a server needs a WSGI or ASGI application object (e.g. app = Flask(__name__))"],
+            )
+        if interface == "unknown":
+            return self.result(
+                "warn",
+                f"{app} imports; callable, but neither WSGI nor ASGI "
+                f"could be recognised ({framework})",
+                [],
+            )
+        label = f"{interface.upper()} app ({framework})"
+        if self.server is None or is_compatible(self.server, interface):
+            return self.result("ok", f"{app} imports; {label}", [])
+        server = self.server.server
+        serves = _SERVES[self.server.interface]
+        if server == "gunicorn" and interface == "asgi":
+            why = f"{server} without an ASGI worker class serves WSGI apps"
+        elif server == "granian":
+            why = f"granian with --interface {self.server.interface} serves {serves} apps"
+        else:
+            why = f"{server} serves {serves} apps"
+        fix = self.suggest(app, interface)
+        details = [f"try: {fix}"]
+        if server == "uvicorn" and interface == "wsgi":
+            details.append("(or add --interface wsgi, which uvicorn supports for WSGI apps)")
+        article = "an" if interface == "asgi" else "a"
+        return self.result("fail", f"{app} is {article} {label}, but {why}", details, fix)
+
+    async def with_alternatives(self, summary: str, details: list[str]) -> CheckResult:
+        """A failure, with the CLI diagnosis and the web apps found in the directory."""
+        module_file = self.module_file()
+        cli, apps = await asyncio.to_thread(self._scan, module_file)
+        if cli and module_file is not None:
+            details.append(
+                f"{self.rel(str(module_file))} is a command-line program "
+                f"({cli} and a __main__ block, no app object), not a web app"
+            )
+        fix = None
+        if apps:
+            fix = self.suggest(apps[0].target, apps[0].interface)
+            shown_apps = ", ".join(a.describe() for a in apps[:5])
+            details.append(f"Web apps found here: {shown_apps} -> try: {fix}")
+        else:
+            details.append(
+                f"no web app found in {self.target.cwd} (looked for Flask(...), FastAPI(), "
+                "Starlette(), get_wsgi_application() and create_app() factories)"
+            )
+        return self.result("fail", summary, details, fix)
+
+    def _scan(self, module_file: Path | None) -> tuple[str | None, list[WebApp]]:
+        cli = cli_kind(module_file) if module_file is not None else None
+        return cli, scan_web_apps(self.target.cwd)
+
+    def suggest(self, target: str, interface: str) -> str:
+        if self.server is None:
+            return f"check.import = {target!r}"
+        return suggest(self.server, target, interface, host=self.spec.host, port=self.port)
+
+    async def no_answer(self, output: str, timeout: float) -> CheckResult:
+        lines = [ln for ln in output.splitlines() if ln.strip()][-10:]
+        if not output:
+            summary = (
+                f"importing {self.target.module} did not finish within {timeout:g}s "
+                "(does it start a server or wait for input when imported?)"
+            )
+            return self.result("fail", summary, [])
+        venv = find_venv(self.spec)
+        summary = f"the import check of {self.target.module} crashed"
+        hint = f" (virtualenv: {venv})" if venv else ""
+        return self.result("fail", summary + hint, lines)
+
+
+def _needs_attr(spec: ServiceSpec, target: ImportTarget) -> CheckResult:
+    server = target.server.server if target.server else "the server"
+    return CheckResult(
+        spec.name,
+        "import",
+        "fail",
+        f'{server} needs "module:attribute", got {target.module!r}',
+        (f"e.g. {target.module}:app",),
+        None,
+    )

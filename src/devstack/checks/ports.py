@@ -1,0 +1,149 @@
+"""The port check: is the service's port free where it binds, and if not, who holds it?
+
+The holder is named (pid, user, command line, cwd) and matched against
+``.devstack/state.json``: a process recorded there with the same start time is a
+stale child of this stack, which ``devstack up --replace-stale`` may end.
+
+A port written in the command (``--bind``/``--port``/``-p``) that differs from the
+declared ``port`` is reported here as a failed check (not a config error), since
+the command is only read, never validated, by the config layer.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from devstack import ports
+from devstack.checks.command import command_argv
+from devstack.checks.result import CheckResult
+from devstack.checks.servers import bind_args, command_port, default_port, parse_server
+from devstack.errors import DevstackError
+from devstack.process import ProcessRecord
+from devstack.spec import ServiceSpec, StackSpec
+
+# psutil's create_time is rounded differently across calls on some systems.
+_TIME_SLACK = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class StaleMatch:
+    """A port holder that is a recorded process of this stack (or one of its descendants)."""
+
+    service: str
+    record: ProcessRecord
+
+
+def bind_address(spec: ServiceSpec) -> tuple[str, int | None]:
+    """Host and port the service will bind: the command's, else the declared ones."""
+    argv = command_argv(spec)
+    server = parse_server(argv, spec.env)
+    if server is not None:
+        return server.host or spec.host, server.port or spec.port
+    return spec.host, command_port(argv) or spec.port
+
+
+def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
+    """The port check; None when the service declares no port and the command names none."""
+    argv = command_argv(spec)
+    written = command_port(argv)
+    if written is not None and spec.port is not None and written != spec.port:
+        return CheckResult(
+            spec.name,
+            "port",
+            "fail",
+            f"the command binds port {written} but port = {spec.port}",
+            (f"command: {spec.cmd}",),
+            "use ${port} in cmd (it is " + str(spec.port) + ") or change port",
+        )
+    server = parse_server(argv, spec.env)
+    if server is not None and server.port is None and spec.port is not None:
+        default = default_port(server, spec.env)
+        if default is not None and default != spec.port:
+            return CheckResult(
+                spec.name,
+                "port",
+                "fail",
+                f"{server.server} listens on port {default} by default, but port = {spec.port}",
+                (f"command: {spec.cmd}",),
+                "add " + shlex.join(bind_args(server.server, spec.host, "${port}")) + " to cmd",
+            )
+    host, port = bind_address(spec)
+    if port is None:
+        return None
+    try:
+        free = ports.is_port_free(port, host)
+    except DevstackError as exc:
+        return CheckResult(spec.name, "port", "fail", exc.message, (), exc.hint)
+    if free:
+        return CheckResult(spec.name, "port", "ok", f"port {port} is free on {host}")
+    holders = ports.listeners(port, host)
+    holder = holders[0] if holders else ports.UNKNOWN_HOLDER
+    details: list[str] = []
+    if holder.pid is not None:
+        details += [
+            f"pid: {holder.pid}",
+            f"user: {holder.username or '?'}",
+            f"command: {holder.cmdline or holder.name or '?'}",
+            f"cwd: {holder.cwd or '?'}",
+        ]
+    stale = stale_match(stack, holder.pid)
+    if stale is not None:
+        details.append(
+            f"it is a stale process of this stack (service {stale.service}, recorded in "
+            f".devstack/state.json with the same start time)"
+        )
+        fix = "devstack up --replace-stale (ends stale processes of this stack only)"
+    else:
+        if holder.pid is not None:
+            details.append("it is not a process of this stack")
+        fix = f"stop it (kill {holder.pid})" if holder.pid else "free the port or change port"
+    summary = f"port {port} on {host} is held by {holder.describe()}"
+    return CheckResult(spec.name, "port", "fail", summary, tuple(details), fix)
+
+
+def stale_match(stack: StackSpec, pid: int | None) -> StaleMatch | None:
+    """The state.json record ``pid`` belongs to (itself or an ancestor), checked by start time."""
+    if pid is None:
+        return None
+    records = recorded(stack.state_dir() / "state.json")
+    if not records:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        chain = [proc, *proc.parents()]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    for member in chain:
+        for service, rec in records.items():
+            try:
+                if (
+                    member.pid == rec.pid
+                    and abs(member.create_time() - rec.create_time) < _TIME_SLACK
+                ):
+                    return StaleMatch(service, rec)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+    return None
+
+
+def recorded(path: Path) -> dict[str, ProcessRecord]:
+    """The process records of ``state.json`` (empty when it is missing or unreadable)."""
+    try:
+        data = json.loads(path.read_bytes())
+        services = data.get("services", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    found: dict[str, ProcessRecord] = {}
+    if not isinstance(services, dict):
+        return found
+    for name, raw in services.items():
+        try:
+            found[str(name)] = ProcessRecord.from_json(raw)
+        except (ValueError, TypeError):
+            continue
+    return found

@@ -1,0 +1,226 @@
+"""Import a web app the way its server would, and say what went wrong: stdlib only.
+
+Run by ``devstack.checks.imports`` with the interpreter that will run the server
+(so it must work on Python >= 3.8 and must not import devstack). Usage:
+
+    python probe_app.py '{"module": "api", "attrs": ["app"], "factory": false,
+                          "paths": ["/abs/dir", ...]}'
+
+Prints one JSON object on the original stdout; anything the app prints goes to
+stderr. The JSON says which stage failed ("import", "attr", "factory") with the
+exception, the line of the user's own code that raised it, the candidates a
+module does define, or, on success, what kind of app the object is.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import json
+import os
+import sys
+import sysconfig
+import traceback
+from typing import Any
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _library_dirs() -> tuple[str, ...]:
+    dirs = set()
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            dirs.add(os.path.realpath(path))
+    return tuple(dirs)
+
+
+def _is_user_file(filename: str, libraries: tuple[str, ...]) -> bool:
+    if not filename or filename.startswith("<"):
+        return False
+    real = os.path.realpath(filename)
+    if os.path.dirname(real) == _HERE or "site-packages" in real or "dist-packages" in real:
+        return False
+    return not any(real == d or real.startswith(d + os.sep) for d in libraries)
+
+
+def _user_frame(exc: BaseException) -> dict[str, Any] | None:
+    """file, line and code of the last frame in the user's own code (or None)."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        code = (exc.text or "").strip()
+        return {"file": exc.filename, "line": exc.lineno, "code": code}
+    libraries = _library_dirs()
+    frames = [
+        f for f in traceback.extract_tb(exc.__traceback__) if _is_user_file(f.filename, libraries)
+    ]
+    if not frames:
+        return None
+    last = frames[-1]
+    return {"file": last.filename, "line": last.lineno, "code": (last.line or "").strip()}
+
+
+def _error(exc: BaseException, module: str) -> dict[str, Any]:
+    name: str | None = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+    missing = (
+        isinstance(exc, ModuleNotFoundError)
+        and name is not None
+        and (module == name or module.startswith(name + "."))
+    )
+    if isinstance(exc, SystemExit):
+        message = f"the module called sys.exit({exc.code!r}) while being imported"
+    else:
+        message = str(exc)
+    return {
+        "type": type(exc).__name__,
+        "message": message,
+        "name": name,
+        "module_missing": missing,
+        "frame": None if missing else _user_frame(exc),
+    }
+
+
+def _interface(obj: Any) -> tuple[str, str]:
+    """(interface, framework): interface is "wsgi", "asgi", "unknown" or "not-callable"."""
+    cls = type(obj)
+    framework = cls.__name__
+    if not callable(obj):
+        return "not-callable", framework
+    if cls.__name__ in ("WSGIHandler", "ASGIHandler"):
+        return cls.__name__[:4].lower(), "Django"
+    if hasattr(obj, "wsgi_app") and not inspect.iscoroutinefunction(cls.__call__):
+        return "wsgi", framework
+    if inspect.isclass(obj):
+        return "unknown", "class " + obj.__name__
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
+        call: Any = obj
+        framework = "function"
+    else:
+        call = getattr(obj, "__call__", None)  # noqa: B004 - the method itself is wanted
+    if inspect.iscoroutinefunction(call):
+        return "asgi", "ASGI callable" if framework == "function" else framework
+    try:
+        params = [
+            p
+            for p in inspect.signature(call).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return "unknown", framework
+    if len(params) == 2:
+        return "wsgi", "WSGI callable" if framework == "function" else framework
+    return "unknown", framework
+
+
+def _candidates(module: Any) -> list[dict[str, str]]:
+    """Public names of the module, apps first: [{"name": ..., "kind": "Flask, WSGI"}]."""
+    apps: list[dict[str, str]] = []
+    others: list[dict[str, str]] = []
+    for name, value in sorted(vars(module).items()):
+        if name.startswith("_") or inspect.ismodule(value):
+            continue
+        if getattr(value, "__module__", module.__name__) not in (module.__name__, None) and (
+            inspect.isclass(value) or inspect.isfunction(value)
+        ):
+            continue  # imported, not defined here
+        interface, framework = _interface(value)
+        if interface in ("wsgi", "asgi"):
+            apps.append({"name": name, "kind": f"{framework}, {interface.upper()}"})
+        elif name in ("create_app", "make_app", "app_factory", "get_app"):
+            apps.append({"name": name + "()", "kind": "factory"})
+        else:
+            others.append({"name": name, "kind": type(value).__name__})
+    return apps + others[: max(0, 15 - len(apps))]
+
+
+def _resolve(module: Any, attr: str) -> tuple[Any, bool]:
+    """The object ``attr`` names ("app", "app.server", "create_app()", "create_app('dev')")."""
+    expr = ast.parse(attr.strip(), mode="eval").body
+    call = None
+    if isinstance(expr, ast.Call):
+        call = expr
+        expr = expr.func
+    names: list[str] = []
+    while isinstance(expr, ast.Attribute):
+        names.insert(0, expr.attr)
+        expr = expr.value
+    if not isinstance(expr, ast.Name):
+        raise ValueError(f"not an attribute name: {attr!r}")
+    names.insert(0, expr.id)
+    obj = module
+    for name in names:
+        obj = getattr(obj, name)
+    if call is None:
+        return obj, False
+    args = [ast.literal_eval(a) for a in call.args]
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg}
+    return (obj, args, kwargs), True
+
+
+def probe(request: dict[str, Any]) -> dict[str, Any]:
+    module_name = request["module"]
+    for path in reversed(request.get("paths", [])):
+        sys.path.insert(0, os.path.abspath(path))
+    try:
+        module = importlib.import_module(module_name)
+    except BaseException as exc:
+        return {"ok": False, "stage": "import", "error": _error(exc, module_name)}
+    origin = getattr(module, "__file__", None)
+    found = None
+    for attr in request["attrs"]:
+        try:
+            found = (attr, *_resolve(module, attr))
+            break
+        except AttributeError:
+            continue
+        except (ValueError, SyntaxError) as exc:
+            return {
+                "ok": False,
+                "stage": "attr",
+                "origin": origin,
+                "attr": attr,
+                "error": {"type": type(exc).__name__, "message": str(exc)},
+            }
+    if found is None:
+        return {"ok": False, "stage": "attr", "origin": origin, "candidates": _candidates(module)}
+    attr, obj, is_call = found
+    if is_call or request.get("factory"):
+        func, args, kwargs = obj if is_call else (obj, [], {})
+        try:
+            obj = func(*args, **kwargs)
+        except BaseException as exc:
+            return {
+                "ok": False,
+                "stage": "factory",
+                "origin": origin,
+                "attr": attr,
+                "error": _error(exc, module_name),
+            }
+    interface, framework = _interface(obj)
+    return {
+        "ok": True,
+        "stage": "kind",
+        "origin": origin,
+        "attr": attr,
+        "interface": interface,
+        "framework": framework,
+    }
+
+
+def main() -> None:
+    # The app may print while it imports: keep the real stdout for the JSON answer only.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    request = json.loads(sys.argv[1])
+    if sys.path and os.path.realpath(sys.path[0] or ".") == _HERE:
+        del sys.path[0]
+    sys.argv = [request.get("argv0", "server")]
+    answer = probe(request)
+    out.write(json.dumps(answer) + "\n")
+    out.flush()
+    # Skip atexit handlers and non-daemon threads the app may have started.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

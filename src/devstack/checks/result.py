@@ -1,0 +1,39 @@
+"""The record every check returns: what was checked, how it went, what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check of one service.
+
+    ``summary`` is one line ("gunicorn found (.venv/bin/gunicorn)"); ``details`` are
+    the lines shown under a failure (the exception, the file:line, the apps found);
+    ``fix`` is the suggested command or action, if there is one.
+    """
+
+    service: str
+    check: str  # "executable", "import", "port", "env", "localhost", "cmd"
+    status: Status
+    summary: str
+    details: tuple[str, ...] = ()
+    fix: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "fail"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "service": self.service,
+            "check": self.check,
+            "status": self.status,
+            "summary": self.summary,
+            "details": list(self.details),
+            "fix": self.fix,
+        }

@@ -1,0 +1,161 @@
+"""Run every preflight check of a service; several services concurrently.
+
+The supervisor calls ``check_service`` right before it starts a service (state
+``checking``; any ``fail`` means ``blocked``); ``devstack check`` calls
+``check_stack``. Nothing here starts the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+
+from devstack.checks.command import (
+    check_executable,
+    command_argv,
+    find_venv,
+    interpreter,
+    search_path,
+    service_env,
+)
+from devstack.checks.envwiring import check_env
+from devstack.checks.imports import check_import, import_target
+from devstack.checks.ports import bind_address, check_port
+from devstack.checks.result import CheckResult
+from devstack.spec import ServiceSpec, StackSpec
+
+CHECKS = ("executable", "import", "port", "env", "localhost", "cmd")
+_OUTPUT_LINES = 20
+
+
+async def check_service(
+    spec: ServiceSpec,
+    stack: StackSpec,
+    *,
+    timeout: float = 15.0,
+    skip: Collection[str] = (),
+) -> list[CheckResult]:
+    """Every check of ``spec``, in the order of ``CHECKS``.
+
+    ``timeout`` bounds each subprocess (the import probe, each ``check.cmd``).
+    ``skip`` leaves checks out by name: a restart skips "port", which the
+    running copy holds.
+    """
+    results: list[CheckResult] = []
+    exe, resolved = (None, None) if "executable" in skip else check_executable(spec)
+    if exe is not None:
+        results.append(exe)
+    jobs: list[asyncio.Task[list[CheckResult]]] = []
+    async with asyncio.TaskGroup() as group:
+        if "import" not in skip and (exe is None or not exe.failed):
+            python = _python_of(spec, resolved.path if resolved else None)
+            if python is not None:
+                jobs.append(group.create_task(_import(spec, python, timeout)))
+        if "port" not in skip:
+            jobs.append(group.create_task(_in_thread(check_port, spec, stack)))
+        if "env" not in skip:
+            jobs.append(group.create_task(asyncio.to_thread(check_env, spec, stack)))
+        if "cmd" not in skip:
+            for cmd in spec.check_cmds:
+                jobs.append(group.create_task(_custom(spec, cmd, timeout)))
+    for job in jobs:
+        results += job.result()
+    if "localhost" in skip:
+        results = [r for r in results if r.check != "localhost"]
+    order = {name: i for i, name in enumerate(CHECKS)}
+    results.sort(key=lambda r: order.get(r.check, len(order)))
+    return results
+
+
+async def check_stack(
+    stack: StackSpec, names: Sequence[str] = (), *, timeout: float = 15.0
+) -> dict[str, list[CheckResult]]:
+    """The checks of ``names`` (default: every service), services concurrently."""
+    chosen = list(names) or list(stack.services)
+    async with asyncio.TaskGroup() as group:
+        tasks = {
+            name: group.create_task(check_service(stack.services[name], stack, timeout=timeout))
+            for name in chosen
+        }
+    return {name: task.result() for name, task in tasks.items()}
+
+
+def _python_of(spec: ServiceSpec, resolved: Path | None) -> Path | None:
+    """The interpreter of the server (shebang), else the venv's python, else python3."""
+    if import_target(spec) is None:
+        return None
+    argv = command_argv(spec)
+    if resolved is not None and argv:
+        found = interpreter(spec, argv, resolved)
+        if found is not None:
+            return found
+    venv = find_venv(spec)
+    if venv is not None and (venv / "bin" / "python").exists():
+        return venv / "bin" / "python"
+    fallback = shutil.which("python3", path=search_path(spec))
+    return Path(fallback) if fallback else None
+
+
+async def _import(spec: ServiceSpec, python: Path, timeout: float) -> list[CheckResult]:
+    result = await check_import(spec, python, port=bind_address(spec)[1], timeout=timeout)
+    return [] if result is None else [result]
+
+
+async def _in_thread(
+    func: Callable[[ServiceSpec, StackSpec], CheckResult | None],
+    spec: ServiceSpec,
+    stack: StackSpec,
+) -> list[CheckResult]:
+    result = await asyncio.to_thread(func, spec, stack)
+    return [] if result is None else [result]
+
+
+async def _custom(spec: ServiceSpec, cmd: str, timeout: float) -> list[CheckResult]:
+    """A ``check.cmd`` command: must exit 0; its output is shown when it does not."""
+    try:
+        argv = shlex.split(cmd)
+    except ValueError as exc:
+        return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}`: cannot be split: {exc}")]
+    if not argv:
+        return []
+    env = service_env(spec)
+    program = shutil.which(argv[0], path=env["PATH"]) if os.sep not in argv[0] else argv[0]
+    if program is None:
+        return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}`: {argv[0]}: not found")]
+    proc = await asyncio.create_subprocess_exec(
+        program,
+        *argv[1:],
+        cwd=spec.cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    timed_out = False
+    out = b""
+    try:
+        async with asyncio.timeout(timeout):
+            out, _ = await proc.communicate()
+    except TimeoutError:
+        timed_out = True
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:
+            await proc.wait()
+    lines = tuple(out.decode(errors="replace").splitlines()[-_OUTPUT_LINES:])
+    if timed_out:
+        return [
+            CheckResult(spec.name, "cmd", "fail", f"`{cmd}` did not finish within {timeout:g}s")
+        ]
+    if proc.returncode == 0:
+        return [CheckResult(spec.name, "cmd", "ok", f"`{cmd}` exited 0")]
+    return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}` exited {proc.returncode}", lines)]

@@ -1,0 +1,73 @@
+"""``devstack check [SVC...] [--json]``: every preflight check, nothing started.
+
+One line per check (ok / warn / fail), the details under each failure and
+warning; exit 1 if any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from devstack.checks.result import CheckResult
+from devstack.errors import EXIT_FAILED, EXIT_OK, UsageError
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from devstack.checks.runner import check_stack
+    from devstack.config import load_stack
+    from devstack.stackfile import find_stack_file
+
+    file = find_stack_file(getattr(args, "file", None), Path.cwd())
+    stack = load_stack(file, Path.cwd())
+    names: list[str] = list(getattr(args, "services", None) or [])
+    known = list(stack.services)
+    for name in names:
+        if name not in stack.services:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
+            raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)
+    results = asyncio.run(check_stack(stack, names))
+    if getattr(args, "json", False):
+        failed = any(r.failed for rs in results.values() for r in rs)
+        payload = {
+            "ok": not failed,
+            "services": {n: [r.to_json() for r in rs] for n, rs in results.items()},
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        failed = print_results(results, sys.stdout)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def render(results: dict[str, list[CheckResult]]) -> list[str]:
+    """The text report: ``backend  fail  import  main.py could not be imported`` and details."""
+    width = max((len(n) for n in results), default=0)
+    lines: list[str] = []
+    for name, checks in results.items():
+        if not checks:
+            lines.append(f"{name:<{width}}  -     (nothing to check)")
+        for r in checks:
+            lines.append(f"{name:<{width}}  {r.status:<4}  {r.check:<10}  {r.summary}")
+            if r.status != "ok":
+                pad = " " * (width + 20)
+                lines += [f"{pad}{d}" for d in r.details]
+                if r.fix and not any(r.fix in d for d in r.details):
+                    lines.append(f"{pad}fix: {r.fix}")
+    return lines
+
+
+def print_results(results: dict[str, list[CheckResult]], out: TextIO) -> bool:
+    """Print the report; True when a check failed."""
+    for line in render(results):
+        out.write(line + "\n")
+    failed = [r for rs in results.values() for r in rs if r.failed]
+    warned = sum(r.status == "warn" for rs in results.values() for r in rs)
+    total = sum(len(rs) for rs in results.values())
+    out.write(f"{total} checks: {len(failed)} failed, {warned} warnings\n")
+    return bool(failed)
