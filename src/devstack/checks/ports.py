@@ -92,7 +92,12 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
             f"cwd: {holder.cwd or '?'}",
         ]
     stale = stale_match(stack, holder.pid)
-    if stale is not None:
+    if stale is not None and supervisor_alive(stack.state_dir() / "state.json"):
+        details.append(
+            f"it is service {stale.service} of this stack, run by a devstack that is still running"
+        )
+        fix = "devstack down (or devstack restart " + stale.service + ")"
+    elif stale is not None:
         details.append(
             f"it is a stale process of this stack (service {stale.service}, recorded in "
             f".devstack/state.json with the same start time)"
@@ -129,6 +134,16 @@ def stale_match(stack: StackSpec, pid: int | None) -> StaleMatch | None:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
     return None
+
+
+def supervisor_alive(path: Path) -> bool:
+    """Is the supervisor that wrote ``state.json`` still running (same pid and start time)?"""
+    try:
+        sup = json.loads(path.read_bytes())["supervisor"]
+        proc = psutil.Process(int(sup["pid"]))
+        return bool(abs(proc.create_time() - float(sup["create_time"])) < _TIME_SLACK)
+    except (OSError, ValueError, KeyError, TypeError, psutil.Error):
+        return False
 
 
 def recorded(path: Path) -> dict[str, ProcessRecord]:
