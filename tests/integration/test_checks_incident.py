@@ -88,7 +88,7 @@ def backend(tmp_path: Path, web_venv: Path) -> Path:
     """The incident's backend directory, with its .venv."""
     directory = tmp_path / "backend"
     shutil.copytree(FIXTURES / "incident", directory)
-    for name in ("asgi_app.py", "asgi_class.py", "not_callable.py"):
+    for name in ("asgi_app.py", "asgi_class.py", "not_callable.py", "factory_app.py"):
         shutil.copy(FIXTURES / "apps" / name, directory / name)
     (directory / ".venv").symlink_to(web_venv)
     return directory
@@ -121,7 +121,8 @@ def test_uvicorn_main_app_explains_the_cli_and_names_the_flask_app(
         "main.py was found, but something it imports is missing",
         "main.py is a command-line program (argparse and a __main__ block, no app object), "
         "not a web app",
-        "Web apps found here: api:app (Flask, WSGI), asgi_app:app (ASGI callable) "
+        "Web apps found here: api:app (Flask, WSGI), asgi_app:app (ASGI callable), "
+        "factory_app:create_app() (Flask factory, WSGI) "
         "-> try: gunicorn api:app --bind 127.0.0.1:5000",
     )
     assert imp.fix == "gunicorn api:app --bind 127.0.0.1:5000"
@@ -270,3 +271,18 @@ def test_devstack_check_command(tmp_path: Path, backend: Path) -> None:
     assert payload["ok"] is False and list(payload["services"]) == ["backend"]
     checks = {c["check"]: c for c in payload["services"]["backend"]}
     assert checks["import"]["fix"] == "gunicorn api:app --bind 127.0.0.1:5000"
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "flask --app factory_app run --port ${port}",
+        # TOML \" -> shell-quoted target, as a user would write it.
+        "gunicorn \\\"factory_app:create_app('dev')\\\" --bind 127.0.0.1:${port}",
+        "uvicorn --factory factory_app:create_app --interface wsgi --port ${port}",
+    ],
+)
+def test_factories(tmp_path: Path, backend: Path, cmd: str) -> None:
+    imp = run_check(tmp_path, cmd)["import"]
+    assert imp.status == "ok", imp
+    assert imp.summary.endswith("imports; WSGI app (Flask)")

@@ -299,3 +299,15 @@ def test_services_are_checked_concurrently_and_all_reported(tmp_path: Path) -> N
     assert all(by_check(rs, "cmd")[0].status == "ok" for rs in results.values())
     only = asyncio.run(check_stack(stack, ["s2"]))
     assert list(only) == ["s2"]
+
+
+def test_import_that_hangs_is_cut_at_the_timeout(tmp_path: Path) -> None:
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(30)\napp = None\n")
+    stack = load(
+        tmp_path, '[services.a]\ncmd = "python -m http.server"\ncheck.import = "slow:app"\n'
+    )
+    imp = by_check(checks_of(stack, "a", timeout=1.0), "import")[0]
+    assert imp.summary == (
+        "importing slow did not finish within 1s "
+        "(does it start a server or wait for input when imported?)"
+    )
