@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import httpx
+
+    from devstack.checks.result import CheckResult
 
 from devstack.logs import LogChunk, LogHub, pump
 from devstack.policy import decide_restart
@@ -30,6 +32,7 @@ from devstack.states import Condition, ServiceState
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+Preflight = Callable[[ServiceSpec], Awaitable[list["CheckResult"]]]
 
 # States from which a dependency condition can never be met without someone acting.
 _DEAD_ENDS = frozenset(
@@ -80,9 +83,11 @@ class Service:
         hooks: ProcessHooks,
         http_client: Callable[[], httpx.AsyncClient],
         clock: Clock = time.monotonic,
+        preflight: Preflight | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
+        self._preflight = preflight
         self._hub = hub
         self._stack_id = stack_id
         self._hooks = hooks
@@ -190,9 +195,34 @@ class Service:
         try:
             if not await self._wait_dependencies(dependencies):
                 return
+            if not await self._check():
+                return
             await self._supervise()
         finally:
             await self._stop_process()
+
+    async def _check(self) -> bool:
+        """The preflight checks, right before the first start (not before crash restarts:
+        the same code already ran). A failure leaves the service ``blocked``."""
+        if self._preflight is None:
+            return True
+        self._set(ServiceState.CHECKING)
+        results = await self._preflight(self.spec)
+        passed = [r.summary for r in results if r.status == "ok"]
+        if passed:
+            self._hub.event(self.name, "[check] " + "; ".join(passed), "info")
+        for r in results:
+            if r.status != "ok":
+                tag = "[check failed]" if r.failed else "[check warning]"
+                lines = [f"{tag} {r.summary}", *(f"  {d}" for d in r.details)]
+                if r.fix:
+                    lines.append(f"  fix: {r.fix}")
+                self._hub.event(self.name, "\n".join(lines), "error" if r.failed else "warn")
+        failed = [r for r in results if r.failed]
+        if failed:
+            self._set(ServiceState.BLOCKED, f"failed its checks: {failed[0].summary}")
+            return False
+        return True
 
     async def _wait_dependencies(self, dependencies: Mapping[str, Service]) -> bool:
         if not self.spec.depends_on:

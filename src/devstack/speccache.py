@@ -25,7 +25,7 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, StackSpec
 from devstack.states import Condition, RestartPolicy
 
 CACHE_NAME = "spec-cache.json"
-_FORMAT = 1
+_FORMAT = 2
 
 
 def _digest(data: bytes) -> str:
@@ -134,6 +134,9 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
         "restart_on_unhealthy": s.restart_on_unhealthy,
         "shell": s.shell,
         "env_files": [str(p) for p in s.env_files],
+        "check_import": s.check_import,
+        "check_cmds": list(s.check_cmds),
+        "venv": None if s.venv is None else str(s.venv),
     }
 
 
@@ -186,4 +189,7 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
         restart_on_unhealthy=d["restart_on_unhealthy"],
         shell=d["shell"],
         env_files=tuple(Path(p) for p in d["env_files"]),
+        check_import=d["check_import"],
+        check_cmds=tuple(d["check_cmds"]),
+        venv=None if d["venv"] is None else Path(d["venv"]),
     )

@@ -13,7 +13,7 @@ import logging
 import signal
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devstack import graph
 from devstack.guardian import Guardian
@@ -26,6 +26,9 @@ from devstack.service import ProcessHooks, Service
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.statefile import StateFile, reap_stale
 from devstack.states import ServiceState
+
+if TYPE_CHECKING:
+    from devstack.checks.result import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class Supervisor(ProcessHooks):
         printer: Printer | None = None,
         color: bool | None = None,
         use_guardian: bool = True,
+        checks: bool = True,
     ) -> None:
         self.stack = stack
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
@@ -52,6 +56,7 @@ class Supervisor(ProcessHooks):
         self._printer = printer
         self._color = color
         self._use_guardian = use_guardian
+        self._checks = checks
         self.stack_id = uuid.uuid4().hex
         self.hub: LogHub | None = None
         self.services: dict[str, Service] = {}
@@ -169,8 +174,18 @@ class Supervisor(ProcessHooks):
     def _new_service(self, spec: ServiceSpec) -> Service:
         assert self.hub is not None
         return Service(
-            spec, hub=self.hub, stack_id=self.stack_id, hooks=self, http_client=self.http_client
+            spec,
+            hub=self.hub,
+            stack_id=self.stack_id,
+            hooks=self,
+            http_client=self.http_client,
+            preflight=self._preflight if self._checks else None,
         )
+
+    async def _preflight(self, spec: ServiceSpec) -> list[CheckResult]:
+        from devstack.checks.runner import check_service
+
+        return await check_service(spec, self.stack)
 
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""

@@ -286,3 +286,59 @@ def test_factories(tmp_path: Path, backend: Path, cmd: str) -> None:
     imp = run_check(tmp_path, cmd)["import"]
     assert imp.status == "ok", imp
     assert imp.summary.endswith("imports; WSGI app (Flask)")
+
+
+def _incident_stack(root: Path, backend_cmd: str) -> int:
+    from conftest import free_port
+
+    port = free_port()
+    (root / "stack.toml").write_text(
+        f"""
+[services.backend]
+cmd = "{backend_cmd}"
+cwd = "backend"
+port = {port}
+health.http = "/api/health"
+
+[services.frontend]
+cmd = "sleep 30"
+depends_on = {{ backend = "healthy" }}
+env = {{ BOTEXCEL_API_BASE = "${{services.backend.url}}" }}
+"""
+    )
+    return port
+
+
+def test_up_with_the_incident_blocks_backend_and_explains_why_frontend_waits(
+    tmp_path: Path, backend: Path
+) -> None:
+    """The incident through `devstack up`: nothing listens, the cause chain is printed."""
+    from support.stackrun import RunningStack
+
+    port = _incident_stack(tmp_path, "uvicorn main:app --port ${port}")
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait(timeout=60) == 1
+    out = stack.output()
+    assert "backend   * [check failed] main.py could not be imported" in out
+    assert "ImportError: cannot import name 'log_to_ndjson' from 'converter'" in out
+    assert f"try: gunicorn api:app --bind 127.0.0.1:{port}" in out
+    assert (
+        "frontend  * [not started] depends on backend (healthy), which is blocked: "
+        "failed its checks: main.py could not be imported"
+    ) in out
+    assert "[start]" not in out
+
+
+def test_up_with_the_fix_brings_both_up(tmp_path: Path, backend: Path) -> None:
+    import signal
+
+    from support.stackrun import RunningStack
+
+    _incident_stack(tmp_path, "gunicorn api:app --bind 127.0.0.1:${port} --workers 2")
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^backend\s+\* \[healthy\] GET .*/api/health -> 200", timeout=60)
+        stack.wait_for(r"^frontend\s+\* \[start\]", timeout=30)
+        workers = stack.descendants()
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+    assert not [p for p in workers if p.is_running() and p.status() != "zombie"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import is_alive, python_cmd, wait_until
 
+from conftest import is_alive, python_cmd, wait_until
 from devstack.guardian import Guardian
 from devstack.process import ServiceProcess, spawn
 

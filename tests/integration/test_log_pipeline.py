@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import python_cmd
 
+from conftest import python_cmd
 from devstack.logs import LogHub, pump
 from devstack.printer import Printer
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import free_port, is_alive, python_cmd, wait_until
 
+from conftest import free_port, is_alive, python_cmd, wait_until
 from devstack.ports import holder_in_tree, is_port_free, listeners
 from devstack.probes import CmdProbe, HttpProbe, ProbeResult, TcpProbe, http_client
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import psutil
 import pytest
-from conftest import is_alive, python_cmd, wait_until
 
+from conftest import is_alive, python_cmd, wait_until
 from devstack.errors import DevstackError
 from devstack.process import ServiceProcess, SpawnError, spawn
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import is_alive, python_cmd, wait_until
 
+from conftest import is_alive, python_cmd, wait_until
 from devstack.process import ProcessRecord
 from devstack.statefile import StackStillRunning, StateFile, reap_stale
 

@@ -183,7 +183,7 @@ def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> Non
             f"""
             [services.web]
             cmd = "sleep 30"
-            port = {port}
+            health.tcp = "127.0.0.1:{port}"
             health.start_period = "1s"
             """,
         )
@@ -366,6 +366,30 @@ def test_unknown_service_name_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_port_held_by_another_process_blocks_the_service_naming_the_holder(
+    tmp_path: Path,
+) -> None:
+    """Catalogue 40 through `up`: checked before start; the holder's pid and command named."""
+    import subprocess
+
+    port = free_port()
+    holder = subprocess.Popen([PY, program("listener"), str(port)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None
+        holder.stdout.readline()
+        write_stack(tmp_path, f'[services.web]\ncmd = "sleep 30"\nport = {port}\n')
+        with RunningStack(tmp_path) as stack:
+            assert stack.wait() == 1
+        out = stack.output()
+        assert re.search(rf"web\s+\* \[check failed\] port {port} .*pid {holder.pid}", out), out
+        assert "[start]" not in out
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+
+
 def test_missing_executable_blocks_the_service_and_its_dependents(tmp_path: Path) -> None:
     write_stack(
         tmp_path,
@@ -380,5 +404,5 @@ def test_missing_executable_blocks_the_service_and_its_dependents(tmp_path: Path
     with RunningStack(tmp_path) as stack:
         assert stack.wait() == 1
     out = stack.output()
-    assert re.search(r"api\s+\* \[blocked\] gunicorn-that-does-not-exist: not found", out)
+    assert re.search(r"api\s+\* \[check failed\] gunicorn-that-does-not-exist: not found", out)
     assert re.search(r"web\s+\* \[not started\] depends on api \(started\), which is blocked", out)

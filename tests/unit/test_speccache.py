@@ -69,3 +69,17 @@ def test_a_missing_cwd_or_a_corrupt_cache_is_a_miss(tmp_path: Path) -> None:
     assert speccache.load(cache, file, env) is None
     cache.write_text("{not json")
     assert speccache.load(cache, file, env) is None
+
+
+def test_every_service_field_survives_the_cache() -> None:
+    """A field added to ServiceSpec but not to the cache would be silently dropped."""
+    import dataclasses
+    import inspect
+
+    from devstack.spec import ServiceSpec
+
+    to_json = inspect.getsource(speccache._service_to_json)
+    from_json = inspect.getsource(speccache._service_from_json)
+    for field in dataclasses.fields(ServiceSpec):
+        assert f'"{field.name}"' in to_json, field.name
+        assert f"{field.name}=" in from_json, field.name
