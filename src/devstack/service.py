@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from devstack.checks.result import CheckResult
 
+from devstack.crashcause import crash_cause
 from devstack.logs import LogChunk, LogHub, pump
 from devstack.policy import decide_restart
 from devstack.ports import holder_in_tree
@@ -100,6 +101,7 @@ class Service:
         self.ever_spawned = False
         self.last_probe: ProbeResult | None = None
         self.last_exit: ExitStatus | None = None
+        self.last_cause: str | None = None  # one line: why the last process died
         self._changed = asyncio.Event()
         self._log_probe: LogProbe | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -270,7 +272,8 @@ class Service:
             consecutive = decision.consecutive
             if not decision.restart:
                 if decision.failed:
-                    self._fail(f"{status.describe()} ({decision.reason})")
+                    cause = f": {self.last_cause}" if self.last_cause else ""
+                    self._fail(f"{status.describe()}{cause} ({decision.reason})")
                 return
             self.restarts += 1
             self._set(ServiceState.BACKOFF, decision.reason)
@@ -331,10 +334,23 @@ class Service:
         # the pipes drain so the service's last lines print before the verdict.
         await proc.stop(spec.stop_signal, spec.stop_timeout)
         await self._release(proc)
+        self.last_cause = None if status.ok else self._crash_cause(status)
         if announce:
             tag, level = ("[exited]", "info") if status.ok else ("[crashed]", "error")
-            self._hub.event(self.name, f"{tag} {status.describe()} after {uptime:.2f}s", level)
+            text = f"{tag} {status.describe()} after {uptime:.2f}s"
+            if self.last_cause:
+                text += f": {self.last_cause}"
+                self._set(ServiceState.CRASHED, f"{status.describe()}: {self.last_cause}")
+            self._hub.event(self.name, text, level)
         return status
+
+    def _crash_cause(self, status: ExitStatus) -> str | None:
+        """Why it died, from this run's own last output lines (not an earlier run's)."""
+        chunks = self._hub.history([self.name], n=40, since=self.started_at)
+        lines = [
+            line for chunk in chunks if chunk.stream != "event" for line in chunk.text.splitlines()
+        ]
+        return crash_cause(lines, status.describe())
 
     async def _release(self, proc: ServiceProcess) -> None:
         """Every process of a spawn is gone: drain its pipes (bounded) and forget it."""

@@ -406,3 +406,35 @@ def test_missing_executable_blocks_the_service_and_its_dependents(tmp_path: Path
     out = stack.output()
     assert re.search(r"api\s+\* \[check failed\] gunicorn-that-does-not-exist: not found", out)
     assert re.search(r"web\s+\* \[not started\] depends on api \(started\), which is blocked", out)
+
+
+def test_crash_cause_reaches_the_crashed_line_and_every_dependent(tmp_path: Path) -> None:
+    """A backend dying of an ImportError before it is ready: one line says why, and the
+    frontend's reason carries it (the cause chain of the incident)."""
+    import shutil
+
+    for name in ("main.py", "converter.py", "audit_trail.py"):
+        shutil.copy(Path(__file__).parents[1] / "fixtures" / "incident" / name, tmp_path / name)
+    port = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.backend]
+        cmd = "{PY} main.py"
+        port = {port}
+        restart = "no"
+        [services.frontend]
+        cmd = "sleep 30"
+        depends_on = {{ backend = "healthy" }}
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 1
+    out = stack.output()
+    cause = "ImportError: cannot import name 'log_to_ndjson' from 'converter'"
+    assert re.search(rf"backend\s+\* \[crashed\] exit 1 after \S+: {cause}.*\(main\.py:5\)", out)
+    assert re.search(
+        rf"frontend\s+\* \[not started\] depends on backend \(healthy\), which failed: "
+        rf"exit 1: {cause}.*\(main\.py:5\)",
+        out,
+    )

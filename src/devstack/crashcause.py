@@ -1,0 +1,85 @@
+"""One line saying why a process died, read from its last output lines and exit status.
+
+Pure: no I/O. Used for the ``[crashed]`` line, ``ps``'s reason and what every
+dependent is told (``frontend: not started: backend crashed: ImportError: ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_TRACE_FILE = re.compile(r'^\s*File "([^"]+)", line (\d+)')
+_PY_ERROR = re.compile(
+    r"^(?:[\w.]+\.)?(ModuleNotFoundError|ImportError|SyntaxError|IndentationError|"
+    r"NameError|AttributeError|KeyError|TypeError|ValueError|RuntimeError|"
+    r"FileNotFoundError|PermissionError|OSError|ConnectionRefusedError)\b:?\s*(.*)$"
+)
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"address already in use|EADDRINUSE", re.I), "port already in use"),
+    (re.compile(r"Failed to find attribute '([^']+)' in '([^']+)'"), "gunicorn: no {0} in {1}"),
+    (re.compile(r"Error loading ASGI app\.?\s*(.*)"), "uvicorn: error loading ASGI app: {0}"),
+    (re.compile(r"(?:command not found|: not found)$"), "command not found"),
+    (re.compile(r"Cannot find module '([^']+)'"), "node: cannot find module {0}"),
+)
+
+
+def crash_cause(lines: Sequence[str], exit_text: str) -> str | None:
+    """The most telling cause in ``lines`` (oldest first), or None when nothing stands out.
+
+    A Python traceback wins: its exception line, with the last frame's file:line
+    that is the user's own (not site-packages or the standard library).
+    """
+    cause = _python_error(lines)
+    if cause is not None:
+        return cause
+    for line in reversed(lines):
+        for pattern, text in _PATTERNS:
+            found = pattern.search(line)
+            if found:
+                message = text.format(*(g.strip() for g in found.groups()))
+                if text == "port already in use":
+                    return f"port already in use: {line.strip()}"
+                return message
+    if exit_text in ("exit 127",):
+        return "command not found (exit 127)"
+    return None
+
+
+def _python_error(lines: Sequence[str]) -> str | None:
+    for index in range(len(lines) - 1, -1, -1):
+        found = _PY_ERROR.match(lines[index].strip())
+        if not found:
+            continue
+        kind, message = found.group(1), found.group(2).strip()
+        where = _user_frame(lines[:index], kind, message)
+        text = f"{kind}: {message}" if message else kind
+        return f"{text} ({where})" if where else text
+    return None
+
+
+def _user_frame(before: Sequence[str], kind: str, message: str) -> str | None:
+    """The last traceback frame in the user's own code, as ``file:line``."""
+    if kind in ("SyntaxError", "IndentationError"):
+        for line in reversed(before):
+            found = _TRACE_FILE.match(line)
+            if found:
+                return f"{_short(found.group(1))}:{found.group(2)}"
+    for line in reversed(before):
+        found = _TRACE_FILE.match(line)
+        if found and not _is_library(found.group(1)):
+            return f"{_short(found.group(1))}:{found.group(2)}"
+    return None
+
+
+def _is_library(path: str) -> bool:
+    return (
+        "site-packages" in path
+        or "dist-packages" in path
+        or path.startswith("<frozen")
+        or "/lib/python3" in path
+    )
+
+
+def _short(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
