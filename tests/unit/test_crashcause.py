@@ -6,7 +6,7 @@ from devstack.crashcause import crash_cause
 
 IMPORT_TRACE = """\
 Traceback (most recent call last):
-  File "/home/u/.venv/lib/python3.11/site-packages/uvicorn/importer.py", line 19, in import_from_string
+  File "/u/.venv/lib/python3.11/site-packages/uvicorn/importer.py", line 19, in import_from_string
     module = importlib.import_module(module_str)
   File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module
     return _bootstrap._gcd_import(name[level:], package, level)
