@@ -85,10 +85,12 @@ class Service:
         http_client: Callable[[], httpx.AsyncClient],
         clock: Clock = time.monotonic,
         preflight: Preflight | None = None,
+        output_hook: Callable[[str, LogChunk], None] | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
         self._preflight = preflight
+        self._output_hook = output_hook
         self._hub = hub
         self._stack_id = stack_id
         self._hooks = hooks
@@ -366,6 +368,8 @@ class Service:
 
     def _on_output(self, chunk: LogChunk) -> None:
         self._hub.output(chunk)
+        if self._output_hook is not None:
+            self._output_hook(self.name, chunk)
         if self._log_probe is not None:
             self._log_probe.feed(chunk.text)
 

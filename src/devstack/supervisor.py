@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from devstack import graph
 from devstack.guardian import Guardian
-from devstack.logs import LogHub
+from devstack.logs import LogChunk, LogHub
 from devstack.paths import StatePaths
 from devstack.printer import Printer
 from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.reaper import OrphanReaper, become_subreaper
+from devstack.refusals import is_local, refused_addresses
 from devstack.service import ProcessHooks, Service
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.statefile import StateFile, reap_stale
@@ -69,6 +70,7 @@ class Supervisor(ProcessHooks):
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._held: set[str] = set()
         self._busy = 0
+        self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
@@ -180,7 +182,32 @@ class Supervisor(ProcessHooks):
             hooks=self,
             http_client=self.http_client,
             preflight=self._preflight if self._checks else None,
+            output_hook=self._explain_refusals,
         )
+
+    def _explain_refusals(self, name: str, chunk: LogChunk) -> None:
+        """After ``ECONNREFUSED 127.0.0.1:5000`` in a service's output, say whose port it
+        is and what became of that service: once per episode (until its state changes)."""
+        for host, port in refused_addresses(chunk.text):
+            if not is_local(host):
+                continue
+            target = next((s for s in self.services.values() if s.spec.port == port), None)
+            if target is not None and target.name == name:
+                continue
+            if target is None:
+                episode: tuple[object, ...] = ("none",)
+                text = f"[refused] {host}:{port}: no service of this stack declares port {port}"
+            else:
+                episode = (target.state, target.reason)
+                who = target.name
+                text = f"[refused] {host}:{port} is {who}'s port; {who} is {target.state}"
+                if target.reason:
+                    text += f": {target.reason}"
+            if self._refusals.get((name, port)) == episode:
+                continue
+            self._refusals[(name, port)] = episode
+            assert self.hub is not None
+            self.hub.event(name, text, "warn")
 
     async def _preflight(self, spec: ServiceSpec) -> list[CheckResult]:
         from devstack.checks.runner import check_service

@@ -438,3 +438,29 @@ def test_crash_cause_reaches_the_crashed_line_and_every_dependent(tmp_path: Path
         rf"exit 1: {cause}.*\(main\.py:5\)",
         out,
     )
+
+
+def test_refused_connections_are_explained_once_per_episode(tmp_path: Path) -> None:
+    """A client printing ECONNREFUSED for the backend's port is told what became of it."""
+    port = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.backend]
+        cmd = "sh -c 'exit 2'"
+        port = {port}
+        restart = "no"
+        [services.client]
+        cmd = "sh -c 'for i in 1 2 3; do echo connect ECONNREFUSED 127.0.0.1:{port}; sleep 0.3; done'"
+        restart = "no"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 1
+    out = stack.output()
+    explained = re.findall(
+        rf"client\s+\* \[refused\] 127\.0\.0\.1:{port} is backend's port; backend is (\w+)", out
+    )
+    assert explained and set(explained) <= {"starting", "crashed", "failed"}
+    # Once per episode: never twice in a row for the same state of the backend.
+    assert len(explained) == len(set(explained))
