@@ -443,6 +443,7 @@ def test_crash_cause_reaches_the_crashed_line_and_every_dependent(tmp_path: Path
 def test_refused_connections_are_explained_once_per_episode(tmp_path: Path) -> None:
     """A client printing ECONNREFUSED for the backend's port is told what became of it."""
     port = free_port()
+    loop = f"for i in 1 2 3; do echo connect ECONNREFUSED 127.0.0.1:{port}; sleep 0.3; done"
     write_stack(
         tmp_path,
         f"""
@@ -451,7 +452,7 @@ def test_refused_connections_are_explained_once_per_episode(tmp_path: Path) -> N
         port = {port}
         restart = "no"
         [services.client]
-        cmd = "sh -c 'for i in 1 2 3; do echo connect ECONNREFUSED 127.0.0.1:{port}; sleep 0.3; done'"
+        cmd = "sh -c '{loop}'"
         restart = "no"
         """,
     )
