@@ -109,6 +109,9 @@ class HealthModel(BaseModel):
             raise ValueError(f"choose one probe, not {' and '.join(kinds)}")
         if self.tcp is False:
             raise ValueError("tcp = false: remove the key to have no tcp probe")
+        for key in ("interval", "timeout"):
+            if getattr(self, key) <= 0:
+                raise ValueError(f'{key} must be more than 0, e.g. "1s"')
         return self
 
 
