@@ -1,0 +1,87 @@
+"""The real `devstack up` / `devstack config` on bad input: exit 2, one screen, nothing started.
+
+Every malformed stack.toml / Procfile of ``tests/unit/configs/bad/`` is copied into a
+temporary directory exactly as ``tests/unit/test_config_bad.py`` arranges it, then the
+installed command runs there. The leak guard also fails a case that starts a service.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support.stackrun import run_devstack, write_stack
+
+BAD = Path(__file__).parents[1] / "unit" / "configs" / "bad"
+CASES = sorted(p for p in BAD.iterdir() if p.suffix in (".toml", ".Procfile"))
+SCREEN = 24  # lines: an error must fit on one terminal screen
+
+
+def _place(case: Path, root: Path) -> Path:
+    target = root / ("Procfile" if case.suffix == ".Procfile" else "stack.toml")
+    shutil.copy(case, target)
+    return target
+
+
+def _names(target: Path) -> tuple[str, ...]:
+    # The message may name the path as given or resolved (a symlinked tmp dir).
+    return (str(target), str(target.resolve()))
+
+
+def test_every_bad_case_is_here() -> None:
+    assert len(CASES) >= 29
+    assert all(case.with_suffix(".expect").exists() for case in CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_up_on_bad_config_exits_2_naming_the_file_and_starts_nothing(
+    case: Path, tmp_path: Path
+) -> None:
+    target = _place(case, tmp_path)
+    result = run_devstack(tmp_path, "up")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert any(name in result.stderr for name in _names(target)), result.stderr
+    both = result.stdout + result.stderr
+    assert "Traceback" not in both
+    assert len(both.splitlines()) <= SCREEN, both
+    assert "[start]" not in result.stdout
+    assert not (tmp_path / ".devstack" / "state.json").exists()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_config_on_bad_config_exits_2(case: Path, tmp_path: Path) -> None:
+    target = _place(case, tmp_path)
+    result = run_devstack(tmp_path, "config")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert any(name in result.stderr for name in _names(target)), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_no_stack_file_is_a_usage_error_with_a_hint(tmp_path: Path) -> None:
+    result = run_devstack(tmp_path, "up")
+    assert result.returncode == 2
+    assert "no stack.toml or Procfile" in result.stderr
+    assert "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".devstack").exists()
+
+
+def test_up_with_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    write_stack(tmp_path, '[services.web]\ncmd = "sleep 30"\n')  # present, but not the one asked
+    result = run_devstack(tmp_path, "up", "-f", "missing.toml")
+    assert result.returncode == 2
+    assert "missing.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[start]" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [("--version",), ("--help",), ("up", "--help")], ids=["version", "help", "up-help"]
+)
+def test_version_and_help_exit_0(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = run_devstack(tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+    assert "Traceback" not in result.stderr
