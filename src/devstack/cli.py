@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.set_defaults(func=cmd_check)
 
+    _add_control_commands(sub)
+
     schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
     schema.set_defaults(func=cmd_schema)
     return parser
@@ -147,6 +149,87 @@ def cmd_check(args: argparse.Namespace) -> int:
     from devstack.commands.check import cmd_check as run_checks
 
     return run_checks(args)
+
+
+def _add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """ps, logs, restart, stop, start, down: clients of the running stack's control socket."""
+    ps = sub.add_parser("ps", help="state, pid, health, CPU and memory of each service")
+    _add_file_option(ps)
+    ps.add_argument("--json", action="store_true", help="stable JSON (docs/protocol.md)")
+    ps.set_defaults(func=cmd_ps)
+
+    logs = sub.add_parser(
+        "logs",
+        help="logs of the running stack, or of the log files when none runs",
+        description="Merged in time order. -f follows (the stack file is --file here).",
+    )
+    logs.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
+    logs.add_argument("--file", type=Path, default=None, help="stack.toml (or Procfile) to use")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=None, metavar="N", help="last N lines")
+    logs.add_argument("--since", default=None, metavar="DURATION", help='e.g. "5m", "30s"')
+    logs.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
+    logs.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    logs.set_defaults(func=cmd_logs)
+
+    restart = sub.add_parser(
+        "restart", help="checks, stop, start and wait healthy; a failed check keeps the old one"
+    )
+    restart.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
+    _add_file_option(restart)
+    restart.add_argument(
+        "--with-dependents", action="store_true", help="also restart what depends on them"
+    )
+    restart.set_defaults(func=cmd_restart)
+
+    for name, func, text in (
+        ("stop", cmd_stop, "stop services of the running stack"),
+        ("start", cmd_start, "start stopped services (after their dependencies)"),
+    ):
+        parser = sub.add_parser(name, help=text)
+        parser.add_argument("services", nargs="+", metavar="SVC")
+        _add_file_option(parser)
+        parser.set_defaults(func=func)
+
+    down = sub.add_parser("down", help="stop the running stack; Ctrl-C kills at once")
+    _add_file_option(down)
+    down.set_defaults(func=cmd_down)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_ps(args)
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_logs(args)
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_restart(args)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_stop(args)
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_start(args)
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from devstack.commands import control
+
+    return control.cmd_down(args)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

@@ -1,0 +1,128 @@
+"""The control client: stdlib ``socket`` and ``json`` only, so ``devstack ps`` starts fast.
+
+No asyncio, httpx, pydantic or psutil may be imported on this path (a test checks).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from devstack.control import protocol as p
+from devstack.errors import DevstackError, NoStackRunning, UsageError
+from devstack.paths import StatePaths
+
+
+class ControlError(DevstackError):
+    """The supervisor answered with an error."""
+
+
+def _raise(reply: p.Reply) -> None:
+    error = reply.error or p.ErrorInfo("unknown error")
+    if error.kind == p.USAGE:
+        raise UsageError(error.message, error.hint)
+    raise ControlError(error.message, error.hint)
+
+
+def recorded_pid(paths: StatePaths) -> int | None:
+    """The pid in .devstack/supervisor.pid, if the file is there and readable."""
+    try:
+        words = paths.pid_file.read_text().split()
+        return int(words[0]) if words else None
+    except (OSError, ValueError):
+        return None
+
+
+def is_pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class ControlClient:
+    """One connection to a running supervisor; several requests may be sent on it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._file: BinaryIO = sock.makefile("rb")
+
+    @classmethod
+    def connect(cls, root: Path, timeout: float | None = 30.0) -> ControlClient:
+        """Connect to the supervisor of the stack in ``root``; NoStackRunning if none answers."""
+        paths = StatePaths(root)
+        pid = recorded_pid(paths)
+        if pid is not None and not is_pid_alive(pid):
+            raise NoStackRunning(root)  # a stale socket of a dead supervisor
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(os.fspath(p.socket_location(paths.dir)))
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+            sock.close()
+            raise NoStackRunning(root) from None
+        except PermissionError as exc:
+            sock.close()
+            raise DevstackError(
+                f"cannot reach the stack's control socket: {exc}",
+                hint="run devstack as the user who started the stack",
+            ) from None
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+    def __enter__(self) -> ControlClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(self, cmd: str, args: dict[str, object] | None = None) -> None:
+        self._sock.sendall(p.encode_request(p.Request(cmd, args or {})))
+
+    def receive(self) -> p.Reply | None:
+        """The next reply, or None when the supervisor closed the connection."""
+        line = self._file.readline()
+        if not line:
+            return None
+        return p.decode_reply(line)
+
+    def call(self, cmd: str, args: dict[str, object] | None = None) -> object:
+        """Send one request and return its result; the error reply raised as an error."""
+        self.send(cmd, args)
+        reply = self.receive()
+        if reply is None:
+            raise ControlError("the supervisor closed the connection without answering")
+        if not reply.ok:
+            _raise(reply)
+        return reply.result
+
+    def stream(self, cmd: str, args: dict[str, object] | None = None) -> Iterator[object]:
+        """Results of a streaming command until ``{"end": true}`` or the connection closes."""
+        self.send(cmd, args)
+        while True:
+            reply = self.receive()
+            if reply is None:
+                return
+            if not reply.ok:
+                _raise(reply)
+            if isinstance(reply.result, dict) and reply.result.get("end") is True:
+                return
+            yield reply.result

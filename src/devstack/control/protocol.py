@@ -1,0 +1,262 @@
+"""The control protocol: one JSON object per line, both ways, with ``"v": 1``.
+
+    request  {"v": 1, "cmd": "ps", "args": {}}
+    reply    {"v": 1, "ok": true, "result": ...}
+             {"v": 1, "ok": false, "error": {"message": "...", "hint": "...", "kind": "usage"}}
+
+``logs`` streams: one reply per chunk (``{"chunk": {...}}``), then ``{"end": true}``;
+with ``follow`` the connection stays open and live chunks keep coming instead.
+docs/protocol.md is the user-facing description. Stdlib only: the client imports this.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from devstack.errors import DevstackError
+
+if TYPE_CHECKING:
+    from devstack.logs import LogChunk, LogSubscription
+
+VERSION = 1
+MAX_LINE = 64 * 1024  # a request line longer than this is refused
+COMMANDS = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+# sun_path is 108 bytes on Linux (104 on macOS), including the final NUL.
+SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
+SOCKET_PATH_FILE = "socket-path"  # in .devstack/: where the socket is, when not there
+
+# Error kinds: what the client turns them into.
+USAGE = "usage"  # bad names or arguments: exit 2
+PROTOCOL = "protocol"  # not a valid request
+REFUSED = "refused"  # another user, idle, too long
+
+
+class ProtocolError(DevstackError):
+    """A line that is not a valid request or reply; ``kind`` says which error reply."""
+
+    def __init__(self, message: str, hint: str | None = None, kind: str = PROTOCOL) -> None:
+        super().__init__(message, hint)
+        self.kind = kind
+
+
+class StackControl(Protocol):
+    """What the supervisor offers the control server (implemented in stackcontrol.py)."""
+
+    def status(self) -> dict[str, object]: ...  # pid, started, stack, file, root
+    def service_names(self) -> list[str]: ...
+    def ps(self) -> list[dict[str, object]]: ...
+    def log_history(
+        self, names: list[str], n: int | None, since: float | None
+    ) -> list[LogChunk]: ...
+    def subscribe_logs(self) -> LogSubscription: ...
+    def unsubscribe_logs(self, sub: LogSubscription) -> None: ...
+    async def restart(self, names: list[str], with_dependents: bool) -> list[dict[str, object]]: ...
+    async def stop(self, names: list[str]) -> list[dict[str, object]]: ...
+    async def start(self, names: list[str]) -> list[dict[str, object]]: ...
+    async def down(self, force: bool = False) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    cmd: str
+    args: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    message: str
+    hint: str | None = None
+    kind: str = PROTOCOL
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    ok: bool
+    result: object = None
+    error: ErrorInfo | None = None
+
+
+def ok(result: object) -> Reply:
+    return Reply(True, result)
+
+
+def fail(message: str, hint: str | None = None, kind: str = PROTOCOL) -> Reply:
+    return Reply(False, None, ErrorInfo(message, hint, kind))
+
+
+def _dump(obj: dict[str, object]) -> bytes:
+    # ensure_ascii: a line is one line whatever the text holds (no raw U+2028 surprises).
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+
+
+def encode_request(request: Request) -> bytes:
+    return _dump({"v": VERSION, "cmd": request.cmd, "args": request.args})
+
+
+def encode_reply(reply: Reply) -> bytes:
+    if reply.ok:
+        return _dump({"v": VERSION, "ok": True, "result": reply.result})
+    error = reply.error or ErrorInfo("unknown error")
+    return _dump(
+        {
+            "v": VERSION,
+            "ok": False,
+            "error": {"message": error.message, "hint": error.hint, "kind": error.kind},
+        }
+    )
+
+
+def _load_object(line: bytes, max_line: int | None) -> dict[str, object]:
+    if max_line is not None and len(line.rstrip(b"\n")) > max_line:
+        raise ProtocolError(f"request longer than {max_line} bytes", kind=REFUSED)
+    try:
+        obj = json.loads(line)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ProtocolError(
+            "not a JSON line", hint='send {"v": 1, "cmd": "...", "args": {...}}'
+        ) from None
+    if not isinstance(obj, dict):
+        raise ProtocolError("not a JSON object", hint='send {"v": 1, "cmd": "...", "args": {}}')
+    version = obj.get("v")
+    if version != VERSION or isinstance(version, bool):
+        raise ProtocolError(
+            f"unsupported protocol version {version!r}; this devstack speaks {VERSION}",
+            hint="use the devstack command of the same version as the running stack",
+        )
+    return obj
+
+
+def decode_request(line: bytes, max_line: int = MAX_LINE) -> Request:
+    """A request line -> Request, or ProtocolError (the text of the error reply)."""
+    obj = _load_object(line, max_line)
+    unknown = set(obj) - {"v", "cmd", "args"}
+    if unknown:
+        raise ProtocolError(f"unknown request fields: {', '.join(sorted(unknown))}")
+    cmd = obj.get("cmd")
+    if not isinstance(cmd, str) or cmd not in COMMANDS:
+        shown = repr(cmd)[:60]
+        raise ProtocolError(f"unknown command {shown}", hint=f"commands: {', '.join(COMMANDS)}")
+    args = obj.get("args", {})
+    if not isinstance(args, dict):
+        raise ProtocolError("args must be a JSON object", kind=USAGE)
+    return Request(cmd, args)
+
+
+def decode_reply(line: bytes) -> Reply:
+    obj = _load_object(line, None)
+    if obj.get("ok") is True:
+        return Reply(True, obj.get("result"))
+    error = obj.get("error")
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        raise ProtocolError("malformed error reply")
+    hint = error.get("hint")
+    kind = error.get("kind")
+    return fail(
+        error["message"],
+        hint if isinstance(hint, str) else None,
+        kind if isinstance(kind, str) else PROTOCOL,
+    )
+
+
+# --- arguments of each command (reject, never coerce) ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LogsArgs:
+    names: list[str]
+    n: int | None = None  # last n lines per service
+    since: float | None = None  # epoch seconds
+    follow: bool = False
+
+
+_ALLOWED_ARGS: dict[str, frozenset[str]] = {
+    "hello": frozenset(),
+    "status": frozenset(),
+    "ps": frozenset(),
+    "logs": frozenset({"names", "n", "since", "follow"}),
+    "restart": frozenset({"names", "with_dependents"}),
+    "stop": frozenset({"names"}),
+    "start": frozenset({"names"}),
+    "down": frozenset({"force"}),
+}
+
+
+def check_args(request: Request) -> None:
+    """ProtocolError (kind usage) for an argument the command does not take."""
+    unknown = set(request.args) - _ALLOWED_ARGS[request.cmd]
+    if unknown:
+        raise ProtocolError(
+            f"{request.cmd}: unknown arguments: {', '.join(sorted(unknown))[:200]}", kind=USAGE
+        )
+
+
+def arg_names(request: Request) -> list[str]:
+    names = request.args.get("names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ProtocolError("names must be a list of strings", kind=USAGE)
+    return list(names)
+
+
+def arg_bool(request: Request, key: str) -> bool:
+    value = request.args.get(key, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{key} must be true or false", kind=USAGE)
+    return value
+
+
+def logs_args(request: Request) -> LogsArgs:
+    n = request.args.get("n")
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise ProtocolError("n must be a whole number >= 0", kind=USAGE)
+    since = request.args.get("since")
+    if since is not None:
+        if isinstance(since, bool) or not isinstance(since, int | float):
+            raise ProtocolError("since must be epoch seconds", kind=USAGE)
+        if not math.isfinite(since):
+            raise ProtocolError("since must be finite", kind=USAGE)
+        since = float(since)
+    return LogsArgs(arg_names(request), n, since, arg_bool(request, "follow"))
+
+
+def chunk_result(chunk: LogChunk) -> dict[str, object]:
+    return {
+        "chunk": {
+            "service": chunk.service,
+            "stream": chunk.stream,
+            "time": chunk.time,
+            "text": chunk.text,
+        }
+    }
+
+
+# --- where the socket is ----------------------------------------------------------------
+
+
+def default_socket(state_dir: Path) -> Path:
+    return state_dir / "devstack.sock"
+
+
+def short_socket(root: Path) -> Path:
+    """The fallback for a root too deep for sun_path: /tmp/devstack-UID/HASH.sock."""
+    digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
+    return Path("/tmp") / f"devstack-{os.getuid()}" / f"{digest}.sock"
+
+
+def fits(path: Path) -> bool:
+    return len(os.fsencode(path)) <= SOCKET_PATH_MAX
+
+
+def socket_location(state_dir: Path) -> Path:
+    """Where the running supervisor of ``state_dir`` listens (what the client connects to)."""
+    try:
+        recorded = (state_dir / SOCKET_PATH_FILE).read_text().strip()
+    except OSError:
+        return default_socket(state_dir)
+    return Path(recorded) if recorded else default_socket(state_dir)
