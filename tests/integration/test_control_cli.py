@@ -1,0 +1,88 @@
+"""The client commands through the real CLI: fast path imports, no stack (exit 3),
+logs from files; end-to-end against a real supervisor once it serves the socket."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import devstack.supervisor
+
+CLI = [sys.executable, "-m", "devstack"]
+wired = pytest.mark.skipif(
+    not hasattr(devstack.supervisor.Supervisor, "ps"),
+    reason="supervisor control not wired yet",
+)
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Path:
+    (tmp_path / "stack.toml").write_text('[services.api]\ncmd = "sleep 60"\n')
+    return tmp_path
+
+
+def test_ps_imports_no_asyncio_httpx_pydantic_psutil(stack: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "devstack", "ps"],
+        cwd=stack,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 3
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
+    assert not imported & {"asyncio", "httpx", "pydantic", "psutil"}
+
+
+@pytest.mark.parametrize("cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"]])
+def test_no_stack_running_exits_3(stack: Path, cmd: list[str]) -> None:
+    result = run(cmd, stack)
+    assert result.returncode == 3, result.stderr
+    assert f"no stack is running in {stack}" in result.stderr
+    assert "devstack up" in result.stderr
+
+
+def test_logs_without_a_stack_merges_the_files(stack: Path) -> None:
+    logs = stack / ".devstack" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "api.log.1").write_text("2026-11-28T12:00:00.000Z stdout | first\n")
+    (logs / "api.log").write_text("2026-11-28T12:00:02.000Z stdout | third\n")
+    (logs / "web.log").write_text("2026-11-28T12:00:01.000Z stderr | second\n")
+    result = run(["logs"], stack)
+    assert result.returncode == 0, result.stderr
+    assert [line.split("| ")[1] for line in result.stdout.splitlines()] == [
+        "first",
+        "second",
+        "third",
+    ]
+    assert result.stdout.splitlines()[0].startswith("api       | ")
+    last = run(["logs", "api", "-n", "1", "--timestamps"], stack)
+    assert last.stdout == "2026-11-28T12:00:02.000Z api       | third\n"
+    bad = run(["logs", "../../etc/passwd"], stack)
+    assert bad.returncode == 2
+
+
+@wired
+def test_end_to_end_against_a_detached_supervisor(stack: Path) -> None:
+    up = run(["up", "-d"], stack)
+    try:
+        assert up.returncode == 0, up.stderr
+        ps = run(["ps", "--json"], stack)
+        assert ps.returncode == 0 and '"name": "api"' in ps.stdout
+        restart = run(["restart", "api"], stack)
+        assert restart.returncode == 0 and "api" in restart.stdout
+    finally:
+        down = run(["down"], stack)
+    assert down.returncode == 0, down.stderr
+    assert run(["ps"], stack).returncode == 3
