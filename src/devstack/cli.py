@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("services", nargs="*", metavar="SVC", help="services to start (default: all)")
     _add_file_option(up)
     up.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    up.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="run in the background (output in .devstack/supervisor.log); return once every "
+        "service is healthy/running or has failed",
+    )
     up.set_defaults(func=cmd_up)
 
     config = sub.add_parser("config", help="print the resolved configuration")
@@ -122,8 +129,18 @@ def _check_names(stack: StackSpec, names: Sequence[str]) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from devstack.commands.detach import connect_running, detach, up_into_running
+    from devstack.stackfile import find_stack_file
+
+    root = find_stack_file(args.file, Path.cwd()).parent
+    running = connect_running(root)
+    if running is not None:  # never a second supervisor in one directory
+        return up_into_running(running, root, list(args.services))
     stack = _load(args, cached=True)
     _check_names(stack, args.services)
+    if args.detach:
+        assert stack.file is not None
+        return detach(stack.file, stack.root, list(args.services))
     from devstack.supervisor import run_stack
 
     color = False if args.no_color else None

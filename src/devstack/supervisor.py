@@ -8,14 +8,20 @@ reached a final state, or when asked to stop (Ctrl-C, SIGTERM, SIGHUP).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import os
 import signal
+import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from devstack import graph
+from devstack.errors import DevstackError
 from devstack.guardian import Guardian
 from devstack.logs import LogChunk, LogHub
 from devstack.paths import StatePaths
@@ -30,6 +36,7 @@ from devstack.states import ServiceState
 
 if TYPE_CHECKING:
     from devstack.checks.result import CheckResult
+    from devstack.control.server import ControlServer
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +81,8 @@ class Supervisor(ProcessHooks):
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
+        self._server: ControlServer | None = None
+        self._owns_directory = False
 
     # --- ProcessHooks ------------------------------------------------------------------
 
@@ -112,6 +121,7 @@ class Supervisor(ProcessHooks):
         reaper: OrphanReaper | None = None
         try:
             use_pidfd_child_watcher(loop)
+            await self._claim_directory()
             for line in reap_stale(self.paths.state_file):
                 hub.message(line, "warn")
             self._state = StateFile(self.paths.state_file, stack_id=self.stack_id)
@@ -127,6 +137,11 @@ class Supervisor(ProcessHooks):
             loop.add_signal_handler(signal.SIGQUIT, self._force)
             return await self._run_services()
         finally:
+            if self._server is not None:
+                await self._server.close()
+            if self._owns_directory:  # never another supervisor's pid file
+                with contextlib.suppress(FileNotFoundError):
+                    self.paths.pid_file.unlink()
             for sig in (*_GRACEFUL_SIGNALS, signal.SIGQUIT):
                 loop.remove_signal_handler(sig)
             if reaper is not None:
@@ -138,6 +153,25 @@ class Supervisor(ProcessHooks):
             if self._http is not None:
                 await self._http.aclose()
             hub.close()
+
+    async def _claim_directory(self) -> None:
+        """One supervisor per directory: clean what a dead one left, refuse a live one,
+        then write the pid file and serve the control socket."""
+        from devstack.control.server import remove_stale, serve
+        from devstack.stackcontrol import SupervisorControl
+
+        remove_stale(self.paths)
+        running = running_supervisor(self.paths)
+        if running is not None:
+            pid, since = running
+            raise DevstackError(
+                f"a stack is already running in {self.stack.root} (pid {pid}, since {since})",
+                hint="see it with: devstack ps; stop it with: devstack down",
+            )
+        me = psutil.Process()
+        self.paths.pid_file.write_text(f"{me.pid} {me.create_time()}\n")
+        self._owns_directory = True
+        self._server = await serve(SupervisorControl(self), self.paths)
 
     def _own_pids(self) -> set[int]:
         pids = {r.pid for r in self._records.values()}
@@ -309,6 +343,19 @@ class _Hold:
     def __exit__(self, *exc: object) -> None:
         self._supervisor._busy -= 1
         self._supervisor._wake.set()
+
+
+def running_supervisor(paths: StatePaths) -> tuple[int, str] | None:
+    """(pid, start time) of a live devstack supervisor recorded in ``paths``, else None."""
+    try:
+        pid_text, created = paths.pid_file.read_text().split()[:2]
+        proc = psutil.Process(int(pid_text))
+        if proc.pid == os.getpid() or abs(proc.create_time() - float(created)) > 0.01:
+            return None
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(created)))
+        return proc.pid, since
+    except (OSError, ValueError, psutil.Error):
+        return None
 
 
 def run_stack(stack: StackSpec, names: Sequence[str] = (), **kwargs: Any) -> int:

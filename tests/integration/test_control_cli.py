@@ -10,13 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import devstack.supervisor
-
 CLI = [sys.executable, "-m", "devstack"]
-wired = pytest.mark.skipif(
-    not hasattr(devstack.supervisor.Supervisor, "ps"),
-    reason="supervisor control not wired yet",
-)
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -73,7 +67,6 @@ def test_logs_without_a_stack_merges_the_files(stack: Path) -> None:
     assert bad.returncode == 2
 
 
-@wired
 def test_end_to_end_against_a_detached_supervisor(stack: Path) -> None:
     up = run(["up", "-d"], stack)
     try:

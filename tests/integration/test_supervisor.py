@@ -465,3 +465,22 @@ def test_refused_connections_are_explained_once_per_episode(tmp_path: Path) -> N
     assert explained and set(explained) <= {"starting", "crashed", "failed"}
     # Once per episode: never twice in a row for the same state of the backend.
     assert len(explained) == len(set(explained))
+
+
+def test_a_second_up_in_the_same_directory_never_starts_a_second_supervisor(
+    tmp_path: Path,
+) -> None:
+    write_stack(tmp_path, '[services.s]\ncmd = "sleep 30"\n')
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"s\s+\* \[start\]")
+        second = run_devstack(tmp_path, "up")
+        assert second.returncode == 0, second.stderr
+        assert f"the stack in {tmp_path} is already running (pid {stack.proc.pid}" in second.stdout
+        assert "[start]" not in second.stdout
+        assert (tmp_path / ".devstack" / "supervisor.pid").read_text().split()[0] == str(
+            stack.proc.pid
+        )
+        assert stack.proc.poll() is None
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+    assert not (tmp_path / ".devstack" / "supervisor.pid").exists()

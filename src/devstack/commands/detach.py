@@ -1,0 +1,121 @@
+"""``devstack up`` next to a running stack, and ``devstack up -d``.
+
+A second ``up`` in a directory never starts a second supervisor: with no names it
+says the stack runs (pid, since when); with names it asks the running supervisor to
+start them. ``up -d`` starts the supervisor in a session of its own, its output in
+``.devstack/supervisor.log``, and returns once every service has an outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from devstack.control.client import ControlClient
+from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
+from devstack.paths import StatePaths
+
+# A start has an outcome once no service is still on its way.
+_ON_THE_WAY = {"pending", "waiting", "checking", "starting", "crashed", "backoff"}
+_BAD = {"failed", "blocked", "not started"}
+
+
+def connect_running(root: Path) -> ControlClient | None:
+    try:
+        return ControlClient.connect(root, timeout=30.0)
+    except NoStackRunning:
+        return None
+
+
+def up_into_running(client: ControlClient, root: Path, names: list[str]) -> int:
+    """What ``up`` does when a supervisor already serves ``root``."""
+    with client:
+        if not names:
+            status = client.call("status")
+            assert isinstance(status, dict)
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))
+            print(f"the stack in {root} is already running (pid {status['pid']}, since {since})")
+            print("  see it with: devstack ps; follow it with: devstack logs -f")
+            return EXIT_OK
+        results = client.call("start", {"names": names})
+    return print_results(results)
+
+
+def print_results(results: object) -> int:
+    assert isinstance(results, list)
+    failed = False
+    for r in results:
+        mark = "ok" if r["ok"] else "FAILED"
+        failed |= not r["ok"]
+        print(f"{r['name']}: {mark} in {float(r['took']):.2f}s: {r['message']}")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.0) -> int:
+    """Start the supervisor in the background and wait until every service has an outcome."""
+    paths = StatePaths(root)
+    paths.prepare()
+    log_path = paths.dir / "supervisor.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devstack",
+                "up",
+                "--no-color",
+                "--file",
+                str(stack_file),
+                *names,
+            ],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no terminal: Ctrl-C and a closed terminal leave it be
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+    deadline = time.monotonic() + timeout
+    rows: list[dict[str, object]] | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
+            print("\n".join(f"  {line}" for line in tail))
+            return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
+        rows = _ps(root)
+        if rows is not None and not any(r["state"] in _ON_THE_WAY for r in rows):
+            break
+        time.sleep(0.05)
+    else:
+        raise DevstackError(
+            f"the stack did not settle within {timeout:g}s", hint="see: devstack ps"
+        )
+    assert rows is not None
+    print(f"devstack: supervisor pid {proc.pid}, output in {log_path}")
+    bad = False
+    for r in rows:
+        detail = f" pid {r['pid']}" if r.get("pid") else ""
+        where = f" {r['url']}" if r.get("url") else ""
+        reason = f": {r['reason']}" if r["state"] in _BAD and r.get("reason") else ""
+        print(f"  {r['name']}: {r['state']}{detail}{where}{reason}")
+        bad |= r["state"] in _BAD
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def _ps(root: Path) -> list[dict[str, object]] | None:
+    try:
+        with ControlClient.connect(root, timeout=5.0) as client:
+            rows = client.call("ps")
+    except (NoStackRunning, OSError):
+        return None
+    assert isinstance(rows, list)
+    return rows
+
+
+def cmd_up_detached(args: argparse.Namespace, stack_file: Path) -> int:
+    return detach(stack_file, stack_file.parent, list(args.services))
