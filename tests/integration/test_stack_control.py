@@ -167,3 +167,29 @@ def test_log_history_merges_services_in_time_order_with_last_n(tmp_path: Path) -
             assert sum(c.lines for c in chunks if c.service == name) == 2
 
     run_with_control(tmp_path, body)
+
+
+def test_restart_of_broken_code_keeps_the_old_process_serving(tmp_path: Path) -> None:
+    """Promise 5: a restart never swaps a running process for one whose checks fail."""
+    port = free_port()
+    server = tmp_path / "server.py"
+    server.write_text(
+        "import http.server, os\n"
+        "http.server.ThreadingHTTPServer(('127.0.0.1', int(os.environ['PORT'])),"
+        " http.server.SimpleHTTPRequestHandler).serve_forever()\n"
+    )
+    (tmp_path / "stack.toml").write_text(
+        f'[services.web]\ncmd = "{PY} server.py"\nport = {port}\nhealth.http = "/"\n'
+    )
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        old = sup.services["web"].process.pid  # type: ignore[union-attr]
+        server.write_text("def broken(:\n")
+        [result] = await control.restart(["web"], with_dependents=False)
+        assert result["ok"] is False
+        assert "checks failed; the running process is kept" in str(result["message"])
+        assert "server.py:1" in str(result["message"])
+        assert sup.services["web"].process.pid == old and is_alive(old)  # type: ignore[union-attr]
+        assert sup.services["web"].state.value == "healthy"
+
+    run_with_control(tmp_path, body)

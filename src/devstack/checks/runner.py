@@ -29,9 +29,10 @@ from devstack.checks.envwiring import check_env
 from devstack.checks.imports import check_import, import_target
 from devstack.checks.ports import bind_address, check_port
 from devstack.checks.result import CheckResult
+from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
-CHECKS = ("executable", "import", "port", "env", "localhost", "cmd")
+CHECKS = ("executable", "syntax", "import", "port", "env", "localhost", "cmd")
 _OUTPUT_LINES = 20
 
 
@@ -58,6 +59,10 @@ async def check_service(
             python = _python_of(spec, resolved.path if resolved else None)
             if python is not None:
                 jobs.append(group.create_task(_import(spec, python, timeout)))
+        if "syntax" not in skip and (exe is None or not exe.failed):
+            syntax = check_syntax(spec)
+            if syntax is not None:
+                results.append(syntax)
         if "port" not in skip:
             jobs.append(group.create_task(_in_thread(check_port, spec, stack)))
         if "env" not in skip:
