@@ -116,7 +116,9 @@ class Supervisor(ProcessHooks):
         """Run the stack until it ends; the exit code (0, 1, or 128+signal)."""
         self.paths.prepare()
         printer = self._printer or Printer(self.order, color=self._color)
-        self.hub = hub = LogHub(printer, self.paths.log_dir)
+        # DEVSTACK_LOG_MAX_BYTES: rotate the per-service log files at this size (default 10 MiB).
+        max_bytes = int(os.environ.get("DEVSTACK_LOG_MAX_BYTES") or 10 * 2**20)
+        self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes)
         loop = asyncio.get_running_loop()
         reaper: OrphanReaper | None = None
         try:
