@@ -124,7 +124,10 @@ def test_port_held_by_a_stale_child_of_this_stack(
         "it is a stale process of this stack (service backend, recorded in "
         ".devstack/state.json with the same start time)" in result.details
     )
-    assert result.fix == "devstack up --replace-stale (ends stale processes of this stack only)"
+    assert (
+        result.fix
+        == "devstack up (it ends stale processes of this stack first, checked by start time)"
+    )
     # The supervisor that recorded it still runs: not stale, say how to stop it.
     me = psutil.Process()
     state.write_text(

@@ -2,7 +2,7 @@
 
 The holder is named (pid, user, command line, cwd) and matched against
 ``.devstack/state.json``: a process recorded there with the same start time is a
-stale child of this stack, which ``devstack up --replace-stale`` may end.
+stale child of this stack, which the next ``devstack up`` reaps before it starts.
 
 A port written in the command (``--bind``/``--port``/``-p``) that differs from the
 declared ``port`` is reported here as a failed check (not a config error), since
@@ -102,7 +102,9 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
             f"it is a stale process of this stack (service {stale.service}, recorded in "
             f".devstack/state.json with the same start time)"
         )
-        fix = "devstack up --replace-stale (ends stale processes of this stack only)"
+        # `up` reaps every process state.json records with a matching start time
+        # before it starts anything, so no flag is needed to replace it.
+        fix = "devstack up (it ends stale processes of this stack first, checked by start time)"
     else:
         if holder.pid is not None:
             details.append("it is not a process of this stack")
