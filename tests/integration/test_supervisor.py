@@ -484,3 +484,42 @@ def test_a_second_up_in_the_same_directory_never_starts_a_second_supervisor(
         stack.signal(signal.SIGINT)
         assert stack.wait() == 130
     assert not (tmp_path / ".devstack" / "supervisor.pid").exists()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on the parent-death signal")
+def test_next_up_reaps_a_stale_child_holding_the_port_then_starts(tmp_path: Path) -> None:
+    """Catalogue 7 through the CLI: guardian and supervisor both SIGKILLed; the leader
+    dies by its parent-death signal but its child keeps the port. The next `up`
+    reaps it (recorded in state.json, start time checked), says so, and starts."""
+    port = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{listener(port)} & wait"
+        shell = true
+        port = {port}
+        """,
+    )
+    with RunningStack(tmp_path) as first:
+        first.wait_for(r"web\s+\* \[healthy\]")
+        tree = first.descendants()
+        guardian = [p for p in tree if "devstack.guardian" in " ".join(p.cmdline())]
+        server = [
+            p for p in tree if p.name().startswith("python") and "listener" in " ".join(p.cmdline())
+        ]
+        assert len(guardian) == 1 and len(server) == 1
+        guardian[0].kill()
+        guardian[0].wait(5)
+        first.proc.kill()
+        first.proc.wait()
+    stale = server[0]
+    wait_until(lambda: stale.is_running() and stale.ppid() != first.proc.pid, timeout=5)
+    assert is_alive(stale.pid)  # the orphan still holds the port
+    with RunningStack(tmp_path) as second:
+        second.wait_for(r"web\s+\* \[healthy\]")
+        out = second.output()
+        assert str(stale.pid) in out  # what was reaped is named
+        assert not is_alive(stale.pid)
+        second.signal(signal.SIGINT)
+        assert second.wait() == 130
