@@ -6,6 +6,7 @@ Usage: floor.py SPEC.json   (SPEC: {"levels": [[[argv...], port], ...], ...]})
 Prints "ready" once every port accepts; exits on SIGTERM after killing its children.
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +22,8 @@ def accepts(port: int) -> bool:
 
 
 def main() -> None:
-    spec = json.load(open(sys.argv[1]))
+    with open(sys.argv[1]) as f:
+        spec = json.load(f)
     children: dict[int, tuple[list[str], int, subprocess.Popen[bytes]]] = {}
 
     def spawn(argv: list[str], port: int) -> None:
@@ -30,10 +32,8 @@ def main() -> None:
 
     def stop(*_: object) -> None:
         for _argv, _port, proc in children.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         for _argv, _port, proc in children.values():
             proc.wait()
         sys.exit(0)

@@ -111,19 +111,30 @@ def stack_toml(services: list[tuple[str, list[str], int, str | None]], extra: st
     return "\n".join(out)
 
 
-def start_devstack(root: Path, *args: str, stdout: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+def start_devstack(
+    root: Path, *args: str, stdout: int | None = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [PY, "-m", "devstack", "up", *args], cwd=root, env=env(), stdout=stdout,
-        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [PY, "-m", "devstack", "up", *args],
+        cwd=root,
+        env=env(),
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
 # --- cold start ------------------------------------------------------------------------
 
+
 def cold_start(n: int, delay_ms: int, repeats: int) -> list[tuple[str, str, str, str]]:
     half = n // 2
     results: dict[str, list[float]] = {
-        "floor": [], "devstack": [], "devstack (config cached)": [], "honcho": []
+        "floor": [],
+        "devstack": [],
+        "devstack (config cached)": [],
+        "honcho": [],
     }
     for _ in range(repeats):
         ports = free_ports(n)
@@ -132,18 +143,27 @@ def cold_start(n: int, delay_ms: int, repeats: int) -> list[tuple[str, str, str,
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             # floor: level 0 = first half, level 1 = second half
-            spec = {"levels": [[[argv[i], ports[i]] for i in range(half)],
-                               [[argv[i], ports[i]] for i in range(half, n)]]}
+            spec = {
+                "levels": [
+                    [[argv[i], ports[i]] for i in range(half)],
+                    [[argv[i], ports[i]] for i in range(half, n)],
+                ]
+            }
             (root / "floor.json").write_text(json.dumps(spec))
             t0 = time.perf_counter()
-            proc = subprocess.Popen([PY, str(HERE / "floor.py"), str(root / "floor.json")],
-                                    stdout=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [PY, str(HERE / "floor.py"), str(root / "floor.json")],
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             wait_ports(ports)
             results["floor"].append(time.perf_counter() - t0)
             stop(proc)
             # devstack: second half depends on the first half, gated on health (tcp probe)
-            services = [(names[i], argv[i], ports[i], names[i - half] if i >= half else None)
-                        for i in range(n)]
+            services = [
+                (names[i], argv[i], ports[i], names[i - half] if i >= half else None)
+                for i in range(n)
+            ]
             (root / "stack.toml").write_text(stack_toml(services))
             # First run validates stack.toml; the second finds it in .devstack/spec-cache.json.
             for who in ("devstack", "devstack (config cached)"):
@@ -155,16 +175,28 @@ def cold_start(n: int, delay_ms: int, repeats: int) -> list[tuple[str, str, str,
             # honcho: no gating at all
             if shutil.which("honcho"):
                 (root / "Procfile").write_text(
-                    "".join(f"{names[i]}: {' '.join(argv[i])}\n" for i in range(n)))
+                    "".join(f"{names[i]}: {' '.join(argv[i])}\n" for i in range(n))
+                )
                 t0 = time.perf_counter()
-                proc = subprocess.Popen(["honcho", "start"], cwd=root, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    ["honcho", "start"],
+                    cwd=root,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 wait_ports(ports)
                 results["honcho"].append(time.perf_counter() - t0)
                 stop(proc)
     floor = statistics.median(results["floor"])
-    rows = [("cold start: 40 services, 200 ms each, half gated on the other half",
-             "floor (spawn in order + poll ports)", f"{floor:.3f} s", "1.00x")]
+    rows = [
+        (
+            "cold start: 40 services, 200 ms each, half gated on the other half",
+            "floor (spawn in order + poll ports)",
+            f"{floor:.3f} s",
+            "1.00x",
+        )
+    ]
     for who in ("devstack", "devstack (config cached)", "honcho"):
         if results[who]:
             m = statistics.median(results[who])
@@ -174,6 +206,7 @@ def cold_start(n: int, delay_ms: int, repeats: int) -> list[tuple[str, str, str,
 
 
 # --- kill -> respawn ---------------------------------------------------------------------
+
 
 def listener_pid(port: int) -> int | None:
     for conn in psutil.net_connections(kind="tcp"):
@@ -211,24 +244,39 @@ def kill_respawn(kills: int) -> list[tuple[str, str, str, str]]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "floor.json").write_text(json.dumps({"levels": [[[argv, port]]]}))
-        proc = subprocess.Popen([PY, str(HERE / "floor.py"), str(root / "floor.json")],
-                                stdout=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [PY, str(HERE / "floor.py"), str(root / "floor.json")],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         floor = statistics.median(kill_respawn_times(port, kills))
         stop(proc)
-        (root / "stack.toml").write_text(stack_toml(
-            [("svc", argv, port, None)], extra='max_restarts = 1000\nbackoff_reset = "10ms"'))
+        (root / "stack.toml").write_text(
+            stack_toml(
+                [("svc", argv, port, None)], extra='max_restarts = 1000\nbackoff_reset = "10ms"'
+            )
+        )
         proc = start_devstack(root)
         mine = statistics.median(kill_respawn_times(port, kills))
         stop(proc, signal.SIGINT)
     return [
-        (f"SIGKILL -> port accepting again (median of {kills})", "floor (poll + respawn)",
-         f"{floor * 1000:.1f} ms", ""),
-        ("", "devstack", f"{mine * 1000:.1f} ms",
-         f"+{(mine - floor) * 1000:.1f} ms  target <= +15 ms"),
+        (
+            f"SIGKILL -> port accepting again (median of {kills})",
+            "floor (poll + respawn)",
+            f"{floor * 1000:.1f} ms",
+            "",
+        ),
+        (
+            "",
+            "devstack",
+            f"{mine * 1000:.1f} ms",
+            f"+{(mine - floor) * 1000:.1f} ms  target <= +15 ms",
+        ),
     ]
 
 
 # --- idle cost -----------------------------------------------------------------------------
+
 
 def idle(n: int, seconds: float) -> list[tuple[str, str, str, str]]:
     ports = free_ports(n)
@@ -250,8 +298,12 @@ def idle(n: int, seconds: float) -> list[tuple[str, str, str, str]]:
         stop(proc, signal.SIGINT)
     per10 = cpu * 10 / seconds
     return [
-        (f"idle: {n} services with probes, {seconds:g} s", "supervisor CPU", f"{per10:.3f} s / 10 s",
-         "target <= 0.05 s"),
+        (
+            f"idle: {n} services with probes, {seconds:g} s",
+            "supervisor CPU",
+            f"{per10:.3f} s / 10 s",
+            "target <= 0.05 s",
+        ),
         ("", "supervisor PSS (RSS)", f"{pss:.1f} MB ({rss:.1f})", "target <= 40 MB"),
         ("", "guardian PSS", f"{gpss:.1f} MB", ""),
     ]
@@ -259,15 +311,18 @@ def idle(n: int, seconds: float) -> list[tuple[str, str, str, str]]:
 
 # --- log throughput -----------------------------------------------------------------------
 
+
 def lines_through(n: int) -> list[tuple[str, str, str, str]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "stack.toml").write_text(textwrap.dedent(f"""
+        (root / "stack.toml").write_text(
+            textwrap.dedent(f"""
             [services.gen]
             cmd = "{PY} {LINES} {n} --prefix L"
             restart = "no"
-        """))
+        """)
+        )
         proc = start_devstack(root, stdout=subprocess.PIPE)
         assert proc.stdout is not None
         fd = proc.stdout.fileno()
@@ -287,26 +342,37 @@ def lines_through(n: int) -> list[tuple[str, str, str, str]]:
         log_file = root / ".devstack" / "logs" / "gen.log"
         in_file = len(re.findall(rb"\| L\d+", log_file.read_bytes())) if log_file.exists() else 0
     span = (last - first) if first and last else float("nan")
-    rows.append((f"{n:,} lines from one service", "devstack terminal stream",
-                 f"{span:.3f} s ({n / span:,.0f} lines/s)" if span == span else "n/a",
-                 f"target <= 0.2 s; seen {len(seen):,}, in log file {in_file:,}"))
+    rows.append(
+        (
+            f"{n:,} lines from one service",
+            "devstack terminal stream",
+            f"{span:.3f} s ({n / span:,.0f} lines/s)" if span == span else "n/a",
+            f"target <= 0.2 s; seen {len(seen):,}, in log file {in_file:,}",
+        )
+    )
     return rows
 
 
 # --- shutdown -----------------------------------------------------------------------------
 
+
 def shutdown(n: int) -> list[tuple[str, str, str, str]]:
     ports = free_ports(n)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        services = [(f"s{i:02d}", [PY, LISTEN, str(p), "0", "--grandchild"], p, None)
-                    for i, p in enumerate(ports)]
+        services = [
+            (f"s{i:02d}", [PY, LISTEN, str(p), "0", "--grandchild"], p, None)
+            for i, p in enumerate(ports)
+        ]
         (root / "stack.toml").write_text(stack_toml(services))
         proc = start_devstack(root)
         wait_ports(ports)
         time.sleep(0.5)
-        tree = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                if "listen_after" in " ".join(p.cmdline())]
+        tree = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "listen_after" in " ".join(p.cmdline())
+        ]
         t0 = time.perf_counter()
         proc.send_signal(signal.SIGTERM)
         alive = tree
@@ -316,18 +382,30 @@ def shutdown(n: int) -> list[tuple[str, str, str, str]]:
                 time.sleep(0.002)
         took = time.perf_counter() - t0
         proc.wait(10)
-    return [(f"SIGTERM to {n} services with grandchildren", f"{len(tree)} processes all gone",
-             f"{took * 1000:.0f} ms", f"target <= 300 ms; left alive: {len(alive)}")]
+    return [
+        (
+            f"SIGTERM to {n} services with grandchildren",
+            f"{len(tree)} processes all gone",
+            f"{took * 1000:.0f} ms",
+            f"target <= 300 ms; left alive: {len(alive)}",
+        )
+    ]
 
 
 # --- client commands against a detached stack ---------------------------------------------
+
 
 def _detached(root: Path, n: int) -> list[int]:
     ports = free_ports(n)
     services = [(f"s{i:02d}", [PY, LISTEN, str(p), "0"], p, None) for i, p in enumerate(ports)]
     (root / "stack.toml").write_text(stack_toml(services))
-    subprocess.run([PY, "-m", "devstack", "up", "-d"], cwd=root, env=env(), check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [PY, "-m", "devstack", "up", "-d"],
+        cwd=root,
+        env=env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return ports
 
 
@@ -365,31 +443,57 @@ def client_commands(runs: int) -> list[tuple[str, str, str, str]]:
             restart = []
             for _ in range(max(3, runs // 4)):
                 t0 = time.perf_counter()
-                subprocess.run([PY, "-m", "devstack", "restart", "s00"], cwd=root, env=env(),
-                               stdout=subprocess.DEVNULL, check=True)
+                subprocess.run(
+                    [PY, "-m", "devstack", "restart", "s00"],
+                    cwd=root,
+                    env=env(),
+                    stdout=subprocess.DEVNULL,
+                    check=True,
+                )
                 wait_ports([ports[0]])
                 restart.append(time.perf_counter() - t0)
         finally:
             _down(root)
     over = statistics.median(restart) - statistics.median(own)
     return [
-        ("devstack ps, 10-service stack (median)", "python -c pass (floor)", f"{floor * 1000:.0f} ms", ""),
+        (
+            "devstack ps, 10-service stack (median)",
+            "python -c pass (floor)",
+            f"{floor * 1000:.0f} ms",
+            "",
+        ),
         ("", "devstack ps", f"{ps * 1000:.0f} ms", "target <= 60 ms"),
-        ("devstack restart SVC -> accepting", "program's own start", f"{statistics.median(own) * 1000:.0f} ms", ""),
-        ("", "devstack restart", f"{statistics.median(restart) * 1000:.0f} ms",
-         f"+{over * 1000:.0f} ms  target <= +100 ms"),
+        (
+            "devstack restart SVC -> accepting",
+            "program's own start",
+            f"{statistics.median(own) * 1000:.0f} ms",
+            "",
+        ),
+        (
+            "",
+            "devstack restart",
+            f"{statistics.median(restart) * 1000:.0f} ms",
+            f"+{over * 1000:.0f} ms  target <= +100 ms",
+        ),
     ]
 
 
 # --- devstack check on the incident --------------------------------------------------------
+
 
 def check_incident(runs: int) -> list[tuple[str, str, str, str]]:
     """`devstack check` on the incident fixture vs the app's own import time (same venv)."""
     cache = HERE.parent / "tests" / ".cache"
     venvs = sorted(cache.glob("venv-*/bin/gunicorn")) if cache.exists() else []
     if not venvs:
-        return [("devstack check on the incident", "skipped", "no test venv",
-                 "run the tests once: they build tests/.cache/venv-*")]
+        return [
+            (
+                "devstack check on the incident",
+                "skipped",
+                "no test venv",
+                "run the tests once: they build tests/.cache/venv-*",
+            )
+        ]
     venv = venvs[0].parent.parent
     fixture = HERE.parent / "tests" / "fixtures" / "incident"
     with tempfile.TemporaryDirectory() as tmp:
@@ -404,19 +508,32 @@ def check_incident(runs: int) -> list[tuple[str, str, str, str]]:
         imports, checks = [], []
         for _ in range(runs):
             t0 = time.perf_counter()
-            subprocess.run([str(venv / "bin" / "python"), "-c", "import api"], cwd=root / "backend",
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [str(venv / "bin" / "python"), "-c", "import api"],
+                cwd=root / "backend",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             imports.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            subprocess.run([PY, "-m", "devstack", "check"], cwd=root, env=env(),
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [PY, "-m", "devstack", "check"], cwd=root, env=env(), stdout=subprocess.DEVNULL
+            )
             checks.append(time.perf_counter() - t0)
     own, mine = statistics.median(imports), statistics.median(checks)
     return [
-        ("devstack check, incident fixture (median)", "python -c 'import api' (the app's own)",
-         f"{own * 1000:.0f} ms", ""),
-        ("", "devstack check", f"{mine * 1000:.0f} ms",
-         f"+{(mine - own) * 1000:.0f} ms  target <= +1500 ms"),
+        (
+            "devstack check, incident fixture (median)",
+            "python -c 'import api' (the app's own)",
+            f"{own * 1000:.0f} ms",
+            "",
+        ),
+        (
+            "",
+            "devstack check",
+            f"{mine * 1000:.0f} ms",
+            f"+{(mine - own) * 1000:.0f} ms  target <= +1500 ms",
+        ),
     ]
 
 
@@ -432,7 +549,9 @@ BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), default=None)
     args = parser.parse_args()
@@ -449,12 +568,12 @@ def main() -> None:
         rows += BENCHES[name](args.quick)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     head = ("benchmark", "who", "result", "vs floor / target")
-    widths = [max(w, len(h)) for w, h in zip(widths, head)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    widths = [max(w, len(h)) for w, h in zip(widths, head, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=False))
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)))
     print(f"\npython {sys.version.split()[0]}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
 
 
