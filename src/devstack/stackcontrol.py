@@ -40,12 +40,18 @@ def _stamp(paths: list[Path]) -> tuple[tuple[str, int], ...]:
     return tuple(stamps)
 
 
+def inputs_stamp(supervisor: Supervisor, name: str) -> tuple[tuple[str, int], ...]:
+    """What the files ``name`` was configured from look like now (for `restart needed`)."""
+    spec = supervisor.services[name].spec
+    files = [] if supervisor.stack.file is None else [supervisor.stack.file]
+    return _stamp([*files, *spec.env_files])
+
+
 class SupervisorControl:
     def __init__(self, supervisor: Supervisor) -> None:
         self._sup = supervisor
         self._lock = asyncio.Lock()
         self._started = time.time()
-        self._stamps = {name: self._inputs_stamp(name) for name in supervisor.services}
         self._procs: dict[int, psutil.Process] = {}  # kept so cpu_percent has a baseline
 
     # --- read-only -----------------------------------------------------------------------
@@ -88,7 +94,7 @@ class SupervisorControl:
                     "url": svc.spec.url,
                     "reason": snap.reason,
                     "restart_needed": snap.state.is_up
-                    and self._stamps.get(name) != self._inputs_stamp(name),
+                    and self._sup.launch_stamps.get(name) != inputs_stamp(self._sup, name),
                     "cpu_percent": cpu,
                     "rss": rss,
                 }
@@ -172,7 +178,6 @@ class SupervisorControl:
         task = self._sup.tasks.get(name)
         if task is not None and not task.done():
             return self._result(name, True, 0.0, f"already {svc.state}")
-        self._stamps[name] = self._inputs_stamp(name)
         self._sup.launch(name)
         await svc.wait_settled()
         ok = svc.state in _OK_STATES
@@ -219,11 +224,6 @@ class SupervisorControl:
 
     def _in_stop_order(self, names: list[str]) -> list[str]:
         return list(reversed(self._in_start_order(names)))
-
-    def _inputs_stamp(self, name: str) -> tuple[tuple[str, int], ...]:
-        spec = self._sup.services[name].spec
-        files = [] if self._sup.stack.file is None else [self._sup.stack.file]
-        return _stamp([*files, *spec.env_files])
 
     def _tree_usage(self, pid: int | None) -> tuple[float | None, int | None]:
         """CPU% and RSS of the whole process tree of ``pid``."""

@@ -31,6 +31,7 @@ from devstack.reaper import OrphanReaper, become_subreaper
 from devstack.refusals import is_local, refused_addresses
 from devstack.service import ProcessHooks, Service
 from devstack.spec import ServiceSpec, StackSpec
+from devstack.stackcontrol import inputs_stamp
 from devstack.statefile import StateFile, reap_stale
 from devstack.states import ServiceState
 
@@ -75,6 +76,7 @@ class Supervisor(ProcessHooks):
         self._wake = asyncio.Event()
         self.all_stopped = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.launch_stamps: dict[str, tuple[tuple[str, int], ...]] = {}
         self._held: set[str] = set()
         self._busy = 0
         self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
@@ -253,6 +255,8 @@ class Supervisor(ProcessHooks):
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""
         self._held.discard(name)
+        # The config and env files as they were at this start (`ps`: restart needed).
+        self.launch_stamps[name] = inputs_stamp(self, name)
         self.services[name].mark_pending()
         task = asyncio.create_task(self.services[name].run(self.services), name=f"service:{name}")
         task.add_done_callback(functools.partial(self._task_done, name))

@@ -334,12 +334,6 @@ def test_ps_table_and_json_fields_and_restart_needed_after_an_env_edit(tmp_path:
         assert psutil.Process(pid).environ()["GREETING"] == "second"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="restart_needed is true for every service from the start: Supervisor._claim_directory "
-    "builds SupervisorControl (which snapshots the input files' mtimes per service) before "
-    "Supervisor.services is filled, so its _stamps dict is empty",
-)
 def test_restart_needed_is_false_until_an_input_file_changes(tmp_path: Path) -> None:
     three_services(tmp_path)
     with detached(tmp_path):
