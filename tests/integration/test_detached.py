@@ -25,7 +25,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psutil
-import pytest
 
 from conftest import LEAK_TAG, free_port, is_alive, program, wait_until
 
