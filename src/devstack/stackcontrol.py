@@ -40,6 +40,16 @@ def _stamp(paths: list[Path]) -> tuple[tuple[str, int], ...]:
     return tuple(stamps)
 
 
+def _children_map() -> dict[int, list[int]]:
+    """{parent pid: child pids} of every process, from one pass over the process table."""
+    children: dict[int, list[int]] = {}
+    for proc in psutil.process_iter(["ppid"]):
+        ppid = proc.info["ppid"]
+        if ppid is not None:
+            children.setdefault(ppid, []).append(proc.pid)
+    return children
+
+
 def inputs_stamp(supervisor: Supervisor, name: str) -> tuple[tuple[str, int], ...]:
     """What the files ``name`` was configured from look like now (for `restart needed`)."""
     spec = supervisor.services[name].spec
@@ -71,10 +81,12 @@ class SupervisorControl:
 
     def ps(self) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
+        children = _children_map()
+        seen: dict[int, psutil.Process] = {}
         for name, svc in self._sup.services.items():
             snap = svc.snapshot()
             probe = snap.last_probe
-            cpu, rss = self._tree_usage(snap.pid)
+            cpu, rss = self._tree_usage(snap.pid, children, seen)
             uptime = svc.uptime()
             rows.append(
                 {
@@ -99,6 +111,7 @@ class SupervisorControl:
                     "rss": rss,
                 }
             )
+        self._procs = seen
         return rows
 
     def log_history(self, names: list[str], n: int | None, since: float | None) -> list[LogChunk]:
@@ -202,10 +215,22 @@ class SupervisorControl:
         return "\n".join(lines)
 
     def _reload(self) -> StackSpec:
-        from devstack.config import load_stack
+        """stack.toml and the env files as they are now: from the spec cache when none of
+        them changed (the usual restart, after a code edit), else validated again."""
+        from devstack import speccache
 
         stack = self._sup.stack
-        return load_stack(stack.file, stack.root)
+        if stack.file is not None and not stack.from_procfile:
+            cache = stack.root / ".devstack" / speccache.CACHE_NAME
+            hit = speccache.load(cache, stack.file, os.environ)
+            if hit is not None:
+                return hit
+        from devstack.config import load_stack
+
+        fresh = load_stack(stack.file, stack.root)
+        if stack.file is not None and not stack.from_procfile:
+            speccache.save(cache, stack.file, os.environ, fresh)
+        return fresh
 
     def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
         chosen = set(names or self.service_names())
@@ -225,29 +250,32 @@ class SupervisorControl:
     def _in_stop_order(self, names: list[str]) -> list[str]:
         return list(reversed(self._in_start_order(names)))
 
-    def _tree_usage(self, pid: int | None) -> tuple[float | None, int | None]:
-        """CPU% and RSS of the whole process tree of ``pid``."""
+    def _tree_usage(
+        self, pid: int | None, children: dict[int, list[int]], seen: dict[int, psutil.Process]
+    ) -> tuple[float | None, int | None]:
+        """CPU% and RSS of the whole process tree of ``pid`` (``children``: one scan per ps).
+
+        The psutil objects are kept between calls (in ``seen``, then ``self._procs``)
+        so that cpu_percent has a baseline: the first ``ps`` of a process shows 0.0.
+        """
         if pid is None:
             return None, None
-        try:
-            leader = psutil.Process(pid)
-            procs = [leader, *leader.children(recursive=True)]
-        except psutil.Error:
-            return None, None
-        cpu, rss = 0.0, 0
-        live = {}
-        for proc in procs:
-            known = self._procs.get(proc.pid)
-            if known is not None and known.create_time() == proc.create_time():
-                proc = known
+        cpu, rss, found = 0.0, 0, False
+        todo = [pid]
+        while todo:
+            current = todo.pop()
+            todo += children.get(current, ())
+            proc = self._procs.get(current)
             try:
+                if proc is None or not proc.is_running():
+                    proc = psutil.Process(current)
                 cpu += proc.cpu_percent(None)
                 rss += proc.memory_info().rss
             except psutil.Error:
                 continue
-            live[proc.pid] = proc
-        self._procs = {**{p: v for p, v in self._procs.items() if v.is_running()}, **live}
-        return round(cpu, 1), rss
+            seen[current] = proc
+            found = True
+        return (round(cpu, 1), rss) if found else (None, None)
 
     @staticmethod
     def _result(name: str, ok: bool, took: float, message: str) -> dict[str, Any]:

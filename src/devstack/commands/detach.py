@@ -77,7 +77,7 @@ def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # no terminal: Ctrl-C and a closed terminal leave it be
-            env={**os.environ, "NO_COLOR": "1"},
+            env=dict(os.environ),  # the same env: the spec cache key stays the same
         )
     deadline = time.monotonic() + timeout
     rows: list[dict[str, object]] | None = None
