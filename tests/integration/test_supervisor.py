@@ -523,3 +523,19 @@ def test_next_up_reaps_a_stale_child_holding_the_port_then_starts(tmp_path: Path
         assert not is_alive(stale.pid)
         second.signal(signal.SIGINT)
         assert second.wait() == 130
+
+
+def test_a_procfile_alone_runs_each_line_as_a_service_with_honcho_ports(tmp_path: Path) -> None:
+    """No stack.toml: the Procfile runs (shell, PORT numbered +100 per line as honcho
+    does), with a note that health, dependencies and checks need a stack.toml."""
+    base = free_port()  # as honcho does, PORT in .env moves the base from 5000
+    (tmp_path / ".env").write_text(f"PORT={base}\n")
+    (tmp_path / "Procfile").write_text(
+        "web: echo web port $PORT; sleep 30\nworker: echo worker port $PORT; sleep 30\n"
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(rf"^web\s+\| web port {base}$")
+        stack.wait_for(rf"^worker\s+\| worker port {base + 100}$")
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+    assert "need a stack.toml" in stack.output()
