@@ -133,6 +133,7 @@ class _Resolver:
                 if spec.venv is not None:
                     _activate(env, spec.venv)
                 services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
+                self.check_command_port(services[n])
         if self.problems:
             self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
             raise ConfigError(self.problems)
@@ -189,6 +190,21 @@ class _Resolver:
                     )
                     break
             seen.append((name, svc))
+
+    def check_command_port(self, spec: ServiceSpec) -> None:
+        """``--bind``/``--port``/``-p`` in the command and ``port`` must agree: the probe,
+        the url and every ``${services.X.url}`` use ``port``."""
+        from devstack.checks.servers import command_port
+
+        if spec.port is None or spec.shell:
+            return
+        written = command_port(spec.argv)
+        if written is not None and written != spec.port:
+            self.problem(
+                f"services.{spec.name}.cmd",
+                f"the command listens on port {written}, but port = {spec.port}",
+                "write ${port} in the command (it is replaced by the port)",
+            )
 
     def env_files(
         self, key: str, value: str | list[str] | None
