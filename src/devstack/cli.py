@@ -7,7 +7,6 @@ client commands never pay for asyncio, pydantic or httpx.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack import __version__
-from devstack.errors import EXIT_INTERRUPTED, DevstackError, UsageError
+from devstack.errors import EXIT_INTERRUPTED, DevstackError
 
 if TYPE_CHECKING:
     from devstack.spec import StackSpec
@@ -119,15 +118,6 @@ def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
     return stack
 
 
-def _check_names(stack: StackSpec, names: Sequence[str]) -> None:
-    known = list(stack.services)
-    for name in names:
-        if name not in stack.services:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
-            raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)
-
-
 def cmd_up(args: argparse.Namespace) -> int:
     from devstack.commands.detach import connect_running, detach, up_into_running
     from devstack.stackfile import find_stack_file
@@ -137,7 +127,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if running is not None:  # never a second supervisor in one directory
         return up_into_running(running, root, list(args.services))
     stack = _load(args, cached=True)
-    _check_names(stack, args.services)
+    from devstack.spec import require_services
+
+    require_services(stack, args.services)
     if args.detach:
         assert stack.file is not None
         return detach(stack.file, stack.root, list(args.services))

@@ -8,7 +8,7 @@ final: interpolation done, durations in seconds, paths absolute, env complete.
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -79,3 +79,17 @@ class StackSpec:
 
     def state_dir(self) -> Path:
         return self.root / ".devstack"
+
+
+def require_services(stack: StackSpec, names: Sequence[str]) -> None:
+    """Every name is a service of ``stack``; else a usage error with the nearest name."""
+    import difflib
+
+    from devstack.errors import UsageError
+
+    known = list(stack.services)
+    for name in names:
+        if name not in stack.services:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
+            raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)

@@ -8,30 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import json
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from devstack.checks.result import CheckResult
-from devstack.errors import EXIT_FAILED, EXIT_OK, UsageError
+from devstack.errors import EXIT_FAILED, EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     from devstack.checks.runner import check_stack
     from devstack.config import load_stack
+    from devstack.spec import require_services
     from devstack.stackfile import find_stack_file
 
     file = find_stack_file(getattr(args, "file", None), Path.cwd())
     stack = load_stack(file, Path.cwd())
     names: list[str] = list(getattr(args, "services", None) or [])
-    known = list(stack.services)
-    for name in names:
-        if name not in stack.services:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
-            raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)
+    require_services(stack, names)
     results = asyncio.run(check_stack(stack, names))
     if getattr(args, "json", False):
         failed = any(r.failed for rs in results.values() for r in rs)
