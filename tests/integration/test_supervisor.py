@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from conftest import free_port, is_alive, program, wait_until
-from support.stackrun import RunningStack, events, run_devstack, write_stack
+from support.stackrun import RunningStack, events, listener_on, run_devstack, write_stack
 
 PY = sys.executable
 
@@ -171,13 +171,8 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
 
 def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> None:
     """Catalogue 19: a stale copy holding the port must not make a dead service look healthy."""
-    import subprocess
-
     port = free_port()
-    squatter = subprocess.Popen([PY, program("listener"), str(port)], stdout=subprocess.PIPE)
-    try:
-        assert squatter.stdout is not None
-        squatter.stdout.readline()  # "listening on PORT"
+    with listener_on(port) as squatter:
         write_stack(
             tmp_path,
             f"""
@@ -193,11 +188,6 @@ def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> Non
         assert f"port {port} is answered by pid {squatter.pid}" in out
         assert "not by web" in out
         assert "[healthy]" not in out
-    finally:
-        squatter.kill()
-        squatter.wait()
-        if squatter.stdout is not None:
-            squatter.stdout.close()
 
 
 def test_shutdown_leaves_no_descendant(tmp_path: Path) -> None:
@@ -370,24 +360,14 @@ def test_port_held_by_another_process_blocks_the_service_naming_the_holder(
     tmp_path: Path,
 ) -> None:
     """Catalogue 40 through `up`: checked before start; the holder's pid and command named."""
-    import subprocess
-
     port = free_port()
-    holder = subprocess.Popen([PY, program("listener"), str(port)], stdout=subprocess.PIPE)
-    try:
-        assert holder.stdout is not None
-        holder.stdout.readline()
+    with listener_on(port) as holder:
         write_stack(tmp_path, f'[services.web]\ncmd = "sleep 30"\nport = {port}\n')
         with RunningStack(tmp_path) as stack:
             assert stack.wait() == 1
         out = stack.output()
         assert re.search(rf"web\s+\* \[check failed\] port {port} .*pid {holder.pid}", out), out
         assert "[start]" not in out
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 def test_missing_executable_blocks_the_service_and_its_dependents(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -112,6 +114,24 @@ class RunningStack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def listener_on(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Another program listening on ``port`` (the test's squatter), until the block ends."""
+    holder = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "programs" / "listener.py"), str(port)],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        holder.stdout.readline()  # "listening on PORT"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
 
 
 def events(output: str, tag: str) -> list[str]:
