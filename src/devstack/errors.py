@@ -11,7 +11,7 @@ Every message says the thing, what was seen and, in ``hint``, what to do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 EXIT_OK = 0
@@ -109,10 +109,3 @@ class NoStackRunning(DevstackError):
 
     def __init__(self, directory: Path) -> None:
         super().__init__(f"no stack is running in {directory}", hint="start one with: devstack up")
-
-
-@dataclass
-class Interrupted(Exception):
-    """Ctrl-C: the supervisor stopped everything; exit 130."""
-
-    forced: bool = field(default=False)
