@@ -46,15 +46,24 @@ class StatePaths:
 
     def prepare(self) -> None:
         """Create ``.devstack/`` (0700) or check that the existing one is safe to use."""
+        make_private_dir(self.dir)
         old = os.umask(0o077)
         try:
-            try:
-                self.dir.mkdir()
-            except FileExistsError:
-                check_private_dir(self.dir)
             self.log_dir.mkdir(exist_ok=True)
         finally:
             os.umask(old)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` as 0700 (under umask 077, never wider for an instant), or check
+    that the existing one is a private directory of this user."""
+    old = os.umask(0o077)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        check_private_dir(path)
+    finally:
+        os.umask(old)
 
 
 def check_private_dir(path: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from devstack.control import protocol as p
 from devstack.errors import DevstackError
-from devstack.paths import StatePaths, check_private_dir
+from devstack.paths import StatePaths, make_private_dir
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,9 @@ def _choose_path(paths: StatePaths) -> Path:
         record.unlink(missing_ok=True)
         return default
     short = p.short_socket(paths.root.resolve())
+    make_private_dir(short.parent)
     old = os.umask(0o077)
     try:
-        try:
-            short.parent.mkdir()
-        except FileExistsError:
-            check_private_dir(short.parent)
         record.write_text(f"{short}\n")
     finally:
         os.umask(old)
