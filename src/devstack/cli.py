@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,8 @@ def _add_file_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's subparser (argparse setup is not free)."""
     parser = argparse.ArgumentParser(
         prog="devstack",
         description="Run a local development stack: checks first, dependency order, "
@@ -50,7 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"devstack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    for name, add in COMMANDS.items():
+        if only is None or name == only:
+            add(sub)
+    return parser
 
+
+Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
+
+
+def _add_up(sub: Subparsers) -> None:
     up = sub.add_parser(
         "up",
         help="start the stack in the foreground and stream its logs",
@@ -72,10 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(func=cmd_up)
 
+
+def _add_config(sub: Subparsers) -> None:
     config = sub.add_parser("config", help="print the resolved configuration")
     _add_file_option(config)
     config.set_defaults(func=cmd_config)
 
+
+def _add_check(sub: Subparsers) -> None:
     check = sub.add_parser(
         "check",
         help="run every preflight check, start nothing",
@@ -87,11 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.set_defaults(func=cmd_check)
 
-    _add_control_commands(sub)
 
+def _add_schema(sub: Subparsers) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
     schema.set_defaults(func=cmd_schema)
-    return parser
 
 
 def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
@@ -160,13 +173,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks(args)
 
 
-def _add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """ps, logs, restart, stop, start, down: clients of the running stack's control socket."""
+def _add_ps(sub: Subparsers) -> None:
     ps = sub.add_parser("ps", help="state, pid, health, CPU and memory of each service")
     _add_file_option(ps)
     ps.add_argument("--json", action="store_true", help="stable JSON (docs/protocol.md)")
     ps.set_defaults(func=cmd_ps)
 
+
+def _add_logs(sub: Subparsers) -> None:
     logs = sub.add_parser(
         "logs",
         help="logs of the running stack, or of the log files when none runs",
@@ -181,6 +195,8 @@ def _add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     logs.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
     logs.set_defaults(func=cmd_logs)
 
+
+def _add_restart(sub: Subparsers) -> None:
     restart = sub.add_parser(
         "restart", help="checks, stop, start and wait healthy; a failed check keeps the old one"
     )
@@ -191,15 +207,22 @@ def _add_control_commands(sub: argparse._SubParsersAction[argparse.ArgumentParse
     )
     restart.set_defaults(func=cmd_restart)
 
-    for name, func, text in (
-        ("stop", cmd_stop, "stop services of the running stack"),
-        ("start", cmd_start, "start stopped services (after their dependencies)"),
-    ):
-        parser = sub.add_parser(name, help=text)
-        parser.add_argument("services", nargs="+", metavar="SVC")
-        _add_file_option(parser)
-        parser.set_defaults(func=func)
 
+def _add_stop(sub: Subparsers) -> None:
+    parser = sub.add_parser("stop", help="stop services of the running stack")
+    parser.add_argument("services", nargs="+", metavar="SVC")
+    _add_file_option(parser)
+    parser.set_defaults(func=cmd_stop)
+
+
+def _add_start(sub: Subparsers) -> None:
+    parser = sub.add_parser("start", help="start stopped services (after their dependencies)")
+    parser.add_argument("services", nargs="+", metavar="SVC")
+    _add_file_option(parser)
+    parser.set_defaults(func=cmd_start)
+
+
+def _add_down(sub: Subparsers) -> None:
     down = sub.add_parser("down", help="stop the running stack; Ctrl-C kills at once")
     _add_file_option(down)
     down.set_defaults(func=cmd_down)
@@ -248,8 +271,25 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+# Every command: its name and the function that adds its subparser. A new command
+# adds one entry here; its work lives in devstack.commands.<name>.
+COMMANDS: dict[str, Callable[[Subparsers], None]] = {
+    "up": _add_up,
+    "check": _add_check,
+    "ps": _add_ps,
+    "logs": _add_logs,
+    "restart": _add_restart,
+    "stop": _add_stop,
+    "start": _add_start,
+    "down": _add_down,
+    "config": _add_config,
+    "schema": _add_schema,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if os.environ.get("DEVSTACK_DEBUG"):
         import logging
