@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 from conftest import is_alive, python_cmd, wait_until
 from devstack.guardian import Guardian
 from devstack.process import ServiceProcess, spawn
+from support.minisup import MiniSupervisor
 
 
 async def start(argv: list[str], stack_id: str, service: str = "svc") -> ServiceProcess:
@@ -92,22 +92,9 @@ def test_guardian_process_refuses_bad_usage() -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="pdeathsig is Linux only")
 def test_supervisor_sigkilled_leaves_no_descendant() -> None:
     """#6: 10 services each with a grandchild; SIGKILL the supervisor; within 2 s none survives."""
-    sup = subprocess.Popen(
-        [
-            *python_cmd("mini_supervisor", "--services", 10),
-            "--",
-            *python_cmd("sleeper", "--grandchild", "setsid"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sup.stdout is not None
-    try:
+    with MiniSupervisor(["--services", 10], python_cmd("sleeper", "--grandchild", "setsid")) as sup:
         guardian = None
-        while True:
-            line = sup.stdout.readline()
-            assert line, "mini_supervisor ended early"
-            event = json.loads(line)
+        for event in sup.events():
             if "guardian" in event:
                 guardian = event["guardian"]
             if event.get("ready"):
@@ -117,12 +104,7 @@ def test_supervisor_sigkilled_leaves_no_descendant() -> None:
             p.pid for p in psutil.Process(sup.pid).children(recursive=True) if p.pid != guardian
         ]
         assert len(descendants) == 20  # 10 leaders + 10 grandchildren
-        sup.send_signal(signal.SIGKILL)
-        sup.wait(timeout=10)
+        sup.proc.send_signal(signal.SIGKILL)
+        sup.proc.wait(timeout=10)
         wait_until(lambda: not any(is_alive(pid) for pid in descendants), timeout=2.0)
         wait_until(lambda: not is_alive(guardian), timeout=5.0)  # it exits once done
-    finally:
-        if sup.poll() is None:
-            sup.kill()
-            sup.wait(timeout=10)
-        sup.stdout.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from conftest import is_alive, python_cmd, wait_until
 from devstack.errors import DevstackError
 from devstack.process import ServiceProcess, SpawnError, spawn
+from support.minisup import MiniSupervisor
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux prctl")
 
@@ -344,32 +344,22 @@ def test_services_survive_helper_threads_exiting() -> None:
 @linux_only
 def test_subreaper_reaps_double_forked_orphans_and_keeps_exit_codes() -> None:
     """#9: no <defunct> children after 2 s; the leader reports its true exit code, not 255."""
-    sup = subprocess.Popen(
-        [
-            *python_cmd("mini_supervisor", "--services", 3, "--subreaper", "--no-guardian"),
-            "--",
-            *python_cmd("double_fork", "--count", 4, "--orphan-ms", 300, "--linger", 0.2),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sup.stdout is not None
-    try:
-        events = []
+    with MiniSupervisor(
+        ["--services", 3, "--subreaper", "--no-guardian"],
+        python_cmd("double_fork", "--count", 4, "--orphan-ms", 300, "--linger", 0.2),
+    ) as sup:
         exits = {}
-        while len(exits) < 3:
-            line = sup.stdout.readline()
-            assert line, f"mini_supervisor ended early: {events}"
-            event = json.loads(line)
-            events.append(event)
+        for event in sup.events():
             if "subreaper" in event:
                 assert event["subreaper"] is True
             if "exit" in event:
                 exits[event["exit"]] = event["status"]
+            if len(exits) == 3:
+                break
         assert set(exits.values()) == {"exit 3"}, exits
         adopted = {
             int(text.split()[1]): int(text.split()[2])
-            for e in events
+            for e in sup.seen
             if "lines" in e
             for text in e["lines"]
             if text.startswith("orphan ")
@@ -384,16 +374,11 @@ def test_subreaper_reaps_double_forked_orphans_and_keeps_exit_codes() -> None:
             )
 
         wait_until(no_zombie_children, timeout=2.0 + 3.0)
-        sup.send_signal(signal.SIGTERM)
+        sup.proc.send_signal(signal.SIGTERM)
         rest = sup.stdout.read()
         assert '"stopped": true' in rest
         assert "Unknown child process" not in rest
-    finally:
-        if sup.poll() is None:
-            sup.kill()
-        sup.wait(timeout=10)
-        sup.stdout.close()
-    assert sup.returncode == 0
+        assert sup.proc.wait(timeout=10) == 0
 
 
 def zombie_children(pid: int) -> list[int]:

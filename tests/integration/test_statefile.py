@@ -15,6 +15,7 @@ import pytest
 from conftest import is_alive, python_cmd, wait_until
 from devstack.process import ProcessRecord
 from devstack.statefile import StackStillRunning, StateFile, reap_stale
+from support.minisup import MiniSupervisor
 
 
 def record(pid: int, create_time: float, token: str = "f" * 32) -> ProcessRecord:
@@ -97,30 +98,23 @@ def test_live_supervisor_is_not_reaped(tmp_path: Path) -> None:
 def test_next_up_reaps_what_a_killed_supervisor_left(tmp_path: Path, mode: str) -> None:
     """#7: guardian disabled, supervisor SIGKILLed: reap_stale kills the survivors."""
     path = tmp_path / ".devstack" / "state.json"
-    sup = subprocess.Popen(
-        [
-            *python_cmd("mini_supervisor", "--services", 3, "--no-guardian", "--state", path),
-            "--",
-            *python_cmd("sleeper", "--grandchild", mode),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert sup.stdout is not None
     leaders: list[int] = []
     grandchildren: list[int] = []
     try:
-        while True:
-            line = sup.stdout.readline()
-            assert line, "mini_supervisor ended early"
-            event = json.loads(line)
-            if "lines" in event:
-                leaders.append(event["pid"])
-                grandchildren += [int(t.split()[1]) for t in event["lines"] if "grandchild" in t]
-            if event.get("ready"):
-                break
-        sup.send_signal(signal.SIGKILL)
-        sup.wait(timeout=10)
+        with MiniSupervisor(
+            ["--services", 3, "--no-guardian", "--state", path],
+            python_cmd("sleeper", "--grandchild", mode),
+        ) as sup:
+            for event in sup.events():
+                if "lines" in event:
+                    leaders.append(event["pid"])
+                    grandchildren += [
+                        int(t.split()[1]) for t in event["lines"] if "grandchild" in t
+                    ]
+                if event.get("ready"):
+                    break
+            sup.proc.send_signal(signal.SIGKILL)
+            sup.proc.wait(timeout=10)
         if sys.platform == "linux":
             # pdeathsig takes the leaders; grandchildren have no such signal.
             wait_until(lambda: not any(is_alive(pid) for pid in leaders), timeout=5)
@@ -133,10 +127,6 @@ def test_next_up_reaps_what_a_killed_supervisor_left(tmp_path: Path, mode: str) 
         assert "reaped" in text
         assert not path.exists()
     finally:
-        if sup.poll() is None:
-            sup.kill()
-            sup.wait(timeout=10)
-        sup.stdout.close()
         for pid in leaders + grandchildren:
             if is_alive(pid):
                 psutil.Process(pid).kill()
