@@ -70,12 +70,31 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokeSpec:
+    """One ``[[smoke]]`` request of ``devstack verify``, interpolated."""
+
+    name: str
+    method: str
+    url: str  # a loopback http(s) URL
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None  # what is sent: the json table already encoded, or the raw body
+    is_json: bool = False  # body is JSON (sent with Content-Type: application/json)
+    expect_status: tuple[int, ...] = ()  # empty: any 2xx
+    body_contains: tuple[str, ...] = ()
+    body_not_contains: tuple[str, ...] = ()
+    timeout: float = 10.0
+    log_service: str | None = None  # its output must show log_contains after the request
+    log_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StackSpec:
     name: str
     root: Path  # the directory of stack.toml (or of the Procfile)
     file: Path | None  # stack.toml or Procfile it came from
     services: Mapping[str, ServiceSpec]  # in declaration order
     from_procfile: bool = False
+    smoke: tuple[SmokeSpec, ...] = ()  # [[smoke]], in file order
 
     def state_dir(self) -> Path:
         return self.root / ".devstack"

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from devstack import __version__
-from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, StackSpec
+from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
 from devstack.states import Condition, RestartPolicy
 
 CACHE_NAME = "spec-cache.json"
-_FORMAT = 2
+_FORMAT = 3
 
 
 def _digest(data: bytes) -> str:
@@ -93,7 +93,42 @@ def _stack_to_json(spec: StackSpec) -> dict[str, Any]:
         "file": None if spec.file is None else str(spec.file),
         "from_procfile": spec.from_procfile,
         "services": [_service_to_json(s) for s in spec.services.values()],
+        "smoke": [_smoke_to_json(s) for s in spec.smoke],
     }
+
+
+def _smoke_to_json(s: SmokeSpec) -> dict[str, Any]:
+    return {
+        "name": s.name,
+        "method": s.method,
+        "url": s.url,
+        "headers": dict(s.headers),
+        "body": s.body,
+        "is_json": s.is_json,
+        "expect_status": list(s.expect_status),
+        "body_contains": list(s.body_contains),
+        "body_not_contains": list(s.body_not_contains),
+        "timeout": s.timeout,
+        "log_service": s.log_service,
+        "log_contains": s.log_contains,
+    }
+
+
+def _smoke_from_json(d: dict[str, Any]) -> SmokeSpec:
+    return SmokeSpec(
+        name=d["name"],
+        method=d["method"],
+        url=d["url"],
+        headers=dict(d["headers"]),
+        body=d["body"],
+        is_json=d["is_json"],
+        expect_status=tuple(d["expect_status"]),
+        body_contains=tuple(d["body_contains"]),
+        body_not_contains=tuple(d["body_not_contains"]),
+        timeout=d["timeout"],
+        log_service=d["log_service"],
+        log_contains=d["log_contains"],
+    )
 
 
 def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
@@ -148,6 +183,7 @@ def _stack_from_json(d: dict[str, Any]) -> StackSpec:
         file=None if d["file"] is None else Path(d["file"]),
         services={s.name: s for s in services},
         from_procfile=d["from_procfile"],
+        smoke=tuple(_smoke_from_json(s) for s in d["smoke"]),
     )
 
 

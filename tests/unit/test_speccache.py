@@ -25,6 +25,19 @@ cmd = ["node", "server.js"]
 cwd = "web"
 depends_on = { api = "healthy" }
 env = { API = "${services.api.url}" }
+
+[[smoke]]
+name = "create"
+method = "POST"
+url = "${services.api.url}/create"
+headers = { Authorization = "Bearer x" }
+json = { file_id = "f1", n = [1, 2] }
+expect_status = [201, 400]
+body_contains = ["ok"]
+body_not_contains = ["ECONNREFUSED"]
+timeout = "2s"
+log_service = "api"
+log_contains = "POST /create"
 """
 
 
@@ -83,3 +96,21 @@ def test_every_service_field_survives_the_cache() -> None:
     for field in dataclasses.fields(ServiceSpec):
         assert f'"{field.name}"' in to_json, field.name
         assert f"{field.name}=" in from_json, field.name
+
+
+def test_every_smoke_and_stack_field_survives_the_cache() -> None:
+    """The same guard for [[smoke]] entries and the stack itself."""
+    import dataclasses
+    import inspect
+
+    from devstack.spec import SmokeSpec, StackSpec
+
+    pairs = [
+        (SmokeSpec, speccache._smoke_to_json, speccache._smoke_from_json),
+        (StackSpec, speccache._stack_to_json, speccache._stack_from_json),
+    ]
+    for cls, to, back in pairs:
+        to_json, from_json = inspect.getsource(to), inspect.getsource(back)
+        for field in dataclasses.fields(cls):
+            assert f'"{field.name}"' in to_json, field.name
+            assert f"{field.name}=" in from_json, field.name

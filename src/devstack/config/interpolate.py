@@ -120,6 +120,11 @@ def _resolve(ref: str, ctx: Context) -> str:
             hint=f"set {var}, add it to an env_file, or write ${{env:{var}:-default}}",
         )
     if ref in FIELDS:
+        if ctx.this not in ctx.services:  # a value outside any service ([[smoke]])
+            raise InterpolationError(
+                f"${{{ref}}} needs a service here",
+                hint=f"write ${{services.NAME.{ref}}}",
+            )
         return _field(ctx.this, ref, ctx, f"${{{ref}}}")
     parts = ref.split(".")
     if len(parts) == 3 and parts[0] == "services":

@@ -11,23 +11,25 @@ port clashes, cwd and env files, ``${...}`` references, shell-free splitting of
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shlex
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from devstack import graph
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
-from devstack.config.model import HealthModel, ServiceModel, StackFile
+from devstack.config.model import HealthModel, ServiceModel, SmokeModel, StackFile
 from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, problems_from_validation, toml_syntax_line
 from devstack.errors import ConfigError, ConfigProblem
-from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, StackSpec
+from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
 from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 
@@ -134,6 +136,12 @@ class _Resolver:
                     _activate(env, spec.venv)
                 services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
                 self.check_command_port(services[n])
+        smoke_env = environ_layers(self.environ, stack_env)
+        smoke = tuple(
+            s
+            for i, entry in enumerate(model.smoke)
+            if (s := self.smoke(i, entry, Context("", refs, smoke_env))) is not None
+        )
         if self.problems:
             self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
             raise ConfigError(self.problems)
@@ -142,6 +150,68 @@ class _Resolver:
             root=self.root,
             file=self.file,
             services=services,
+            smoke=smoke,
+        )
+
+    # -- [[smoke]] ---------------------------------------------------------------
+
+    def smoke(self, index: int, entry: SmokeModel, ctx: Context) -> SmokeSpec | None:
+        """One ``[[smoke]]`` entry, interpolated and checked (loopback URL, known service)."""
+        before = len(self.problems)
+
+        def problem(key: str, message: str, hint: str | None = None) -> None:
+            path = ("smoke", f"[{index}]", *key.split("."))
+            line = self.locator.line_of(path)
+            shown = f"smoke[{index}].{key}"
+            self.problems.append(ConfigProblem(self.file, line, shown, message, hint))
+
+        def interp(key: str, text: str) -> str:
+            try:
+                return interpolate(text, ctx)
+            except InterpolationError as exc:
+                problem(key, exc.message, exc.hint)
+                return text
+
+        url = interp("url", entry.url)
+        if len(self.problems) == before:
+            reason = smoke_url_problem(url)
+            if reason:
+                problem(
+                    "url",
+                    reason,
+                    "smoke checks reach this machine only: 127.0.0.1, "
+                    "localhost or ::1, e.g. ${services.NAME.url}/path",
+                )
+        headers = {k: interp(f"headers.{k}", v) for k, v in entry.headers.items()}
+        body = None if entry.body is None else interp("body", entry.body)
+        if entry.json_ is not None:
+            try:
+                body = json.dumps(_interp_json(entry.json_, lambda t: interp("json", t)))
+            except TypeError as exc:
+                problem("json", f"not a JSON value: {exc}", "write dates as strings")
+        if entry.log_service is not None and entry.log_service not in self.names:
+            guess = closest(entry.log_service, self.names)
+            problem(
+                "log_service",
+                f"unknown service {entry.log_service!r}"
+                + (f"; did you mean {guess!r}?" if guess else ""),
+                None if guess else "services here: " + ", ".join(self.names),
+            )
+        if len(self.problems) > before:
+            return None
+        return SmokeSpec(
+            name=entry.name or f"{entry.method} {url}",
+            method=entry.method,
+            url=url,
+            headers=headers,
+            body=body,
+            is_json=entry.json_ is not None,
+            expect_status=tuple(entry.expect_status),
+            body_contains=tuple(entry.body_contains),
+            body_not_contains=tuple(entry.body_not_contains),
+            timeout=entry.timeout,
+            log_service=entry.log_service,
+            log_contains=entry.log_contains,
         )
 
     # -- whole-file checks -------------------------------------------------------
@@ -408,6 +478,34 @@ class _Resolver:
             self.problem(key, f'{text!r} is not "host:port" or a port number')
             return None
         return text
+
+
+def smoke_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a smoke request (not http(s), not loopback), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http:// or https:// URL"
+    host = parts.hostname
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return None
+    return f"{url!r} is not on this machine (host {host})"
+
+
+def _interp_json(value: object, interp: Callable[[str], str]) -> object:
+    """A TOML value with its strings interpolated; TypeError for what JSON cannot hold."""
+    if isinstance(value, str):
+        return interp(value)
+    if isinstance(value, list):
+        return [_interp_json(v, interp) for v in value]
+    if isinstance(value, dict):
+        return {k: _interp_json(v, interp) for k, v in value.items()}
+    if isinstance(value, bool | int | float):
+        return value
+    raise TypeError(f"a {type(value).__name__} ({value})")
 
 
 def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:

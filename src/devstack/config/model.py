@@ -194,6 +194,64 @@ class ServiceModel(BaseModel):
         return self
 
 
+def _status_list(value: Any) -> Any:
+    # expect_status = 201 means [201]; the list form is what the rest of devstack reads.
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+StatusList = Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_list)]
+
+
+class SmokeModel(BaseModel):
+    """``[[smoke]]``: one request ``devstack verify`` sends, and what its answer must be."""
+
+    model_config = _MODEL
+
+    name: str | None = Field(
+        None, min_length=1, description='the step\'s name in the table; default "METHOD URL"'
+    )
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
+        "GET", description="the HTTP method"
+    )
+    url: str = Field(description='a loopback URL, e.g. "${services.frontend.url}/api/health"')
+    headers: dict[str, str] = Field(
+        default_factory=dict, description='request headers, e.g. { Authorization = "Bearer x" }'
+    )
+    json_: Any = Field(
+        None,
+        alias="json",
+        description="a JSON body (any TOML value; strings are interpolated); "
+        "sets Content-Type: application/json",
+    )
+    body: str | None = Field(None, description="a raw request body (not with json)")
+    expect_status: StatusList = Field(
+        default_factory=list, description="accepted status code(s); default: any 2xx"
+    )
+    body_contains: list[str] = Field(
+        default_factory=list, description="strings the response body must contain"
+    )
+    body_not_contains: list[str] = Field(
+        default_factory=list, description='strings it must not contain, e.g. ["ECONNREFUSED"]'
+    )
+    timeout: Duration = _duration("10s", "time limit of the request (and of log_contains)")
+    log_service: str | None = Field(
+        None, description="a service whose output must show log_contains after the request"
+    )
+    log_contains: str | None = Field(
+        None, description="text that must appear in log_service's output after the request"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SmokeModel:
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give json or body, not both")
+        if (self.log_service is None) != (self.log_contains is None):
+            raise ValueError("log_service and log_contains go together")
+        if self.timeout <= 0:
+            raise ValueError('timeout must be more than 0, e.g. "5s"')
+        return self
+
+
 class StackTable(BaseModel):
     """``[stack]``: settings for the whole stack."""
 
@@ -216,6 +274,9 @@ class StackFile(BaseModel):
     services: dict[str, ServiceModel] = Field(
         min_length=1, description="the services, by name, in start-preference order"
     )
+    smoke: list[SmokeModel] = Field(
+        default_factory=list, description="[[smoke]] requests `devstack verify` checks, in order"
+    )
 
 
 def valid_keys(path: tuple[str, ...]) -> list[str]:
@@ -229,6 +290,8 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
         model = HealthModel
     elif path[:1] == ("services",) and len(path) == 3 and path[2] == "check":
         return ["import", "cmd"]
+    elif path[:1] == ("smoke",) and len(path) == 2:
+        return [f.alias or n for n, f in SmokeModel.model_fields.items()]
     elif path:
         model = None
     return list(model.model_fields) if model else []

@@ -45,6 +45,7 @@ class Locator:
     def __init__(self, text: str) -> None:
         self._lines: dict[KeyPath, int] = {}
         table: KeyPath = ()
+        arrays: dict[KeyPath, int] = {}  # [[name]] seen so far, so keys get their "[i]"
         in_multiline = False
         for number, line in enumerate(text.splitlines(), start=1):
             # Inside a multi-line string nothing is a key: toggle on odd triple quotes.
@@ -57,6 +58,10 @@ class Locator:
             header = _HEADER.match(line)
             if header:
                 table = _split_key(header.group(1))
+                if line.lstrip().startswith("[["):
+                    index = arrays.get(table, 0)
+                    arrays[table] = index + 1
+                    table = (*table, f"[{index}]")
                 self._record(table, number)
                 continue
             key = _KEY.match(line)
@@ -175,8 +180,6 @@ def _message(path: KeyPath, errors: list[dict[str, Any]]) -> tuple[str, str | No
     kind = first["type"]
     if kind == "extra_forbidden":
         key = path[-1]
-        if path == ("smoke",):
-            return "unknown key", "[[smoke]] checks are not supported yet; remove them for now"
         options = valid_keys(path[:-1])
         guess = closest(key, options)
         if guess:
