@@ -12,11 +12,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from devstack import __version__
 from devstack.errors import EXIT_INTERRUPTED, DevstackError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
     from devstack.spec import StackSpec
 
@@ -39,9 +39,32 @@ def _add_file_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (bz2, lzma: ~8 ms)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse makes a help formatter for every add_argument, and the formatter imports
+    shutil only to learn the terminal width: pass the width (same rule) instead.
+    Subparsers are made with this class too (add_subparsers' default parser_class)."""
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        return self.formatter_class(prog=self.prog, width=_columns() - 2)  # type: ignore[call-arg]
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that command's subparser (argparse setup is not free)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="devstack",
         description="Run a local development stack: checks first, dependency order, "
         "health, restarts.",
@@ -102,9 +125,85 @@ def _add_check(sub: Subparsers) -> None:
     check.set_defaults(func=cmd_check)
 
 
+def _add_verify(sub: Subparsers) -> None:
+    verify = sub.add_parser(
+        "verify",
+        help="start the stack (or use the running one), run the [[smoke]] checks",
+        description="Start the stack in the background if none runs (stopped again at the end "
+        "unless --keep), wait until every service has an outcome, send each [[smoke]] request, "
+        "print a pass/fail table with the cause of each failure. Exit 1 if a step failed.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_file_option(verify)
+    verify.add_argument(
+        "--keep", action="store_true", help="leave a stack verify started running"
+    )
+    verify.add_argument("--json", action="store_true", help="print the results as JSON")
+    verify.add_argument(
+        "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML to FILE"
+    )
+    verify.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from devstack.commands.verify import cmd_verify as verify
+
+    return verify(args)
+
+
 def _add_schema(sub: Subparsers) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
     schema.set_defaults(func=cmd_schema)
+
+
+def _add_init(sub: Subparsers) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write a commented stack.toml from a Procfile",
+        description="One service per Procfile line, with the port, probe, import check and "
+        "dependencies its command reveals. Never overwrites without --force.",
+    )
+    init.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        metavar="PROCFILE",
+        help="the Procfile to read (default: ./Procfile)",
+    )
+    init.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="where to write (default: ./stack.toml)",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(func=cmd_init)
+
+
+def _add_export(sub: Subparsers) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write the stack as compose.yaml, systemd units or a Procfile",
+        description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
+        "per service and a target; procfile: a Procfile, with what it cannot express on stderr.",
+    )
+    export.add_argument("format", choices=["compose", "systemd", "procfile"])
+    _add_file_option(export)
+    export.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="file (systemd: directory) to write; default beside stack.toml; - for stdout",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="replace a file not written by devstack export"
+    )
+    export.set_defaults(func=cmd_export)
 
 
 def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
@@ -264,6 +363,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     return control.cmd_down(args)
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from devstack.commands.init import cmd_init as run
+
+    return run(args)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from devstack.commands.export import cmd_export as run
+
+    return run(args)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from devstack.config import json_schema
 
@@ -282,8 +393,11 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "stop": _add_stop,
     "start": _add_start,
     "down": _add_down,
+    "verify": _add_verify,
     "config": _add_config,
     "schema": _add_schema,
+    "init": _add_init,
+    "export": _add_export,
 }
 
 

@@ -70,36 +70,23 @@ def parse_procfile(text: str, file: Path | None = None) -> dict[str, tuple[str, 
     return entries
 
 
+def read_procfile(path: Path) -> dict[str, tuple[str, int]]:
+    """:func:`parse_procfile` of the file at ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError.one(f"cannot read the Procfile: {exc.strerror}", file=path) from None
+    return parse_procfile(text, path)
+
+
 def load_procfile(path: Path, environ: Mapping[str, str] | None = None) -> StackSpec:
     """The stack a Procfile describes (see the module docstring)."""
     base = dict(os.environ if environ is None else environ)
     path = path.resolve()
     root = path.parent
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise ConfigError.one(f"cannot read the Procfile: {exc.strerror}", file=path) from None
-    entries = parse_procfile(text, path)
+    entries = read_procfile(path)
 
-    dotenv_path = root / ".env"
-    dotenv: dict[str, str] = {}
-    env_files: tuple[Path, ...] = ()
-    if dotenv_path.is_file():
-        try:
-            dotenv = read_env_file(dotenv_path)
-        except OSError as exc:
-            raise ConfigError.one(f"cannot read {exc.strerror}", file=dotenv_path) from None
-        env_files = (dotenv_path,)
-
-    port_text = dotenv.get("PORT", base.get("PORT", str(DEFAULT_PORT)))
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError.one(
-            f"PORT is {port_text!r}, not a number",
-            file=dotenv_path if "PORT" in dotenv else path,
-            key_path="PORT",
-        ) from None
+    dotenv, env_files, port = procfile_env(root, base, path)
 
     services: dict[str, ServiceSpec] = {}
     for index, (name, (command, _line)) in enumerate(entries.items()):
@@ -119,6 +106,32 @@ def load_procfile(path: Path, environ: Mapping[str, str] | None = None) -> Stack
             env_files=env_files,
         )
     return StackSpec(name=root.name, root=root, file=path, services=services, from_procfile=True)
+
+
+def procfile_env(
+    root: Path, environ: Mapping[str, str], procfile: Path
+) -> tuple[dict[str, str], tuple[Path, ...], int]:
+    """The ``.env`` beside a Procfile (its variables, the file if any) and the first PORT,
+    as honcho takes it: ``.env``'s PORT, else the environment's, else 5000."""
+    dotenv_path = root / ".env"
+    dotenv: dict[str, str] = {}
+    env_files: tuple[Path, ...] = ()
+    if dotenv_path.is_file():
+        try:
+            dotenv = read_env_file(dotenv_path)
+        except OSError as exc:
+            raise ConfigError.one(f"cannot read {exc.strerror}", file=dotenv_path) from None
+        env_files = (dotenv_path,)
+    port_text = dotenv.get("PORT", environ.get("PORT", str(DEFAULT_PORT)))
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError.one(
+            f"PORT is {port_text!r}, not a number",
+            file=dotenv_path if "PORT" in dotenv else procfile,
+            key_path="PORT",
+        ) from None
+    return dotenv, env_files, port
 
 
 def _clip(text: str, width: int = 60) -> str:

@@ -1,0 +1,92 @@
+"""``devstack export compose|systemd|procfile``: write the stack for another runner.
+
+Output goes beside stack.toml unless ``-o`` says otherwise (``-o -``: stdout, for
+compose and procfile). A file that exists and was not written by a devstack export
+is never replaced without ``--force`` (a hand-written Procfile is precious).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devstack.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from devstack.export.source import ExportSource
+
+MARK = "Written by `devstack export"
+DEFAULT_OUT = {"compose": "compose.yaml", "systemd": "systemd", "procfile": "Procfile"}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from devstack.export.source import load_source
+    from devstack.stackfile import find_stack_file
+
+    file = find_stack_file(args.file, Path.cwd())
+    source = load_source(file)
+    target: str = args.output or str(file.parent / DEFAULT_OUT[args.format])
+    out = None if target == "-" else Path(target).absolute()
+    if args.format == "systemd":
+        if out is None:
+            raise UsageError("systemd units are files: give -o a directory")
+        return _systemd(source, out, args.force)
+    if args.format == "compose":
+        from devstack.export.compose import to_compose
+
+        text = to_compose(source, out.parent if out else Path.cwd())
+        warnings: list[str] = []
+    else:
+        from devstack.export.procfile import to_procfile
+
+        text, warnings = to_procfile(source)
+    if warnings:
+        print("devstack: a Procfile cannot express (left out):", file=sys.stderr)
+        for line in warnings:
+            print(f"  - {line}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    _write(out, text, args.force)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _systemd(source: ExportSource, out: Path, force: bool) -> int:
+    from devstack.export.systemd import to_systemd, unit_prefix
+
+    units = to_systemd(source)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in units:
+        _check_writable(out / name, force)
+    for name, text in units.items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out / name}")
+    target = f"{unit_prefix(source.stack.name)}.target"
+    print(
+        f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl daemon-reload"
+        f" && sudo systemctl start {target}"
+    )
+    return EXIT_OK
+
+
+def _write(path: Path, text: str, force: bool) -> None:
+    _check_writable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _check_writable(path: Path, force: bool) -> None:
+    if force or not path.exists():
+        return
+    try:
+        ours = MARK in path.read_text(encoding="utf-8", errors="replace")[:400]
+    except OSError:
+        ours = False
+    if not ours:
+        raise UsageError(
+            f"{path} exists and was not written by devstack export",
+            hint="use --force to replace it, or -o to write elsewhere",
+        )

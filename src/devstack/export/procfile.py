@@ -1,0 +1,101 @@
+"""``devstack export procfile``: the stack as a Procfile for honcho, foreman or overmind.
+
+Each line runs the service's command in its directory with its own variables
+(``cd examples/demo && PORT=5000 exec python3 api.py``); values are resolved, so
+``${services.api.url}`` is the local URL. What a Procfile cannot say is returned
+as warnings, named per service, for the command to print.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import fields
+
+from devstack.checks.command import find_venv, resolve, shown
+from devstack.config.envfile import read_env_file
+from devstack.export.source import ExportSource
+from devstack.spec import RestartSpec, ServiceSpec
+
+
+def to_procfile(source: ExportSource) -> tuple[str, list[str]]:
+    """The Procfile text and the warnings (what was left out)."""
+    lines = [f"# Written by `devstack export procfile` from {source.stack.file}."]
+    for name, spec in source.stack.services.items():
+        lines.append(f"{name}: {_line(source, spec)}")
+    return "\n".join(lines) + "\n", lost(source)
+
+
+def _line(source: ExportSource, spec: ServiceSpec) -> str:
+    parts: list[str] = []
+    if spec.cwd != source.root:
+        where = (
+            spec.cwd.relative_to(source.root) if spec.cwd.is_relative_to(source.root) else spec.cwd
+        )
+        parts += ["cd", shlex.quote(str(where)), "&&"]
+    env = {k: spec.env[k] for k in _env_file_keys(source, spec) if k in spec.env}
+    env.update(source.declared_env(spec.name))
+    if spec.port is not None:
+        env["PORT"] = str(spec.port)  # honcho would number it 5000, 5100, ...
+    parts += [f"{k}={shlex.quote(v)}" for k, v in env.items()]
+    if spec.shell:
+        command = spec.cmd if not parts else f"exec /bin/sh -c {shlex.quote(spec.cmd)}"
+        return " ".join([*parts, command])
+    argv = list(spec.argv)
+    venv = find_venv(spec)
+    found = resolve(spec, argv[0]).path if venv is not None else None
+    if found is not None and found.is_relative_to(venv):  # type: ignore[arg-type]
+        argv[0] = shown(found, spec.cwd)  # honcho does not activate the virtualenv
+    return " ".join([*parts, "exec", shlex.join(argv)])
+
+
+def _env_file_keys(source: ExportSource, spec: ServiceSpec) -> list[str]:
+    """Variables from env files a Procfile runner would not read (all but ./.env)."""
+    keys: list[str] = []
+    for path in spec.env_files:
+        if path != source.root / ".env":
+            keys += read_env_file(path)
+    return keys
+
+
+def lost(source: ExportSource) -> list[str]:
+    """What this stack uses that a Procfile cannot express, one line each."""
+    services = source.stack.services.values()
+
+    def named(pred: Callable[[ServiceSpec], bool]) -> list[str]:
+        return [s.name for s in services if pred(s)]
+
+    default_stop = {f.name: f.default for f in fields(ServiceSpec) if f.name.startswith("stop_")}
+
+    found: list[tuple[str, list[str]]] = [
+        (
+            "health probes (a Procfile runner never waits for readiness)",
+            named(lambda s: s.health is not None),
+        ),
+        (
+            "depends_on: start order and health gating (all start at once)",
+            named(lambda s: bool(s.depends_on)),
+        ),
+        (
+            "restart policies (honcho and foreman stop everything when one process exits)",
+            named(lambda s: s.restart != RestartSpec()),
+        ),
+        (
+            "stop_signal / stop_timeout (the runner sends SIGTERM, then SIGKILL on its own clock)",
+            named(
+                lambda s: (
+                    (s.stop_signal, s.stop_timeout)
+                    != (default_stop["stop_signal"], default_stop["stop_timeout"])
+                )
+            ),
+        ),
+        (
+            "preflight checks (check.import, check.cmd, the port and import checks)",
+            named(lambda s: True),
+        ),
+        (
+            "env_file other than .env beside the Procfile (values are inlined instead)",
+            named(lambda s: any(p != source.root / ".env" for p in s.env_files)),
+        ),
+    ]
+    return [f"{what}: {', '.join(names)}" for what, names in found if names]

@@ -1,0 +1,83 @@
+"""What the exporters read: the resolved stack, and each service as written in stack.toml.
+
+The resolved ``StackSpec`` has every ``${...}`` replaced with local values
+(``http://127.0.0.1:5000``); an exporter that moves the stack elsewhere (compose)
+needs the text as written to put its own values in, so both are kept. A Procfile
+has no such text: its services are plain shell lines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.config import load_stack
+from devstack.config.model import ServiceModel, StackFile
+from devstack.spec import StackSpec
+from devstack.stackfile import is_procfile
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSource:
+    stack: StackSpec
+    written: Mapping[str, ServiceModel] = field(default_factory=dict)  # empty for a Procfile
+    environ: Mapping[str, str] = field(default_factory=dict)  # devstack's environment at export
+
+    @property
+    def root(self) -> Path:
+        return self.stack.root
+
+    def declared_env(self, name: str) -> dict[str, str]:
+        """The service's ``env`` table, resolved (not the inherited environment, not PORT)."""
+        spec = self.stack.services[name]
+        keys = self.written[name].env if name in self.written else {}
+        return {k: spec.env[k] for k in keys if k in spec.env}
+
+    def env_files(self, name: str) -> list[str]:
+        """The env files the service reads, relative to the stack's directory when inside it."""
+        return [relative(p, self.root) for p in self.stack.services[name].env_files]
+
+
+def load_source(file: Path, environ: Mapping[str, str] | None = None) -> ExportSource:
+    """The stack in ``file`` (stack.toml or Procfile), validated as ``devstack up`` would."""
+    env = dict(os.environ if environ is None else environ)
+    stack = load_stack(file, environ=env)
+    if is_procfile(file):
+        return ExportSource(stack, {}, env)
+    data = tomllib.loads(file.read_text(encoding="utf-8"))
+    model = StackFile.model_validate(data)  # already validated by load_stack
+    return ExportSource(stack, dict(model.services), env)
+
+
+def split_env_refs(text: str) -> tuple[str, list[tuple[str, str | None]]]:
+    """``text`` with each ``${env:VAR[:-default]}`` replaced by a ``\\0N\\0`` placeholder."""
+    found: list[tuple[str, str | None]] = []
+
+    def keep(match: re.Match[str]) -> str:
+        found.append((match.group(1), match.group(2)))
+        return f"\0{len(found) - 1}\0"
+
+    return _ENV_REF.sub(keep, text), found
+
+
+def join_env_refs(
+    text: str, found: list[tuple[str, str | None]], render: Callable[[str, str | None], str]
+) -> str:
+    """Each placeholder of :func:`split_env_refs` replaced by ``render(var, default)``."""
+    for index, (var, default) in enumerate(found):
+        text = text.replace(f"\0{index}\0", render(var, default))
+    return text
+
+
+def relative(path: Path, root: Path) -> str:
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return str(path)
+    return "." if str(rel) == "." else f"./{rel}"
