@@ -67,6 +67,8 @@ class ServiceSpec:
     check_import: str | None = None  # "pkg.mod:attr" the import check loads (default: inferred)
     check_cmds: tuple[str, ...] = ()  # commands that must exit 0 before a start (no shell)
     venv: Path | None = None  # absolute; None: a .venv/venv found in cwd, if any
+    setup: str | None = None  # a shell line run (through /bin/sh) before the first start
+    setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,10 @@ from typing import Any
 from devstack import __version__
 from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
 from devstack.states import Condition, RestartPolicy
+from devstack.venv import find_venv
 
 CACHE_NAME = "spec-cache.json"
-_FORMAT = 3
+_FORMAT = 4
 
 
 def _digest(data: bytes) -> str:
@@ -66,6 +67,9 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not all(s.cwd.is_dir() for s in spec.services.values()):
+        return None
+    # A venv made since (by a setup step) changes the service's PATH: validate again.
+    if any(s.venv is None and find_venv(s.cwd) is not None for s in spec.services.values()):
         return None
     return spec
 
@@ -172,6 +176,8 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
         "check_import": s.check_import,
         "check_cmds": list(s.check_cmds),
         "venv": None if s.venv is None else str(s.venv),
+        "setup": s.setup,
+        "setup_inputs": list(s.setup_inputs),
     }
 
 
@@ -228,4 +234,6 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
         check_import=d["check_import"],
         check_cmds=tuple(d["check_cmds"]),
         venv=None if d["venv"] is None else Path(d["venv"]),
+        setup=d["setup"],
+        setup_inputs=tuple(d["setup_inputs"]),
     )

@@ -64,14 +64,16 @@ def test_missing_gunicorn_binary(tmp_path: Path) -> None:
     assert not by_check(results, "import")  # nothing to import it with
 
 
-def test_missing_pnpm_says_corepack(tmp_path: Path) -> None:
+def test_missing_pnpm_says_npm_install_then_corepack(tmp_path: Path) -> None:
     stack = load(
         tmp_path,
         '[services.web]\ncmd = "pnpm dev"\nenv = { PATH = "/nonexistent" }\n',
     )
     exe = by_check(checks_of(stack, "web"), "executable")[0]
     assert exe.summary == "pnpm: not found (looked in PATH)"
-    assert exe.fix == "corepack enable (or: npm install -g pnpm)"
+    assert exe.fix == (
+        "npm install -g pnpm (or, where the registry serves signatures: corepack enable)"
+    )
 
 
 def test_venv_is_put_first_on_the_service_path(tmp_path: Path) -> None:

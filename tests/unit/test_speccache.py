@@ -25,6 +25,8 @@ cmd = ["node", "server.js"]
 cwd = "web"
 depends_on = { api = "healthy" }
 env = { API = "${services.api.url}" }
+setup = "npm ci && echo $HOME ${name}"
+setup_inputs = ["package.json", "*.lock"]
 
 [[smoke]]
 name = "create"
@@ -82,6 +84,22 @@ def test_a_missing_cwd_or_a_corrupt_cache_is_a_miss(tmp_path: Path) -> None:
     assert speccache.load(cache, file, env) is None
     cache.write_text("{not json")
     assert speccache.load(cache, file, env) is None
+
+
+def test_a_venv_made_since_is_a_miss(tmp_path: Path) -> None:
+    """A setup step that creates web/.venv changes web's PATH: the cache must not hide it."""
+    file = make(tmp_path)
+    env = dict(os.environ)
+    cache = tmp_path / "cache.json"
+    speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
+    assert speccache.load(cache, file, env) is not None
+    (tmp_path / "web" / ".venv").mkdir()
+    (tmp_path / "web" / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert speccache.load(cache, file, env) is None
+    fresh = load_stack(file, tmp_path, environ=env)
+    assert fresh.services["web"].venv == tmp_path / "web" / ".venv"
+    speccache.save(cache, file, env, fresh)
+    assert speccache.load(cache, file, env) == fresh
 
 
 def test_every_service_field_survives_the_cache() -> None:

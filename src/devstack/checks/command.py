@@ -15,6 +15,7 @@ from pathlib import Path
 
 from devstack.checks.result import CheckResult
 from devstack.spec import ServiceSpec
+from devstack.venv import find_venv as venv_in
 
 _BIN = "Scripts" if os.name == "nt" else "bin"
 # Console scripts -> the pip package that provides them.
@@ -29,9 +30,11 @@ _PIP_PACKAGES = {
     "celery": "celery",
     "django-admin": "django",
 }
-_NODE_MANAGERS = {
-    "pnpm": "corepack enable (or: npm install -g pnpm)",
-    "yarn": "corepack enable (or: npm install -g yarn)",
+# Other tools -> how to get them. pnpm through npm first: `corepack enable` needs a
+# registry that serves corepack's signatures (a mirror often does not).
+_INSTALL_HINTS = {
+    "pnpm": "npm install -g pnpm (or, where the registry serves signatures: corepack enable)",
+    "yarn": "npm install -g yarn (or, where the registry serves signatures: corepack enable)",
     "node": "install Node.js (https://nodejs.org, or nvm/fnm)",
     "npm": "install Node.js (https://nodejs.org, or nvm/fnm)",
     "npx": "install Node.js (https://nodejs.org, or nvm/fnm)",
@@ -61,12 +64,7 @@ def command_argv(spec: ServiceSpec) -> tuple[str, ...]:
 
 def find_venv(spec: ServiceSpec) -> Path | None:
     """The service's virtualenv: ``venv = ...``, else a .venv/venv in its cwd."""
-    if spec.venv is not None:
-        return spec.venv
-    for name in (".venv", "venv"):
-        if (spec.cwd / name / "pyvenv.cfg").is_file():
-            return spec.cwd / name
-    return None
+    return spec.venv if spec.venv is not None else venv_in(spec.cwd)
 
 
 def search_path(spec: ServiceSpec) -> str:
@@ -147,7 +145,7 @@ def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | 
 
 
 def install_hint(spec: ServiceSpec, name: str) -> str:
-    """How to get ``name``: pip into the venv, corepack for pnpm, or PATH."""
+    """How to get ``name``: pip into the venv, a known tool's installer, or PATH."""
     base = os.path.basename(name)
     if base in _PIP_PACKAGES:
         venv = find_venv(spec)
@@ -158,8 +156,8 @@ def install_hint(spec: ServiceSpec, name: str) -> str:
                 f"(in {spec.cwd}; devstack uses a .venv it finds there)"
             )
         return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {package}"
-    if base in _NODE_MANAGERS:
-        return _NODE_MANAGERS[base]
+    if base in _INSTALL_HINTS:
+        return _INSTALL_HINTS[base]
     return f"install {base}, or add the directory that holds it to PATH"
 
 

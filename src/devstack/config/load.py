@@ -32,6 +32,7 @@ from devstack.errors import ConfigError, ConfigProblem
 from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
 from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
+from devstack.venv import activate, find_venv
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -133,7 +134,7 @@ class _Resolver:
             if spec is not None:
                 env = merge_env(self.environ, [stack_env, own_env, spec.env], svc.port)
                 if spec.venv is not None:
-                    _activate(env, spec.venv)
+                    activate(env, spec.venv)
                 services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
                 self.check_command_port(services[n])
         smoke_env = environ_layers(self.environ, stack_env)
@@ -339,6 +340,13 @@ class _Resolver:
             if resolved is not None:
                 env[var] = resolved
         health = self.health(key, svc, ctx, url)
+        setup = None
+        if svc.setup is not None:
+            # A shell line (`python3 -m venv .venv && ...`): bare $VAR is the shell's.
+            shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=True)
+            setup = self.interp(f"{key}.setup", svc.setup, shell_ctx)
+            if setup is not None and "\0" in setup:
+                self.problem(f"{key}.setup", "setup holds a NUL byte")
         if len(self.problems) > before or cmd is None:
             return None
         return ServiceSpec(
@@ -365,7 +373,9 @@ class _Resolver:
             shell=svc.shell,
             check_import=svc.check.import_ if svc.check else None,
             check_cmds=tuple(svc.check.cmd) if svc.check else (),
-            venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else _find_venv(cwd),
+            venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
+            setup=setup,
+            setup_inputs=tuple(svc.setup_inputs),
         )
 
     def command(
@@ -544,21 +554,3 @@ def _hosts_overlap(a: str, b: str) -> bool:
     if a in _LOCALHOSTS and b in _LOCALHOSTS:
         return True
     return a == b
-
-
-def _find_venv(cwd: Path) -> Path | None:
-    """A virtualenv in the service's directory (.venv, then venv), as the checks use it."""
-    for name in (".venv", "venv"):
-        if (cwd / name / "pyvenv.cfg").is_file():
-            return cwd / name
-    return None
-
-
-def _activate(env: dict[str, str], venv: Path) -> None:
-    # As `source .venv/bin/activate` would: its bin first on PATH, so the check and
-    # the spawn find the same gunicorn.
-    bin_dir = str(venv / ("Scripts" if os.name == "nt" else "bin"))
-    path = env.get("PATH", "")
-    if path.split(os.pathsep)[:1] != [bin_dir]:
-        env["PATH"] = os.pathsep.join(p for p in (bin_dir, path) if p)
-    env["VIRTUAL_ENV"] = str(venv)

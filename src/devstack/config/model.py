@@ -57,6 +57,21 @@ def _cmd(value: Any) -> Any:
     return value
 
 
+def _setup(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("setup is empty; remove the key to have no setup step")
+    return value
+
+
+def _relative_glob(value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("an empty pattern")
+        if value.startswith(("/", "~")):
+            raise ValueError(f"{value!r} is not relative; patterns are relative to the cwd")
+    return value
+
+
 def _duration(default: str, description: str) -> Any:
     # The schema shows the default as users write it, not as float seconds.
     return Field(
@@ -186,11 +201,23 @@ class ServiceModel(BaseModel):
         None, description="its virtualenv, relative to cwd (default: .venv or venv in cwd)"
     )
     check: CheckModel | None = Field(None, description="preflight checks: import target, commands")
+    setup: Annotated[str, BeforeValidator(_setup)] | None = Field(
+        None,
+        description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
+        'first start, e.g. "pnpm install --frozen-lockfile"; again when setup_inputs change',
+    )
+    setup_inputs: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+        default_factory=list,
+        description='globs relative to cwd, e.g. ["requirements.txt"]: the setup runs again '
+        "when their content changes (none: only when the setup line changes)",
+    )
 
     @model_validator(mode="after")
     def _shell_needs_string(self) -> ServiceModel:
         if self.shell and isinstance(self.cmd, list):
             raise ValueError("shell = true needs cmd as a string, not a list")
+        if self.setup_inputs and self.setup is None:
+            raise ValueError("setup_inputs without setup: add setup = \"...\" or remove them")
         return self
 
 
