@@ -136,9 +136,7 @@ def _add_verify(sub: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_file_option(verify)
-    verify.add_argument(
-        "--keep", action="store_true", help="leave a stack verify started running"
-    )
+    verify.add_argument("--keep", action="store_true", help="leave a stack verify started running")
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
     verify.add_argument(
         "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML to FILE"

@@ -24,6 +24,11 @@ _ON_THE_WAY = {"pending", "waiting", "checking", "starting", "crashed", "backoff
 _BAD = {"failed", "blocked", "not started"}
 
 
+def is_settled(rows: list[dict[str, object]] | None) -> bool:
+    """Every service has an outcome: none is still on its way to running or healthy."""
+    return rows is not None and not any(r["state"] in _ON_THE_WAY for r in rows)
+
+
 def connect_running(root: Path) -> ControlClient | None:
     try:
         return ControlClient.connect(root, timeout=30.0)
@@ -87,8 +92,8 @@ def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
-        rows = _ps(root)
-        if rows is not None and not any(r["state"] in _ON_THE_WAY for r in rows):
+        rows = ps_rows(root)
+        if is_settled(rows):
             break
         time.sleep(0.05)
     else:
@@ -107,7 +112,7 @@ def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def _ps(root: Path) -> list[dict[str, object]] | None:
+def ps_rows(root: Path) -> list[dict[str, object]] | None:
     try:
         with ControlClient.connect(root, timeout=5.0) as client:
             rows = client.call("ps")

@@ -1,0 +1,134 @@
+"""``devstack verify``: bring the stack up (or use the running one), run ``[[smoke]]``, report.
+
+A stack verify starts itself (as ``up -d`` does) is stopped again at the end unless
+``--keep``; a stack that was already running is left running. Exit 0 when every
+step passed, 1 when one failed or the stack could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError
+
+if TYPE_CHECKING:
+    from devstack.smoke.result import StepResult
+
+SETTLE_TIMEOUT = 600.0  # as long as up -d waits
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from devstack.cli import _load
+    from devstack.commands.detach import connect_running
+
+    stack = _load(args, cached=True)  # a config error ends here: exit 2, nothing started
+    assert stack.file is not None
+    root = stack.root
+    running = connect_running(root)
+    started = running is None
+    if running is not None:
+        running.close()
+    # --json keeps stdout for the JSON; progress goes to stderr then.
+    progress = sys.stderr if args.json else sys.stdout
+    error: str | None = None
+    results: list[StepResult] = []
+    try:
+        error = _start(stack.file, root, progress) if started else _settle(root)
+        print(f"devstack: {'started' if started else 'using'} the stack in {root}", file=progress)
+        if error is None:
+            from devstack.smoke.run import StackView, run_checks
+
+            results = run_checks(stack, StackView(root))
+    finally:
+        if started and not args.keep:
+            _down(args, progress)
+    return _report(args, results, error, stack.file, started)
+
+
+def _start(stack_file: Path, root: Path, progress: TextIO) -> str | None:
+    """Start the stack detached; None once it runs (even with failed services), else why not."""
+    from devstack.commands.detach import connect_running, detach
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            detach(stack_file, root, [], timeout=SETTLE_TIMEOUT)
+    except DevstackError as exc:
+        return captured.getvalue() + exc.render()
+    client = connect_running(root)
+    if client is None:
+        return "devstack: the stack could not be started\n" + captured.getvalue().rstrip()
+    client.close()
+    progress.write(captured.getvalue())
+    _reap_when_it_ends(root)
+    return None
+
+
+def _reap_when_it_ends(root: Path) -> None:
+    """The supervisor is this process's child here (unlike after up -d): reap it when it
+    exits, or ``down`` would wait on its zombie as if it were still alive."""
+    from devstack.control.client import recorded_pid
+    from devstack.paths import StatePaths
+
+    pid = recorded_pid(StatePaths(root))
+    if pid is not None:
+        threading.Thread(target=_reap, args=(pid,), daemon=True).start()
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _settle(root: Path) -> str | None:
+    """Wait until every service of the running stack has an outcome (as up -d does)."""
+    from devstack.commands.detach import is_settled, ps_rows
+
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    while not is_settled(ps_rows(root)):
+        if time.monotonic() > deadline:
+            return f"the running stack did not settle within {SETTLE_TIMEOUT:g}s (see devstack ps)"
+        time.sleep(0.05)
+    return None
+
+
+def _down(args: argparse.Namespace, progress: TextIO) -> None:
+    from devstack.commands.control import cmd_down
+    from devstack.errors import NoStackRunning
+
+    with contextlib.redirect_stdout(progress), contextlib.suppress(NoStackRunning):
+        cmd_down(args)  # NoStackRunning: it had already ended
+
+
+def _report(
+    args: argparse.Namespace,
+    results: list[StepResult],
+    error: str | None,
+    file: Path,
+    started: bool,
+) -> int:
+    from devstack.smoke import report
+
+    if args.junit is not None:
+        args.junit.write_text(report.junit(results, error))
+    ok = error is None and all(r.ok for r in results)
+    if args.json:
+        payload = report.to_json(
+            results, stack=str(file), started=started, kept=started and args.keep, error=error
+        )
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        if error is not None:
+            print(error)
+        if results:
+            sys.stdout.write(report.table(results))
+    return EXIT_OK if ok else EXIT_FAILED

@@ -1,0 +1,158 @@
+"""Sending the ``[[smoke]]`` requests and reading the running stack (the I/O half).
+
+Requests go out with httpx, without the environment's proxies (``trust_env=False``:
+an ``HTTP_PROXY`` must not carry a loopback request elsewhere) and without
+following redirects. The stack's ``ps`` rows and log lines come over the control
+socket, like ``devstack ps`` and ``devstack logs``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from devstack.commands.detach import ps_rows
+from devstack.control.client import ControlClient
+from devstack.smoke import cause, judge
+from devstack.smoke.result import HEALTHY_STATES, StepResult
+from devstack.spec import SmokeSpec, StackSpec
+
+# Events that open the explanation of a bad state; their indented lines follow them.
+_BLOCK_HEADS = ("[check failed]", "[failed]", "[crashed]", "[not started]")
+_BAD_STATES = frozenset({"failed", "blocked", "not started", "unhealthy", "crashed", "stopped"})
+_BODY_KEPT = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int | None
+    body: str
+    error: str | None
+    took: float
+
+
+def send(http: httpx.Client, spec: SmokeSpec) -> Answer:
+    """One request; a refused connection or a timeout is an Answer without status."""
+    headers = dict(spec.headers)
+    if spec.is_json:
+        headers.setdefault("Content-Type", "application/json")
+    t0 = time.monotonic()
+    try:
+        response = http.request(
+            spec.method, spec.url, headers=headers, content=spec.body, timeout=spec.timeout
+        )
+    except httpx.ConnectError as exc:
+        refused = "refused" in str(exc).lower() or "errno 111" in str(exc).lower()
+        error = "connection refused" if refused else f"cannot connect: {exc}"
+        return Answer(None, "", error, time.monotonic() - t0)
+    except httpx.TimeoutException:
+        return Answer(None, "", f"no answer within {spec.timeout:g}s", time.monotonic() - t0)
+    except httpx.HTTPError as exc:
+        return Answer(None, "", f"{type(exc).__name__}: {exc}", time.monotonic() - t0)
+    took = time.monotonic() - t0
+    return Answer(response.status_code, response.text[:_BODY_KEPT], None, took)
+
+
+class StackView:
+    """The running stack as the control socket shows it: ps rows and log lines."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def rows(self) -> dict[str, dict[str, object]]:
+        """``ps`` rows by service name (empty when the stack has gone)."""
+        return {str(r["name"]): r for r in ps_rows(self.root) or []}
+
+    def lines(self, service: str, since: float | None, streams: Sequence[str]) -> list[str]:
+        """The kept lines of ``service`` since ``since`` (epoch s), of the given streams."""
+        request: dict[str, object] = {"names": [service], "n": None, "since": since}
+        request["follow"] = False
+        out: list[str] = []
+        with ControlClient.connect(self.root, timeout=10.0) as client:
+            for result in client.stream("logs", request):
+                chunk = result.get("chunk") if isinstance(result, dict) else None
+                if isinstance(chunk, dict) and chunk.get("stream") in streams:
+                    out += str(chunk.get("text", "")).splitlines()
+        return out
+
+    def log_shows(self, service: str, text: str, since: float, timeout: float) -> bool:
+        """Whether ``service`` printed a line containing ``text`` after ``since`` (polls)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if any(text in line for line in self.lines(service, since, ("stdout", "stderr"))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+    def explanation(self, service: str) -> list[str]:
+        """The indented lines under the last event that explains a bad state (check failed...)."""
+        events = self.lines(service, None, ("event",))
+        for i in range(len(events) - 1, -1, -1):
+            if events[i].startswith(_BLOCK_HEADS):
+                block = []
+                for line in events[i + 1 : i + 9]:
+                    if not line.startswith(" "):
+                        break
+                    block.append(line.strip())
+                return block
+        return []
+
+
+def services_step(rows: Mapping[str, Mapping[str, object]]) -> StepResult:
+    """The first step: every service reached a good state."""
+    bad = [
+        f"{name} is {row.get('state')}" + (f": {row['reason']}" if row.get("reason") else "")
+        for name, row in rows.items()
+        if str(row.get("state")) in _BAD_STATES
+    ]
+    return StepResult(name="services", kind="services", failures=tuple(bad))
+
+
+def run_checks(stack: StackSpec, view: StackView) -> list[StepResult]:
+    """The ``services`` step, then every ``[[smoke]]`` request in order."""
+    rows = view.rows()
+    results = [services_step(rows)]
+    with httpx.Client(trust_env=False, follow_redirects=False) as http:
+        for spec in stack.smoke:
+            results.append(_run_one(stack, view, http, spec))
+    return results
+
+
+def _run_one(stack: StackSpec, view: StackView, http: httpx.Client, spec: SmokeSpec) -> StepResult:
+    since = time.time()
+    answer = send(http, spec)
+    found = judge.failures(spec, answer.status, answer.body, answer.error)
+    log = spec.log_service, spec.log_contains
+    if (
+        answer.status is not None
+        and log[0] is not None
+        and log[1] is not None
+        and not view.log_shows(log[0], log[1], since - 0.05, spec.timeout)
+    ):
+        found.append(
+            f"{log[0]}'s output shows no {log[1]!r} within {spec.timeout:g}s of the request"
+        )
+    chain: list[str] = []
+    if found:
+        rows = view.rows()
+        bad = [n for n, r in rows.items() if str(r.get("state")) not in HEALTHY_STATES]
+        details = {name: view.explanation(name) for name in bad}
+        chain = cause.explain(stack, rows, spec.url, answer.status, answer.body, details)
+    return StepResult(
+        name=spec.name,
+        kind="request",
+        method=spec.method,
+        url=spec.url,
+        expect_status=spec.expect_status,
+        status=answer.status,
+        error=answer.error,
+        time=answer.took,
+        failures=tuple(found),
+        cause=tuple(chain),
+        body=judge.body_excerpt(answer.body) if found else "",
+    )
