@@ -11,8 +11,11 @@ Every message says the thing, what was seen and, in ``hint``, what to do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from devstack.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -44,15 +47,24 @@ class UsageError(DevstackError):
     exit_code = EXIT_USAGE
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigProblem:
+class ConfigProblem(Record):
     """One thing wrong with a config file: where it is and what to do."""
 
-    file: Path | None
-    line: int | None
-    key_path: str | None  # "services.backend.health.interval"
-    message: str
-    hint: str | None = None
+    __slots__ = ("file", "line", "key_path", "message", "hint")
+
+    def __init__(
+        self,
+        file: Path | None,
+        line: int | None,
+        key_path: str | None,  # "services.backend.health.interval"
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        self.file = file
+        self.line = line
+        self.key_path = key_path
+        self.message = message
+        self.hint = hint
 
     def render(self) -> str:
         where = ""

@@ -1,25 +1,27 @@
 """The ``.devstack/`` layout beside stack.toml, created private (0700 / 0600).
 
-Stdlib only: client commands import this too.
+Stdlib only, and no dataclasses: client commands import this too.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.errors import DevstackError
+from devstack.record import Record
 
 
 class UnsafeStateDir(DevstackError):
     """``.devstack`` exists but is not a private directory of this user."""
 
 
-@dataclass(frozen=True, slots=True)
-class StatePaths:
-    root: Path  # the directory of stack.toml
+class StatePaths(Record):
+    __slots__ = ("root",)
+
+    def __init__(self, root: Path) -> None:
+        self.root = root  # the directory of stack.toml
 
     @property
     def dir(self) -> Path:

@@ -124,6 +124,15 @@ def _rows_psutil() -> Iterator[_Row]:
         yield _Row(proc.pid, info["ppid"] or 0, pgid, sid, info["create_time"], zombie)
 
 
+def children_map() -> dict[int, list[int]]:
+    """{parent pid: child pids} of every live process, from one scan of the table."""
+    children: dict[int, list[int]] = {}
+    for row in _rows_linux() if _fast else _rows_psutil():
+        if not row.zombie:
+            children.setdefault(row.ppid, []).append(row.pid)
+    return children
+
+
 def _env_matches(pid: int, wanted: Collection[tuple[str, str]]) -> bool:
     if not wanted:
         return False

@@ -8,21 +8,23 @@ log files in ``.devstack/logs/``.
 from __future__ import annotations
 
 import argparse
-import calendar
 import json
 import os
 import re
 import sys
 import time
 import zlib
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.control.client import ControlClient, is_pid_alive, recorded_pid
 from devstack.errors import EXIT_INTERRUPTED, NoStackRunning, UsageError
 from devstack.paths import StatePaths
+from devstack.record import Record
 from devstack.stackfile import find_stack_file
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start time)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 # The printer's look (printer.py imports asyncio via logs.py, so it is mirrored here).
 _PALETTE = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
@@ -207,12 +209,14 @@ def cmd_down(args: argparse.Namespace) -> int:
 # --- logs -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    service: str
-    stream: str
-    time: float
-    text: str  # without its newline
+class Line(Record):
+    __slots__ = ("service", "stream", "time", "text")
+
+    def __init__(self, service: str, stream: str, time: float, text: str) -> None:
+        self.service = service
+        self.stream = stream
+        self.time = time
+        self.text = text  # without its newline
 
 
 def parse_since(text: str, now: float | None = None) -> float:
@@ -255,6 +259,8 @@ def parse_file_line(service: str, raw: str) -> Line | None:
     match = _FILE_LINE.fullmatch(raw.rstrip("\n"))
     if match is None:
         return None
+    import calendar  # only logs read from files need it (it imports datetime)
+
     stamp, millis, stream, text = match.groups()
     when = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S")) + int(millis) / 1000
     return Line(service, stream, when, text)

@@ -1,20 +1,25 @@
-"""The control client: stdlib ``socket`` and ``json`` only, so ``devstack ps`` starts fast.
+"""The control client: a bare socket and ``json``, so ``devstack ps`` starts fast.
 
-No asyncio, httpx, pydantic or psutil may be imported on this path (a test checks).
+No asyncio, httpx, pydantic or psutil may be imported on this path, nor dataclasses
+or typing (tests/unit/test_client_imports.py checks the whole set).
 """
 
 from __future__ import annotations
 
+import _socket  # the C module: socket.py's enums and selectors add ~6 ms to every command
 import os
-import socket
-from collections.abc import Iterator
-from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO
 
 from devstack.control import protocol as p
 from devstack.errors import DevstackError, NoStackRunning, UsageError
 from devstack.paths import StatePaths
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from types import TracebackType
+
+_READ_SIZE = 1 << 16
 
 
 class ControlError(DevstackError):
@@ -50,9 +55,9 @@ def is_pid_alive(pid: int) -> bool:
 class ControlClient:
     """One connection to a running supervisor; several requests may be sent on it."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
-        self._file: BinaryIO = sock.makefile("rb")
+        self._buffer = bytearray()  # received, not yet returned: at most one partial line
 
     @classmethod
     def connect(cls, root: Path, timeout: float | None = 30.0) -> ControlClient:
@@ -61,7 +66,7 @@ class ControlClient:
         pid = recorded_pid(paths)
         if pid is not None and not is_pid_alive(pid):
             raise NoStackRunning(root)  # a stale socket of a dead supervisor
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(os.fspath(p.socket_location(paths.dir)))
@@ -80,7 +85,6 @@ class ControlClient:
         return cls(sock)
 
     def close(self) -> None:
-        self._file.close()
         self._sock.close()
 
     def __enter__(self) -> ControlClient:
@@ -99,9 +103,15 @@ class ControlClient:
 
     def receive(self) -> p.Reply | None:
         """The next reply, or None when the supervisor closed the connection."""
-        line = self._file.readline()
-        if not line:
-            return None
+        searched = 0
+        while (end := self._buffer.find(b"\n", searched)) < 0:
+            searched = len(self._buffer)
+            data = self._sock.recv(_READ_SIZE)
+            if not data:
+                return None  # closed (a partial last line is no reply)
+            self._buffer += data
+        line = bytes(self._buffer[: end + 1])
+        del self._buffer[: end + 1]
         return p.decode_reply(line)
 
     def call(self, cmd: str, args: dict[str, object] | None = None) -> object:

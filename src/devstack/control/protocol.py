@@ -6,24 +6,24 @@
 
 ``logs`` streams: one reply per chunk (``{"chunk": {...}}``), then ``{"end": true}``;
 with ``follow`` the connection stays open and live chunks keep coming instead.
-docs/protocol.md is the user-facing description. Stdlib only: the client imports this.
+docs/protocol.md is the user-facing description. The client imports this, so it stays
+cheap to import: stdlib json/os/sys only, records instead of dataclasses, no typing.
+What the supervisor offers the server is ``seam.StackControl``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from devstack.errors import DevstackError
+from devstack.record import Record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from devstack.logs import LogChunk, LogSubscription
+    from devstack.logs import LogChunk
 
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
@@ -46,41 +46,30 @@ class ProtocolError(DevstackError):
         self.kind = kind
 
 
-class StackControl(Protocol):
-    """What the supervisor offers the control server (implemented in stackcontrol.py)."""
+class Request(Record):
+    __slots__ = ("cmd", "args")
 
-    def status(self) -> dict[str, object]: ...  # pid, started, stack, file, root
-    def service_names(self) -> list[str]: ...
-    def ps(self) -> list[dict[str, object]]: ...
-    def log_history(
-        self, names: list[str], n: int | None, since: float | None
-    ) -> list[LogChunk]: ...
-    def subscribe_logs(self) -> LogSubscription: ...
-    def unsubscribe_logs(self, sub: LogSubscription) -> None: ...
-    async def restart(self, names: list[str], with_dependents: bool) -> list[dict[str, object]]: ...
-    async def stop(self, names: list[str]) -> list[dict[str, object]]: ...
-    async def start(self, names: list[str]) -> list[dict[str, object]]: ...
-    async def down(self, force: bool = False) -> None: ...
+    def __init__(self, cmd: str, args: dict[str, object] | None = None) -> None:
+        self.cmd = cmd
+        self.args: dict[str, object] = {} if args is None else args
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    cmd: str
-    args: dict[str, object] = field(default_factory=dict)
+class ErrorInfo(Record):
+    __slots__ = ("message", "hint", "kind")
+
+    def __init__(self, message: str, hint: str | None = None, kind: str = PROTOCOL) -> None:
+        self.message = message
+        self.hint = hint
+        self.kind = kind
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    message: str
-    hint: str | None = None
-    kind: str = PROTOCOL
+class Reply(Record):
+    __slots__ = ("ok", "result", "error")
 
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    ok: bool
-    result: object = None
-    error: ErrorInfo | None = None
+    def __init__(self, ok: bool, result: object = None, error: ErrorInfo | None = None) -> None:
+        self.ok = ok
+        self.result = result
+        self.error = error
 
 
 def ok(result: object) -> Reply:
@@ -168,12 +157,20 @@ def decode_reply(line: bytes) -> Reply:
 # --- arguments of each command (reject, never coerce) ---------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class LogsArgs:
-    names: list[str]
-    n: int | None = None  # last n lines per service
-    since: float | None = None  # epoch seconds
-    follow: bool = False
+class LogsArgs(Record):
+    __slots__ = ("names", "n", "since", "follow")
+
+    def __init__(
+        self,
+        names: list[str],
+        n: int | None = None,  # last n lines per service
+        since: float | None = None,  # epoch seconds
+        follow: bool = False,
+    ) -> None:
+        self.names = names
+        self.n = n
+        self.since = since
+        self.follow = follow
 
 
 _ALLOWED_ARGS: dict[str, frozenset[str]] = {
@@ -219,6 +216,8 @@ def logs_args(request: Request) -> LogsArgs:
     if since is not None:
         if isinstance(since, bool) or not isinstance(since, int | float):
             raise ProtocolError("since must be epoch seconds", kind=USAGE)
+        import math  # server side only
+
         if not math.isfinite(since):
             raise ProtocolError("since must be finite", kind=USAGE)
         since = float(since)
@@ -245,6 +244,8 @@ def default_socket(state_dir: Path) -> Path:
 
 def short_socket(root: Path) -> Path:
     """The fallback for a root too deep for sun_path: /tmp/devstack-UID/HASH.sock."""
+    import hashlib  # only the server needs it; the client reads SOCKET_PATH_FILE
+
     digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
     return Path("/tmp") / f"devstack-{os.getuid()}" / f"{digest}.sock"
 

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from devstack.control import protocol as p
+from devstack.control.seam import StackControl
 from devstack.errors import DevstackError
 from devstack.paths import StatePaths, make_private_dir
 
@@ -154,7 +155,7 @@ class ControlServer:
     """The running server; ``await close()`` stops it and removes the socket."""
 
     def __init__(
-        self, control: p.StackControl, path: Path, idle_timeout: float, max_line: int
+        self, control: StackControl, path: Path, idle_timeout: float, max_line: int
     ) -> None:
         self.control = control
         self.path = path
@@ -374,7 +375,7 @@ class _Protocol(asyncio.StreamReaderProtocol):
 
 
 async def serve(
-    control: p.StackControl,
+    control: StackControl,
     paths: StatePaths,
     *,
     idle_timeout: float = IDLE_TIMEOUT,
