@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,9 +89,14 @@ def _infer(name: str, command: str, line: int, root: Path, honcho_port: int) -> 
         svc.cmd, svc.shell, svc.cwd, svc.env = _shell_text(command), True, None, {}
         words = []
     cwd = root / (svc.cwd or ".")
+    assigned = svc.env.pop("PORT", "")  # devstack exports PORT itself
+    if assigned.isdigit():
+        honcho_port = int(assigned)
     numbered = [_PORT_VAR.sub(str(honcho_port), w) for w in words]
     uses_port = _PORT_VAR.search(command) is not None
     _infer_port(svc, numbered, uses_port, honcho_port)
+    if svc.port is None and assigned.isdigit():
+        svc.port, svc.port_reason = honcho_port, f"PORT={assigned} on the Procfile line"
     if not svc.shell:
         svc.cmd = _join([_interpolated(w) for w in words])
         svc.app = _import_check(svc, numbered, cwd)
@@ -181,7 +187,7 @@ def _suggest_dependencies(services: list[Inferred]) -> None:
 
 
 def render_toml(
-    services: list[Inferred], source: str, env_file: str | None, schema_hint: bool = True
+    services: Iterable[Inferred], source: str, env_file: str | None, schema_hint: bool = True
 ) -> str:
     """The commented stack.toml text."""
     q = json.dumps

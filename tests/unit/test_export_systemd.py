@@ -1,0 +1,168 @@
+"""devstack export systemd: units that systemd-analyze verify accepts, values translated."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from devstack.export.source import load_source
+from devstack.export.systemd import devstack_command, to_systemd
+
+REPO = Path(__file__).parents[2]
+ANALYZE = shutil.which("systemd-analyze")
+
+STACK = """\
+[stack]
+name = "shop 100%"
+env_file = ".env"
+
+[services.db]
+cmd = ["python3", "-c", "import time; time.sleep(60)"]
+port = 7101
+
+[services.migrate]
+cmd = "python3 -c 'print(1)'"
+restart = "always"
+depends_on = { db = "healthy" }
+
+[services.api]
+cmd = "python3 -m http.server ${port} --bind 127.0.0.1"
+port = 7102
+stop_signal = "INT"
+stop_timeout = "3s"
+backoff = "2s"
+max_restarts = 2
+depends_on = { migrate = "completed", db = "healthy" }
+env = { GREETING = "it's \\"50%\\" off\\\\", PRICE = "$5" }
+
+[services.sh]
+cmd = "echo $HOME; sleep 60"
+shell = true
+restart = "no"
+depends_on = ["api"]
+"""
+
+
+def units_of(
+    root: Path, toml: str | None = None, devstack: list[str] | None = None
+) -> dict[str, str]:
+    if toml is not None:
+        (root / "stack.toml").write_text(textwrap.dedent(toml))
+    source = load_source(root / "stack.toml", {"PATH": os.environ["PATH"]})
+    return to_systemd(source, devstack or ["/usr/local/bin/devstack"])
+
+
+def lines(unit: str) -> list[str]:
+    return unit.splitlines()
+
+
+def test_units_and_target(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A=1\n")
+    units = units_of(tmp_path, STACK)
+    assert sorted(units) == [
+        "shop-100-api.service",
+        "shop-100-db.service",
+        "shop-100-migrate.service",
+        "shop-100-sh.service",
+        "shop-100.target",
+    ]
+    target = lines(units["shop-100.target"])
+    assert "Description=devstack stack shop 100%%" in target
+    assert (
+        "Wants=shop-100-db.service shop-100-migrate.service shop-100-api.service "
+        "shop-100-sh.service" in target
+    )
+    api = lines(units["shop-100-api.service"])
+    assert "After=shop-100-migrate.service shop-100-db.service" in api
+    assert "Requires=shop-100-migrate.service shop-100-db.service" in api
+    assert "PartOf=shop-100.target" in api and "WantedBy=shop-100.target" in api
+    assert f"WorkingDirectory={tmp_path.resolve()}" in api
+    assert f"EnvironmentFile={(tmp_path / '.env').resolve()}" in api
+    assert 'Environment="GREETING=it\'s \\"50%%\\" off\\\\"' in api
+    assert 'Environment="PRICE=$5"' in api and "Environment=PORT=7102" in api
+    assert (
+        f"ExecStartPre=/usr/local/bin/devstack check -f {(tmp_path / 'stack.toml').resolve()} api"
+        in api
+    )
+    python = shutil.which("python3")
+    assert f"ExecStart={python} -m http.server 7102 --bind 127.0.0.1" in api
+    assert "KillMode=control-group" in api and "KillSignal=SIGINT" in api
+    assert "TimeoutStopSec=3s" in api and "Restart=on-failure" in api
+    assert "RestartSec=2s" in api and "StartLimitBurst=3" in api
+
+
+def test_dependency_conditions(tmp_path: Path) -> None:
+    units = units_of(tmp_path, STACK.replace('env_file = ".env"', ""))
+    db = lines(units["shop-100-db.service"])
+    # Waited on for "healthy": started only once its port answers.
+    post = [x for x in db if x.startswith("ExecStartPost=")]
+    assert len(post) == 1 and "create_connection" in post[0] and "7101" in post[0]
+    # Waited on for "completed": a oneshot, so After= waits for its exit.
+    migrate = lines(units["shop-100-migrate.service"])
+    assert "Type=oneshot" in migrate and "Restart=on-failure" in migrate
+    sh = lines(units["shop-100-sh.service"])
+    assert "Type=exec" in sh and "Restart=no" in sh
+    assert not any(x.startswith("ExecStartPost=") for x in sh)
+    assert 'ExecStart=/bin/sh -c "echo $$HOME; sleep 60"' in sh
+
+
+def verify(directory: Path) -> subprocess.CompletedProcess[str]:
+    assert ANALYZE is not None
+    env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{directory}:", "SYSTEMD_LOG_COLOR": "0"}
+    return subprocess.run(
+        [ANALYZE, "verify", *sorted(str(p) for p in directory.iterdir())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def write(units: dict[str, str], directory: Path) -> Path:
+    directory.mkdir()
+    for name, text in units.items():
+        (directory / name).write_text(text)
+    return directory
+
+
+def problems(done: subprocess.CompletedProcess[str], directory: Path) -> list[str]:
+    """What systemd-analyze said about our units (it exits 0 on mere warnings)."""
+    return [
+        x
+        for x in (done.stdout + done.stderr).splitlines()
+        if str(directory) in x or ".service" in x or ".target" in x
+    ]
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+@pytest.mark.parametrize("which", ["example", "translations"])
+def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
+    toml = None if which == "example" else STACK
+    if which == "example":
+        shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
+        shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    else:
+        (tmp_path / ".env").write_text("A=1\n")
+    units = units_of(tmp_path, toml, devstack_command())  # this devstack: it must exist
+    out = write(units, tmp_path / "units")
+    done = verify(out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert problems(done, out) == []
+
+
+@pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
+def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
+    """The check above can fail: an unknown key and a missing program are reported."""
+    shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
+    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    units = units_of(tmp_path)
+    units["demo-api.service"] = units["demo-api.service"].replace(
+        "KillMode=control-group", "KillMode=control-group\nBogusKey=1"
+    )
+    out = write(units, tmp_path / "units")
+    assert any("BogusKey" in line for line in problems(verify(out), out))
