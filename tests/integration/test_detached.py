@@ -21,12 +21,13 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from conftest import LEAK_TAG, free_port, is_alive, program, wait_until
+from support.stackrun import kill_group, supervisor_pid
 
 PY = sys.executable
 CLI = [PY, "-m", "devstack"]
@@ -91,20 +92,6 @@ def devstack(root: Path, *args: str, timeout: float = 60.0) -> subprocess.Comple
 
 def write_stack(root: Path, toml: str) -> None:
     (root / "stack.toml").write_text(textwrap.dedent(toml))
-
-
-def supervisor_pid(root: Path) -> int | None:
-    try:
-        return int((root / ".devstack" / "supervisor.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def kill_group(pid: int) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(os.getpgid(pid), signal.SIGKILL)
-    with suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 @contextmanager

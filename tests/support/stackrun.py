@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psutil
 
+from conftest import is_alive
+
 
 def write_stack(root: Path, toml: str) -> Path:
     path = root / "stack.toml"
@@ -137,3 +139,34 @@ def listener_on(port: int) -> Iterator[subprocess.Popen[bytes]]:
 def events(output: str, tag: str) -> list[str]:
     """Service names in the order they printed ``[tag]`` events (``backend * [start] ...``)."""
     return re.findall(rf"^(\S+)\s+\* \[{re.escape(tag)}\]", output, re.MULTILINE)
+
+
+def supervisor_pid(root: Path) -> int | None:
+    """The pid in ``root``'s .devstack/supervisor.pid (a running or killed supervisor)."""
+    try:
+        return int((root / ".devstack" / "supervisor.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(os.getpgid(pid), signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def downed_at_end(root: Path) -> Iterator[None]:
+    """Whatever stack the block leaves running in ``root`` is ended: ``devstack down``,
+    then SIGKILL of the supervisor's group if that did not end it."""
+    try:
+        yield
+    finally:
+        pid = supervisor_pid(root)
+        try:
+            ok = run_devstack(root, "down").returncode in (0, 3)
+        except subprocess.TimeoutExpired:
+            ok = False
+        if pid is not None and (not ok or is_alive(pid)):
+            kill_group(pid)

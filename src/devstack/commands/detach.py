@@ -20,7 +20,7 @@ from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
 from devstack.paths import StatePaths
 
 # A start has an outcome once no service is still on its way.
-_ON_THE_WAY = {"pending", "waiting", "checking", "starting", "crashed", "backoff"}
+_ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
 _BAD = {"failed", "blocked", "not started"}
 
 
@@ -60,8 +60,19 @@ def print_results(results: object) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.0) -> int:
-    """Start the supervisor in the background and wait until every service has an outcome."""
+def detach(
+    stack_file: Path,
+    root: Path,
+    names: list[str],
+    timeout: float = 600.0,
+    *,
+    no_setup: bool = False,
+    outcome: list[dict[str, object]] | None = None,
+) -> int:
+    """Start the supervisor in the background and wait until every service has an outcome.
+
+    ``outcome`` receives the ``ps`` rows of that moment (the supervisor may end right
+    after, when nothing is left running)."""
     paths = StatePaths(root)
     paths.prepare()
     log_path = paths.dir / "supervisor.log"
@@ -75,6 +86,7 @@ def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.
                 "--no-color",
                 "--file",
                 str(stack_file),
+                *(["--no-setup"] if no_setup else []),
                 *names,
             ],
             cwd=root,
@@ -101,6 +113,8 @@ def detach(stack_file: Path, root: Path, names: list[str], timeout: float = 600.
             f"the stack did not settle within {timeout:g}s", hint="see: devstack ps"
         )
     assert rows is not None
+    if outcome is not None:
+        outcome.extend(rows)
     print(f"devstack: supervisor pid {proc.pid}, output in {log_path}")
     bad = False
     for r in rows:

@@ -22,6 +22,7 @@ from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError
 
 if TYPE_CHECKING:
     from devstack.smoke.result import StepResult
+    from devstack.spec import StackSpec
 
 SETTLE_TIMEOUT = 600.0  # as long as up -d waits
 
@@ -41,33 +42,40 @@ def cmd_verify(args: argparse.Namespace) -> int:
     progress = sys.stderr if args.json else sys.stdout
     error: str | None = None
     results: list[StepResult] = []
+    outcome: list[dict[str, object]] = []  # ps rows once settled, should the supervisor end
     try:
-        error = _start(stack.file, root, progress) if started else _settle(root)
+        error = _start(stack, progress, outcome) if started else _settle(root)
         print(f"devstack: {'started' if started else 'using'} the stack in {root}", file=progress)
         if error is None:
             from devstack.smoke.run import StackView, run_checks
 
-            results = run_checks(stack, StackView(root))
+            results = run_checks(stack, StackView(root, outcome))
     finally:
         if started and not args.keep:
             _down(args, progress)
     return _report(args, results, error, stack.file, started)
 
 
-def _start(stack_file: Path, root: Path, progress: TextIO) -> str | None:
-    """Start the stack detached; None once it runs (even with failed services), else why not."""
-    from devstack.commands.detach import connect_running, detach
+def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]]) -> str | None:
+    """Start the stack detached; None once every service has an outcome (``outcome``
+    gets their ps rows), else why it could not be started."""
+    from devstack.commands.detach import detach
+
+    assert stack.file is not None
+    root, names = stack.root, list(stack.services)
 
     captured = io.StringIO()
     try:
         with contextlib.redirect_stdout(captured):
-            detach(stack_file, root, [], timeout=SETTLE_TIMEOUT)
+            detach(stack.file, root, [], timeout=SETTLE_TIMEOUT, outcome=outcome)
     except DevstackError as exc:
         return captured.getvalue() + exc.render()
-    client = connect_running(root)
-    if client is None:
+    if not outcome:  # it ended first (nothing left running): its log files tell the rest
+        from devstack.smoke.run import StackView, rows_from_logs
+
+        outcome.extend(rows_from_logs(StackView(root), names))
+    if not outcome:
         return "devstack: the stack could not be started\n" + captured.getvalue().rstrip()
-    client.close()
     progress.write(captured.getvalue())
     _reap_when_it_ends(root)
     return None

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from devstack.commands.control import _file_lines
 from devstack.commands.detach import ps_rows
 from devstack.control.client import ControlClient
+from devstack.errors import NoStackRunning
+from devstack.paths import StatePaths
 from devstack.smoke import cause, judge
 from devstack.smoke.result import HEALTHY_STATES, StepResult
 from devstack.spec import SmokeSpec, StackSpec
@@ -60,19 +63,30 @@ def send(http: httpx.Client, spec: SmokeSpec) -> Answer:
 class StackView:
     """The running stack as the control socket shows it: ps rows and log lines."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, last_rows: Sequence[dict[str, object]] = ()) -> None:
         self.root = root
+        # What ps said last: a supervisor with nothing left running (every service
+        # blocked or failed) ends, and its story is still to be told.
+        self._last = {str(r["name"]): r for r in last_rows}
 
     def rows(self) -> dict[str, dict[str, object]]:
-        """``ps`` rows by service name (empty when the stack has gone)."""
-        return {str(r["name"]): r for r in ps_rows(self.root) or []}
+        """``ps`` rows by service name; the last ones seen once the stack has ended."""
+        live = ps_rows(self.root)
+        if live is not None:
+            self._last = {str(r["name"]): r for r in live}
+        return self._last
 
     def lines(self, service: str, since: float | None, streams: Sequence[str]) -> list[str]:
         """The kept lines of ``service`` since ``since`` (epoch s), of the given streams."""
         request: dict[str, object] = {"names": [service], "n": None, "since": since}
         request["follow"] = False
         out: list[str] = []
-        with ControlClient.connect(self.root, timeout=10.0) as client:
+        try:
+            client = ControlClient.connect(self.root, timeout=10.0)
+        except NoStackRunning:  # ended: its log file is the record
+            kept = _file_lines(StatePaths(self.root), service)
+            return [x.text for x in kept if x.stream in streams and x.time >= (since or 0.0)]
+        with client:
             for result in client.stream("logs", request):
                 chunk = result.get("chunk") if isinstance(result, dict) else None
                 if isinstance(chunk, dict) and chunk.get("stream") in streams:
@@ -101,6 +115,41 @@ class StackView:
                     block.append(line.strip())
                 return block
         return []
+
+
+# The event that last set a service's state, as ps would name it (for a stack that ended).
+_EVENT_STATES = {
+    "[check failed]": ("blocked", "failed its checks: "),
+    "[blocked]": ("blocked", ""),
+    "[not started]": ("not started", ""),
+    "[failed]": ("failed", ""),
+    "[crashed]": ("crashed", ""),
+    "[exited]": ("exited", None),
+    "[stopped]": ("stopped", None),
+    "[healthy]": ("healthy", None),
+    "[unhealthy]": ("unhealthy", ""),
+    "[start]": ("starting", None),
+}
+
+
+def state_from_events(events: Sequence[str]) -> tuple[str, str | None] | None:
+    """The (state, reason) a service's event lines end in, or None if none says."""
+    for line in reversed(events):
+        for head, (state, prefix) in _EVENT_STATES.items():
+            if line.startswith(head):
+                rest = line[len(head) :].strip()
+                return state, None if prefix is None or not rest else prefix + rest
+    return None
+
+
+def rows_from_logs(view: StackView, names: Sequence[str]) -> list[dict[str, object]]:
+    """ps-like rows of a stack that has already ended, from its services' log files."""
+    rows: list[dict[str, object]] = []
+    for name in names:
+        found = state_from_events(view.lines(name, None, ("event",)))
+        if found is not None:
+            rows.append({"name": name, "state": found[0], "reason": found[1]})
+    return rows
 
 
 def services_step(rows: Mapping[str, Mapping[str, object]]) -> StepResult:

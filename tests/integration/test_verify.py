@@ -1,0 +1,246 @@
+"""``devstack verify`` end to end: real supervisor, real HTTP services, real requests.
+
+Each test writes a stack of tiny stdlib HTTP apps (tests/support/programs/echo_http.py)
+with [[smoke]] entries in a temporary directory and runs the installed CLI; every
+test ends whatever stack is left with ``devstack down`` (then SIGKILL of the group).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from conftest import free_port, is_alive, program
+from support.stackrun import downed_at_end, run_devstack, supervisor_pid, write_stack
+
+PY = sys.executable
+
+
+def app(port_ref: str = "${port}", proxy: str | None = None) -> str:
+    """A stack.toml ``cmd`` running echo_http on the service's port (proxying to $proxy)."""
+    cmd = f"{PY} {program('echo_http')} {port_ref}"
+    return cmd + (f" --proxy-env {proxy}" if proxy else "")
+
+
+def verify(root: Path, *args: str) -> tuple[int, str, str]:
+    result = run_devstack(root, "verify", *args, timeout=60)
+    return result.returncode, result.stdout, result.stderr
+
+
+def row(stdout: str, step: str) -> str:
+    """The table row of ``step`` (its first line)."""
+    found = [line for line in stdout.splitlines() if line.startswith(step + "  ")]
+    assert found, stdout
+    return found[0]
+
+
+def one_backend(root: Path, smoke: str) -> int:
+    port = free_port()
+    write_stack(
+        root,
+        f"""
+        [services.backend]
+        cmd = "{app()}"
+        port = {port}
+        health.http = "/health"
+        """
+        + smoke,
+    )
+    return port
+
+
+def test_all_checks_pass_exit_0_and_the_stack_it_started_is_stopped(tmp_path: Path) -> None:
+    one_backend(
+        tmp_path,
+        """
+        [[smoke]]
+        name = "health"
+        url = "${services.backend.url}/health"
+        expect_status = 200
+        body_contains = ['"ok": true']
+
+        [[smoke]]
+        name = "create"
+        method = "POST"
+        url = "${services.backend.url}/api/create"
+        json = { file_id = "f-${services.backend.port}" }
+        expect_status = [200, 201]
+        body_not_contains = ["ECONNREFUSED"]
+        log_service = "backend"
+        log_contains = "POST /api/create"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path)
+        assert code == 0, out + err
+        assert row(out, "services").split()[-2:] == ["ok", "-"]
+        assert " 200 " in row(out, "health") and " ok " in row(out, "health")
+        assert "POST http://127.0.0.1:" in row(out, "create") and " ok " in row(out, "create")
+        assert "3/3 steps passed" in out
+        assert "is down" in out
+        assert run_devstack(tmp_path, "ps").returncode == 3  # no stack runs any more
+
+
+def test_wrong_status_and_body_and_log_fail_with_the_row_marked(tmp_path: Path) -> None:
+    one_backend(
+        tmp_path,
+        """
+        [[smoke]]
+        name = "ok-step"
+        url = "${services.backend.url}/health"
+
+        [[smoke]]
+        name = "wrong-status"
+        url = "${services.backend.url}/status/503"
+        expect_status = [200, 201]
+
+        [[smoke]]
+        name = "body-checks"
+        method = "POST"
+        url = "${services.backend.url}/echo"
+        body = "payload ECONNREFUSED"
+        body_contains = ["payload", "absent-word"]
+        body_not_contains = ["ECONNREFUSED"]
+
+        [[smoke]]
+        name = "log-check"
+        url = "${services.backend.url}/quiet"
+        timeout = "1s"
+        log_service = "backend"
+        log_contains = "GET /never-requested"
+        """,
+    )
+    junit = tmp_path / "report.xml"
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path, "--junit", str(junit))
+    assert code == 1, out + err
+    assert " ok " in row(out, "ok-step")
+    status = row(out, "wrong-status")
+    assert "200,201" in status and " 503 " in status and "FAIL" in status
+    assert "  status 503, expected 200,201" in out
+    # A healthy service answering 5xx: its cause chain sends the reader to its logs.
+    assert "cause: port " in out and "see: devstack logs backend" in out
+    assert "FAIL" in row(out, "body-checks")
+    assert "  body lacks 'absent-word'" in out
+    assert "  body contains 'ECONNREFUSED'" in out
+    assert "body lacks 'payload'" not in out
+    assert "FAIL" in row(out, "log-check")
+    assert "backend's output shows no 'GET /never-requested' within 1s" in out
+    assert "1/5 steps passed" not in out and "2/5 steps passed" in out
+
+    suite = ET.parse(junit).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "5"
+    assert suite.get("failures") == "3"
+    failed = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert failed == {"wrong-status", "body-checks", "log-check"}
+
+
+def test_proxy_with_blocked_backend_names_the_backend_and_why(tmp_path: Path) -> None:
+    backend, frontend = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.backend]
+        cmd = "{app()}"
+        port = {backend}
+        health.http = "/health"
+        check.cmd = ["{PY} -c 'import sys; sys.exit(3)'"]
+
+        [services.frontend]
+        cmd = "{app(proxy="API_BASE")}"
+        port = {frontend}
+        env = {{ API_BASE = "${{services.backend.url}}" }}
+
+        [[smoke]]
+        name = "proxy"
+        method = "POST"
+        url = "${{services.frontend.url}}/api/agent/context/create"
+        json = {{ file_id = "test123" }}
+        expect_status = [201, 400, 401]
+        body_not_contains = ["ECONNREFUSED"]
+        """,
+    )
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path, "--json")
+    assert code == 1, out + err
+    doc = json.loads(out)
+    services, proxy = doc["steps"]
+    assert not services["ok"]
+    assert any(f.startswith("backend is blocked: failed its checks") for f in services["failures"])
+    assert proxy["status"] == 500 and not proxy["ok"]
+    assert "body contains 'ECONNREFUSED'" in proxy["failures"]
+    assert proxy["cause"][0] == f"port {frontend} is frontend's, which is healthy"
+    assert f"ECONNREFUSED on port {backend}: backend's port" in proxy["cause"][1]
+    blame = proxy["cause"][2]
+    assert blame.startswith("frontend relies on backend (env API_BASE), which is blocked:")
+    assert "exited 3" in " ".join(proxy["cause"]), proxy["cause"]
+
+
+def test_dependent_not_started_behind_a_blocked_backend_is_explained(tmp_path: Path) -> None:
+    backend, frontend = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.backend]
+        cmd = "{app()}"
+        port = {backend}
+        check.cmd = ["{PY} -c 'import sys; sys.exit(3)'"]
+
+        [services.frontend]
+        cmd = "{app(proxy="API_BASE")}"
+        port = {frontend}
+        depends_on = {{ backend = "healthy" }}
+        env = {{ API_BASE = "${{services.backend.url}}" }}
+
+        [[smoke]]
+        name = "page"
+        url = "${{services.frontend.url}}/"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    assert "refused" in row(out, "page") and "FAIL" in row(out, "page")
+    assert f"cause: port {frontend} is frontend's, which is not started" in out
+    assert "cause: frontend relies on backend (depends_on, env API_BASE), which is blocked" in out
+
+
+def test_keep_leaves_the_stack_running(tmp_path: Path) -> None:
+    one_backend(tmp_path, '[[smoke]]\nurl = "${services.backend.url}/health"\n')
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path, "--keep")
+        assert code == 0, out + err
+        pid = supervisor_pid(tmp_path)
+        assert pid is not None and is_alive(pid)
+        ps = run_devstack(tmp_path, "ps", "--json")
+        assert json.loads(ps.stdout)["services"][0]["state"] == "healthy"
+        down = run_devstack(tmp_path, "down")
+        assert down.returncode == 0, down.stderr
+        assert not is_alive(pid)
+
+
+def test_an_already_running_stack_is_used_and_left_running(tmp_path: Path) -> None:
+    one_backend(tmp_path, '[[smoke]]\nurl = "${services.backend.url}/health"\n')
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        pid = supervisor_pid(tmp_path)
+        code, out, err = verify(tmp_path, "--json")
+        assert code == 0, out + err
+        doc = json.loads(out)
+        assert doc["v"] == 1 and doc["ok"] is True
+        assert doc["started"] is False and doc["kept"] is False
+        assert [s["ok"] for s in doc["steps"]] == [True, True]
+        assert supervisor_pid(tmp_path) == pid and pid is not None and is_alive(pid)
+        assert "using the stack" in err
+
+
+def test_a_config_error_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    one_backend(tmp_path, '[[smoke]]\nurl = "http://example.com/"\n')
+    code, out, err = verify(tmp_path)
+    assert code == 2, out + err
+    assert "smoke[0].url" in err and "not on this machine" in err
+    assert "Traceback" not in err
+    assert supervisor_pid(tmp_path) is None
