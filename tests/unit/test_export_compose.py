@@ -71,6 +71,14 @@ def test_placeholder_and_probe_comments(tmp_path: Path) -> None:
     text = to_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
     assert text.count("# PLACEHOLDER") == 2
     assert "as a python3 one-liner" in text and '"curl", "-fsS"' in text
+    assert "WARNING" not in text
+
+
+def test_loopback_bind_is_flagged(tmp_path: Path) -> None:
+    toml = '[services.s]\ncmd = "python3 -m http.server ${port} --bind 127.0.0.1"\nport = 6010\n'
+    (tmp_path / "stack.toml").write_text(toml)
+    text = to_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
+    assert "# WARNING: it names 127.0.0.1/localhost" in text
 
 
 STACK = """\

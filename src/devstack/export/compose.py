@@ -67,7 +67,7 @@ def _service(
             "PLACEHOLDER: a Dockerfile in the stack's directory that copies it to "
             f"{APP_DIR} and installs what {spec.name} needs (or replace build with image:)",
         ),
-        "command": _command(source, spec),
+        "command": _loopback_note(_command(source, spec)),
         "working_dir": _working_dir(spec, cwd),
     }
     if cwd is None:
@@ -144,6 +144,17 @@ def _command(source: ExportSource, spec: ServiceSpec) -> list[str]:
     body, env_refs = split_env_refs(written.cmd)
     ctx = Context(spec.name, _refs(source, spec.name), source.environ)
     return [_finish(word, env_refs) for word in shlex.split(interpolate(body, ctx))]
+
+
+def _loopback_note(command: list[str]) -> Any:
+    """The command, with a warning when it binds loopback (unreachable from outside a container)."""
+    if not any(re.search(r"\b(127\.0\.0\.1|localhost)\b", word) for word in command):
+        return command
+    return Commented(
+        command,
+        "WARNING: it names 127.0.0.1/localhost; in a container, listen on 0.0.0.0 for the "
+        "published port and other services to reach it (write ${host} in stack.toml)",
+    )
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
