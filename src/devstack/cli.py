@@ -103,6 +103,11 @@ def _add_up(sub: Subparsers) -> None:
         help="run in the background (output in .devstack/supervisor.log); return once every "
         "service is healthy/running or has failed",
     )
+    up.add_argument(
+        "--no-setup",
+        action="store_true",
+        help="skip the services' setup steps (devstack setup runs them alone)",
+    )
     up.set_defaults(func=cmd_up)
 
 
@@ -242,17 +247,42 @@ def cmd_up(args: argparse.Namespace) -> int:
     require_services(stack, args.services)
     if args.detach:
         assert stack.file is not None
-        return detach(stack.file, stack.root, list(args.services))
+        return detach(stack.file, stack.root, list(args.services), no_setup=args.no_setup)
     from devstack.supervisor import run_stack
 
     color = False if args.no_color else None
     if stack.from_procfile:
         print(
-            "devstack: running the Procfile; health probes, dependencies and checks need a "
-            "stack.toml (devstack init writes one)",
+            "devstack: running the Procfile (PORT numbered as honcho does); health probes and "
+            "dependencies need a stack.toml (devstack init writes one)",
             file=sys.stderr,
         )
-    return run_stack(stack, args.services, color=color)
+    return run_stack(stack, args.services, color=color, setup=not args.no_setup)
+
+
+def _add_setup(sub: Subparsers) -> None:
+    setup = sub.add_parser(
+        "setup",
+        help="run the services' setup steps alone (venvs, pnpm install), start nothing",
+        description="Run the setup step of each service (or SVC... and what they depend on) "
+        "whose inputs changed since its last successful run, in dependency order; "
+        "independent ones at once. Exit 1 if one fails.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    setup.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
+    _add_file_option(setup)
+    setup.add_argument(
+        "--force", action="store_true", help="run them even when their inputs are unchanged"
+    )
+    setup.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
+    setup.set_defaults(func=cmd_setup)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from devstack.commands.setup import cmd_setup as run
+
+    return run(args, _load(args, cached=True))
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -384,6 +414,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 # adds one entry here; its work lives in devstack.commands.<name>.
 COMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "up": _add_up,
+    "setup": _add_setup,
     "check": _add_check,
     "ps": _add_ps,
     "logs": _add_logs,
