@@ -137,27 +137,42 @@ def test_wrong_status_and_body_and_log_fail_with_the_row_marked(tmp_path: Path) 
     assert failed == {"wrong-status", "body-checks", "log-check"}
 
 
-def test_proxy_with_blocked_backend_names_the_backend_and_why(tmp_path: Path) -> None:
+# A backend whose check fails as the incident's import did, and a frontend proxying to it.
+FAILING_CHECK = "import sys; print('ImportError: cannot import name log_to_ndjson'); sys.exit(3)"
+
+
+def proxy_stack(root: Path, frontend_extra: str, smoke: str) -> tuple[int, int]:
     backend, frontend = free_port(), free_port()
     write_stack(
-        tmp_path,
+        root,
         f"""
         [services.backend]
         cmd = "{app()}"
         port = {backend}
         health.http = "/health"
-        check.cmd = ["{PY} -c 'import sys; sys.exit(3)'"]
+        check.cmd = ["{PY} -c \\"{FAILING_CHECK}\\""]
 
         [services.frontend]
         cmd = "{app(proxy="API_BASE")}"
         port = {frontend}
         env = {{ API_BASE = "${{services.backend.url}}" }}
+        {frontend_extra}
+        """
+        + smoke,
+    )
+    return backend, frontend
 
+
+def test_proxy_with_blocked_backend_names_the_backend_and_why(tmp_path: Path) -> None:
+    backend, frontend = proxy_stack(
+        tmp_path,
+        "",
+        """
         [[smoke]]
         name = "proxy"
         method = "POST"
-        url = "${{services.frontend.url}}/api/agent/context/create"
-        json = {{ file_id = "test123" }}
+        url = "${services.frontend.url}/api/agent/context/create"
+        json = { file_id = "test123" }
         expect_status = [201, 400, 401]
         body_not_contains = ["ECONNREFUSED"]
         """,
@@ -175,28 +190,18 @@ def test_proxy_with_blocked_backend_names_the_backend_and_why(tmp_path: Path) ->
     assert f"ECONNREFUSED on port {backend}: backend's port" in proxy["cause"][1]
     blame = proxy["cause"][2]
     assert blame.startswith("frontend relies on backend (env API_BASE), which is blocked:")
-    assert "exited 3" in " ".join(proxy["cause"]), proxy["cause"]
+    assert "exited 3" in blame
+    assert "ImportError: cannot import name log_to_ndjson" in proxy["cause"][3:], proxy["cause"]
 
 
 def test_dependent_not_started_behind_a_blocked_backend_is_explained(tmp_path: Path) -> None:
-    backend, frontend = free_port(), free_port()
-    write_stack(
+    _, frontend = proxy_stack(
         tmp_path,
-        f"""
-        [services.backend]
-        cmd = "{app()}"
-        port = {backend}
-        check.cmd = ["{PY} -c 'import sys; sys.exit(3)'"]
-
-        [services.frontend]
-        cmd = "{app(proxy="API_BASE")}"
-        port = {frontend}
-        depends_on = {{ backend = "healthy" }}
-        env = {{ API_BASE = "${{services.backend.url}}" }}
-
+        'depends_on = { backend = "healthy" }',
+        """
         [[smoke]]
         name = "page"
-        url = "${{services.frontend.url}}/"
+        url = "${services.frontend.url}/"
         """,
     )
     with downed_at_end(tmp_path):
@@ -205,6 +210,7 @@ def test_dependent_not_started_behind_a_blocked_backend_is_explained(tmp_path: P
     assert "refused" in row(out, "page") and "FAIL" in row(out, "page")
     assert f"cause: port {frontend} is frontend's, which is not started" in out
     assert "cause: frontend relies on backend (depends_on, env API_BASE), which is blocked" in out
+    assert "cause: ImportError: cannot import name log_to_ndjson" in out
 
 
 def test_keep_leaves_the_stack_running(tmp_path: Path) -> None:
