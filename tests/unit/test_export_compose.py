@@ -74,6 +74,20 @@ def test_placeholder_and_probe_comments(tmp_path: Path) -> None:
     assert "WARNING" not in text
 
 
+def test_from_a_procfile(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text(
+        "web: python3 -m http.server ${PORT}\nworker: python3 w.py\n"
+    )
+    (tmp_path / ".env").write_text("PORT=7000\n")
+    source = load_source(tmp_path / "Procfile", {})
+    data = yaml.safe_load(to_compose(source, tmp_path))
+    jsonschema.Draft7Validator(SCHEMA).validate(data)
+    web, worker = data["services"]["web"], data["services"]["worker"]
+    assert web["command"] == ["/bin/sh", "-c", "python3 -m http.server $${PORT}"]
+    assert web["env_file"] == [".env"] and worker["environment"]["PORT"] == "7100"
+    assert "healthcheck" not in web and "depends_on" not in worker
+
+
 def test_loopback_bind_is_flagged(tmp_path: Path) -> None:
     toml = '[services.s]\ncmd = "python3 -m http.server ${port} --bind 127.0.0.1"\nport = 6010\n'
     (tmp_path / "stack.toml").write_text(toml)

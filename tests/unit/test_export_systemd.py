@@ -140,15 +140,23 @@ def problems(done: subprocess.CompletedProcess[str], directory: Path) -> list[st
 
 
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("which", ["example", "translations"])
+@pytest.mark.parametrize("which", ["example", "translations", "procfile"])
 def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
     toml = None if which == "example" else STACK
-    if which == "example":
+    if which == "procfile":
+        (tmp_path / "Procfile").write_text(
+            "web: python3 -m http.server $PORT\nclock: date; sleep 1\n"
+        )
+        source = load_source(tmp_path / "Procfile", {"PATH": os.environ["PATH"]})
+        units = to_systemd(source, devstack_command())
+        assert 'ExecStart=/bin/sh -c "date; sleep 1"' in units[f"{tmp_path.name}-clock.service"]
+    elif which == "example":
         shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
         shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
     else:
         (tmp_path / ".env").write_text("A=1\n")
-    units = units_of(tmp_path, toml, devstack_command())  # this devstack: it must exist
+    if which != "procfile":
+        units = units_of(tmp_path, toml, devstack_command())  # this devstack: it must exist
     out = write(units, tmp_path / "units")
     done = verify(out)
     assert done.returncode == 0, done.stdout + done.stderr
