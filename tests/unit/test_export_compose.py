@@ -119,6 +119,7 @@ depends_on = { migrate = "completed", db = "healthy" }
 DB = "postgres://${services.db.host}:${services.db.port}/app"
 HOME_DIR = "${env:HOME:-/root}"
 COST = "$$5"
+LITERAL = "$${env:HOME}"
 TOKEN = "${env:TOKEN}"
 
 [services.worker]
@@ -146,6 +147,7 @@ def test_translations(tmp_path: Path) -> None:
     assert env["HOME_DIR"] == "${HOME:-/root}"
     assert env["TOKEN"] == "${TOKEN}"
     assert env["COST"] == "$$5"
+    assert env["LITERAL"] == "$${env:HOME}"  # written $${env:HOME}: a literal, left alone
     assert svc["worker"]["command"] == [
         "/bin/sh",
         "-c",

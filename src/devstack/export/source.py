@@ -20,7 +20,8 @@ from devstack.config.model import ServiceModel, StackFile
 from devstack.spec import StackSpec
 from devstack.stackfile import is_procfile
 
-_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# ``$$`` first, so an escaped ``$${env:X}`` (a literal) is never taken for a reference.
+_ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ def split_env_refs(text: str) -> tuple[str, list[tuple[str, str | None]]]:
     found: list[tuple[str, str | None]] = []
 
     def keep(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
         found.append((match.group(1), match.group(2)))
         return f"\0{len(found) - 1}\0"
 
