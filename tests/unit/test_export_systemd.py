@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from devstack.export.source import load_source
 from devstack.export.systemd import devstack_command, to_systemd
 
@@ -174,3 +177,70 @@ def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
     )
     out = write(units, tmp_path / "units")
     assert any("BogusKey" in line for line in problems(verify(out), out))
+
+
+def systemd_words(line: str) -> list[str]:
+    """Split an Exec line's value as systemd does for what we write: plain words, or
+    double-quoted ones with C escapes; then $$ -> $ and %% -> %."""
+    words, i = [], 0
+    while i < len(line):
+        if line[i] == " ":
+            i += 1
+            continue
+        if line[i] == '"':
+            i += 1
+            word = []
+            while line[i] != '"':
+                if line[i] == "\\":
+                    i += 1
+                    word.append({"n": "\n", "t": "\t"}.get(line[i], line[i]))
+                else:
+                    word.append(line[i])
+                i += 1
+            i += 1
+            words.append("".join(word))
+        else:
+            end = line.find(" ", i)
+            end = len(line) if end < 0 else end
+            words.append(line[i:end])
+            i = end
+    return [w.replace("$$", "$").replace("%%", "%") for w in words]
+
+
+def test_exec_start_post_waits_for_the_port(tmp_path: Path) -> None:
+    """The health wait systemd runs after a start: blocks while nothing listens, returns
+    once the port answers (run from the unit text, quoting undone as systemd does)."""
+    port = free_port()
+    units = units_of(
+        tmp_path,
+        f"""\
+        [services.db]
+        cmd = "python3 -m http.server {port} --bind 127.0.0.1"
+        port = {port}
+        health.http = "/"
+
+        [services.app]
+        cmd = "python3 app.py"
+        depends_on = {{ db = "healthy" }}
+        """,
+    )
+    (line,) = [x for x in lines(units[f"{tmp_path.name}-db.service"]) if "ExecStartPost=" in x]
+    argv = systemd_words(line.removeprefix("ExecStartPost="))
+    assert argv[1] == "-c" and f"http://127.0.0.1:{port}/" in argv[2]
+    waiter = subprocess.Popen([sys.executable, "-c", argv[2]])
+    server = None
+    try:
+        time.sleep(0.5)  # it must still be waiting: nothing listens yet
+        assert waiter.poll() is None
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert waiter.wait(timeout=15) == 0
+    finally:
+        for proc in (waiter, server):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=5)
