@@ -340,6 +340,11 @@ def _last_lines(chunks: list[LogChunk], n: int) -> list[LogChunk]:
     return kept
 
 
+def max_bytes_from_env() -> int:
+    """DEVSTACK_LOG_MAX_BYTES: rotate the per-service log files at this size (default 10 MiB)."""
+    return int(os.environ.get("DEVSTACK_LOG_MAX_BYTES") or 10 * 2**20)
+
+
 class LogHub:
     """The single fan-out the supervisor talks to. Used from the event loop's thread."""
 

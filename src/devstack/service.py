@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import httpx
 
     from devstack.checks.result import CheckResult
+    from devstack.setupsteps import SetupRunner
 
 from devstack.crashcause import crash_cause
 from devstack.logs import LogChunk, LogHub, pump
@@ -86,8 +87,10 @@ class Service:
         clock: Clock = time.monotonic,
         preflight: Preflight | None = None,
         output_hook: Callable[[str, LogChunk], None] | None = None,
+        setup: SetupRunner | None = None,
     ) -> None:
         self.spec = spec
+        self._setup_runner = setup  # None: setup steps are skipped (up --no-setup)
         self.name = spec.name
         self._preflight = preflight
         self._output_hook = output_hook
@@ -197,6 +200,8 @@ class Service:
         service (stop_signal, grace, SIGKILL, reap) before the cancellation goes on.
         """
         try:
+            if not await self._setup(dependencies):
+                return
             if not await self._wait_dependencies(dependencies):
                 return
             if not await self._check():
@@ -204,6 +209,30 @@ class Service:
             await self._supervise()
         finally:
             await self._stop_process()
+
+    async def _setup(self, dependencies: Mapping[str, Service]) -> bool:
+        """The setup step, before the checks (they need the venv it makes). It waits for
+        its dependencies' setup steps (two services sharing a venv never install at once),
+        not for their health. A failure leaves the service ``blocked``."""
+        if self._setup_runner is None or self.spec.setup is None:
+            return True
+        for name, cond in self.spec.depends_on.items():
+            dep = dependencies[name]
+            await dep.wait_setup_finished()
+            if dep._condition_status(cond)[1] is not None:
+                return True  # it can never start: _wait_dependencies says why
+        self._set(ServiceState.SETUP, "setup step running")
+        outcome = await self._setup_runner.run(self.spec)
+        if not outcome.ok:
+            self._set(ServiceState.BLOCKED, outcome.reason)
+            return False
+        self.spec = outcome.spec  # with the venv it made, if any
+        return True
+
+    async def wait_setup_finished(self) -> None:
+        """Until this service's setup step (if any) is over, whatever its outcome."""
+        while self.state in (ServiceState.PENDING, ServiceState.SETUP):
+            await self._changed.wait()
 
     async def _check(self) -> bool:
         """The preflight checks, right before the first start (not before crash restarts:

@@ -168,6 +168,14 @@ class SupervisorControl:
         spec = fresh.services.get(name)
         if spec is None:
             return self._result(name, False, 0.0, f"{name} is no longer in {fresh.file}")
+        setups = self._sup.setups
+        if setups is not None and spec.setup is not None:
+            # A changed requirements.txt is installed before the checks judge the new code.
+            outcome = await setups.run(spec)
+            if not outcome.ok:
+                text = f"{outcome.reason}; the running process is kept"
+                return self._result(name, False, time.monotonic() - t0, text)
+            spec = outcome.spec
         problem = await self._preflight(spec, fresh)
         if problem is not None:
             return self._result(name, False, time.monotonic() - t0, problem)

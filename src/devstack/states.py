@@ -10,6 +10,7 @@ from enum import StrEnum
 
 class ServiceState(StrEnum):
     PENDING = "pending"  # declared, its task has not begun
+    SETUP = "setup"  # its setup step runs (a venv, `pnpm install`): nothing started yet
     WAITING = "waiting"  # waiting for dependencies to reach their condition
     CHECKING = "checking"  # preflight checks running
     STARTING = "starting"  # spawned, not yet healthy (probe pending)

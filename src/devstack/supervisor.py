@@ -23,13 +23,14 @@ import psutil
 from devstack import graph
 from devstack.errors import DevstackError
 from devstack.guardian import Guardian
-from devstack.logs import LogChunk, LogHub
+from devstack.logs import LogChunk, LogHub, max_bytes_from_env
 from devstack.paths import StatePaths
 from devstack.printer import Printer
 from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.reaper import OrphanReaper, become_subreaper
 from devstack.refusals import is_local, refused_addresses
 from devstack.service import ProcessHooks, Service
+from devstack.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.stackcontrol import inputs_stamp
 from devstack.statefile import StateFile, reap_stale
@@ -55,6 +56,7 @@ class Supervisor(ProcessHooks):
         color: bool | None = None,
         use_guardian: bool = True,
         checks: bool = True,
+        setup: bool = True,
     ) -> None:
         self.stack = stack
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
@@ -66,6 +68,8 @@ class Supervisor(ProcessHooks):
         self._color = color
         self._use_guardian = use_guardian
         self._checks = checks
+        self._run_setup = setup  # False: up --no-setup
+        self.setups: SetupRunner | None = None  # made with the hub; None with --no-setup
         self.stack_id = uuid.uuid4().hex
         self.hub: LogHub | None = None
         self.services: dict[str, Service] = {}
@@ -118,9 +122,9 @@ class Supervisor(ProcessHooks):
         """Run the stack until it ends; the exit code (0, 1, or 128+signal)."""
         self.paths.prepare()
         printer = self._printer or Printer(self.order, color=self._color)
-        # DEVSTACK_LOG_MAX_BYTES: rotate the per-service log files at this size (default 10 MiB).
-        max_bytes = int(os.environ.get("DEVSTACK_LOG_MAX_BYTES") or 10 * 2**20)
-        self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes)
+        self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes_from_env())
+        if self._run_setup:
+            self.setups = SetupRunner(self.paths.dir, hub, self, self.stack_id)
         loop = asyncio.get_running_loop()
         reaper: OrphanReaper | None = None
         try:
@@ -221,6 +225,7 @@ class Supervisor(ProcessHooks):
             http_client=self.http_client,
             preflight=self._preflight if self._checks else None,
             output_hook=self._explain_refusals,
+            setup=self.setups,
         )
 
     def _explain_refusals(self, name: str, chunk: LogChunk) -> None:
@@ -331,6 +336,8 @@ class Supervisor(ProcessHooks):
             self.hub.message("killing every process now", "error")
         for svc in self.services.values():
             svc.kill()
+        if self.setups is not None:
+            self.setups.kill()
 
     def _summary(self) -> None:
         assert self.hub is not None

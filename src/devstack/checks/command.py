@@ -124,19 +124,36 @@ def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path 
 
 def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | None]:
     """The executable check; (None, None) when the command is a shell line not worth guessing."""
-    argv = command_argv(spec)
+    return _check_program(spec, command_argv(spec), "executable")
+
+
+def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:
+    """The setup line's program (``pnpm`` of ``pnpm install``), found as the command's is;
+    None when there is no setup or it starts with a shell word (``cd x && ...``)."""
+    if spec.setup is None:
+        return None
+    try:
+        argv = tuple(shlex.split(spec.setup))
+    except ValueError:
+        return None
+    return _check_program(spec, argv, "setup")[0]
+
+
+def _check_program(
+    spec: ServiceSpec, argv: Sequence[str], check: str
+) -> tuple[CheckResult | None, Resolved | None]:
     if not argv or "=" in argv[0] or argv[0] in _SHELL_WORDS:
         return None, None
     name = argv[0]
     found = resolve(spec, name)
     if found.path is not None:
         return CheckResult(
-            spec.name, "executable", "ok", f"{name} found ({shown(found.path, spec.cwd)})"
+            spec.name, check, "ok", f"{name} found ({shown(found.path, spec.cwd)})"
         ), found
     fix = install_hint(spec, name)
     return CheckResult(
         spec.name,
-        "executable",
+        check,
         "fail",
         f"{name}: not found (looked in {', '.join(found.looked)})",
         details=(f"to install it: {fix}",),

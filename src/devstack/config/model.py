@@ -260,6 +260,11 @@ class SmokeModel(BaseModel):
     body_not_contains: list[str] = Field(
         default_factory=list, description='strings it must not contain, e.g. ["ECONNREFUSED"]'
     )
+    json_contains: dict[str, Any] | None = Field(
+        None,
+        description="the body is JSON holding these keys with these values (nested tables: "
+        "the same, inside), e.g. { ok = true }",
+    )
     timeout: Duration = _duration("10s", "time limit of the request (and of log_contains)")
     log_service: str | None = Field(
         None, description="a service whose output must show log_contains after the request"

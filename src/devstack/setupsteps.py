@@ -1,0 +1,269 @@
+"""Setup steps: a service's one-off preparation (a venv, ``pnpm install``) before it starts.
+
+``setup`` is a shell line run by /bin/sh in the service's cwd with its environment.
+It runs before the service's first start, and again only when its fingerprint
+changed since the last *successful* run: the setup line itself plus the content of
+every file matched by ``setup_inputs`` (globs under cwd). The fingerprint is kept in
+``.devstack/setup/SERVICE.json``; a failed run records nothing, so it runs again.
+
+Its output goes through the service's own log pipeline (prefix, log file); its
+process tree is stopped like a service's (group, tree, session; SIGKILL after
+stop_timeout) when the stack stops while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from devstack.logs import LogChunk, LogHub, pump
+from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
+from devstack.spec import ServiceSpec
+from devstack.venv import activate, find_venv
+
+TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
+_CHUNK = 1 << 20  # read files this much at a time when hashing
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What a setup run depends on: its line and the content of its input files."""
+
+    setup: str
+    files: Mapping[str, str]  # path relative to cwd -> sha256 of its bytes
+
+    @property
+    def digest(self) -> str:
+        blob = json.dumps({"setup": self.setup, "files": sorted(self.files.items())})
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_json(self) -> dict[str, object]:
+        return {"digest": self.digest, "setup": self.setup, "files": dict(self.files)}
+
+
+def fingerprint(setup: str, cwd: Path, patterns: Sequence[str]) -> Fingerprint:
+    """The fingerprint of ``setup`` now: every file matched by ``patterns`` under ``cwd``
+    (a matched directory stands for every file under it)."""
+    files: dict[str, str] = {}
+    for pattern in patterns:
+        for path in sorted(cwd.glob(pattern)):
+            members = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for member in members:
+                rel = os.path.relpath(member, cwd)
+                if rel not in files:
+                    files[rel] = _file_digest(member)
+    return Fingerprint(setup, files)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while block := f.read(_CHUNK):
+                h.update(block)
+    except OSError as exc:  # unreadable: its error is its content (a change when it heals)
+        return f"unreadable: {exc.strerror}"
+    return h.hexdigest()
+
+
+def why_run(last: Mapping[str, object] | None, now: Fingerprint, force: bool = False) -> str | None:
+    """Why the setup must run (shown in its event line), or None when it can be skipped.
+
+    ``last`` is the record of the last successful run (``Fingerprint.to_json``).
+    """
+    if force:
+        return "--force"
+    if last is None:
+        return "first run"
+    if last.get("digest") == now.digest:
+        return None
+    if last.get("setup") != now.setup:
+        return "setup changed"
+    before = last.get("files")
+    before = before if isinstance(before, dict) else {}
+    changed = sorted(set(before.items()) ^ set(now.files.items()))
+    names = sorted({name for name, _digest in changed})
+    if not names:
+        return "inputs changed"
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{shown} changed"
+
+
+def record_path(state_dir: Path, service: str) -> Path:
+    return state_dir / "setup" / f"{service}.json"
+
+
+def read_record(state_dir: Path, service: str) -> dict[str, object] | None:
+    """The last successful run's record, or None (never run, or an unreadable record)."""
+    try:
+        data = json.loads(record_path(state_dir, service).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_record(state_dir: Path, service: str, now: Fingerprint, took: float) -> None:
+    """Record a successful run (atomically: a killed devstack leaves the old record or none)."""
+    path = record_path(state_dir, service)
+    old = os.umask(0o077)
+    try:
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**now.to_json(), "finished": time.time(), "took": took}))
+        os.replace(tmp, path)
+    finally:
+        os.umask(old)
+
+
+def with_found_venv(spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` with the venv a setup step just made activated (as config loading would)."""
+    if spec.venv is not None:
+        return spec
+    venv = find_venv(spec.cwd)
+    if venv is None:
+        return spec
+    env = dict(spec.env)
+    activate(env, venv)
+    return dataclasses.replace(spec, venv=venv, env=env)
+
+
+class Hooks(Protocol):
+    """What the owner (supervisor, ``devstack setup``) wants to know of each setup process."""
+
+    def spawned(self, service: str, record: ProcessRecord) -> None: ...
+
+    def ended(self, service: str, record: ProcessRecord) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SetupOutcome:
+    ok: bool
+    spec: ServiceSpec  # the spec to start with (its venv activated if the setup made one)
+    ran: bool = False
+    reason: str | None = None  # why it failed, one line (the service's `blocked` reason)
+
+
+class SetupRunner:
+    """Runs setup steps of one stack: hashes, spawns, streams, records.
+
+    ``hooks`` learn of each setup process under the key ``SERVICE:setup`` (state.json,
+    guardian), so a setup run beside the running service (``restart``) never hides it.
+    """
+
+    def __init__(self, state_dir: Path, hub: LogHub, hooks: Hooks, stack_id: str) -> None:
+        self._state_dir = state_dir
+        self._hub = hub
+        self._hooks = hooks
+        self._stack_id = stack_id
+        self._live: dict[str, ServiceProcess] = {}
+
+    async def run(self, spec: ServiceSpec, *, force: bool = False) -> SetupOutcome:
+        """Run ``spec``'s setup if its fingerprint changed (or ``force``); no setup: ok."""
+        if spec.setup is None:
+            return SetupOutcome(True, spec)
+        name, hub = spec.name, self._hub
+        now = await asyncio.to_thread(fingerprint, spec.setup, spec.cwd, spec.setup_inputs)
+        why = why_run(read_record(self._state_dir, name), now, force)
+        if why is None:
+            hub.event(name, "[setup] skipped (inputs unchanged)", "info")
+            return SetupOutcome(True, with_found_venv(spec))
+        problem = _missing_program(spec)
+        if problem is not None:
+            hub.event(name, "[setup failed] " + problem, "error")
+            return SetupOutcome(False, spec, reason=f"setup failed: {problem.splitlines()[0]}")
+        hub.event(name, f"[setup] running ({why}): {spec.setup}", "info")
+        started = time.monotonic()
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        try:
+            status = await self._spawn_and_wait(spec, tail)
+        except SpawnError as exc:
+            hub.event(name, f"[setup failed] {exc.message}", "error")
+            return SetupOutcome(False, spec, ran=True, reason=f"setup failed: {exc.message}")
+        except asyncio.CancelledError:
+            took = time.monotonic() - started
+            hub.event(name, f"[setup] stopped after {took:.1f}s (not recorded: runs again)", "warn")
+            raise
+        took = time.monotonic() - started
+        if not status.ok:
+            text = f"[setup failed] {status.describe()} after {took:.1f}s: {spec.setup}"
+            if tail:
+                text += "\nlast lines of its output:\n" + "\n".join(f"  {t}" for t in tail)
+            hub.event(name, text, "error")
+            last = f": {tail[-1].strip()}" if tail else ""
+            return SetupOutcome(
+                False, spec, ran=True, reason=f"setup failed ({status.describe()}){last}"
+            )
+        await asyncio.to_thread(write_record, self._state_dir, name, now, took)
+        hub.event(name, f"[setup] done in {took:.1f}s", "ok")
+        return SetupOutcome(True, with_found_venv(spec), ran=True)
+
+    async def _spawn_and_wait(self, spec: ServiceSpec, tail: deque[str]) -> ExitStatus:
+        assert spec.setup is not None
+        key = f"{spec.name}:setup"
+
+        def sink(chunk: LogChunk) -> None:
+            self._hub.output(chunk)
+            tail.extend(line for line in chunk.text.splitlines() if line.strip())
+
+        proc = await spawn(
+            ("/bin/sh", "-c", spec.setup),
+            cwd=spec.cwd,
+            env=spec.env,
+            service=spec.name,
+            stack_id=self._stack_id,
+        )
+        self._live[spec.name] = proc
+        self._hooks.spawned(key, proc.record)
+        pumps = [
+            asyncio.create_task(pump(proc.stdout, spec.name, "stdout", sink)),
+            asyncio.create_task(pump(proc.stderr, spec.name, "stderr", sink)),
+        ]
+        try:
+            status = await proc.wait()
+        finally:
+            # Done or cancelled (Ctrl-C): nothing it started outlives it (pip's builds,
+            # pnpm's node children), then its last lines are read.
+            try:
+                await proc.stop(spec.stop_signal, spec.stop_timeout)
+            except asyncio.CancelledError:
+                proc.kill()
+                raise
+            finally:
+                await _drain(pumps)
+                self._live.pop(spec.name, None)
+                self._hooks.ended(key, proc.record)
+        return status
+
+    def kill(self) -> None:
+        """SIGKILL every running setup now (second Ctrl-C)."""
+        for proc in list(self._live.values()):
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+
+
+async def _drain(pumps: list[asyncio.Task[None]], timeout: float = 1.0) -> None:
+    """Let the pipes deliver their last lines (bounded: an escaped writer may hold them)."""
+    _done, pending = await asyncio.wait(pumps, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pumps, return_exceptions=True)
+
+
+def _missing_program(spec: ServiceSpec) -> str | None:
+    """The setup program missing ("pnpm: not found") with how to get it, before sh says less."""
+    from devstack.checks.command import check_setup_executable
+
+    result = check_setup_executable(spec)
+    if result is None or not result.failed:
+        return None
+    return "\n".join([result.summary, *(f"  {d}" for d in result.details)])
