@@ -84,6 +84,7 @@ class SmokeSpec:
     expect_status: tuple[int, ...] = ()  # empty: any 2xx
     body_contains: tuple[str, ...] = ()
     body_not_contains: tuple[str, ...] = ()
+    json_contains: str | None = None  # JSON text of a table the answer's JSON must include
     timeout: float = 10.0
     log_service: str | None = None  # its output must show log_contains after the request
     log_contains: str | None = None

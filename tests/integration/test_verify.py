@@ -60,6 +60,7 @@ def test_all_checks_pass_exit_0_and_the_stack_it_started_is_stopped(tmp_path: Pa
         url = "${services.backend.url}/health"
         expect_status = 200
         body_contains = ['"ok": true']
+        json_contains = { ok = true }
 
         [[smoke]]
         name = "create"
@@ -103,6 +104,7 @@ def test_wrong_status_and_body_and_log_fail_with_the_row_marked(tmp_path: Path) 
         body = "payload ECONNREFUSED"
         body_contains = ["payload", "absent-word"]
         body_not_contains = ["ECONNREFUSED"]
+        json_contains = { ok = true }
 
         [[smoke]]
         name = "log-check"
@@ -126,6 +128,7 @@ def test_wrong_status_and_body_and_log_fail_with_the_row_marked(tmp_path: Path) 
     assert "  body lacks 'absent-word'" in out
     assert "  body contains 'ECONNREFUSED'" in out
     assert "body lacks 'payload'" not in out
+    assert "  body is not JSON" in out
     assert "FAIL" in row(out, "log-check")
     assert "backend's output shows no 'GET /never-requested' within 1s" in out
     assert "1/5 steps passed" not in out and "2/5 steps passed" in out

@@ -70,6 +70,25 @@ def test_body_contains_and_not_contains_name_each_string() -> None:
     ]
 
 
+def test_json_contains_checks_keys_and_values_as_json_not_as_text() -> None:
+    spec = SmokeSpec(
+        name="j",
+        method="GET",
+        url="http://127.0.0.1:1/",
+        json_contains=json.dumps({"ok": True, "meta": {"n": 1}}),
+    )
+    # Compact JSON (Flask's default) passes: no dependence on spacing.
+    assert judge.failures(spec, 200, '{"ok":true,"status":"healthy","meta":{"n":1.0}}', None) == []
+    assert judge.failures(spec, 200, '{"ok": 1, "meta": {}}', None) == [
+        "body JSON ok is 1, expected true",
+        "body JSON has no meta.n",
+    ]
+    assert judge.failures(spec, 200, '{"ok": true, "meta": [1]}', None) == [
+        "body JSON.meta is not an object"
+    ]
+    assert judge.failures(spec, 200, "<html>", None) == ["body is not JSON"]
+
+
 def test_no_answer_is_one_failure_with_the_error() -> None:
     spec = SmokeSpec(name="d", method="GET", url="http://127.0.0.1:1/", body_contains=("x",))
     assert judge.failures(spec, None, "", "connection refused") == ["no answer: connection refused"]

@@ -46,6 +46,7 @@ def test_values_are_interpolated_and_defaults_filled(tmp_path: Path) -> None:
         expect_status = 201
         body_not_contains = ["ECONNREFUSED"]
         timeout = "2s"
+        json_contains = { ok = true, echo = { id = "${services.backend.name}" } }
         log_service = "backend"
         log_contains = "POST /api/create"
 
@@ -69,6 +70,8 @@ def test_values_are_interpolated_and_defaults_filled(tmp_path: Path) -> None:
     assert json.loads(second.body or "") == {"file_id": "backend", "n": [1, 2.5, True]}
     assert second.expect_status == (201,)
     assert second.timeout == 2.0
+    assert json.loads(second.json_contains or "") == {"ok": True, "echo": {"id": "backend"}}
+    assert first.json_contains is None
     assert (second.log_service, second.log_contains) == ("backend", "POST /api/create")
     assert third.body == "to http://127.0.0.1:5000" and not third.is_json
     assert third.expect_status == (200, 204)

@@ -37,6 +37,7 @@ json = { file_id = "f1", n = [1, 2] }
 expect_status = [201, 400]
 body_contains = ["ok"]
 body_not_contains = ["ECONNREFUSED"]
+json_contains = { ok = true }
 timeout = "2s"
 log_service = "api"
 log_contains = "POST /create"

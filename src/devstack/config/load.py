@@ -184,12 +184,20 @@ class _Resolver:
                     "localhost or ::1, e.g. ${services.NAME.url}/path",
                 )
         headers = {k: interp(f"headers.{k}", v) for k, v in entry.headers.items()}
-        body = None if entry.body is None else interp("body", entry.body)
-        if entry.json_ is not None:
+
+        def encode(key: str, value: object) -> str | None:
+            """A TOML value as JSON text, its strings interpolated."""
+            if value is None:
+                return None
             try:
-                body = json.dumps(_interp_json(entry.json_, lambda t: interp("json", t)))
+                return json.dumps(_interp_json(value, lambda t: interp(key, t)))
             except TypeError as exc:
-                problem("json", f"not a JSON value: {exc}", "write dates as strings")
+                problem(key, f"not a JSON value: {exc}", "write dates as strings")
+                return None
+
+        body = None if entry.body is None else interp("body", entry.body)
+        body = encode("json", entry.json_) if entry.json_ is not None else body
+        json_contains = encode("json_contains", entry.json_contains)
         if entry.log_service is not None and entry.log_service not in self.names:
             guess = closest(entry.log_service, self.names)
             problem(
@@ -210,6 +218,7 @@ class _Resolver:
             expect_status=tuple(entry.expect_status),
             body_contains=tuple(entry.body_contains),
             body_not_contains=tuple(entry.body_not_contains),
+            json_contains=json_contains,
             timeout=entry.timeout,
             log_service=entry.log_service,
             log_contains=entry.log_contains,

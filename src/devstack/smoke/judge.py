@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from devstack.smoke.result import expected_text
 from devstack.spec import SmokeSpec
 
@@ -19,6 +22,33 @@ def failures(spec: SmokeSpec, status: int | None, body: str, error: str | None) 
         found.append(f"status {status}, expected {expected_text(spec.expect_status)}")
     found += [f"body lacks {text!r}" for text in spec.body_contains if text not in body]
     found += [f"body contains {text!r}" for text in spec.body_not_contains if text in body]
+    if spec.json_contains is not None:
+        found += json_mismatches(json.loads(spec.json_contains), body)
+    return found
+
+
+def json_mismatches(wanted: dict[str, Any], body: str) -> list[str]:
+    """How the JSON ``body`` fails to include ``wanted`` (keys and values; tables nested)."""
+    try:
+        got = json.loads(body)
+    except ValueError:
+        return ["body is not JSON"]
+    return _missing(wanted, got, "")
+
+
+def _missing(wanted: dict[str, Any], got: object, where: str) -> list[str]:
+    if not isinstance(got, dict):
+        return [f"body JSON{where} is not an object"]
+    found: list[str] = []
+    for key, value in wanted.items():
+        path = f"{where}.{key}"
+        if key not in got:
+            found.append(f"body JSON has no {path[1:]}")
+        elif isinstance(value, dict):
+            found += _missing(value, got[key], path)
+        elif got[key] != value or isinstance(got[key], bool) != isinstance(value, bool):
+            shown = json.dumps(got[key])
+            found.append(f"body JSON {path[1:]} is {shown}, expected {json.dumps(value)}")
     return found
 
 
