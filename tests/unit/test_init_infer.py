@@ -110,7 +110,7 @@ def test_depends_on_suggested_from_env_and_command() -> None:
     )
     assert found["web"].depends_on == {"api": "API_URL points at api's port 5000"}
     assert found["web"].env == {"API_URL": "${services.api.url}/v1"}
-    assert list(found["worker"].depends_on) == ["api"]
+    assert found["worker"].depends_on == {"api": "the command points at api's port 5000"}
     assert found["clock"].depends_on == {}
     assert found["api"].depends_on == {}
 

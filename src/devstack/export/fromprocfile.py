@@ -34,6 +34,7 @@ _OTHER_VAR = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]
 _PLAIN_WORD = re.compile(r"[\w@%+=:,./${}-]+")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _SHELL_SYNTAX = re.compile(r"[|;&<>`(){}*?~]|\$[^A-Za-z_{]|\$$")
+_COMMAND = "(command)"  # not a variable name: the key of the command among env values
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"})
 # Node dev servers: (program, subcommand) -> port when the command names none.
 _NODE_DEFAULTS = {"next": None, "vite": 5173, "astro": 4321, "nuxt": None}
@@ -170,13 +171,14 @@ def _shell_text(command: str) -> str:
 def _suggest_dependencies(services: list[Inferred]) -> None:
     by_port = {s.port: s for s in services if s.port is not None}
     for svc in services:
-        texts = {**svc.env, "(command)": svc.original}
+        texts = {**svc.env, _COMMAND: svc.original}
         for url in local_urls(texts):
             owner = by_port.get(url.port)
             if owner is None or owner is svc or svc.name in owner.depends_on:
                 continue
+            what = "the command" if url.var == _COMMAND else url.var
             svc.depends_on.setdefault(
-                owner.name, f"{url.var} points at {owner.name}'s port {owner.port}"
+                owner.name, f"{what} points at {owner.name}'s port {owner.port}"
             )
             if url.var in svc.env and url.host in _LOCAL_HOSTS:
                 prefix = re.match(r"https?://[^/]+", url.value)
