@@ -89,6 +89,7 @@ def test_shell_lines_stay_whole() -> None:
     found = infer(
         "a: sh -c 'while true; do date; sleep 1; done'\nb: cd x && make run | tee log\n"
         "c: echo ${HOME} $$ $PORT\nd: bundle exec rake resque:work QUEUE=*\n"
+        "e: FOO=$BAR python3 x.py\n"
     )
     assert all(s.shell for s in found.values())
     assert found["b"].cmd == "cd x && make run | tee log" and found["b"].cwd is None

@@ -34,6 +34,7 @@ _OTHER_VAR = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]
 _PLAIN_WORD = re.compile(r"[\w@%+=:,./${}-]+")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _SHELL_SYNTAX = re.compile(r"[|;&<>`(){}*?~]|\$[^A-Za-z_{]|\$$")
+_HONCHO = "$PORT, numbered as honcho and foreman do (5000, +100 per line)"
 _COMMAND = "(command)"  # not a variable name: the key of the command among env values
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"})
 # Node dev servers: (program, subcommand) -> port when the command names none.
@@ -86,7 +87,11 @@ def _infer(name: str, command: str, line: int, root: Path, honcho_port: int) -> 
         svc.env[var] = value
     if words[:1] == ["exec"]:
         words = words[1:]
-    if not words or any(_SHELL_SYNTAX.search(_OTHER_VAR.sub("", w)) for w in words):
+    if (
+        not words
+        or _ASSIGNMENT.match(words[0])  # VAR=$OTHER cmd: only a shell does that
+        or any(_SHELL_SYNTAX.search(_OTHER_VAR.sub("", w)) for w in words)
+    ):
         svc.cmd, svc.shell, svc.cwd, svc.env = _shell_text(command), True, None, {}
         words = []
     cwd = root / (svc.cwd or ".")
@@ -102,7 +107,7 @@ def _infer(name: str, command: str, line: int, root: Path, honcho_port: int) -> 
         svc.cmd = _join([_interpolated(w) for w in words])
         svc.app = _import_check(svc, numbered, cwd)
     elif uses_port:
-        svc.port, svc.port_reason = honcho_port, "$PORT, numbered as honcho and foreman do"
+        svc.port, svc.port_reason = honcho_port, _HONCHO
     return svc
 
 
@@ -119,9 +124,7 @@ def _infer_port(svc: Inferred, argv: list[str], uses_port: bool, honcho_port: in
     if written is not None:
         svc.port = written
         svc.port_reason = (
-            "$PORT, numbered as honcho and foreman do (5000, +100 per line)"
-            if uses_port and written == honcho_port
-            else "the port the command names"
+            _HONCHO if uses_port and written == honcho_port else "the port the command names"
         )
     elif server is not None:
         svc.port = default_port(server, env)
@@ -132,11 +135,9 @@ def _infer_port(svc: Inferred, argv: list[str], uses_port: bool, honcho_port: in
         tool = program if program in _NODE_DEFAULTS else argv[1]
         default = _NODE_DEFAULTS[tool]
         svc.port = default or honcho_port
-        svc.port_reason = (
-            f"{tool}'s default port" if default else f"{tool} reads $PORT, numbered as honcho does"
-        )
+        svc.port_reason = f"{tool}'s default port" if default else f"{tool} reads {_HONCHO}"
     elif uses_port:
-        svc.port, svc.port_reason = honcho_port, "$PORT, numbered as honcho and foreman do"
+        svc.port, svc.port_reason = honcho_port, _HONCHO
 
 
 def _import_check(svc: Inferred, argv: list[str], cwd: Path) -> str | None:
