@@ -80,11 +80,11 @@ def _service(
         out["environment"] = environment
     if spec.port is not None:
         published = f"{spec.port}:{spec.port}"
+        where = "on every address of the host, as devstack binds it"
         if spec.host not in WILDCARDS:
             published = f"127.0.0.1:{published}"
-        out["ports"] = Commented(
-            [published], "published on the host's loopback, as devstack serves it"
-        )
+            where = "on the host's loopback, as devstack serves it"
+        out["ports"] = Commented([published], f"published {where}")
     depends = _depends_on(spec, checked)
     if depends:
         out["depends_on"] = depends
