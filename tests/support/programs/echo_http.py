@@ -10,10 +10,11 @@ does), and a failure to reach it answers 500 "ECONNREFUSED host:port".
 import argparse
 import http.server
 import os
-import sys
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
+
+from http_server import serve  # a sibling in tests/support/programs
 
 
 def main() -> None:
@@ -62,16 +63,7 @@ def main() -> None:
         def log_message(self, format: str, *a: object) -> None:
             pass  # the access log is the print above
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"listening on {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    sys.exit(0)
+    serve("127.0.0.1", args.port, Handler)
 
 
 if __name__ == "__main__":

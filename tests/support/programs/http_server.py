@@ -52,7 +52,12 @@ def main() -> None:
         def log_message(self, format: str, *a: object) -> None:
             pass  # quiet: tests read only the "listening on" line
 
-    server = http.server.ThreadingHTTPServer((args.host, args.port), Handler)
+    serve(args.host, args.port, Handler)
+
+
+def serve(host: str, port: int, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+    """Listen (threaded), print "listening on PORT", serve until SIGINT, exit 0."""
+    server = http.server.ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     print(f"listening on {server.server_address[1]}", flush=True)
     try:
