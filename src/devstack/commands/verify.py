@@ -45,8 +45,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     outcome: list[dict[str, object]] = []  # ps rows once settled, should the supervisor end
     try:
         error = _start(stack, progress, outcome) if started else _settle(root)
-        print(f"devstack: {'started' if started else 'using'} the stack in {root}", file=progress)
         if error is None:
+            verb = "started" if started else "using"
+            print(f"devstack: {verb} the stack in {root}", file=progress)
             from devstack.smoke.run import StackView, run_checks
 
             results = run_checks(stack, StackView(root, outcome))
@@ -102,7 +103,9 @@ def _settle(root: Path) -> str | None:
     from devstack.commands.detach import is_settled, ps_rows
 
     deadline = time.monotonic() + SETTLE_TIMEOUT
-    while not is_settled(ps_rows(root)):
+    while not is_settled(rows := ps_rows(root)):
+        if rows is None:
+            return f"the stack in {root} stopped while verify waited for it"
         if time.monotonic() > deadline:
             return f"the running stack did not settle within {SETTLE_TIMEOUT:g}s (see devstack ps)"
         time.sleep(0.05)
