@@ -78,8 +78,12 @@ class StackView:
 
     def lines(self, service: str, since: float | None, streams: Sequence[str]) -> list[str]:
         """The kept lines of ``service`` since ``since`` (epoch s), of the given streams."""
-        request: dict[str, object] = {"names": [service], "n": None, "since": since}
-        request["follow"] = False
+        request: dict[str, object] = {
+            "names": [service],
+            "n": None,
+            "since": since,
+            "follow": False,
+        }
         out: list[str] = []
         try:
             client = ControlClient.connect(self.root, timeout=10.0)
