@@ -124,6 +124,18 @@ def test_healthy_frontend_answering_500_econnrefused_blames_the_backend() -> Non
     assert chain[3:] == DETAILS["backend"]
 
 
+def test_the_port_in_an_econnrefused_message_is_read_for_ipv4_and_ipv6() -> None:
+    snapshot = rows({"state": "stopped"}, {"state": "healthy"})
+    for body in (
+        "connect ECONNREFUSED 127.0.0.1:5000",
+        "ECONNREFUSED [::1]:5000",
+        "ECONNREFUSED ::1:5000",
+    ):
+        chain = cause.explain(STACK, snapshot, "http://127.0.0.1:3000/", 500, body)
+        assert chain[1] == "its answer says ECONNREFUSED on port 5000: backend's port", body
+        assert chain[2] == "frontend relies on backend (env BOTEXCEL_API_BASE), which is stopped"
+
+
 def test_a_down_owner_is_named_with_its_reason() -> None:
     crashed = {"state": "failed", "reason": "exited 1: ImportError: no module named x (app.py:3)"}
     snapshot = rows(crashed, {"state": "healthy", "reason": None})

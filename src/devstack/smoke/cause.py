@@ -17,7 +17,7 @@ from devstack.smoke.result import HEALTHY_STATES
 from devstack.spec import ServiceSpec, StackSpec
 
 Rows = Mapping[str, Mapping[str, object]]
-_REFUSED_AT = re.compile(r"ECONNREFUSED\s+(?:\[?[\w.:]*?\]?):(\d{1,5})")
+_REFUSED_AT = re.compile(r"ECONNREFUSED\s+[\w.:\[\]]*:(\d{1,5})\b")  # the last :PORT
 
 
 def url_port(url: str) -> int | None:
