@@ -1,0 +1,259 @@
+"""Setup steps with real processes: run once, skipped, re-run on change, failures, Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from pathlib import Path
+
+from conftest import free_port, is_alive, wait_until
+from support.stackrun import RunningStack, events, run_devstack, write_stack
+
+PY = sys.executable
+
+
+def _once_stack(root: Path, setup: str, *, inputs: str = '["requirements.txt"]') -> None:
+    """One service that exits 0 at once (restart = "no"): `up` ends by itself."""
+    (root / "app").mkdir(exist_ok=True)
+    (root / "app" / "requirements.txt").write_text("flask==3.0.3\n")
+    write_stack(
+        root,
+        f"""
+        [services.web]
+        cwd = "app"
+        cmd = "{PY} -c 'print(\\"web started\\")'"
+        restart = "no"
+        setup = "{setup}"
+        setup_inputs = {inputs}
+        """,
+    )
+
+
+def _runs(root: Path) -> int:
+    path = root / "app" / "runs.txt"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_setup_runs_once_is_skipped_when_unchanged_and_reruns_after_an_input_change(
+    tmp_path: Path,
+) -> None:
+    _once_stack(tmp_path, "echo setup-output-marker; echo ran >> runs.txt")
+    first = run_devstack(tmp_path, "up")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _runs(tmp_path) == 1
+    out = first.stdout
+    assert re.search(
+        r"^web\s+\* \[setup\] running \(first run\): echo setup-output-marker", out, re.M
+    )
+    assert re.search(r"^web\s+\| setup-output-marker$", out, re.M)  # the service's prefix
+    assert re.search(r"^web\s+\* \[setup\] done in \d+\.\ds$", out, re.M)
+    # Setup before the checks, the checks before the start.
+    assert out.index("[setup] done") < out.index("[check]") < out.index("[start]")
+    # The same pipeline as the service: its log file has the setup's lines.
+    log = (tmp_path / ".devstack" / "logs" / "web.log").read_text()
+    assert re.search(r"stdout \| setup-output-marker$", log, re.M)
+    assert "event  | [setup] done in" in log
+
+    second = run_devstack(tmp_path, "up")
+    assert second.returncode == 0
+    assert _runs(tmp_path) == 1
+    assert "web       * [setup] skipped (inputs unchanged)" in second.stdout
+    assert "web started" in second.stdout
+
+    (tmp_path / "app" / "requirements.txt").write_text("flask==3.1.0\n")
+    third = run_devstack(tmp_path, "up")
+    assert third.returncode == 0
+    assert _runs(tmp_path) == 2
+    assert "[setup] running (requirements.txt changed)" in third.stdout
+
+
+def test_without_setup_inputs_it_reruns_only_when_the_setup_line_changes(tmp_path: Path) -> None:
+    _once_stack(tmp_path, "echo ran >> runs.txt", inputs="[]")
+    assert run_devstack(tmp_path, "up").returncode == 0
+    (tmp_path / "app" / "requirements.txt").write_text("anything\n")
+    assert run_devstack(tmp_path, "up").returncode == 0
+    assert _runs(tmp_path) == 1
+    _once_stack(tmp_path, "echo ran >> runs.txt; true", inputs="[]")
+    out = run_devstack(tmp_path, "up").stdout
+    assert _runs(tmp_path) == 2
+    assert "[setup] running (setup changed)" in out
+
+
+def test_a_failing_setup_blocks_the_service_with_its_last_lines_and_records_nothing(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "be").mkdir()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.be]
+        cwd = "be"
+        cmd = "{PY} -c 'open(\\"started\\", \\"w\\")'"
+        setup = "for i in $(seq 1 25); do echo line$i; done; echo 'ERROR: no flask==99' >&2; exit 3"
+
+        [services.fe]
+        cmd = "{PY} -c 'open(\\"fe-started\\", \\"w\\")'"
+        depends_on = {{ be = "healthy" }}
+        """,
+    )
+    result = run_devstack(tmp_path, "up")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert re.search(r"^be\s+\* \[setup failed\] exit 3 after \d+\.\ds: for i in", out, re.M)
+    # The last 20 lines of its output, under the failure: line6..line25 and the error.
+    block = out[out.index("[setup failed]") :]
+    assert re.search(r"^be\s+\*\s+ERROR: no flask==99$", block, re.M)
+    assert re.search(r"^be\s+\*\s+line7$", block, re.M)
+    assert not re.search(r"^be\s+\*\s+line6$", block, re.M)
+    reason = "be: blocked: setup failed (exit 3): ERROR: no flask==99"
+    assert reason in out + result.stderr
+    assert re.search(
+        r"^fe\s+\* \[not started\] depends on be \(healthy\), which is blocked: setup failed "
+        r"\(exit 3\)",
+        out,
+        re.M,
+    )
+    assert events(out, "start") == []
+    assert not (tmp_path / "be" / "started").exists()
+    assert not (tmp_path / "fe-started").exists()
+    assert not (tmp_path / ".devstack" / "setup" / "be.json").exists()
+
+
+def test_no_setup_skips_them(tmp_path: Path) -> None:
+    _once_stack(tmp_path, "echo ran >> runs.txt")
+    result = run_devstack(tmp_path, "up", "--no-setup")
+    assert result.returncode == 0
+    assert _runs(tmp_path) == 0
+    assert "[setup]" not in result.stdout
+    assert "web started" in result.stdout
+
+
+def test_devstack_setup_alone_in_dependency_order_starts_nothing(tmp_path: Path) -> None:
+    (tmp_path / "be").mkdir()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.fe]
+        cmd = "{PY} -c 'open(\\"fe-started\\", \\"w\\")'"
+        depends_on = {{ be = "healthy" }}
+        setup = "echo fe >> order.txt"
+
+        [services.be]
+        cwd = "be"
+        cmd = "{PY} -c 'open(\\"be-started\\", \\"w\\")'"
+        setup = "sleep 0.3; echo be >> ../order.txt"
+        """,
+    )
+    result = run_devstack(tmp_path, "setup", "fe")  # fe's dependencies are set up too
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "order.txt").read_text().split() == ["be", "fe"]
+    assert not (tmp_path / "fe-started").exists()
+    assert not (tmp_path / "be" / "be-started").exists()
+    assert "fe        * [setup] done in" in result.stdout
+
+    again = run_devstack(tmp_path, "setup")
+    assert again.returncode == 0
+    assert again.stdout.count("[setup] skipped (inputs unchanged)") == 2
+    forced = run_devstack(tmp_path, "setup", "be", "--force")
+    assert "be        * [setup] running (--force)" in forced.stdout
+    assert "fe" not in forced.stdout
+    assert (tmp_path / "order.txt").read_text().split() == ["be", "fe", "be"]
+
+    write_stack(tmp_path, '[services.be]\ncmd = "true"\nsetup = "echo boom >&2; exit 4"\n')
+    failed = run_devstack(tmp_path, "setup")
+    assert failed.returncode == 1
+    assert "be        * [setup failed] exit 4" in failed.stdout
+    assert "be: setup failed" in failed.stderr
+    unknown = run_devstack(tmp_path, "setup", "nope")
+    assert unknown.returncode == 2
+    assert "no service named 'nope'" in unknown.stderr
+
+
+def test_missing_pnpm_says_how_to_get_it(tmp_path: Path) -> None:
+    empty = tmp_path / "emptybin"
+    empty.mkdir()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "pnpm dev --port ${{port}}"
+        port = {free_port()}
+        env = {{ PATH = "{empty}" }}
+        setup = "pnpm install --frozen-lockfile"
+        setup_inputs = ["package.json", "pnpm-lock.yaml"]
+        """,
+    )
+    result = run_devstack(tmp_path, "up")
+    assert result.returncode == 1
+    hint = "npm install -g pnpm (or, where the registry serves signatures: corepack enable)"
+    assert re.search(
+        r"^web\s+\* \[setup failed\] pnpm: not found \(looked in PATH\)$", result.stdout, re.M
+    )
+    assert f"to install it: {hint}" in result.stdout
+    # The service's own command is checked the same way when setup steps are skipped.
+    skipped = run_devstack(tmp_path, "up", "--no-setup")
+    assert skipped.returncode == 1
+    assert re.search(r"^web\s+\* \[check failed\] pnpm: not found", skipped.stdout, re.M)
+    assert f"to install it: {hint}" in skipped.stdout
+
+
+def test_ctrl_c_during_a_setup_leaves_no_process(tmp_path: Path) -> None:
+    # $$$$ is the shell's $$ ($$ is a literal $ in stack.toml).
+    write_stack(
+        tmp_path,
+        """
+        [services.slow]
+        cmd = "true"
+        setup = '''sleep 60 & echo child $!; sh -c 'echo grandchild $$$$; exec sleep 60' &
+                   echo me $$$$; wait'''
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        pids = [
+            int(stack.wait_for(rf"^slow\s+\| {word} (\d+)$").group(1))
+            for word in ("me", "child", "grandchild")
+        ]
+        assert all(is_alive(p) for p in pids)
+        stack.signal(signal.SIGINT)
+        assert stack.wait() == 130
+        assert not [p for p in pids if is_alive(p)]
+        out = stack.output()
+    assert re.search(r"^slow\s+\* \[setup\] stopped after \d+\.\ds", out, re.M)
+    assert events(out, "start") == []
+    assert not (tmp_path / ".devstack" / "setup" / "slow.json").exists()
+
+
+def test_restart_runs_a_changed_setup_first_and_a_failing_one_keeps_the_old_process(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "deps.txt").write_text("v1\n")
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{PY} -m http.server ${{port}} --bind 127.0.0.1"
+        port = {free_port()}
+        setup = "grep -q v deps.txt && echo installed $(cat deps.txt)"
+        setup_inputs = ["deps.txt"]
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^api\s+\* \[healthy\]")
+        old_pid = int(stack.wait_for(r"^api\s+\* \[start\] pid (\d+)").group(1))
+        (tmp_path / "deps.txt").write_text("v2\n")
+        restarted = run_devstack(tmp_path, "restart", "api")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        stack.wait_for(r"^api\s+\| installed v2$")
+        out = stack.output()
+        assert out.index("[setup] running (deps.txt changed)") < out.rindex("[start]")
+        assert not is_alive(old_pid)
+        new_pid = int(re.findall(r"^api\s+\* \[start\] pid (\d+)", out, re.M)[-1])
+
+        (tmp_path / "deps.txt").write_text("broken\n")  # grep -q v fails
+        failed = run_devstack(tmp_path, "restart", "api")
+        assert failed.returncode == 1
+        assert "setup failed (exit 1)" in failed.stdout + failed.stderr
+        assert "the running process is kept" in failed.stdout + failed.stderr
+        assert is_alive(new_pid)
+        wait_until(lambda: "[setup failed] exit 1" in stack.output())
