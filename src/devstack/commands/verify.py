@@ -66,6 +66,7 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
     root, names = stack.root, list(stack.services)
 
     captured = io.StringIO()
+    since = time.time()
     try:
         with contextlib.redirect_stdout(captured):
             detach(stack.file, root, [], timeout=SETTLE_TIMEOUT, outcome=outcome)
@@ -74,7 +75,7 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
     if not outcome:  # it ended first (nothing left running): its log files tell the rest
         from devstack.smoke.run import StackView, rows_from_logs
 
-        outcome.extend(rows_from_logs(StackView(root), names))
+        outcome.extend(rows_from_logs(StackView(root), names, since))
     if not outcome:
         return "devstack: the stack could not be started\n" + captured.getvalue().rstrip()
     progress.write(captured.getvalue())

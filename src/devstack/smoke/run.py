@@ -146,11 +146,12 @@ def state_from_events(events: Sequence[str]) -> tuple[str, str | None] | None:
     return None
 
 
-def rows_from_logs(view: StackView, names: Sequence[str]) -> list[dict[str, object]]:
-    """ps-like rows of a stack that has already ended, from its services' log files."""
+def rows_from_logs(view: StackView, names: Sequence[str], since: float) -> list[dict[str, object]]:
+    """ps-like rows of a stack that has already ended, from its services' log files
+    (lines since ``since``, epoch s: an earlier run's are not this one's story)."""
     rows: list[dict[str, object]] = []
     for name in names:
-        found = state_from_events(view.lines(name, None, ("event",)))
+        found = state_from_events(view.lines(name, since, ("event",)))
         if found is not None:
             rows.append({"name": name, "state": found[0], "reason": found[1]})
     return rows
