@@ -255,7 +255,8 @@ class Supervisor(ProcessHooks):
     async def _preflight(self, spec: ServiceSpec) -> list[CheckResult]:
         from devstack.checks.runner import check_service
 
-        return await check_service(spec, self.stack)
+        # The setup step ran (or was skipped on purpose) just before: not its program.
+        return await check_service(spec, self.stack, skip=("setup",))
 
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""

@@ -257,3 +257,33 @@ def test_restart_runs_a_changed_setup_first_and_a_failing_one_keeps_the_old_proc
         assert "the running process is kept" in failed.stdout + failed.stderr
         assert is_alive(new_pid)
         wait_until(lambda: "[setup failed] exit 1" in stack.output())
+
+
+def test_devstack_check_names_the_setup_program_and_points_at_devstack_setup(
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "emptybin"
+    empty.mkdir()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "gunicorn api:app"
+        env = {{ PATH = "{empty}" }}
+        setup = "python3 -m venv .venv && .venv/bin/pip install gunicorn"
+
+        [services.web]
+        cmd = "node server.js"
+        env = {{ PATH = "{empty}" }}
+        setup = "pnpm install --frozen-lockfile"
+        """,
+    )
+    result = run_devstack(tmp_path, "check")
+    assert result.returncode == 1
+    out = result.stdout
+    # Before the first up, the venv is the setup step's job.
+    assert "to install it: devstack setup api (runs its setup step: python3 -m venv" in out
+    assert re.search(r"^api\s+fail\s+setup\s+python3: not found", out, re.M)
+    assert re.search(r"^web\s+fail\s+setup\s+pnpm: not found \(looked in PATH\)$", out, re.M)
+    assert "to install it: npm install -g pnpm" in out
+    assert not (tmp_path / ".venv").exists()  # check runs nothing

@@ -167,6 +167,9 @@ def install_hint(spec: ServiceSpec, name: str) -> str:
     if base in _PIP_PACKAGES:
         venv = find_venv(spec)
         package = _PIP_PACKAGES[base]
+        if venv is None and spec.setup is not None:
+            # `devstack check` before the first `up`: the setup step makes the venv.
+            return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
         if venv is None:
             return (
                 f"python -m venv .venv && .venv/bin/pip install {package} "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from devstack.checks.command import (
     check_executable,
+    check_setup_executable,
     command_argv,
     find_venv,
     interpreter,
@@ -32,7 +33,7 @@ from devstack.checks.result import CheckResult
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
-CHECKS = ("executable", "syntax", "import", "port", "env", "localhost", "cmd")
+CHECKS = ("executable", "setup", "syntax", "import", "port", "env", "localhost", "cmd")
 _OUTPUT_LINES = 20
 
 
@@ -53,6 +54,10 @@ async def check_service(
     exe, resolved = (None, None) if "executable" in skip else check_executable(spec)
     if exe is not None:
         results.append(exe)
+    # The setup's program (`pnpm` of `pnpm install`); `up` skips it: the setup ran already.
+    setup = None if "setup" in skip else check_setup_executable(spec)
+    if setup is not None:
+        results.append(setup)
     jobs: list[asyncio.Task[list[CheckResult]]] = []
     async with asyncio.TaskGroup() as group:
         if "import" not in skip and (exe is None or not exe.failed):
