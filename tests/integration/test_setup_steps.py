@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from conftest import free_port, is_alive, wait_until
-from support.stackrun import RunningStack, events, run_devstack, write_stack
+from support.stackrun import RunningStack, downed_at_end, events, run_devstack, write_stack
 
 PY = sys.executable
 
@@ -127,6 +127,26 @@ def test_no_setup_skips_them(tmp_path: Path) -> None:
     assert _runs(tmp_path) == 0
     assert "[setup]" not in result.stdout
     assert "web started" in result.stdout
+
+
+def test_no_setup_reaches_a_detached_supervisor_too(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        """
+        [services.idle]
+        cmd = "sleep 60"
+        setup = "echo ran >> runs.txt"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", "--no-setup")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "idle: running" in up.stdout
+        assert not (tmp_path / "runs.txt").exists()
+        assert run_devstack(tmp_path, "down").returncode == 0
+        up = run_devstack(tmp_path, "up", "-d")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert (tmp_path / "runs.txt").read_text() == "ran\n"
 
 
 def test_devstack_setup_alone_in_dependency_order_starts_nothing(tmp_path: Path) -> None:
