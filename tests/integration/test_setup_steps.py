@@ -80,6 +80,40 @@ def test_without_setup_inputs_it_reruns_only_when_the_setup_line_changes(tmp_pat
     assert "[setup] running (setup changed)" in out
 
 
+def test_independent_setups_run_at_once_and_a_dependent_waits_for_its_dependencys_setup(
+    tmp_path: Path,
+) -> None:
+    # a and b each wait for the other's marker: both succeed only if they overlap.
+    meet = (
+        "touch {me}.started; for i in $(seq 1 100); do "
+        "[ -e {other}.started ] && {done}; sleep 0.05; done; exit 1"
+    )
+    write_stack(
+        tmp_path,
+        f"""
+        [services.c]
+        cmd = "true"
+        restart = "no"
+        depends_on = {{ a = "started" }}
+        setup = "test -e a.done && echo a-was-done"
+
+        [services.a]
+        cmd = "true"
+        restart = "no"
+        setup = "{meet.format(me="a", other="b", done="touch a.done && exit 0")}"
+
+        [services.b]
+        cmd = "true"
+        restart = "no"
+        setup = "{meet.format(me="b", other="a", done="exit 0")}"
+        """,
+    )
+    result = run_devstack(tmp_path, "up")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^c\s+\| a-was-done$", result.stdout, re.M)
+    assert sorted(events(result.stdout, "start")) == ["a", "b", "c"]
+
+
 def test_a_failing_setup_blocks_the_service_with_its_last_lines_and_records_nothing(
     tmp_path: Path,
 ) -> None:
