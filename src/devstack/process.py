@@ -339,7 +339,13 @@ class ServiceProcess:
             now = time.monotonic()
             if now >= deadline:
                 return members
-            await asyncio.sleep(min(interval, deadline - now))
+            pause = min(interval, deadline - now)
+            if self._exited.done():
+                await asyncio.sleep(pause)
+            else:
+                # The leader's exit wakes us at once: it is usually the last to go, and
+                # a restart should not wait out a whole poll interval for it.
+                await asyncio.wait([self._exited], timeout=pause)
             interval = min(interval * 1.5, 0.25)
 
     def kill(self) -> None:

@@ -34,7 +34,8 @@ from devstack.states import Condition, ServiceState
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-Preflight = Callable[[ServiceSpec], Awaitable[list["CheckResult"]]]
+# (spec, checks to skip) -> results
+Preflight = Callable[[ServiceSpec, frozenset[str]], Awaitable[list["CheckResult"]]]
 
 # States from which a dependency condition can never be met without someone acting.
 _DEAD_ENDS = frozenset(
@@ -93,6 +94,7 @@ class Service:
         self._setup_runner = setup  # None: setup steps are skipped (up --no-setup)
         self.name = spec.name
         self._preflight = preflight
+        self._prechecked: frozenset[str] = frozenset()  # passed just now: not run again
         self._output_hook = output_hook
         self._hub = hub
         self._stack_id = stack_id
@@ -131,10 +133,16 @@ class Service:
         """A new start is decided: observers must not see the last run's final state."""
         self._set(ServiceState.PENDING)
 
-    def respec(self, spec: ServiceSpec) -> None:
-        """Use ``spec`` (a re-read stack.toml) from the next start on; only while stopped."""
+    def respec(self, spec: ServiceSpec, prechecked: frozenset[str] = frozenset()) -> None:
+        """Use ``spec`` (a re-read stack.toml) from the next start on; only while stopped.
+
+        ``prechecked``: checks a restart ran against ``spec`` just before stopping the old
+        process; the next start does not run them again (an import check is a whole
+        interpreter start, and here it would lengthen the downtime).
+        """
         assert self.process is None, "respec of a running service"
         self.spec = spec
+        self._prechecked = prechecked
 
     async def wait_settled(self) -> None:
         """Until a start has an outcome: healthy/running, or a final state."""
@@ -240,7 +248,8 @@ class Service:
         if self._preflight is None:
             return True
         self._set(ServiceState.CHECKING)
-        results = await self._preflight(self.spec)
+        skip, self._prechecked = self._prechecked, frozenset()
+        results = await self._preflight(self.spec, skip)
         passed = [r.summary for r in results if r.status == "ok"]
         if passed:
             self._hub.event(self.name, "[check] " + "; ".join(passed), "info")

@@ -176,11 +176,11 @@ class SupervisorControl:
                 text = f"{outcome.reason}; the running process is kept"
                 return self._result(name, False, time.monotonic() - t0, text)
             spec = outcome.spec
-        problem = await self._preflight(spec, fresh)
+        problem, passed = await self._preflight(spec, fresh)
         if problem is not None:
             return self._result(name, False, time.monotonic() - t0, problem)
         await self._sup.stop_service(name, hold=False)
-        self._sup.services[name].respec(spec)
+        self._sup.services[name].respec(spec, prechecked=passed)
         return await self._start_one(name, t0)
 
     async def _start_one(self, name: str, t0: float | None = None) -> dict[str, object]:
@@ -195,22 +195,26 @@ class SupervisorControl:
         message = str(svc.state) if svc.reason is None else f"{svc.state}: {svc.reason}"
         return self._result(name, ok, time.monotonic() - t0, message)
 
-    async def _preflight(self, spec: ServiceSpec, stack: StackSpec) -> str | None:
-        """The service's checks against the new code; a failure text keeps the old process."""
+    async def _preflight(
+        self, spec: ServiceSpec, stack: StackSpec
+    ) -> tuple[str | None, frozenset[str]]:
+        """The service's checks against the new code: a failure text (the old process is
+        kept), else None and the checks that passed (the start does not run them again)."""
         try:
             runner = importlib.import_module("devstack.checks.runner")
         except ImportError:  # this build has no preflight checks yet
-            return None
+            return None, frozenset()
         # The running copy holds the port: every check but that one (and the setup's).
         results = await runner.check_service(spec, stack, skip=("port", "setup"))
         failed = [r for r in results if r.status == "fail"]
         if not failed:
-            return None
+            warned = {r.check for r in results if r.status != "ok"}  # shown again at the start
+            return None, frozenset(r.check for r in results if r.check not in warned)
         lines = ["checks failed; the running process is kept"]
         for r in failed:
             lines.append(f"[{r.check}] {r.summary}")
             lines += [f"  {d}" for d in r.details]
-        return "\n".join(lines)
+        return "\n".join(lines), frozenset()
 
     def _reload(self) -> StackSpec:
         """stack.toml and the env files as they are now: from the spec cache when none of

@@ -252,11 +252,13 @@ class Supervisor(ProcessHooks):
             assert self.hub is not None
             self.hub.event(name, text, "warn")
 
-    async def _preflight(self, spec: ServiceSpec) -> list[CheckResult]:
+    async def _preflight(
+        self, spec: ServiceSpec, skip: frozenset[str] = frozenset()
+    ) -> list[CheckResult]:
         from devstack.checks.runner import check_service
 
         # The setup step ran (or was skipped on purpose) just before: not its program.
-        return await check_service(spec, self.stack, skip=("setup",))
+        return await check_service(spec, self.stack, skip={"setup", *skip})
 
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""

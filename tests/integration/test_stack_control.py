@@ -193,3 +193,37 @@ def test_restart_of_broken_code_keeps_the_old_process_serving(tmp_path: Path) ->
         assert sup.services["web"].state.value == "healthy"
 
     run_with_control(tmp_path, body)
+
+
+def test_restart_runs_each_check_once_before_the_stop_and_not_again_after(
+    tmp_path: Path,
+) -> None:
+    """The checks run against the new code while the old process still serves; the start
+    that follows does not run them again (an import check would lengthen the downtime),
+    but a later plain start does."""
+    port = free_port()
+    (tmp_path / "count.py").write_text(
+        "import sys\nwith open(sys.argv[1], 'a') as f:\n    f.write('run\\n')\n"
+    )
+    (tmp_path / "stack.toml").write_text(
+        f'[services.api]\ncmd = "{PY} {program("listener")} {port}"\nport = {port}\n'
+        f'check.cmd = ["{PY} count.py checks.log"]\n'
+    )
+    log = tmp_path / "checks.log"
+
+    def runs() -> int:
+        return len(log.read_text().splitlines())
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        assert runs() == 1  # the first start
+        old = sup.services["api"].process.pid  # type: ignore[union-attr]
+        [result] = await control.restart(["api"], with_dependents=False)
+        assert result["ok"] is True, result
+        assert sup.services["api"].process.pid != old  # type: ignore[union-attr]
+        assert runs() == 2
+        await control.stop(["api"])
+        [started] = await control.start(["api"])
+        assert started["ok"] is True, started
+        assert runs() == 3
+
+    run_with_control(tmp_path, body)
