@@ -38,7 +38,14 @@ def cmd_setup(args: argparse.Namespace, stack: StackSpec) -> int:
         print(f"devstack: no setup step to run ({where} declares none for these services)")
         return EXIT_OK
     color = False if args.no_color else None
-    return asyncio.run(_SetupOnly(stack, order, force=args.force, color=color).run())
+    code = asyncio.run(_SetupOnly(stack, order, force=args.force, color=color).run())
+    from devstack.supervisor import running_supervisor
+
+    if code == EXIT_OK and running_supervisor(StatePaths(stack.root)) is not None:
+        # The running processes were started before this setup: they do not see it yet.
+        names = " ".join(n for n in order if stack.services[n].setup)
+        print(f"devstack: the stack is running; to use this: devstack restart {names}")
+    return code
 
 
 class _SetupOnly:
