@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
@@ -269,6 +270,9 @@ def test_ctrl_c_during_a_setup_leaves_no_process(tmp_path: Path) -> None:
             for word in ("me", "child", "grandchild")
         ]
         assert all(is_alive(p) for p in pids)
+        ps = run_devstack(tmp_path, "ps", "--json")
+        rows = json.loads(ps.stdout)["services"]
+        assert [(r["name"], r["state"]) for r in rows] == [("slow", "setup")]
         stack.signal(signal.SIGINT)
         assert stack.wait() == 130
         assert not [p for p in pids if is_alive(p)]
