@@ -430,7 +430,24 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
 }
 
 
+# Client commands that end within moments of their reply (not `logs -f`, not `up`).
+_SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down"})
+
+
+def _short_lived_process() -> None:
+    """No garbage collection in a process that lives ~50 ms: none while it runs, and
+    the one at exit skips what is frozen, instead of walking every object the imports
+    made (~10 ms of a ~50 ms `devstack ps`)."""
+    import atexit
+    import gc
+
+    gc.disable()
+    atexit.register(gc.freeze)  # at exit: what the command made is frozen too
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] and sys.argv[1] in _SHORT_LIVED:
+        _short_lived_process()  # only as the program: a caller passing argv keeps its gc
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)

@@ -330,6 +330,12 @@ class ServiceProcess:
         """
         interval = 0.02
         while True:
+            if not self._exited.done():
+                # The leader is usually the last to go and its exit wakes us at once: wait
+                # for it (at most one interval) before scanning the process table (~5 ms)
+                # and polling (a restart should not wait out a whole interval).
+                pause = max(0.0, min(interval, deadline - time.monotonic()))
+                await asyncio.wait([self._exited], timeout=pause)
             members = self.members()
             if not members:
                 return []
@@ -339,13 +345,8 @@ class ServiceProcess:
             now = time.monotonic()
             if now >= deadline:
                 return members
-            pause = min(interval, deadline - now)
             if self._exited.done():
-                await asyncio.sleep(pause)
-            else:
-                # The leader's exit wakes us at once: it is usually the last to go, and
-                # a restart should not wait out a whole poll interval for it.
-                await asyncio.wait([self._exited], timeout=pause)
+                await asyncio.sleep(min(interval, deadline - now))
             interval = min(interval * 1.5, 0.25)
 
     def kill(self) -> None:

@@ -118,7 +118,7 @@ def ps_table(rows: list[dict[str, object]]) -> str:
 
 def cmd_ps(args: argparse.Namespace) -> int:
     with _connect(args) as client:
-        status = client.call("status")
+        status = client.call("status") if args.json else None  # the table does not show it
         rows = client.call("ps")
     if not isinstance(rows, list):
         rows = []
