@@ -71,7 +71,7 @@ def live(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
     return [p for p in procs if is_live(p)]
 
 
-class _Row(NamedTuple):
+class Row(NamedTuple):
     """One line of the process table, read once per scan."""
 
     pid: int
@@ -80,17 +80,20 @@ class _Row(NamedTuple):
     sid: int
     create_time: float
     zombie: bool
+    cpu: float | None = None  # seconds of CPU so far (user + system); None: not read
+    rss: int | None = None  # resident memory, bytes
 
 
 _PROC = "/proc"
 _fast = sys.platform.startswith("linux") and os.path.isdir(_PROC)
 
 
-def _rows_linux() -> Iterator[_Row]:
+def _rows_linux() -> Iterator[Row]:
     # Reading /proc/PID/stat directly is several times cheaper than psutil's
     # per-attribute reads, and stop() scans the whole table every few ms.
     boot = psutil.boot_time()
     ticks = os.sysconf("SC_CLK_TCK")
+    page = os.sysconf("SC_PAGE_SIZE")
     for name in os.listdir(_PROC):
         if not name.isdigit():
             continue
@@ -102,35 +105,34 @@ def _rows_linux() -> Iterator[_Row]:
         # "pid (comm) state ppid pgrp session ..." where comm may hold spaces and ")".
         fields = data[data.rfind(b")") + 2 :].split()
         try:
-            yield _Row(
+            yield Row(
                 int(name),
                 int(fields[1]),
                 int(fields[2]),
                 int(fields[3]),
                 boot + int(fields[19]) / ticks,
                 fields[0] in (b"Z", b"X"),
+                (int(fields[11]) + int(fields[12])) / ticks,  # utime + stime
+                int(fields[21]) * page,
             )
         except (IndexError, ValueError):
             continue
 
 
-def _rows_psutil() -> Iterator[_Row]:
+def _rows_psutil() -> Iterator[Row]:
     for proc in psutil.process_iter(["ppid", "create_time", "status"]):
         info = proc.info
         if info["status"] is None or info["create_time"] is None:
             continue
         pgid, sid = _ids(proc.pid)
         zombie = info["status"] == psutil.STATUS_ZOMBIE
-        yield _Row(proc.pid, info["ppid"] or 0, pgid, sid, info["create_time"], zombie)
+        yield Row(proc.pid, info["ppid"] or 0, pgid, sid, info["create_time"], zombie)
 
 
-def children_map() -> dict[int, list[int]]:
-    """{parent pid: child pids} of every live process, from one scan of the table."""
-    children: dict[int, list[int]] = {}
-    for row in _rows_linux() if _fast else _rows_psutil():
-        if not row.zombie:
-            children.setdefault(row.ppid, []).append(row.pid)
-    return children
+def table() -> dict[int, Row]:
+    """Every live (non-zombie) process, from one scan; on Linux with ``cpu`` and ``rss``
+    (the stat line has them: ``devstack ps`` needs no other read)."""
+    return {row.pid: row for row in (_rows_linux() if _fast else _rows_psutil()) if not row.zombie}
 
 
 def _env_matches(pid: int, wanted: Collection[tuple[str, str]]) -> bool:
@@ -157,7 +159,7 @@ def _ids(pid: int) -> tuple[int, int]:
         return -1, -1
 
 
-def _process(row: _Row) -> psutil.Process | None:
+def _process(row: Row) -> psutil.Process | None:
     """A psutil handle on ``row``'s process, if the pid still names that process."""
     try:
         proc = psutil.Process(row.pid)

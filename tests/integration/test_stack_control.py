@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import psutil
+
 from conftest import free_port, is_alive, program
 from devstack.config import load_stack
 from devstack.printer import Printer
@@ -47,7 +49,8 @@ def run_with_control(
         runner = asyncio.create_task(sup.run())
         try:
             for _ in range(500):
-                if {s.state.value for s in sup.services.values()} == {"healthy"} and sup.services:
+                states = {s.state.value for s in sup.services.values()}
+                if states <= {"healthy", "running"} and sup.services:
                     break
                 await asyncio.sleep(0.02)
             await body(sup, SupervisorControl(sup))
@@ -225,5 +228,28 @@ def test_restart_runs_each_check_once_before_the_stop_and_not_again_after(
         [started] = await control.start(["api"])
         assert started["ok"] is True, started
         assert runs() == 3
+
+    run_with_control(tmp_path, body)
+
+
+def test_ps_counts_the_cpu_and_memory_of_the_whole_tree(tmp_path: Path) -> None:
+    """A leader that only waits on a child spinning the CPU: the CPU% is the child's."""
+    spin = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while True: pass'])"
+    (tmp_path / "spin.py").write_text(spin + "\n")
+    (tmp_path / "stack.toml").write_text(f'[services.spin]\ncmd = "{PY} spin.py"\n')
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        leader = psutil.Process(sup.services["spin"].process.pid)  # type: ignore[union-attr]
+        for _ in range(100):  # until the spinning child exists
+            if leader.children():
+                break
+            await asyncio.sleep(0.05)
+        [first] = control.ps()
+        assert first["pid"] == leader.pid and first["cpu_percent"] is not None
+        await asyncio.sleep(0.5)
+        [row] = control.ps()
+        assert isinstance(row["cpu_percent"], float) and row["cpu_percent"] > 20, row
+        assert isinstance(row["rss"], int)
+        assert row["rss"] > leader.memory_info().rss + 4 * 2**20  # the child's counted too
 
     run_with_control(tmp_path, body)
