@@ -29,12 +29,11 @@ if TYPE_CHECKING:
 # The printer's look (printer.py imports asyncio via logs.py, so it is mirrored here).
 _PALETTE = ("36", "33", "32", "35", "34", "96", "93", "92", "95", "94")
 _RESET = "\x1b[0m"
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+# Patterns are compiled on first use (re caches them): ps and restart never need them.
+_DURATION = r"(\d+(?:\.\d+)?)(ms|h|m|s)"
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_FILE_LINE = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (stdout|stderr|event) *\| (.*)", re.S
-)
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_FILE_LINE = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (stdout|stderr|event) *\| (.*)"
+_SAFE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -221,7 +220,7 @@ class Line(Record):
 
 def parse_since(text: str, now: float | None = None) -> float:
     """``--since 5m`` -> epoch seconds (now - 5 minutes)."""
-    parts = _DURATION.findall(text)
+    parts = re.findall(_DURATION, text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise UsageError(
             f"--since {text!r} is not a duration", hint='e.g. "30s", "5m", "1h", "1m30s"'
@@ -256,7 +255,7 @@ def _iso(when: float) -> str:
 
 def parse_file_line(service: str, raw: str) -> Line | None:
     """One log-file line ``2026-11-28T12:00:00.123Z stdout | text`` -> Line."""
-    match = _FILE_LINE.fullmatch(raw.rstrip("\n"))
+    match = re.fullmatch(_FILE_LINE, raw.rstrip("\n"), re.S)
     if match is None:
         return None
     import calendar  # only logs read from files need it (it imports datetime)
@@ -269,7 +268,7 @@ def parse_file_line(service: str, raw: str) -> Line | None:
 def _log_names(paths: StatePaths, wanted: list[str]) -> list[str]:
     found = sorted(f.name[: -len(".log")] for f in paths.log_dir.glob("*.log"))
     for name in wanted:
-        if not _SAFE_NAME.fullmatch(name) or name not in found:
+        if not re.fullmatch(_SAFE_NAME, name) or name not in found:
             import difflib
 
             close = difflib.get_close_matches(name, found, n=1)
