@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import time
-import zlib
 from pathlib import Path
 
 from devstack.control.client import ControlClient, is_pid_alive, recorded_pid
@@ -233,15 +232,18 @@ class LineFormat:
     """Lines as the live terminal shows them: ``NAME  | text``, events with ``*``."""
 
     def __init__(self, names: Iterable[str], color: bool, timestamps: bool) -> None:
+        from zlib import crc32  # only logs needs it: not imported by ps and restart
+
         self.width = max([8, *(len(n) for n in names)])
         self.color = color
         self.timestamps = timestamps
+        self._crc32 = crc32
 
     def format(self, line: Line) -> str:
         sep = "*" if line.stream == "event" else "|"
         prefix = f"{line.service.ljust(self.width)}  {sep} "
         if self.color:
-            code = _PALETTE[zlib.crc32(line.service.encode("utf-8", "replace")) % len(_PALETTE)]
+            code = _PALETTE[self._crc32(line.service.encode("utf-8", "replace")) % len(_PALETTE)]
             prefix = f"\x1b[{code}m{prefix}{_RESET}"
         if self.timestamps:
             prefix = _iso(line.time) + " " + prefix
