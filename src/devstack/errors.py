@@ -50,7 +50,7 @@ class UsageError(DevstackError):
 class ConfigProblem(Record):
     """One thing wrong with a config file: where it is and what to do."""
 
-    __slots__ = ("file", "line", "key_path", "message", "hint")
+    __slots__ = ("file", "hint", "key_path", "line", "message")
 
     def __init__(
         self,

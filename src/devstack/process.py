@@ -274,7 +274,10 @@ class ServiceProcess:
         this spawn's token in its environment. Scans the process table each call.
         """
         return proctree.find(
-            [self.record.anchor()], [("DEVSTACK_TOKEN", self.record.token)], trust_ids=True
+            [self.record.anchor()],
+            [("DEVSTACK_TOKEN", self.record.token)],
+            trust_ids=True,
+            env_since=self.record.create_time or None,  # the token is as old as the leader
         )
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> StopResult:

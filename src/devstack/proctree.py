@@ -97,9 +97,12 @@ def _rows_linux() -> Iterator[Row]:
     for name in os.listdir(_PROC):
         if not name.isdigit():
             continue
-        try:
-            with open(f"{_PROC}/{name}/stat", "rb") as f:
-                data = f.read()
+        try:  # os.read: half the cost of open() and its buffered file object
+            fd = os.open(f"{_PROC}/{name}/stat", os.O_RDONLY)
+            try:
+                data = os.read(fd, 4096)  # one line of ~300 bytes
+            finally:
+                os.close(fd)
         except OSError:
             continue
         # "pid (comm) state ppid pgrp session ..." where comm may hold spaces and ")".
@@ -173,6 +176,7 @@ def find(
     env: Collection[tuple[str, str]] = (),
     *,
     trust_ids: bool = True,
+    env_since: float | None = None,
 ) -> list[psutil.Process]:
     """Every live process belonging to ``anchors`` or carrying one of the ``env`` pairs.
 
@@ -182,7 +186,9 @@ def find(
     (even as a zombie), or always with ``trust_ids``: the kernel does not reuse a pid
     while it names a live group or session, so within a supervisor's lifetime the
     ids stay ours; after a crash (``trust_ids=False``) only the environment proves
-    it. Zombies are skipped; nothing is cached across calls.
+    it. Zombies are skipped; nothing is cached across calls. ``env_since``: the ``env``
+    pairs were made then (a spawn's token): an older process cannot carry them, and
+    its environment is not read.
     """
     me = os.getpid()
     ours: set[int] = set()
@@ -203,7 +209,8 @@ def find(
                 ours.add(row.pid)
                 break
         else:
-            if _env_matches(row.pid, env):
+            too_old = env_since is not None and row.create_time < env_since - _CREATE_TIME_TOLERANCE
+            if not too_old and _env_matches(row.pid, env):
                 ours.add(row.pid)
     for anchor in anchors:  # the verified leader itself (its group id may differ)
         lead = rows.get(anchor.pid)

@@ -2,8 +2,8 @@
 
 ``dataclasses`` imports ``inspect`` (with ``ast``, ``dis``, ``tokenize``) and builds
 each class with ``exec``: ~25 ms of the ~60 ms ``devstack ps`` may take. A record
-lists its fields in ``__slots__``, sets them in its own typed ``__init__``, and gets
-equality, hashing and a repr from those fields here.
+lists its fields in ``__slots__`` (sorted: the order only shows in the repr), sets them
+in its own typed ``__init__``, and gets equality, hashing and a repr from them here.
 """
 
 from __future__ import annotations

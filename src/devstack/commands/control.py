@@ -208,7 +208,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 class Line(Record):
-    __slots__ = ("service", "stream", "time", "text")
+    __slots__ = ("service", "stream", "text", "time")
 
     def __init__(self, service: str, stream: str, time: float, text: str) -> None:
         self.service = service

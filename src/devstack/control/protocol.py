@@ -47,7 +47,7 @@ class ProtocolError(DevstackError):
 
 
 class Request(Record):
-    __slots__ = ("cmd", "args")
+    __slots__ = ("args", "cmd")
 
     def __init__(self, cmd: str, args: dict[str, object] | None = None) -> None:
         self.cmd = cmd
@@ -55,7 +55,7 @@ class Request(Record):
 
 
 class ErrorInfo(Record):
-    __slots__ = ("message", "hint", "kind")
+    __slots__ = ("hint", "kind", "message")
 
     def __init__(self, message: str, hint: str | None = None, kind: str = PROTOCOL) -> None:
         self.message = message
@@ -64,7 +64,7 @@ class ErrorInfo(Record):
 
 
 class Reply(Record):
-    __slots__ = ("ok", "result", "error")
+    __slots__ = ("error", "ok", "result")
 
     def __init__(self, ok: bool, result: object = None, error: ErrorInfo | None = None) -> None:
         self.ok = ok
@@ -158,7 +158,7 @@ def decode_reply(line: bytes) -> Reply:
 
 
 class LogsArgs(Record):
-    __slots__ = ("names", "n", "since", "follow")
+    __slots__ = ("follow", "n", "names", "since")
 
     def __init__(
         self,
