@@ -1,25 +1,20 @@
-"""The repository's own stack.toml (the README's first command) comes up healthy and stops clean."""
+"""The stdlib demo stack (examples/demo/stack.toml) comes up healthy and stops clean."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import signal
 import urllib.request
 from pathlib import Path
 
 from conftest import free_port, is_alive
+from support.demo import copy_demo_stack
 from support.stackrun import RunningStack
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_stack_comes_up_in_order_and_serves(tmp_path: Path) -> None:
     api, web = free_port(), free_port()
-    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
-    text = (REPO / "stack.toml").read_text()
-    text = text.replace("port = 5000", f"port = {api}").replace("port = 5100", f"port = {web}")
-    (tmp_path / "stack.toml").write_text(text)
+    copy_demo_stack(tmp_path, {5000: api, 5100: web})
     with RunningStack(tmp_path) as stack:
         stack.wait_for(r"^web\s+\* \[healthy\]", timeout=30)
         out = stack.output()

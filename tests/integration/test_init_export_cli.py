@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import textwrap
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 import yaml
 
 from conftest import free_port
+from support.demo import copy_demo_stack
 from support.stackrun import RunningStack, run_devstack
 
 REPO = Path(__file__).parents[2]
@@ -132,9 +132,7 @@ def test_a_bad_procfile_line_is_reported_with_its_number(
 def example(root: Path) -> tuple[int, int]:
     """The repo's example stack in ``root``, on free ports."""
     api, web = free_port(), free_port()
-    text = (REPO / "stack.toml").read_text().replace("5000", str(api)).replace("5100", str(web))
-    (root / "stack.toml").write_text(text)
-    shutil.copytree(REPO / "examples" / "demo", root / "examples" / "demo")
+    copy_demo_stack(root, {5000: api, 5100: web})
     return api, web
 
 

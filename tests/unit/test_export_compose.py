@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import yaml
 from conftest import free_port, wait_until
 from devstack.export.compose import to_compose
 from devstack.export.source import load_source
+from support.demo import copy_demo_stack
 
 REPO = Path(__file__).parents[2]
 SCHEMA = json.loads((REPO / "tests" / "data" / "compose-spec.json").read_text())
@@ -46,8 +46,7 @@ def test_the_schema_rejects_what_compose_rejects() -> None:
 
 
 def test_example_stack(tmp_path: Path) -> None:
-    shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
-    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    copy_demo_stack(tmp_path)
     data = compose_of(tmp_path)
     assert data["name"] == "demo"
     api, web = data["services"]["api"], data["services"]["web"]
@@ -66,8 +65,7 @@ def test_example_stack(tmp_path: Path) -> None:
 
 
 def test_placeholder_and_probe_comments(tmp_path: Path) -> None:
-    shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
-    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    copy_demo_stack(tmp_path)
     text = to_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
     assert text.count("# PLACEHOLDER") == 2
     assert "as a python3 one-liner" in text and '"curl", "-fsS"' in text

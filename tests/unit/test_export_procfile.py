@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
 from devstack.config.procfile import load_procfile
 from devstack.export.procfile import to_procfile
 from devstack.export.source import load_source
-
-REPO = Path(__file__).parents[2]
+from support.demo import copy_demo_stack
 
 
 def test_example_stack(tmp_path: Path) -> None:
-    shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
-    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    copy_demo_stack(tmp_path)
     text, lost = to_procfile(load_source(tmp_path / "stack.toml", {}))
     assert text.splitlines()[1:] == [
         "api: cd examples/demo && PORT=5000 exec python3 api.py",

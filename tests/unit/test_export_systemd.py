@@ -15,8 +15,8 @@ import pytest
 from conftest import free_port
 from devstack.export.source import load_source
 from devstack.export.systemd import devstack_command, to_systemd
+from support.demo import copy_demo_stack
 
-REPO = Path(__file__).parents[2]
 ANALYZE = shutil.which("systemd-analyze")
 
 STACK = """\
@@ -154,8 +154,7 @@ def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
         units = to_systemd(source, devstack_command())
         assert 'ExecStart=/bin/sh -c "date; sleep 1"' in units[f"{tmp_path.name}-clock.service"]
     elif which == "example":
-        shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
-        shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+        copy_demo_stack(tmp_path)
     else:
         (tmp_path / ".env").write_text("A=1\n")
     if which != "procfile":
@@ -169,8 +168,7 @@ def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
 def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
     """The check above can fail: an unknown key and a missing program are reported."""
-    shutil.copy(REPO / "stack.toml", tmp_path / "stack.toml")
-    shutil.copytree(REPO / "examples" / "demo", tmp_path / "examples" / "demo")
+    copy_demo_stack(tmp_path)
     units = units_of(tmp_path)
     units["demo-api.service"] = units["demo-api.service"].replace(
         "KillMode=control-group", "KillMode=control-group\nBogusKey=1"
