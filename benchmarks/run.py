@@ -473,7 +473,7 @@ def client_commands(runs: int) -> list[tuple[str, str, str, str]]:
             "",
         ),
         ("", "devstack ps", f"{ps * 1000:.0f} ms", "target <= 60 ms"),
-        ("", "python -m devstack ps", f"{ps_m * 1000:.0f} ms", "(runpy adds ~5 ms)"),
+        ("", "python -m devstack ps", f"{ps_m * 1000:.0f} ms", ""),
         (
             "devstack restart SVC -> accepting",
             "program's own start",
