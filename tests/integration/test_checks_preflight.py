@@ -15,6 +15,7 @@ import pytest
 
 from conftest import free_port, python_cmd, wait_until
 from devstack import ports
+from devstack.checks.ports import free_now
 from devstack.checks.result import CheckResult
 from devstack.checks.runner import check_service, check_stack
 from devstack.config import load_stack
@@ -105,6 +106,25 @@ def test_port_held_by_a_listener_names_its_pid(
     assert f"cwd: {os.getcwd()}" in result.details
     assert "it is not a process of this stack" in result.details
     assert result.fix == f"stop it (kill {proc.pid})"
+
+
+def test_free_now_only_for_a_free_port_at_an_ip_address(
+    tmp_path: Path, listener: tuple[subprocess.Popen[bytes], int]
+) -> None:
+    """free_now decides that the port check runs on the loop: only when no holder
+    lookup (busy port) and no resolver (host name) can be needed."""
+    _proc, port = listener
+    free = free_port()
+    stack = load(
+        tmp_path,
+        f'[services.free]\ncmd = "python -m http.server"\nport = {free}\n'
+        f'[services.busy]\ncmd = "python -m http.server"\nport = {port}\n'
+        f'[services.named]\ncmd = "python -m http.server"\nport = {free + 1}\n'
+        'host = "localhost"\n'
+        '[services.portless]\ncmd = "python -c pass"\n',
+    )
+    verdicts = {name: free_now(spec) for name, spec in stack.services.items()}
+    assert verdicts == {"free": True, "busy": False, "named": False, "portless": True}
 
 
 def test_port_held_by_a_stale_child_of_this_stack(

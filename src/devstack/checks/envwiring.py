@@ -77,12 +77,13 @@ def check_env(
     """The env and localhost checks of one service."""
     environ = os.environ if environ is None else environ
     declared = declared_env(spec, environ)
-    owners = _port_owners(stack)
     results: list[CheckResult] = []
     urls = local_urls(declared)
     file_values, contradictions = _node_env_files(spec, declared)
     results += contradictions
     urls += [u for u in file_values if u.var not in declared]
+    # Only with URLs to match: every service's bind address, for each of 40 services, is O(n^2).
+    owners = _port_owners(stack) if urls else {}
     for url in urls:
         owner = owners.get(url.port)
         if owner is None:

@@ -28,7 +28,7 @@ from devstack.checks.command import (
 )
 from devstack.checks.envwiring import check_env
 from devstack.checks.imports import check_import, import_target
-from devstack.checks.ports import bind_address, check_port
+from devstack.checks.ports import bind_address, check_port, free_now
 from devstack.checks.result import CheckResult
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
@@ -68,10 +68,14 @@ async def check_service(
             syntax = check_syntax(spec)
             if syntax is not None:
                 results.append(syntax)
-        if "port" not in skip:
+        # A free port at an IP address and the env check (a bind or netlink query at
+        # most) run here; a busy port's holder lookup scans /proc: a thread.
+        if "port" not in skip and free_now(spec):
+            results += _listed(check_port(spec, stack))
+        elif "port" not in skip:
             jobs.append(group.create_task(_in_thread(check_port, spec, stack)))
         if "env" not in skip:
-            jobs.append(group.create_task(asyncio.to_thread(check_env, spec, stack)))
+            results += check_env(spec, stack)
         if "cmd" not in skip:
             for cmd in spec.check_cmds:
                 jobs.append(group.create_task(_custom(spec, cmd, timeout)))
@@ -114,7 +118,10 @@ def _python_of(spec: ServiceSpec, resolved: Path | None) -> Path | None:
 
 
 async def _import(spec: ServiceSpec, python: Path, timeout: float) -> list[CheckResult]:
-    result = await check_import(spec, python, port=bind_address(spec)[1], timeout=timeout)
+    return _listed(await check_import(spec, python, port=bind_address(spec)[1], timeout=timeout))
+
+
+def _listed(result: CheckResult | None) -> list[CheckResult]:
     return [] if result is None else [result]
 
 
@@ -123,8 +130,7 @@ async def _in_thread(
     spec: ServiceSpec,
     stack: StackSpec,
 ) -> list[CheckResult]:
-    result = await asyncio.to_thread(func, spec, stack)
-    return [] if result is None else [result]
+    return _listed(await asyncio.to_thread(func, spec, stack))
 
 
 async def _custom(spec: ServiceSpec, cmd: str, timeout: float) -> list[CheckResult]:
