@@ -108,7 +108,22 @@ def _add_up(sub: Subparsers) -> None:
         action="store_true",
         help="skip the services' setup steps (devstack setup runs them alone)",
     )
-    up.set_defaults(func=cmd_up)
+    watching = up.add_mutually_exclusive_group()
+    watching.add_argument(
+        "--watch",
+        dest="watch",
+        action="store_const",
+        const=True,
+        help='also watch every Python service without a watch key (watch = ["**/*.py"])',
+    )
+    watching.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_const",
+        const=False,
+        help="no restart on file changes, whatever the services' watch keys say",
+    )
+    up.set_defaults(func=cmd_up, watch=None)
 
 
 def _add_config(sub: Subparsers) -> None:
@@ -247,7 +262,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     require_services(stack, args.services)
     if args.detach:
         assert stack.file is not None
-        return detach(stack.file, stack.root, list(args.services), no_setup=args.no_setup)
+        return detach(
+            stack.file, stack.root, list(args.services), no_setup=args.no_setup, watch=args.watch
+        )
     from devstack.supervisor import run_stack
 
     color = False if args.no_color else None
@@ -257,7 +274,16 @@ def cmd_up(args: argparse.Namespace) -> int:
             "dependencies need a stack.toml (devstack init writes one)",
             file=sys.stderr,
         )
-    return run_stack(stack, args.services, color=color, setup=not args.no_setup)
+    _print_watch_warnings(stack)
+    return run_stack(
+        stack, args.services, color=color, setup=not args.no_setup, watch=args.watch
+    )
+
+
+def _print_watch_warnings(stack: StackSpec) -> None:
+    from devstack.watchrules import print_warnings
+
+    print_warnings(stack)
 
 
 def _add_setup(sub: Subparsers) -> None:
@@ -289,6 +315,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     from devstack.config import dump_resolved
 
     stack = _load(args)
+    _print_watch_warnings(stack)
     text = dump_resolved(stack)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0

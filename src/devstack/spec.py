@@ -69,6 +69,11 @@ class ServiceSpec:
     venv: Path | None = None  # absolute; None: a .venv/venv found in cwd, if any
     setup: str | None = None  # a shell line run (through /bin/sh) before the first start
     setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup
+    watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.watch)
+    watch_ignore: tuple[str, ...] = ()  # globs under cwd never watched (beside the defaults)
+    watch_debounce: float = 0.2  # quiet time that ends a batch of changes
+    watch_force: bool = False  # watch a self-reloading command anyway (no warning)
+    restart_dependents_on_change: bool = False  # a change restarts its dependents too
 
 
 @dataclass(frozen=True, slots=True)

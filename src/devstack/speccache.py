@@ -26,7 +26,7 @@ from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
 CACHE_NAME = "spec-cache.json"
-_FORMAT = 4
+_FORMAT = 5  # 5: watch keys
 
 
 def _digest(data: bytes) -> str:
@@ -180,6 +180,11 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
         "venv": None if s.venv is None else str(s.venv),
         "setup": s.setup,
         "setup_inputs": list(s.setup_inputs),
+        "watch": list(s.watch),
+        "watch_ignore": list(s.watch_ignore),
+        "watch_debounce": s.watch_debounce,
+        "watch_force": s.watch_force,
+        "restart_dependents_on_change": s.restart_dependents_on_change,
     }
 
 
@@ -238,4 +243,9 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
         venv=None if d["venv"] is None else Path(d["venv"]),
         setup=d["setup"],
         setup_inputs=tuple(d["setup_inputs"]),
+        watch=tuple(d["watch"]),
+        watch_ignore=tuple(d["watch_ignore"]),
+        watch_debounce=d["watch_debounce"],
+        watch_force=d["watch_force"],
+        restart_dependents_on_change=d["restart_dependents_on_change"],
     )

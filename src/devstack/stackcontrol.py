@@ -114,6 +114,7 @@ class SupervisorControl:
                     "port": svc.spec.port,
                     "url": svc.spec.url,
                     "reason": snap.reason,
+                    "stale": self._sup.stale.get(name) if snap.state.is_up else None,
                     "restart_needed": snap.state.is_up
                     and self._sup.launch_stamps.get(name) != inputs_stamp(self._sup, name),
                     "cpu_percent": cpu,
@@ -193,14 +194,21 @@ class SupervisorControl:
             outcome = await setups.run(spec)
             if not outcome.ok:
                 text = f"{outcome.reason}; the running process is kept"
+                self._mark_stale(name, "setup failed")
                 return self._result(name, False, time.monotonic() - t0, text)
             spec = outcome.spec
         problem, passed = await self._preflight(spec, fresh)
         if problem is not None:
+            self._mark_stale(name, "check failed")
             return self._result(name, False, time.monotonic() - t0, problem)
         await self._sup.stop_service(name, hold=False)
         self._sup.services[name].respec(spec, prechecked=passed)
         return await self._start_one(name, t0)
+
+    def _mark_stale(self, name: str, why: str) -> None:
+        """The kept process runs the old code: ps says so until the next start."""
+        if self._sup.services[name].state.is_up:
+            self._sup.stale[name] = why
 
     async def _start_one(self, name: str, t0: float | None = None) -> dict[str, object]:
         t0 = time.monotonic() if t0 is None else t0

@@ -39,6 +39,7 @@ from devstack.states import ServiceState
 if TYPE_CHECKING:
     from devstack.checks.result import CheckResult
     from devstack.control.server import ControlServer
+    from devstack.stackcontrol import SupervisorControl
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Supervisor(ProcessHooks):
         use_guardian: bool = True,
         checks: bool = True,
         setup: bool = True,
+        watch: bool | None = None,
     ) -> None:
         self.stack = stack
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
@@ -69,6 +71,10 @@ class Supervisor(ProcessHooks):
         self._use_guardian = use_guardian
         self._checks = checks
         self._run_setup = setup  # False: up --no-setup
+        self._watch = watch  # None: the services' watch keys; False: --no-watch; True: --watch
+        # name -> why the running process is not the current code ("check failed")
+        self.stale: dict[str, str] = {}
+        self.control: SupervisorControl | None = None
         self.setups: SetupRunner | None = None  # made with the hub; None with --no-setup
         self.stack_id = uuid.uuid4().hex
         self.hub: LogHub | None = None
@@ -179,7 +185,8 @@ class Supervisor(ProcessHooks):
         me = psutil.Process()
         self.paths.pid_file.write_text(f"{me.pid} {me.create_time()}\n")
         self._owns_directory = True
-        self._server = await serve(SupervisorControl(self), self.paths)
+        self.control = SupervisorControl(self)
+        self._server = await serve(self.control, self.paths)
 
     def _own_pids(self) -> set[int]:
         pids = {r.pid for r in self._records.values()}
@@ -193,6 +200,7 @@ class Supervisor(ProcessHooks):
             self.services[name] = self._new_service(self.stack.services[name])
         for name in self.order:
             self.launch(name)
+        watcher = self._start_watching()
         try:
             # Until asked to stop, or until every service has ended by itself and no
             # control command holds the stack open (a service stopped with
@@ -207,6 +215,9 @@ class Supervisor(ProcessHooks):
                 self._wake.clear()
                 await self._wake.wait()
         finally:
+            if watcher is not None:  # no watch-triggered restart during the stop
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             await self._stop_in_order(self.tasks)
             self.all_stopped.set()
         self._summary()
@@ -214,6 +225,20 @@ class Supervisor(ProcessHooks):
             return 128 + self._signal
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         return 1 if bad else 0
+
+    def _start_watching(self) -> asyncio.Task[None] | None:
+        """Watch mode (devstack.watch) for the services that ask for it, unless --no-watch."""
+        if self._watch is False or self.control is None:
+            return None
+        from devstack.watch import Watcher, watched_specs
+
+        specs = {n: self.stack.services[n] for n in self.order}
+        watched = watched_specs(specs, default_python=self._watch is True)
+        if not watched:
+            return None
+        assert self.hub is not None
+        self.hub.message(f"watching for changes: {', '.join(watched)}")
+        return asyncio.create_task(Watcher(self, self.control, watched).run(), name="watch")
 
     def _new_service(self, spec: ServiceSpec) -> Service:
         assert self.hub is not None
@@ -263,6 +288,7 @@ class Supervisor(ProcessHooks):
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""
         self._held.discard(name)
+        self.stale.pop(name, None)  # a new process runs the code as it is now
         # The config and env files as they were at this start (`ps`: restart needed).
         self.launch_stamps[name] = inputs_stamp(self, name)
         self.services[name].mark_pending()

@@ -27,6 +27,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     stack = load_stack(file, Path.cwd())
     names: list[str] = list(getattr(args, "services", None) or [])
     require_services(stack, names)
+    from devstack.watchrules import print_warnings
+
+    print_warnings(stack)
     results = asyncio.run(check_stack(stack, names))
     if getattr(args, "json", False):
         failed = any(r.failed for rs in results.values() for r in rs)

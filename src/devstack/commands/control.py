@@ -90,6 +90,8 @@ def ps_table(rows: list[dict[str, object]]) -> str:
     notes: list[str] = []
     for row in rows:
         state = str(row.get("state"))
+        if row.get("stale"):
+            state += f" (stale: {row['stale']})"
         if row.get("restart_needed"):
             state += " (restart needed)"
         cpu = row.get("cpu_percent")

@@ -67,6 +67,7 @@ def detach(
     timeout: float = 600.0,
     *,
     no_setup: bool = False,
+    watch: bool | None = None,
     outcome: list[dict[str, object]] | None = None,
 ) -> int:
     """Start the supervisor in the background and wait until every service has an outcome.
@@ -87,6 +88,7 @@ def detach(
                 "--file",
                 str(stack_file),
                 *(["--no-setup"] if no_setup else []),
+                *({True: ["--watch"], False: ["--no-watch"], None: []}[watch]),
                 *names,
             ],
             cwd=root,

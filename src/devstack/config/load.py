@@ -385,6 +385,11 @@ class _Resolver:
             venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
             setup=setup,
             setup_inputs=tuple(svc.setup_inputs),
+            watch=tuple(svc.watch),
+            watch_ignore=tuple(svc.watch_ignore),
+            watch_debounce=svc.watch_debounce,
+            watch_force=svc.watch_force,
+            restart_dependents_on_change=svc.restart_dependents_on_change,
         )
 
     def command(

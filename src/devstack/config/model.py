@@ -211,6 +211,25 @@ class ServiceModel(BaseModel):
         description='globs relative to cwd, e.g. ["requirements.txt"]: the setup runs again '
         "when their content changes (none: only when the setup line changes)",
     )
+    watch: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+        default_factory=list,
+        description='globs relative to cwd, e.g. ["**/*.py"]: a change restarts it, after its '
+        "checks pass against the new code",
+    )
+    watch_ignore: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+        default_factory=list,
+        description="globs relative to cwd whose changes never restart it (beside the defaults: "
+        ".git, node_modules, __pycache__, .venv, *.log, editor swap files...)",
+    )
+    watch_debounce: Duration = _duration(
+        "200ms", "quiet time after a change before the restart (a burst is one restart)"
+    )
+    watch_force: bool = Field(
+        False, description="watch a command that reloads itself anyway (no warning)"
+    )
+    restart_dependents_on_change: bool = Field(
+        False, description="a watched change restarts the services that depend on it too"
+    )
 
     @model_validator(mode="after")
     def _shell_needs_string(self) -> ServiceModel:

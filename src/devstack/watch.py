@@ -1,0 +1,112 @@
+"""Watch mode: a saved file restarts its service, through the checked restart.
+
+One watchfiles ``awatch`` per watched service collects its changes (``step`` is the
+service's ``watch_debounce``: the batch ends once no change came for that long). The
+batches go into one pending set; a single dispatcher takes everything pending at once
+and hands it to :meth:`SupervisorControl.restart` - the same path as ``devstack
+restart``: checks against the new code first, a failure keeps the old process (and
+marks it stale). Changes arriving during a restart are taken together afterwards, so
+a burst is one restart per service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from devstack import graph
+from devstack.spec import ServiceSpec
+from devstack.states import ServiceState
+from devstack.watchrules import DEFAULT_PYTHON_WATCH, WatchRules, is_python_service, self_reloading
+from devstack.watchrules import summarize as summarize_changes
+
+if TYPE_CHECKING:
+    from devstack.stackcontrol import SupervisorControl
+    from devstack.supervisor import Supervisor
+
+# The longest one batch may keep growing while changes keep coming (watchfiles' debounce).
+_MAX_BATCH_MS = 2000
+
+
+def watched_specs(specs: Mapping[str, ServiceSpec], default_python: bool) -> dict[str, ServiceSpec]:
+    """The services to watch: those with ``watch``; with ``up --watch`` also every Python
+    service without one (given ``**/*.py``), unless it reloads itself."""
+    chosen = {}
+    for name, spec in specs.items():
+        if spec.watch:
+            chosen[name] = spec
+        elif default_python and is_python_service(spec) and self_reloading(spec) is None:
+            chosen[name] = dataclasses.replace(spec, watch=DEFAULT_PYTHON_WATCH)
+    return chosen
+
+
+class Watcher:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        control: SupervisorControl,
+        specs: Mapping[str, ServiceSpec],
+    ) -> None:
+        self._sup = supervisor
+        self._control = control
+        self._specs = dict(specs)
+        self._pending: dict[str, set[str]] = {}
+        self._kick = asyncio.Event()
+        # The last failure printed per service: the same one is not printed again.
+        self._shown: dict[str, str] = {}
+
+    async def run(self) -> None:
+        """Watch until cancelled."""
+        tasks = [asyncio.create_task(self._collect(n, s)) for n, s in self._specs.items()]
+        try:
+            await self._dispatch()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _collect(self, name: str, spec: ServiceSpec) -> None:
+        from watchfiles import awatch
+
+        rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore)
+        step = max(1, round(spec.watch_debounce * 1000))
+        async for changes in awatch(
+            spec.cwd, watch_filter=rules, step=step, debounce=max(_MAX_BATCH_MS, 4 * step)
+        ):
+            self._pending.setdefault(name, set()).update(path for _, path in changes)
+            self._kick.set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            batch, self._pending = self._pending, {}
+            await self._apply(batch)
+
+    async def _apply(self, batch: dict[str, set[str]]) -> None:
+        assert self._sup.hub is not None
+        hub = self._sup.hub
+        names = []
+        for name, paths in batch.items():
+            if self._sup.services[name].state is ServiceState.STOPPED:
+                continue  # stopped on purpose (devstack stop): a save does not start it
+            names.append(name)
+            what = summarize_changes(paths, self._specs[name].cwd)
+            hub.event(name, f"[watch] changed: {what}; checking, then restarting", "info")
+        targets = set(names)
+        deps = {n: list(s.spec.depends_on) for n, s in self._sup.services.items()}
+        for name in names:
+            if self._specs[name].restart_dependents_on_change:
+                targets |= graph.dependents(deps, name)
+        if not targets:
+            return
+        for result in await self._control.restart(sorted(targets), with_dependents=False):
+            name = str(result["name"])
+            if result["ok"]:
+                self._shown.pop(name, None)
+                hub.event(name, f"[watch] restarted in {result['took']}s", "info")
+            elif self._shown.get(name) != result["message"]:
+                self._shown[name] = str(result["message"])
+                hub.event(name, f"[watch] {result['message']}", "error")
