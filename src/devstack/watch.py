@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 from devstack import graph
 from devstack.spec import ServiceSpec
 from devstack.states import ServiceState
-from devstack.watchrules import DEFAULT_PYTHON_WATCH, WatchRules, is_python_service, self_reloading
+from devstack.watchrules import (
+    DEFAULT_PYTHON_WATCH,
+    WatchRules,
+    failure_key,
+    is_python_service,
+    self_reloading,
+)
 from devstack.watchrules import summarize as summarize_changes
 
 if TYPE_CHECKING:
@@ -107,6 +113,6 @@ class Watcher:
             if result["ok"]:
                 self._shown.pop(name, None)
                 hub.event(name, f"[watch] restarted in {result['took']}s", "info")
-            elif self._shown.get(name) != result["message"]:
-                self._shown[name] = str(result["message"])
+            elif self._shown.get(name) != failure_key(str(result["message"])):
+                self._shown[name] = failure_key(str(result["message"]))
                 hub.event(name, f"[watch] {result['message']}", "error")

@@ -143,6 +143,22 @@ def summarize(paths: Iterable[str], root: Path, limit: int = 3) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
+def failure_key(message: str) -> str:
+    """What makes a failed restart the same failure again: each failed check's summary
+    and its first detail (the exception), not the quoted source line that a save with
+    the same error changed."""
+    kept: list[str] = []
+    first_detail = False
+    for line in message.splitlines():
+        if not line.startswith(" "):
+            kept.append(line)
+            first_detail = True
+        elif first_detail:
+            kept.append(line)
+            first_detail = False
+    return "\n".join(kept)
+
+
 def _words(spec: ServiceSpec) -> list[str]:
     if spec.shell:
         try:

@@ -14,6 +14,7 @@ from devstack.watch import watched_specs
 from devstack.watchrules import (
     WatchRules,
     config_warnings,
+    failure_key,
     glob_match,
     is_python_service,
     self_reloading,
@@ -175,3 +176,17 @@ def test_up_watch_adds_the_default_to_python_services_only() -> None:
     assert list(chosen) == ["api", "own"]
     assert chosen["api"].watch == ("**/*.py",)
     assert chosen["own"].watch == ("src/**",)
+
+
+def test_failure_key_ignores_the_quoted_line_but_not_the_error() -> None:
+    def message(error: str, source: str) -> str:
+        return (
+            "checks failed; the running process is kept\n[import] server.py could not be "
+            f"imported\n  {error}\n  at helper.py:1: {source}\n  server.py was found"
+        )
+
+    same = message("ModuleNotFoundError: No module named 'x'", "import x")
+    again = message("ModuleNotFoundError: No module named 'x'", "import x  # still")
+    other = message("ModuleNotFoundError: No module named 'y'", "import y")
+    assert failure_key(same) == failure_key(again)
+    assert failure_key(same) != failure_key(other)
