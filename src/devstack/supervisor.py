@@ -132,6 +132,7 @@ class Supervisor(ProcessHooks):
         if self._run_setup:
             self.setups = SetupRunner(self.paths.dir, hub, self, self.stack_id)
         loop = asyncio.get_running_loop()
+        printer.defer_wakeups(loop)
         reaper: OrphanReaper | None = None
         try:
             use_pidfd_child_watcher(loop)

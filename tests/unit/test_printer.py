@@ -128,6 +128,46 @@ def test_printer_writes_to_a_file_object_without_fd() -> None:
     assert buf.getvalue() == b"api       | x\n"
 
 
+class _Writes(io.BytesIO):
+    """A file object without fd that counts the writer thread's writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.arrived = threading.Event()
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes += 1
+        n = super().write(data)
+        self.arrived.set()
+        return n
+
+
+def test_events_of_one_loop_iteration_wake_the_writer_once() -> None:
+    """With defer_wakeups, 40 events put by the loop's thread in one iteration reach the
+    output in one write (one wakeup of the writer thread), in order, none lost."""
+    import asyncio
+
+    buf = _Writes()
+    p = Printer(["api"], out=buf, color=False)
+
+    async def burst() -> None:
+        p.defer_wakeups(asyncio.get_running_loop())
+        for i in range(40):
+            p.event("api", f"[start] {i}")
+            time.sleep(0.0005)  # the GIL is free: a notified writer would write each line
+        await asyncio.sleep(0)  # the wakeup runs in the next iteration
+        assert await asyncio.to_thread(buf.arrived.wait, 10)
+
+    asyncio.run(burst())
+    # Once the loop has ended, a line wakes the writer directly (nothing would run a callback).
+    p.message("after the loop")
+    p.close()
+    lines = buf.getvalue().decode().splitlines()
+    assert lines == [f"api       * [start] {i}" for i in range(40)] + ["devstack  * after the loop"]
+    assert buf.writes == 2
+
+
 def test_no_color_wins_over_an_explicit_request(
     pipe: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
