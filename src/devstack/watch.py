@@ -1,7 +1,7 @@
 """Watch mode: a saved file restarts its service, through the checked restart.
 
-One watchfiles ``awatch`` per watched service collects its changes (``step`` is the
-service's ``watch_debounce``: the batch ends once no change came for that long). The
+One watchfiles ``awatch`` per watched service collects its changes (the batch ends
+once no change came for between half and all of the service's ``watch_debounce``). The
 batches go into one pending set; a single dispatcher takes everything pending at once
 and hands it to :meth:`SupervisorControl.restart` - the same path as ``devstack
 restart``: checks against the new code first, a failure keeps the old process (and
@@ -77,7 +77,9 @@ class Watcher:
         from watchfiles import awatch
 
         rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore)
-        step = max(1, round(spec.watch_debounce * 1000))
+        # watchfiles ends a batch at the first `step` that saw no new change: with half the
+        # debounce, the quiet time before a restart is between half and all of it.
+        step = max(1, round(spec.watch_debounce * 500))
         async for changes in awatch(
             spec.cwd, watch_filter=rules, step=step, debounce=max(_MAX_BATCH_MS, 4 * step)
         ):
