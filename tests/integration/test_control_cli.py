@@ -53,6 +53,8 @@ HEAVY = {
     "threading",
     "logging",
     "tomllib",
+    "watchfiles",  # watch mode is the supervisor's (with anyio under it)
+    "anyio",
 }
 
 
