@@ -224,8 +224,14 @@ def _add_export(sub: Subparsers) -> None:
     export.set_defaults(func=cmd_export)
 
 
-def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
-    """The resolved stack; with ``cached``, from .devstack/ when nothing it came from changed."""
+def _load(
+    args: argparse.Namespace, *, cached: bool = False, meanwhile: Callable[[], None] | None = None
+) -> StackSpec:
+    """The resolved stack; with ``cached``, from .devstack/ when nothing it came from changed.
+
+    With ``meanwhile`` (only in a one-thread process), a miss validates in a forked
+    child while this process runs ``meanwhile``; a bad config is reported from here.
+    """
     from devstack.stackfile import find_stack_file, is_procfile
 
     file = find_stack_file(args.file, Path.cwd())
@@ -235,17 +241,33 @@ def _load(args: argparse.Namespace, *, cached: bool = False) -> StackSpec:
         from devstack import speccache
 
         hit = speccache.load(cache, file, os.environ)
+        if hit is None and meanwhile is not None:
+            hit = speccache.validate_aside(
+                cache, file, os.environ, lambda: _validate(file, cache), meanwhile
+            )
         if hit is not None:
             return hit
+    return _validate(file, cache if use_cache else None)
+
+
+def _validate(file: Path, cache: Path | None) -> StackSpec:
+    """stack.toml through the config models; kept in ``cache`` when given."""
     from devstack.config import load_stack
 
     stack = load_stack(file, Path.cwd())
-    if use_cache:
+    if cache is not None:
+        from devstack import speccache
         from devstack.paths import StatePaths
 
         StatePaths(file.parent).prepare()
         speccache.save(cache, file, os.environ, stack)
     return stack
+
+
+def _import_supervisor() -> None:
+    """What `up` imports after the config (asyncio, psutil, the supervisor, the checks)."""
+    import devstack.checks.runner
+    import devstack.supervisor  # noqa: F401
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -256,7 +278,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     running = connect_running(root)
     if running is not None:  # never a second supervisor in one directory
         return up_into_running(running, root, list(args.services))
-    stack = _load(args, cached=True)
+    # `devstack up` as the program has one thread here: a config cache miss validates
+    # in a child while this process imports the supervisor (they overlap on two cores).
+    warm = _import_supervisor if _UP_AS_PROGRAM and not args.detach else None
+    stack = _load(args, cached=True, meanwhile=warm)
     from devstack.spec import require_services
 
     require_services(stack, args.services)
@@ -457,6 +482,9 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
 }
 
 
+# `devstack up` run as the program (not main(argv) in a caller's process): it may fork.
+_UP_AS_PROGRAM = False
+
 # Client commands that end within moments of their reply (not `logs -f`, not `up`).
 _SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down"})
 
@@ -475,6 +503,12 @@ def _short_lived_process() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] and sys.argv[1] in _SHORT_LIVED:
         _short_lived_process()  # only as the program: a caller passing argv keeps its gc
+    elif argv is None and sys.argv[1:2] == ["up"]:
+        import gc
+
+        global _UP_AS_PROGRAM
+        _UP_AS_PROGRAM = True
+        gc.disable()  # startup makes long-lived objects only; run_stack freezes them
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)

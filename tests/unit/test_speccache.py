@@ -121,3 +121,52 @@ def test_every_field_survives_the_cache() -> None:
         for field in dataclasses.fields(cls):
             assert f'"{field.name}"' in to_json, field.name
             assert f"{field.name}=" in from_json, field.name
+
+
+_ASIDE = """
+import os, sys
+from pathlib import Path
+from devstack import speccache
+from devstack.config import load_stack
+
+file = Path(sys.argv[1]); cache = file.parent / "cache.json"
+ran = []
+
+def validate():
+    speccache.save(cache, file, os.environ, load_stack(file, file.parent))
+
+def meanwhile():
+    ran.append(os.getpid())
+
+spec = speccache.validate_aside(cache, file, os.environ, validate, meanwhile)
+print(ran == [os.getpid()], cache.exists(), None if spec is None else sorted(spec.services))
+"""
+
+
+def _aside(file: Path) -> str:
+    # A process of its own: validate_aside forks, which a test runner's threads make unsafe.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _ASIDE, str(file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (out.returncode, out.stderr) == (0, "")  # the child printed nothing
+    return out.stdout.strip()
+
+
+def test_validate_aside_gives_the_childs_spec_through_the_cache(tmp_path: Path) -> None:
+    file = make(tmp_path)
+    # meanwhile ran in the parent; the child validated and wrote the cache; the spec came from it.
+    assert _aside(file) == "True True ['api', 'web']"
+
+
+def test_validate_aside_on_a_bad_config_leaves_the_report_to_the_caller(tmp_path: Path) -> None:
+    file = tmp_path / "stack.toml"
+    file.write_text('[services.a]\ncmd = "x"\nprot = 1\n')
+    # The child's error is not printed (the caller validates again and reports it).
+    assert _aside(file) == "True False None"
