@@ -481,10 +481,10 @@ class Service:
         host, port = target
         # Most often the leader itself listens (gunicorn's master, a node server):
         # ask it alone before scanning the whole process table for its tree.
-        ours, holder = holder_in_tree(port, host, {self.process.pid})
+        ours, holder = holder_in_tree(port, host, {self.process.pid}, describe_ours=False)
         if not ours:
             pids = {p.pid for p in self.process.members()}
-            ours, holder = holder_in_tree(port, host, pids)
+            ours, holder = holder_in_tree(port, host, pids, describe_ours=False)
         if ours or holder is None or holder.pid is None:
             return None
         return f"port {port} is answered by {holder.describe()}, not by {self.name}"

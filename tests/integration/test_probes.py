@@ -316,6 +316,10 @@ def test_stale_copy_answering_the_port_is_named(serve: Serve) -> None:
     ours, holder = holder_in_tree(port, "127.0.0.1", {stale.pid})
     assert ours
     assert holder is not None and holder.pid == stale.pid
+    # The probe only asks whether: no details of its own process.
+    assert holder_in_tree(port, "127.0.0.1", {stale.pid}, describe_ours=False) == (True, None)
+    ours, holder = holder_in_tree(port, "127.0.0.1", {os.getpid()}, describe_ours=False)
+    assert not ours and holder is not None and holder.pid == stale.pid
 
     # The service's own tree is some other set of pids: the answer is foreign.
     ours, holder = holder_in_tree(port, "127.0.0.1", {os.getpid()})
