@@ -39,7 +39,9 @@ UVICORN_CMD = 'cmd = "uvicorn main:app --host 127.0.0.1 --port ${port}"'
 PROXY = "/api/agent/context/create"
 
 # Next's dev server compiles on the first request: tens of seconds on a busy 2-core box.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600), pytest.mark.xdist_group("botexcel")]
+# No xdist_group: pytest-xdist 3.8 cannot group under pytest 9 (it renames item._nodeid,
+# which pytest 9 no longer reads). The template is shared through a file lock instead.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def require_pnpm() -> None:
@@ -249,18 +251,21 @@ def describe(proc: psutil.Process) -> str:
         return f"{proc.pid} (gone)"
 
 
-def up_until_healthy(root: Path) -> tuple[float, str, dict[psutil.Process, str]]:
-    """``devstack up`` to a healthy frontend, then ``devstack down``; the time to healthy,
-    the output and the process tree seen while it ran."""
+def up_until_healthy(root: Path) -> tuple[tuple[float, float], str, dict[psutil.Process, str]]:
+    """``devstack up`` to a healthy frontend, then ``devstack down``: the times from the
+    start to a healthy backend and to a healthy frontend, the output, and the process tree
+    seen while it ran."""
     started = time.monotonic()
     with RunningStack(root) as stack:
+        stack.wait_for(r"^backend\s+\* \[healthy\]", timeout=540)
+        backend = time.monotonic() - started
         stack.wait_for(r"^frontend\s+\* \[healthy\]", timeout=540)
-        took = time.monotonic() - started
+        frontend = time.monotonic() - started
         tree = snapshot(stack)
         done = run_devstack(root, "down", timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         stack.wait(timeout=60)
-        return took, stack.output(), tree
+        return (backend, frontend), stack.output(), tree
 
 
 def test_setup_once_then_skipped_faster_and_down_leaves_no_process(tmp_path: Path) -> None:
@@ -284,5 +289,8 @@ def test_setup_once_then_skipped_faster_and_down_leaves_no_process(tmp_path: Pat
     assert re.search(r"^backend\s+\* \[setup\] skipped \(inputs unchanged\)", out, re.M), out
     assert re.search(r"^frontend\s+\* \[setup\] skipped \(inputs unchanged\)", out, re.M), out
     assert not any(alive(p) for p in tree)
-    print(f"first up to healthy {first:.1f}s, second {second:.1f}s")
-    assert second < first, (first, second)
+    # The setup steps' time is saved: the backend (whose venv setup takes seconds) is
+    # healthy sooner, and so is the frontend. Next's first compile varies by seconds with
+    # the machine's load; the setup saved (>= 5 s here) outweighs it.
+    assert second[0] < first[0], (first, second)
+    assert second[1] < first[1], (first, second)
