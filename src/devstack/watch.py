@@ -80,11 +80,16 @@ class Watcher:
         # watchfiles ends a batch at the first `step` that saw no new change: with half the
         # debounce, the quiet time before a restart is between half and all of it.
         step = max(1, round(spec.watch_debounce * 500))
-        async for changes in awatch(
-            spec.cwd, watch_filter=rules, step=step, debounce=max(_MAX_BATCH_MS, 4 * step)
-        ):
-            self._pending.setdefault(name, set()).update(path for _, path in changes)
-            self._kick.set()
+        try:
+            async for changes in awatch(
+                spec.cwd, watch_filter=rules, step=step, debounce=max(_MAX_BATCH_MS, 4 * step)
+            ):
+                self._pending.setdefault(name, set()).update(path for _, path in changes)
+                self._kick.set()
+        except Exception as exc:  # e.g. the inotify watch limit: say so, keep the stack up
+            assert self._sup.hub is not None
+            text = f"[watch] stopped watching {spec.cwd}: {type(exc).__name__}: {exc}"
+            self._sup.hub.event(name, text, "error")
 
     async def _dispatch(self) -> None:
         while True:

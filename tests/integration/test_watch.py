@@ -223,7 +223,7 @@ def test_up_watch_watches_a_python_service_without_a_watch_key(tmp_path: Path) -
 
 def test_config_warning_for_watch_on_a_self_reloading_command(tmp_path: Path) -> None:
     (tmp_path / "stack.toml").write_text(
-        '[services.api]\ncmd = "uvicorn main:app --reload"\nwatch = ["**/*.py"]\n'
+        '[services.api]\ncmd = "/nonexistent/bin/uvicorn main:app --reload"\nwatch = ["**/*.py"]\n'
     )
     for command in ("config", "check"):
         done = run_devstack(tmp_path, command)
@@ -232,8 +232,10 @@ def test_config_warning_for_watch_on_a_self_reloading_command(tmp_path: Path) ->
         ), command
         assert "Traceback" not in done.stderr
     assert run_devstack(tmp_path, "config").returncode == 0
+    up = run_devstack(tmp_path, "up", "--no-setup")  # blocked at once: no such uvicorn
+    assert "services.api.watch: 'uvicorn --reload' reloads by itself" in up.stderr + up.stdout
     (tmp_path / "stack.toml").write_text(
-        '[services.api]\ncmd = "uvicorn main:app --reload"\nwatch = ["**/*.py"]\n'
+        '[services.api]\ncmd = "/nonexistent/bin/uvicorn main:app --reload"\nwatch = ["**/*.py"]\n'
         "watch_force = true\n"
     )
     assert "reloads by itself" not in run_devstack(tmp_path, "config").stderr
