@@ -267,6 +267,7 @@ def _validate(file: Path, cache: Path | None) -> StackSpec:
 def _import_supervisor() -> None:
     """What `up` imports after the config (asyncio, psutil, the supervisor, the checks)."""
     import devstack.checks.runner
+    import devstack.control.server
     import devstack.supervisor  # noqa: F401
 
 
