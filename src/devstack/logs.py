@@ -342,7 +342,17 @@ def _last_lines(chunks: list[LogChunk], n: int) -> list[LogChunk]:
 
 def max_bytes_from_env() -> int:
     """DEVSTACK_LOG_MAX_BYTES: rotate the per-service log files at this size (default 10 MiB)."""
-    return int(os.environ.get("DEVSTACK_LOG_MAX_BYTES") or 10 * 2**20)
+    raw = os.environ.get("DEVSTACK_LOG_MAX_BYTES") or ""
+    if not raw:
+        return 10 * 2**20
+    if not raw.isdigit() or int(raw) == 0:
+        from devstack.errors import UsageError
+
+        raise UsageError(
+            f"DEVSTACK_LOG_MAX_BYTES={raw!r} is not a size in bytes",
+            hint="set it to a positive whole number of bytes (e.g. 10485760), or unset it",
+        )
+    return int(raw)
 
 
 class LogHub:

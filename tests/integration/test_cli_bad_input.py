@@ -77,6 +77,15 @@ def test_up_with_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "[start]" not in result.stdout
 
 
+def test_bad_log_size_in_the_environment_is_a_usage_error(tmp_path: Path) -> None:
+    write_stack(tmp_path, '[services.web]\ncmd = "sleep 30"\n')
+    result = run_devstack(tmp_path, "up", env={"DEVSTACK_LOG_MAX_BYTES": "10MB"})
+    assert result.returncode == 2
+    assert "DEVSTACK_LOG_MAX_BYTES='10MB'" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[start]" not in result.stdout
+
+
 @pytest.mark.parametrize(
     "args", [("--version",), ("--help",), ("up", "--help")], ids=["version", "help", "up-help"]
 )

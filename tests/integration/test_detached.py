@@ -511,10 +511,16 @@ def test_down_returns_only_when_every_process_including_grandchildren_is_gone(
         assert is_alive(grandchild)
         before = tagged()
         assert grandchild in {p.pid for p in before}
+        sup = supervisor_pid(tmp_path)
+        assert sup is not None
         down = devstack(tmp_path, "down", timeout=30)
         assert down.returncode == 0, down.stdout + down.stderr
         survivors = [p for p in before if is_alive(p.pid)]
         assert not survivors, [(p.pid, p.cmdline()) for p in survivors]
+        # The supervisor ends cleanly: closing the socket under the down request is no error.
+        wait_until(lambda: not is_alive(sup), timeout=10)
+        text = log.read_text()
+        assert "Traceback" not in text and "Exception in callback" not in text, text
     finally:
         pid = supervisor_pid(tmp_path)
         if pid is not None and is_alive(pid):

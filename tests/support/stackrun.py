@@ -32,12 +32,14 @@ def devstack_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_devstack(root: Path, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """A devstack command that ends by itself (config, schema, bad input)."""
+def run_devstack(
+    root: Path, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """A devstack command that ends by itself (config, schema, bad input); ``env``: extra vars."""
     return subprocess.run(
         [sys.executable, "-m", "devstack", *args],
         cwd=root,
-        env=devstack_env(),
+        env=devstack_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -205,6 +205,10 @@ class ControlServer:
                 await self._serve_connection(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away
+        except asyncio.CancelledError:
+            # close() at shutdown: the connection ends here. Not re-raised: asyncio's
+            # stream callback would print a CancelledError traceback for the task.
+            pass
         except Exception:
             log.exception("control connection failed")
         finally:
