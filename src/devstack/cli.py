@@ -80,7 +80,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-Subparsers = argparse._SubParsersAction  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[_Parser]
+else:
+    Subparsers = argparse._SubParsersAction
 
 
 def _add_up(sub: Subparsers) -> None:
@@ -301,9 +304,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     _print_watch_warnings(stack)
-    return run_stack(
-        stack, args.services, color=color, setup=not args.no_setup, watch=args.watch
-    )
+    return run_stack(stack, args.services, color=color, setup=not args.no_setup, watch=args.watch)
 
 
 def _print_watch_warnings(stack: StackSpec) -> None:
