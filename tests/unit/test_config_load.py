@@ -291,3 +291,18 @@ def test_inline_table_key_line(tmp_path: Path) -> None:
     (problem,) = info.value.problems
     assert problem.key_path == "services.web.health.intervl"
     assert problem.line == 5
+
+
+def test_one_expected_status_may_be_written_without_brackets(tmp_path: Path) -> None:
+    stack = load(
+        tmp_path,
+        """
+        [services.api]
+        cmd = "python3 -m http.server ${port}"
+        port = 5000
+        health.http = "/"
+        health.expect_status = 204
+        """,
+    )
+    health = stack.services["api"].health
+    assert health is not None and health.expect_status == (204,)

@@ -91,6 +91,20 @@ StrOrList = str | list[str]
 Condition = Literal["started", "healthy", "completed"]
 
 
+def _status_list(value: Any) -> Any:
+    # expect_status = 201 means [201]; the list form is what the rest of devstack reads.
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+_STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}
+# The schema says what the loader accepts (editors would flag `expect_status = 200`).
+StatusList = Annotated[
+    list[Annotated[int, Field(ge=100, le=599)]],
+    BeforeValidator(_status_list),
+    WithJsonSchema({"anyOf": [_STATUS_SCHEMA, {"type": "array", "items": _STATUS_SCHEMA}]}),
+]
+
+
 class HealthModel(BaseModel):
     """``[services.NAME.health]``: at most one probe kind, and its timing."""
 
@@ -113,8 +127,9 @@ class HealthModel(BaseModel):
     timeout: Duration = _duration("1s", "time limit of one probe")
     retries: int = Field(3, ge=1, description="consecutive failures that make it unhealthy")
     start_period: Duration = _duration("60s", "longest it may take to become healthy after a start")
-    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(
-        default_factory=list, description="http: accepted status codes (default: any 2xx/3xx)"
+    expect_status: StatusList = Field(
+        default_factory=list,
+        description="http: accepted status code or codes (default: any 2xx/3xx)",
     )
 
     @model_validator(mode="after")
@@ -236,16 +251,8 @@ class ServiceModel(BaseModel):
         if self.shell and isinstance(self.cmd, list):
             raise ValueError("shell = true needs cmd as a string, not a list")
         if self.setup_inputs and self.setup is None:
-            raise ValueError("setup_inputs without setup: add setup = \"...\" or remove them")
+            raise ValueError('setup_inputs without setup: add setup = "..." or remove them')
         return self
-
-
-def _status_list(value: Any) -> Any:
-    # expect_status = 201 means [201]; the list form is what the rest of devstack reads.
-    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
-
-
-StatusList = Annotated[list[Annotated[int, Field(ge=100, le=599)]], BeforeValidator(_status_list)]
 
 
 class SmokeModel(BaseModel):
