@@ -1,3 +1,3 @@
-from devstack.cli import main
+from devstack.entry import main
 
 raise SystemExit(main())

@@ -18,6 +18,7 @@ from devstack.errors import EXIT_INTERRUPTED, DevstackError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
+    from devstack.earlyvalidate import EarlyValidator
     from devstack.spec import StackSpec
 
 EXIT_CODES = """exit codes:
@@ -228,12 +229,16 @@ def _add_export(sub: Subparsers) -> None:
 
 
 def _load(
-    args: argparse.Namespace, *, cached: bool = False, meanwhile: Callable[[], None] | None = None
+    args: argparse.Namespace,
+    *,
+    cached: bool = False,
+    meanwhile: Callable[[], None] | None = None,
+    early: EarlyValidator | None = None,
 ) -> StackSpec:
     """The resolved stack; with ``cached``, from .devstack/ when nothing it came from changed.
 
-    With ``meanwhile`` (only in a one-thread process), a miss validates in a forked
-    child while this process runs ``meanwhile``; a bad config is reported from here.
+    With ``early`` (the child forked at the start of `up`), a miss is validated there
+    while this process runs ``meanwhile``; a bad config is reported from here.
     """
     from devstack.stackfile import find_stack_file, is_procfile
 
@@ -244,27 +249,29 @@ def _load(
         from devstack import speccache
 
         hit = speccache.load(cache, file, os.environ)
-        if hit is None and meanwhile is not None:
-            hit = speccache.validate_aside(
-                cache, file, os.environ, lambda: _validate(file, cache), meanwhile
-            )
+        if (
+            hit is None
+            and early is not None
+            and meanwhile is not None
+            and early.validate(file, cache, meanwhile)
+        ):
+            hit = speccache.load(cache, file, os.environ)
         if hit is not None:
             return hit
+    if meanwhile is not None and early is not None:
+        early.discard()  # a Procfile: nothing for the child to do
     return _validate(file, cache if use_cache else None)
 
 
 def _validate(file: Path, cache: Path | None) -> StackSpec:
     """stack.toml through the config models; kept in ``cache`` when given."""
+    if cache is not None:
+        from devstack.earlyvalidate import keep_validated
+
+        return keep_validated(file, cache)  # type: ignore[return-value]
     from devstack.config import load_stack
 
-    stack = load_stack(file, Path.cwd())
-    if cache is not None:
-        from devstack import speccache
-        from devstack.paths import StatePaths
-
-        StatePaths(file.parent).prepare()
-        speccache.save(cache, file, os.environ, stack)
-    return stack
+    return load_stack(file, Path.cwd())
 
 
 def _import_supervisor() -> None:
@@ -276,16 +283,24 @@ def _import_supervisor() -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from devstack.commands.detach import connect_running, detach, up_into_running
+    from devstack.earlyvalidate import EarlyValidator
     from devstack.stackfile import find_stack_file
 
+    early = EarlyValidator.take()  # forked by the entry point when run as the program
     root = find_stack_file(args.file, Path.cwd()).parent
     running = connect_running(root)
+    if early is not None and (running is not None or args.detach):
+        early.discard()
+        early = None
     if running is not None:  # never a second supervisor in one directory
         return up_into_running(running, root, list(args.services))
-    # `devstack up` as the program has one thread here: a config cache miss validates
-    # in a child while this process imports the supervisor (they overlap on two cores).
-    warm = _import_supervisor if _UP_AS_PROGRAM and not args.detach else None
-    stack = _load(args, cached=True, meanwhile=warm)
+    # The child validates a config cache miss while this process imports the
+    # supervisor (they overlap on two cores); nothing else runs until it is reaped.
+    try:
+        stack = _load(args, cached=True, meanwhile=_import_supervisor, early=early)
+    finally:
+        if early is not None:
+            early.discard()  # a cache hit, or an error: the child is not needed
     from devstack.spec import require_services
 
     require_services(stack, args.services)
@@ -484,9 +499,6 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
 }
 
 
-# `devstack up` run as the program (not main(argv) in a caller's process): it may fork.
-_UP_AS_PROGRAM = False
-
 # Client commands that end within moments of their reply (not `logs -f`, not `up`).
 _SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down"})
 
@@ -505,12 +517,6 @@ def _short_lived_process() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] and sys.argv[1] in _SHORT_LIVED:
         _short_lived_process()  # only as the program: a caller passing argv keeps its gc
-    elif argv is None and sys.argv[1:2] == ["up"]:
-        import gc
-
-        global _UP_AS_PROGRAM
-        _UP_AS_PROGRAM = True
-        gc.disable()  # startup makes long-lived objects only; run_stack freezes them
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)

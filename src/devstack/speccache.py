@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,43 +86,8 @@ def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -
     with contextlib.suppress(OSError):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
+            f.write(json.dumps(data))  # dumps has the C encoder; dump streams in Python
         os.replace(tmp, cache)
-
-
-def validate_aside(
-    cache: Path,
-    file: Path,
-    environ: Mapping[str, str],
-    validate: Callable[[], object],
-    meanwhile: Callable[[], None],
-) -> StackSpec | None:
-    """On a miss, run ``validate`` (which writes the cache) in a forked child, while this
-    process runs ``meanwhile`` (the supervisor's imports) on the other core: the two
-    ~100-250 ms steps overlap instead of adding up. The spec from the cache, or None
-    when the child failed (bad config, no fork, unwritable cache): then the caller
-    validates here, so errors are reported exactly as without this. Call it only
-    while the process has one thread (a forked child runs only ``validate``).
-    """
-    try:
-        pid = os.fork()
-    except OSError:
-        meanwhile()
-        return None
-    if pid == 0:  # the child: never returns, never runs the parent's cleanup
-        code = 1
-        try:
-            validate()
-            code = 0
-        finally:
-            os._exit(code)
-    try:
-        meanwhile()
-    finally:  # also on Ctrl-C (the child, in the same process group, got it too)
-        _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return None
-    return load(cache, file, environ)
 
 
 def _stack_to_json(spec: StackSpec) -> dict[str, Any]:

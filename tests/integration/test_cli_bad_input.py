@@ -43,6 +43,8 @@ def test_up_on_bad_config_exits_2_naming_the_file_and_starts_nothing(
     result = run_devstack(tmp_path, "up")
     assert result.returncode == 2, result.stdout + result.stderr
     assert any(name in result.stderr for name in _names(target)), result.stderr
+    first = result.stderr.splitlines()[0]
+    assert result.stderr.count(first) == 1, result.stderr  # said once: the config child is silent
     both = result.stdout + result.stderr
     assert "Traceback" not in both
     assert len(both.splitlines()) <= SCREEN, both

@@ -519,3 +519,50 @@ def test_a_procfile_alone_runs_each_line_as_a_service_with_honcho_ports(tmp_path
         stack.signal(signal.SIGINT)
         assert stack.wait() == 130
     assert "need a stack.toml" in stack.output()
+
+
+def test_first_up_validates_in_its_early_child_and_the_second_reads_the_cache(
+    tmp_path: Path,
+) -> None:
+    write_stack(tmp_path, "[services.once]\ncmd = \"sh -c 'echo done'\"\n")
+    cache = tmp_path / ".devstack" / "spec-cache.json"
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 0
+    assert "[exited] exit 0" in stack.output()
+    # The child forked at the program's start validated stack.toml and kept the result.
+    assert cache.exists()
+    written = cache.stat().st_mtime_ns
+    with RunningStack(tmp_path) as again:
+        assert again.wait() == 0
+    assert "[exited] exit 0" in again.output()
+    assert cache.stat().st_mtime_ns == written  # a hit: nothing validated again
+
+
+_SIBLINGS = """
+import os
+me, parent = os.getpid(), os.getppid()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+        argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\\0")
+    except OSError:
+        continue
+    if int(pid) != me and stat.rsplit(")", 1)[1].split()[1] == str(parent):
+        print("sibling", b" ".join(argv[1:]).decode().strip())
+print("looked")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_validating_child_is_gone_before_any_service_starts(tmp_path: Path) -> None:
+    # The service lists the supervisor's other children: the guardian may be there,
+    # the config child (a fork of `devstack up`) never: it ends before the first spawn,
+    # on a cache miss as on a hit.
+    (tmp_path / "siblings.py").write_text(_SIBLINGS)
+    write_stack(tmp_path, f'[services.look]\ncmd = ["{sys.executable}", "siblings.py"]\n')
+    for _ in range(2):  # the miss, then the hit
+        with RunningStack(tmp_path) as stack:
+            assert stack.wait() == 0
+        out = stack.output()
+        assert "looked" in out, out
+        assert "-m devstack up" not in out, out

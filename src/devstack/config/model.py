@@ -13,9 +13,20 @@ import re
 import signal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from devstack.config import noplugins
 
-from devstack.config.durations import Duration, parse_duration
+noplugins.install()  # before pydantic builds the models below
+
+from pydantic import (  # noqa: E402
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+
+from devstack.config.durations import Duration, parse_duration  # noqa: E402
 
 SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
 
