@@ -8,8 +8,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devstack.config import dump_resolved, json_schema, load_stack
+from devstack.config.load import split_command
 from devstack.errors import ConfigError
 from devstack.spec import StackSpec
 from devstack.states import Condition, RestartPolicy
@@ -306,3 +309,36 @@ def test_one_expected_status_may_be_written_without_brackets(tmp_path: Path) -> 
     )
     health = stack.services["api"].health
     assert health is not None and health.expect_status == (204,)
+
+
+# --- split_command: shlex.split, with a fast path for plain commands --------------------
+
+
+def _shlex_or_error(cmd: str) -> list[str] | str:
+    try:
+        return shlex.split(cmd)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+def _split_or_error(cmd: str) -> list[str] | str:
+    try:
+        return split_command(cmd)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\r\n\x0b\x0c\xa0abc$:=-'\"\\#é"), max_size=30))
+def test_split_command_is_shlex_split(cmd: str) -> None:
+    assert _split_or_error(cmd) == _shlex_or_error(cmd)
+
+
+def test_split_command_plain_commands() -> None:
+    assert split_command(" gunicorn api:app\t--bind 127.0.0.1:5000\n") == [
+        "gunicorn",
+        "api:app",
+        "--bind",
+        "127.0.0.1:5000",
+    ]
+    assert split_command("a\x0bb") == ["a\x0bb"]  # shlex's blanks are space, tab, CR, LF only
+    assert split_command('echo "a b"') == ["echo", "a b"]

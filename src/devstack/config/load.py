@@ -39,6 +39,18 @@ _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _LOCALHOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
+_SHELL_QUOTING = re.compile(r"['\"\\]")
+_SHELL_BLANKS = re.compile(r"[ \t\r\n]+")
+
+
+def split_command(cmd: str) -> list[str]:
+    """``shlex.split(cmd)``; a command without quotes or backslashes is split on the
+    same blanks by a regex (shlex's tokenizer, ~0.15 ms a command, is pure Python)."""
+    if _SHELL_QUOTING.search(cmd):
+        return shlex.split(cmd)
+    return [word for word in _SHELL_BLANKS.split(cmd) if word]
+
+
 def load_stack(
     path: Path | None = None,
     cwd: Path | None = None,
@@ -411,7 +423,7 @@ class _Resolver:
         if svc.shell:
             return cmd, ("/bin/sh", "-c", cmd)
         try:
-            argv = tuple(shlex.split(cmd))
+            argv = tuple(split_command(cmd))
         except ValueError as exc:
             self.problem(
                 f"{key}.cmd",
@@ -463,7 +475,7 @@ class _Resolver:
             if cmd is None:
                 return None
             try:
-                if not shlex.split(cmd):
+                if not split_command(cmd):
                     raise ValueError("empty command")
             except ValueError as exc:
                 self.problem(f"{hkey}.cmd", f"cannot split the command: {exc}")

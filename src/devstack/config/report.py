@@ -40,10 +40,14 @@ def _split_key(text: str) -> KeyPath:
 
 
 class Locator:
-    """Best-effort line numbers of key paths in a TOML text."""
+    """Best-effort line numbers of key paths in a TOML text, indexed on the first
+    question (a valid file never asks one)."""
 
     def __init__(self, text: str) -> None:
+        self._text: str | None = text
         self._lines: dict[KeyPath, int] = {}
+
+    def _index(self, text: str) -> None:
         table: KeyPath = ()
         arrays: dict[KeyPath, int] = {}  # [[name]] seen so far, so keys get their "[i]"
         in_multiline = False
@@ -78,6 +82,9 @@ class Locator:
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of ``path`` or of its nearest enclosing key or table."""
+        if self._text is not None:
+            text, self._text = self._text, None
+            self._index(text)
         for end in range(len(path), 0, -1):
             if path[:end] in self._lines:
                 return self._lines[path[:end]]
