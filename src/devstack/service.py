@@ -224,6 +224,8 @@ class Service:
         not for their health. A failure leaves the service ``blocked``."""
         if self._setup_runner is None or self.spec.setup is None:
             return True
+        if "setup" in self._prechecked:  # a restart ran it just before stopping the old copy
+            return True
         for name, cond in self.spec.depends_on.items():
             dep = dependencies[name]
             await dep.wait_setup_finished()

@@ -197,12 +197,15 @@ class SupervisorControl:
                 self._mark_stale(name, "setup failed")
                 return self._result(name, False, time.monotonic() - t0, text)
             spec = outcome.spec
+            set_up = frozenset({"setup"})  # the start after the stop skips it
+        else:
+            set_up = frozenset()
         problem, passed = await self._preflight(spec, fresh)
         if problem is not None:
             self._mark_stale(name, "check failed")
             return self._result(name, False, time.monotonic() - t0, problem)
         await self._sup.stop_service(name, hold=False)
-        self._sup.services[name].respec(spec, prechecked=passed)
+        self._sup.services[name].respec(spec, prechecked=passed | set_up)
         return await self._start_one(name, t0)
 
     def _mark_stale(self, name: str, why: str) -> None:

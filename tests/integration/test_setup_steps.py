@@ -305,6 +305,9 @@ def test_restart_runs_a_changed_setup_first_and_a_failing_one_keeps_the_old_proc
         stack.wait_for(r"^api\s+\| installed v2$")
         out = stack.output()
         assert out.index("[setup] running (deps.txt changed)") < out.rindex("[start]")
+        stack.wait_for(r"(?s)installed v2.*\[healthy\]")
+        # The start after the stop does not run (or report) the setup a second time.
+        assert "[setup] skipped" not in stack.output()
         assert not is_alive(old_pid)
         new_pid = int(re.findall(r"^api\s+\* \[start\] pid (\d+)", out, re.M)[-1])
 
