@@ -76,15 +76,37 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def why_run(last: Mapping[str, object] | None, now: Fingerprint, force: bool = False) -> str | None:
+def top_dirs(cwd: Path) -> set[str]:
+    """The directories directly under ``cwd`` (what a setup makes: .venv, node_modules)."""
+    try:
+        with os.scandir(cwd) as entries:
+            return {e.name for e in entries if e.is_dir(follow_symlinks=False)}
+    except OSError:
+        return set()
+
+
+def why_run(
+    last: Mapping[str, object] | None,
+    now: Fingerprint,
+    force: bool = False,
+    present: set[str] | None = None,
+) -> str | None:
     """Why the setup must run (shown in its event line), or None when it can be skipped.
 
-    ``last`` is the record of the last successful run (``Fingerprint.to_json``).
+    ``last`` is the record of the last successful run (``Fingerprint.to_json`` plus
+    ``made``: the directories that run created under cwd). ``present``: the
+    directories under cwd now; one that run made and that is gone (a deleted .venv or
+    node_modules) means the setup runs again.
     """
     if force:
         return "--force"
     if last is None:
         return "first run"
+    made = last.get("made")
+    if present is not None and isinstance(made, list):
+        gone = sorted(str(name) for name in made if name not in present)
+        if gone:
+            return f"{', '.join(gone)} is gone" if len(gone) == 1 else f"{', '.join(gone)} are gone"
     if last.get("digest") == now.digest:
         return None
     if last.get("setup") != now.setup:
@@ -112,14 +134,19 @@ def read_record(state_dir: Path, service: str) -> dict[str, object] | None:
     return data if isinstance(data, dict) else None
 
 
-def write_record(state_dir: Path, service: str, now: Fingerprint, took: float) -> None:
-    """Record a successful run (atomically: a killed devstack leaves the old record or none)."""
+def write_record(
+    state_dir: Path, service: str, now: Fingerprint, took: float, made: Sequence[str] = ()
+) -> None:
+    """Record a successful run (atomically: a killed devstack leaves the old record or none).
+
+    ``made``: the directories it created under cwd, checked for before the next skip."""
     path = record_path(state_dir, service)
     old = os.umask(0o077)
     try:
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**now.to_json(), "finished": time.time(), "took": took}))
+        record = {**now.to_json(), "made": sorted(made), "finished": time.time(), "took": took}
+        tmp.write_text(json.dumps(record))
         os.replace(tmp, path)
     finally:
         os.umask(old)
@@ -173,7 +200,9 @@ class SetupRunner:
             return SetupOutcome(True, spec)
         name, hub = spec.name, self._hub
         now = await asyncio.to_thread(fingerprint, spec.setup, spec.cwd, spec.setup_inputs)
-        why = why_run(read_record(self._state_dir, name), now, force)
+        record = read_record(self._state_dir, name)
+        before = top_dirs(spec.cwd)
+        why = why_run(record, now, force, present=before)
         if why is None:
             hub.event(name, "[setup] skipped (inputs unchanged)", "info")
             return SetupOutcome(True, with_found_venv(spec))
@@ -203,7 +232,12 @@ class SetupRunner:
             return SetupOutcome(
                 False, spec, ran=True, reason=f"setup failed ({status.describe()}){last}"
             )
-        await asyncio.to_thread(write_record, self._state_dir, name, now, took)
+        # What it made now, and what an earlier run made that it re-made (a deleted venv).
+        made = top_dirs(spec.cwd) - before
+        earlier = record.get("made") if record is not None else None
+        if isinstance(earlier, list):
+            made |= {str(n) for n in earlier if (spec.cwd / str(n)).is_dir()}
+        await asyncio.to_thread(write_record, self._state_dir, name, now, took, sorted(made))
         hub.event(name, f"[setup] done in {took:.1f}s", "ok")
         return SetupOutcome(True, with_found_venv(spec), ran=True)
 

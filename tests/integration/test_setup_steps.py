@@ -69,6 +69,27 @@ def test_setup_runs_once_is_skipped_when_unchanged_and_reruns_after_an_input_cha
     assert "[setup] running (requirements.txt changed)" in third.stdout
 
 
+def test_a_deleted_directory_the_setup_made_runs_it_again(tmp_path: Path) -> None:
+    # The setup makes a directory, as `python -m venv .venv` or `pnpm install` does.
+    _once_stack(tmp_path, "mkdir -p made/lib; echo ran >> runs.txt")
+    assert run_devstack(tmp_path, "up").returncode == 0
+    assert run_devstack(tmp_path, "up").returncode == 0
+    assert _runs(tmp_path) == 1  # unchanged: skipped
+    (tmp_path / "app" / "made" / "lib").rmdir()
+    (tmp_path / "app" / "made").rmdir()
+    again = run_devstack(tmp_path, "up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _runs(tmp_path) == 2
+    assert "[setup] running (made is gone)" in again.stdout
+    assert (tmp_path / "app" / "made").is_dir()
+    # Made again by that run, so still watched for: the next delete is noticed too.
+    assert "skipped" in run_devstack(tmp_path, "up").stdout
+    (tmp_path / "app" / "made" / "lib").rmdir()
+    (tmp_path / "app" / "made").rmdir()
+    assert "(made is gone)" in run_devstack(tmp_path, "up").stdout
+    assert _runs(tmp_path) == 3
+
+
 def test_without_setup_inputs_it_reruns_only_when_the_setup_line_changes(tmp_path: Path) -> None:
     _once_stack(tmp_path, "echo ran >> runs.txt", inputs="[]")
     assert run_devstack(tmp_path, "up").returncode == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from devstack.setupsteps import (
     fingerprint,
     read_record,
+    top_dirs,
     why_run,
     with_found_venv,
     write_record,
@@ -115,3 +116,24 @@ def test_a_venv_made_by_the_setup_is_activated_in_the_spec(tmp_path: Path) -> No
     assert found.env["PATH"] == f"{tmp_path / '.venv' / 'bin'}:/usr/bin:/bin"
     assert found.env["VIRTUAL_ENV"] == str(tmp_path / ".venv")
     assert with_found_venv(found) is found
+
+
+def test_a_directory_the_last_run_made_that_is_gone_means_run_again(tmp_path: Path) -> None:
+    fp = fingerprint("python -m venv .venv", tmp_path, [])
+    write_record(tmp_path, "api", fp, took=2.0, made=[".venv", "node_modules"])
+    record = read_record(tmp_path, "api")
+    assert record is not None and record["made"] == [".venv", "node_modules"]
+    assert why_run(record, fp, present={".venv", "node_modules", "src"}) is None
+    assert why_run(record, fp, present={"node_modules"}) == ".venv is gone"
+    assert why_run(record, fp, present=set()) == ".venv, node_modules are gone"
+    # A record from before `made` was kept: judged on its fingerprint alone.
+    old = {k: v for k, v in record.items() if k != "made"}
+    assert why_run(old, fp, present=set()) is None
+
+
+def test_top_dirs_lists_directories_only(tmp_path: Path) -> None:
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    (tmp_path / "link").symlink_to(tmp_path / ".venv")
+    assert top_dirs(tmp_path) == {".venv"}
+    assert top_dirs(tmp_path / "missing") == set()
