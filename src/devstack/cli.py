@@ -11,13 +11,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from devstack import __version__
 from devstack.errors import EXIT_INTERRUPTED, DevstackError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from devstack.earlyvalidate import EarlyValidator
     from devstack.spec import StackSpec
 
@@ -34,8 +35,7 @@ def _add_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-f",
         "--file",
-        type=Path,
-        default=None,
+        default=None,  # a str: the client commands never import pathlib
         help="stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile",
     )
 
@@ -162,6 +162,8 @@ def _add_verify(sub: Subparsers) -> None:
     _add_file_option(verify)
     verify.add_argument("--keep", action="store_true", help="leave a stack verify started running")
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
+    from pathlib import Path
+
     verify.add_argument(
         "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML to FILE"
     )
@@ -180,6 +182,8 @@ def _add_schema(sub: Subparsers) -> None:
 
 
 def _add_init(sub: Subparsers) -> None:
+    from pathlib import Path
+
     init = sub.add_parser(
         "init",
         help="write a commented stack.toml from a Procfile",
@@ -240,6 +244,8 @@ def _load(
     With ``early`` (the child forked at the start of `up`), a miss is validated there
     while this process runs ``meanwhile``; a bad config is reported from here.
     """
+    from pathlib import Path
+
     from devstack.stackfile import find_stack_file, is_procfile
 
     file = find_stack_file(args.file, Path.cwd())
@@ -269,6 +275,8 @@ def _validate(file: Path, cache: Path | None) -> StackSpec:
         from devstack.earlyvalidate import keep_validated
 
         return keep_validated(file, cache)  # type: ignore[return-value]
+    from pathlib import Path
+
     from devstack.config import load_stack
 
     return load_stack(file, Path.cwd())
@@ -282,6 +290,8 @@ def _import_supervisor() -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from devstack.commands.detach import connect_running, detach, up_into_running
     from devstack.earlyvalidate import EarlyValidator
     from devstack.stackfile import find_stack_file
@@ -383,7 +393,7 @@ def _add_logs(sub: Subparsers) -> None:
         description="Merged in time order. -f follows (the stack file is --file here).",
     )
     logs.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
-    logs.add_argument("--file", type=Path, default=None, help="stack.toml (or Procfile) to use")
+    logs.add_argument("--file", default=None, help="stack.toml (or Procfile) to use")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("-n", "--lines", type=int, default=None, metavar="N", help="last N lines")
     logs.add_argument("--since", default=None, metavar="DURATION", help='e.g. "5m", "30s"')

@@ -15,7 +15,9 @@ from devstack.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
-    from pathlib import Path
+    from os import PathLike
+
+    StrPath = str | PathLike[str]  # a file or directory, as str (the client) or Path
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -54,7 +56,7 @@ class ConfigProblem(Record):
 
     def __init__(
         self,
-        file: Path | None,
+        file: StrPath | None,
         line: int | None,
         key_path: str | None,  # "services.backend.health.interval"
         message: str,
@@ -96,7 +98,7 @@ class ConfigError(DevstackError):
         cls,
         message: str,
         *,
-        file: Path | None = None,
+        file: StrPath | None = None,
         line: int | None = None,
         key_path: str | None = None,
         hint: str | None = None,
@@ -119,5 +121,5 @@ class NoStackRunning(DevstackError):
 
     exit_code = EXIT_NO_STACK
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: StrPath) -> None:
         super().__init__(f"no stack is running in {directory}", hint="start one with: devstack up")

@@ -1,76 +1,117 @@
 """The ``.devstack/`` layout beside stack.toml, created private (0700 / 0600).
 
-Stdlib only, and no dataclasses: client commands import this too.
+Stdlib only, no dataclasses and no pathlib at import: client commands import this.
+``StateLayout`` is the layout as ``str`` (what the client reads); ``StatePaths`` is the
+same layout as ``Path`` for the supervisor side, which reads and writes these files.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from devstack.errors import DevstackError
 from devstack.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class UnsafeStateDir(DevstackError):
     """``.devstack`` exists but is not a private directory of this user."""
 
 
+class StateLayout(Record):
+    """Where each file is, as ``str`` (os.path: the client never imports pathlib)."""
+
+    __slots__ = ("dir", "log_dir", "pid_file", "root", "socket", "state_file")
+
+    def __init__(self, root: str) -> None:
+        self.root = root  # the directory of stack.toml
+        self.dir = os.path.join(root, ".devstack")
+        self.state_file = os.path.join(self.dir, "state.json")
+        self.pid_file = os.path.join(self.dir, "supervisor.pid")
+        self.socket = os.path.join(self.dir, "devstack.sock")
+        self.log_dir = os.path.join(self.dir, "logs")
+
+    def log_file(self, service: str) -> str:
+        return os.path.join(self.log_dir, f"{service}.log")
+
+
+def _path(text: str) -> Path:
+    from pathlib import Path  # imported by the supervisor side only
+
+    return Path(text)
+
+
 class StatePaths(Record):
-    __slots__ = ("root",)
+    """``StateLayout`` as ``Path`` objects, for the supervisor side."""
+
+    __slots__ = ("layout", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root  # the directory of stack.toml
+        self.layout = StateLayout(os.fspath(root))
 
     @property
     def dir(self) -> Path:
-        return self.root / ".devstack"
+        return _path(self.layout.dir)
 
     @property
     def state_file(self) -> Path:
-        return self.dir / "state.json"
+        return _path(self.layout.state_file)
 
     @property
     def pid_file(self) -> Path:
-        return self.dir / "supervisor.pid"
+        return _path(self.layout.pid_file)
 
     @property
     def socket(self) -> Path:
-        return self.dir / "devstack.sock"
+        return _path(self.layout.socket)
 
     @property
     def log_dir(self) -> Path:
-        return self.dir / "logs"
+        return _path(self.layout.log_dir)
 
     def log_file(self, service: str) -> Path:
-        return self.log_dir / f"{service}.log"
+        return _path(self.layout.log_file(service))
 
     def prepare(self) -> None:
         """Create ``.devstack/`` (0700) or check that the existing one is safe to use."""
-        make_private_dir(self.dir)
+        make_private_dir(self.layout.dir)
         old = os.umask(0o077)
         try:
-            self.log_dir.mkdir(exist_ok=True)
+            os.makedirs(self.layout.log_dir, exist_ok=True)
         finally:
             os.umask(old)
 
 
-def make_private_dir(path: Path) -> None:
+def recorded_pid(pid_file: str | os.PathLike[str]) -> int | None:
+    """The supervisor's pid from its pid file (``PID CREATE_TIME``), if readable."""
+    try:
+        with open(pid_file, encoding="utf-8") as f:
+            words = f.read().split()
+        return int(words[0]) if words else None
+    except (OSError, ValueError):
+        return None
+
+
+def make_private_dir(path: str | os.PathLike[str]) -> None:
     """Create ``path`` as 0700 (under umask 077, never wider for an instant), or check
     that the existing one is a private directory of this user."""
     old = os.umask(0o077)
     try:
-        path.mkdir()
+        os.mkdir(path)
     except FileExistsError:
         check_private_dir(path)
     finally:
         os.umask(old)
 
 
-def check_private_dir(path: Path) -> None:
+def check_private_dir(path: str | os.PathLike[str]) -> None:
     """Refuse a symlink, a directory of another user, or one others can enter."""
-    info = path.lstat()
+    info = os.lstat(path)
     if stat.S_ISLNK(info.st_mode):
         raise UnsafeStateDir(
             f"{path} is a symbolic link; devstack keeps its socket and state there",

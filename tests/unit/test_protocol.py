@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -92,12 +93,14 @@ def test_arguments_are_checked_not_coerced() -> None:
 
 
 def test_socket_location_reads_the_recorded_fallback(tmp_path: Path) -> None:
-    assert p.socket_location(tmp_path) == tmp_path / "devstack.sock"
+    assert p.socket_location(str(tmp_path)) == str(tmp_path / "devstack.sock")
     (tmp_path / p.SOCKET_PATH_FILE).write_text("/tmp/devstack-0/abc.sock\n")
-    assert p.socket_location(tmp_path) == Path("/tmp/devstack-0/abc.sock")
-    deep = Path("/x" * 80)
-    assert not p.fits(deep / "devstack.sock")
-    assert p.fits(p.short_socket(deep))
+    assert p.socket_location(str(tmp_path)) == "/tmp/devstack-0/abc.sock"
+    deep = "/x" * 80
+    assert not p.fits(p.default_socket(deep))
+    short = p.short_socket(deep)
+    assert p.fits(short) and short.startswith(f"/tmp/devstack-{os.getuid()}/")
+    assert short == p.short_socket(deep) != p.short_socket(deep + "/y")  # one per root
 
 
 def test_parse_since_and_file_lines() -> None:

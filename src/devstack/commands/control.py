@@ -7,22 +7,21 @@ log files in ``.devstack/logs/``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
 import time
-from pathlib import Path
 
-from devstack.control.client import ControlClient, is_pid_alive, recorded_pid
+from devstack.control.client import ControlClient, is_pid_alive
 from devstack.errors import EXIT_INTERRUPTED, NoStackRunning, UsageError
-from devstack.paths import StatePaths
+from devstack.paths import StateLayout, recorded_pid
 from devstack.record import Record
-from devstack.stackfile import find_stack_file
+from devstack.stackfile import stack_root
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start time)
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterable, Iterator
 
 # The printer's look (printer.py imports asyncio via logs.py, so it is mirrored here).
@@ -35,8 +34,8 @@ _FILE_LINE = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (stdout|stderr|event) 
 _SAFE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
 
-def _root(args: argparse.Namespace) -> Path:
-    return find_stack_file(args.file, Path.cwd()).parent
+def _root(args: argparse.Namespace) -> str:
+    return stack_root(args.file)
 
 
 def _connect(args: argparse.Namespace, timeout: float | None = 30.0) -> ControlClient:
@@ -170,7 +169,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         return _print_results(client.call("start", {"names": args.services}))
 
 
-def _wait_gone(paths: StatePaths, pid: int | None, timeout: float = 10.0) -> None:
+def _wait_gone(paths: StateLayout, pid: int | None, timeout: float = 10.0) -> None:
     """After ``down``: until the supervisor process itself has exited (bounded)."""
     if pid is None:
         return
@@ -181,8 +180,8 @@ def _wait_gone(paths: StatePaths, pid: int | None, timeout: float = 10.0) -> Non
 
 def cmd_down(args: argparse.Namespace) -> int:
     root = _root(args)
-    paths = StatePaths(root)
-    pid = recorded_pid(paths)
+    paths = StateLayout(root)
+    pid = recorded_pid(paths.pid_file)
     client = ControlClient.connect(root, timeout=None)
     try:
         try:
@@ -269,8 +268,12 @@ def parse_file_line(service: str, raw: str) -> Line | None:
     return Line(service, stream, when, text)
 
 
-def _log_names(paths: StatePaths, wanted: list[str]) -> list[str]:
-    found = sorted(f.name[: -len(".log")] for f in paths.log_dir.glob("*.log"))
+def _log_names(paths: StateLayout, wanted: list[str]) -> list[str]:
+    try:
+        files = os.listdir(paths.log_dir)
+    except OSError:
+        files = []
+    found = sorted(f[: -len(".log")] for f in files if f.endswith(".log"))
     for name in wanted:
         if not re.fullmatch(_SAFE_NAME, name) or name not in found:
             import difflib
@@ -281,18 +284,19 @@ def _log_names(paths: StatePaths, wanted: list[str]) -> list[str]:
     return wanted or found
 
 
-def _file_lines(paths: StatePaths, name: str) -> list[Line]:
+def _file_lines(paths: StateLayout, name: str) -> list[Line]:
     """Every kept line of ``name``: rotated backups (oldest first), then the current file."""
     current = paths.log_file(name)
     backups = []
     n = 1
-    while (backup := current.with_name(f"{current.name}.{n}")).exists():
+    while os.path.exists(backup := f"{current}.{n}"):
         backups.append(backup)
         n += 1
     lines: list[Line] = []
     for path in [*reversed(backups), current]:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
         except OSError:
             continue
         for raw in text.splitlines():
@@ -306,7 +310,7 @@ def _write(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
-def _logs_from_files(args: argparse.Namespace, paths: StatePaths, fmt_color: bool) -> int:
+def _logs_from_files(args: argparse.Namespace, paths: StateLayout, fmt_color: bool) -> int:
     names = _log_names(paths, args.services)
     since = parse_since(args.since) if args.since else None
     merged: list[Line] = []
@@ -327,13 +331,13 @@ def _logs_from_files(args: argparse.Namespace, paths: StatePaths, fmt_color: boo
     return 0
 
 
-def _follow_files(paths: StatePaths, names: list[str]) -> Iterator[Line]:
+def _follow_files(paths: StateLayout, names: list[str]) -> Iterator[Line]:
     """New lines appended to the log files, across rotation (polling; Ctrl-C ends it)."""
     offsets: dict[str, tuple[int, int]] = {}  # name -> (inode, offset)
     pending: dict[str, str] = {}
     for name in names:
         try:
-            info = paths.log_file(name).stat()
+            info = os.stat(paths.log_file(name))
             offsets[name] = (info.st_ino, info.st_size)
         except OSError:
             offsets[name] = (0, 0)
@@ -341,16 +345,16 @@ def _follow_files(paths: StatePaths, names: list[str]) -> Iterator[Line]:
         for name in names:
             path = paths.log_file(name)
             try:
-                info = path.stat()
+                info = os.stat(path)
             except OSError:
                 continue
             inode, offset = offsets[name]
             if info.st_ino != inode or info.st_size < offset:
                 # Rotated: the rest of the old file is now .1; read it first.
-                yield from _read_rest(path.with_name(path.name + ".1"), inode, offset, name)
+                yield from _read_rest(path + ".1", inode, offset, name)
                 inode, offset = info.st_ino, 0
             if info.st_size > offset:
-                with path.open("rb") as f:
+                with open(path, "rb") as f:
                     f.seek(offset)
                     data = f.read(info.st_size - offset)
                 text = pending.pop(name, "") + data.decode("utf-8", "replace")
@@ -366,9 +370,9 @@ def _follow_files(paths: StatePaths, names: list[str]) -> Iterator[Line]:
         time.sleep(0.2)
 
 
-def _read_rest(path: Path, inode: int, offset: int, name: str) -> Iterator[Line]:
+def _read_rest(path: str, inode: int, offset: int, name: str) -> Iterator[Line]:
     try:
-        with path.open("rb") as f:
+        with open(path, "rb") as f:
             if os.fstat(f.fileno()).st_ino != inode:
                 return
             f.seek(offset)
@@ -391,7 +395,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     if args.lines is not None and args.lines < 0:
         raise UsageError("-n must be 0 or more")
     root = _root(args)
-    paths = StatePaths(root)
+    paths = StateLayout(root)
     color = _color(args)
     try:
         client = ControlClient.connect(root, timeout=None)

@@ -86,10 +86,9 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
 def _reap_when_it_ends(root: Path) -> None:
     """The supervisor is this process's child here (unlike after up -d): reap it when it
     exits, or ``down`` would wait on its zombie as if it were still alive."""
-    from devstack.control.client import recorded_pid
-    from devstack.paths import StatePaths
+    from devstack.paths import StatePaths, recorded_pid
 
-    pid = recorded_pid(StatePaths(root))
+    pid = recorded_pid(StatePaths(root).pid_file)
     if pid is not None:
         threading.Thread(target=_reap, args=(pid,), daemon=True).start()
 

@@ -1,7 +1,7 @@
 """The control client: a bare socket and ``json``, so ``devstack ps`` starts fast.
 
-No asyncio, httpx, pydantic or psutil may be imported on this path, nor dataclasses
-or typing (tests/unit/test_client_imports.py checks the whole set).
+No asyncio, httpx, pydantic or psutil may be imported on this path, nor dataclasses,
+typing or pathlib (tests/integration/test_control_cli.py checks the whole set).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import os
 
 from devstack.control import protocol as p
 from devstack.errors import DevstackError, NoStackRunning, UsageError
-from devstack.paths import StatePaths
+from devstack.paths import StateLayout, recorded_pid
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+    from os import PathLike
     from types import TracebackType
 
 _READ_SIZE = 1 << 16
@@ -31,15 +31,6 @@ def _raise(reply: p.Reply) -> None:
     if error.kind == p.USAGE:
         raise UsageError(error.message, error.hint)
     raise ControlError(error.message, error.hint)
-
-
-def recorded_pid(paths: StatePaths) -> int | None:
-    """The pid in .devstack/supervisor.pid, if the file is there and readable."""
-    try:
-        words = paths.pid_file.read_text().split()
-        return int(words[0]) if words else None
-    except (OSError, ValueError):
-        return None
 
 
 def is_pid_alive(pid: int) -> bool:
@@ -60,16 +51,16 @@ class ControlClient:
         self._buffer = bytearray()  # received, not yet returned: at most one partial line
 
     @classmethod
-    def connect(cls, root: Path, timeout: float | None = 30.0) -> ControlClient:
+    def connect(cls, root: str | PathLike[str], timeout: float | None = 30.0) -> ControlClient:
         """Connect to the supervisor of the stack in ``root``; NoStackRunning if none answers."""
-        paths = StatePaths(root)
-        pid = recorded_pid(paths)
+        paths = StateLayout(os.fspath(root))
+        pid = recorded_pid(paths.pid_file)
         if pid is not None and not is_pid_alive(pid):
             raise NoStackRunning(root)  # a stale socket of a dead supervisor
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
-            sock.connect(os.fspath(p.socket_location(paths.dir)))
+            sock.connect(p.socket_location(paths.dir))
         except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
             sock.close()
             raise NoStackRunning(root) from None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 
 from devstack.errors import DevstackError
 from devstack.record import Record
@@ -235,29 +234,30 @@ def chunk_result(chunk: LogChunk) -> dict[str, object]:
     }
 
 
-# --- where the socket is ----------------------------------------------------------------
+# --- where the socket is (str and os.path: the client does not import pathlib) ------------
 
 
-def default_socket(state_dir: Path) -> Path:
-    return state_dir / "devstack.sock"
+def default_socket(state_dir: str) -> str:
+    return os.path.join(state_dir, "devstack.sock")
 
 
-def short_socket(root: Path) -> Path:
+def short_socket(root: str) -> str:
     """The fallback for a root too deep for sun_path: /tmp/devstack-UID/HASH.sock."""
     import hashlib  # only the server needs it; the client reads SOCKET_PATH_FILE
 
     digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
-    return Path("/tmp") / f"devstack-{os.getuid()}" / f"{digest}.sock"
+    return f"/tmp/devstack-{os.getuid()}/{digest}.sock"
 
 
-def fits(path: Path) -> bool:
+def fits(path: str | os.PathLike[str]) -> bool:
     return len(os.fsencode(path)) <= SOCKET_PATH_MAX
 
 
-def socket_location(state_dir: Path) -> Path:
+def socket_location(state_dir: str) -> str:
     """Where the running supervisor of ``state_dir`` listens (what the client connects to)."""
     try:
-        recorded = (state_dir / SOCKET_PATH_FILE).read_text().strip()
+        with open(os.path.join(state_dir, SOCKET_PATH_FILE), encoding="utf-8") as f:
+            recorded = f.read().strip()
     except OSError:
         return default_socket(state_dir)
-    return Path(recorded) if recorded else default_socket(state_dir)
+    return recorded or default_socket(state_dir)

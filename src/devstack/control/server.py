@@ -28,7 +28,7 @@ from pathlib import Path
 from devstack.control import protocol as p
 from devstack.control.seam import StackControl
 from devstack.errors import DevstackError
-from devstack.paths import StatePaths, make_private_dir
+from devstack.paths import StatePaths, make_private_dir, recorded_pid
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +75,16 @@ def _is_supervisor(pid: int) -> bool:
         return False
 
 
-def _recorded_pid(pid_file: Path) -> int | None:
-    try:
-        first = pid_file.read_text().split()
-        return int(first[0]) if first else None
-    except (OSError, ValueError):
-        return None
-
-
 def remove_stale(paths: StatePaths) -> bool:
     """Remove the socket and pid file a dead supervisor left; True if anything was removed.
 
     Never removes a socket that still accepts connections, nor anything while the
     recorded pid is a live devstack supervisor.
     """
-    pid = _recorded_pid(paths.pid_file)
+    pid = recorded_pid(paths.pid_file)
     if pid is not None and pid != os.getpid() and _is_supervisor(pid):
         return False
-    location = p.socket_location(paths.dir)
+    location = Path(p.socket_location(paths.layout.dir))
     if _is_live(location):
         return False
     removed = False
@@ -109,11 +101,11 @@ def remove_stale(paths: StatePaths) -> bool:
 def _choose_path(paths: StatePaths) -> Path:
     """The socket path: .devstack/devstack.sock, or the short fallback when too long."""
     record = paths.dir / p.SOCKET_PATH_FILE
-    default = p.default_socket(paths.dir)
+    default = Path(p.default_socket(paths.layout.dir))
     if p.fits(default):
         record.unlink(missing_ok=True)
         return default
-    short = p.short_socket(paths.root.resolve())
+    short = Path(p.short_socket(os.fspath(paths.root.resolve())))
     make_private_dir(short.parent)
     old = os.umask(0o077)
     try:

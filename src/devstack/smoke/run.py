@@ -88,7 +88,7 @@ class StackView:
         try:
             client = ControlClient.connect(self.root, timeout=10.0)
         except NoStackRunning:  # ended: its log file is the record
-            kept = _file_lines(StatePaths(self.root), service)
+            kept = _file_lines(StatePaths(self.root).layout, service)
             return [x.text for x in kept if x.stream in streams and x.time >= (since or 0.0)]
         with client:
             for result in client.stream("logs", request):
