@@ -6,18 +6,21 @@ client commands never pay for asyncio, pydantic or httpx.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 
 from devstack import __version__
+from devstack.clientargs import FILE, add_arguments, add_option
+from devstack.clientargs import parse as parse_client
 from devstack.errors import EXIT_INTERRUPTED, DevstackError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
+    import argparse
     from pathlib import Path
+    from types import SimpleNamespace
 
     from devstack.earlyvalidate import EarlyValidator
     from devstack.spec import StackSpec
@@ -32,40 +35,16 @@ EXIT_CODES = """exit codes:
 
 
 def _add_file_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-f",
-        "--file",
-        default=None,  # a str: the client commands never import pathlib
-        help="stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile",
-    )
-
-
-def _columns() -> int:
-    """``shutil.get_terminal_size().columns`` without importing shutil (bz2, lzma: ~8 ms)."""
-    try:
-        columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse makes a help formatter for every add_argument, and the formatter imports
-    shutil only to learn the terminal width: pass the width (same rule) instead.
-    Subparsers are made with this class too (add_subparsers' default parser_class)."""
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        return self.formatter_class(prog=self.prog, width=_columns() - 2)  # type: ignore[call-arg]
+    add_option(parser, FILE)  # a str: the client commands never import pathlib
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that command's subparser (argparse setup is not free)."""
-    parser = _Parser(
+    import argparse
+
+    from devstack.argparser import Parser
+
+    parser = Parser(
         prog="devstack",
         description="Run a local development stack: checks first, dependency order, "
         "health, restarts.",
@@ -82,12 +61,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[_Parser]
-else:
-    Subparsers = argparse._SubParsersAction
+    from devstack.argparser import Parser
+
+    Subparsers = argparse._SubParsersAction[Parser]
 
 
 def _add_up(sub: Subparsers) -> None:
+    import argparse
+
     up = sub.add_parser(
         "up",
         help="start the stack in the foreground and stream its logs",
@@ -150,6 +131,8 @@ def _add_check(sub: Subparsers) -> None:
 
 
 def _add_verify(sub: Subparsers) -> None:
+    import argparse
+
     verify = sub.add_parser(
         "verify",
         help="start the stack (or use the running one), run the [[smoke]] checks",
@@ -339,6 +322,8 @@ def _print_watch_warnings(stack: StackSpec) -> None:
 
 
 def _add_setup(sub: Subparsers) -> None:
+    import argparse
+
     setup = sub.add_parser(
         "setup",
         help="run the services' setup steps alone (venvs, pnpm install), start nothing",
@@ -379,59 +364,44 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks(args)
 
 
+def _client_parser(sub: Subparsers, name: str, help: str, description: str | None = None) -> None:
+    """A client command's subparser: its arguments from the table the hand parser reads."""
+    parser = sub.add_parser(name, help=help, description=description)
+    add_arguments(parser, name)
+    parser.set_defaults(func=CLIENT_COMMANDS[name])
+
+
 def _add_ps(sub: Subparsers) -> None:
-    ps = sub.add_parser("ps", help="state, pid, health, CPU and memory of each service")
-    _add_file_option(ps)
-    ps.add_argument("--json", action="store_true", help="stable JSON (docs/protocol.md)")
-    ps.set_defaults(func=cmd_ps)
+    _client_parser(sub, "ps", help="state, pid, health, CPU and memory of each service")
 
 
 def _add_logs(sub: Subparsers) -> None:
-    logs = sub.add_parser(
+    _client_parser(
+        sub,
         "logs",
         help="logs of the running stack, or of the log files when none runs",
         description="Merged in time order. -f follows (the stack file is --file here).",
     )
-    logs.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
-    logs.add_argument("--file", default=None, help="stack.toml (or Procfile) to use")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
-    logs.add_argument("-n", "--lines", type=int, default=None, metavar="N", help="last N lines")
-    logs.add_argument("--since", default=None, metavar="DURATION", help='e.g. "5m", "30s"')
-    logs.add_argument("--timestamps", action="store_true", help="prefix each line with its time")
-    logs.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
-    logs.set_defaults(func=cmd_logs)
 
 
 def _add_restart(sub: Subparsers) -> None:
-    restart = sub.add_parser(
-        "restart", help="checks, stop, start and wait healthy; a failed check keeps the old one"
+    _client_parser(
+        sub,
+        "restart",
+        help="checks, stop, start and wait healthy; a failed check keeps the old one",
     )
-    restart.add_argument("services", nargs="*", metavar="SVC", help="services (default: all)")
-    _add_file_option(restart)
-    restart.add_argument(
-        "--with-dependents", action="store_true", help="also restart what depends on them"
-    )
-    restart.set_defaults(func=cmd_restart)
 
 
 def _add_stop(sub: Subparsers) -> None:
-    parser = sub.add_parser("stop", help="stop services of the running stack")
-    parser.add_argument("services", nargs="+", metavar="SVC")
-    _add_file_option(parser)
-    parser.set_defaults(func=cmd_stop)
+    _client_parser(sub, "stop", help="stop services of the running stack")
 
 
 def _add_start(sub: Subparsers) -> None:
-    parser = sub.add_parser("start", help="start stopped services (after their dependencies)")
-    parser.add_argument("services", nargs="+", metavar="SVC")
-    _add_file_option(parser)
-    parser.set_defaults(func=cmd_start)
+    _client_parser(sub, "start", help="start stopped services (after their dependencies)")
 
 
 def _add_down(sub: Subparsers) -> None:
-    down = sub.add_parser("down", help="stop the running stack; Ctrl-C kills at once")
-    _add_file_option(down)
-    down.set_defaults(func=cmd_down)
+    _client_parser(sub, "down", help="stop the running stack; Ctrl-C kills at once")
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -468,6 +438,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     from devstack.commands import control
 
     return control.cmd_down(args)
+
+
+# The client commands (clientargs.CLIENT_ARGS has their arguments).
+CLIENT_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ps": cmd_ps,
+    "logs": cmd_logs,
+    "restart": cmd_restart,
+    "stop": cmd_stop,
+    "start": cmd_start,
+    "down": cmd_down,
+}
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -528,8 +509,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] and sys.argv[1] in _SHORT_LIVED:
         _short_lived_process()  # only as the program: a caller passing argv keeps its gc
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args: argparse.Namespace | SimpleNamespace
+    fast = parse_client(argv)  # a client command line, without building argparse's parser
+    if fast is not None:
+        fast.func = CLIENT_COMMANDS[fast.command]
+        args = fast
+    else:
+        parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)
+        args = parser.parse_args(argv)
     if os.environ.get("DEVSTACK_DEBUG"):
         import logging
 

@@ -30,7 +30,8 @@ def stack(tmp_path: Path) -> Path:
 # each), psutil, and the stdlib modules that made `devstack ps` take 150 ms instead of
 # 50: dataclasses (with inspect, ast, dis, tokenize), typing, socket.py (its enums and
 # selectors; the client uses _socket), shutil (bz2, lzma), hashlib, calendar (datetime),
-# pathlib (with urllib.parse, ipaddress, ntpath, fnmatch: ~9 ms; the client uses os.path).
+# pathlib (with urllib.parse, ipaddress, ntpath, fnmatch: ~9 ms; the client uses os.path),
+# argparse with gettext and locale (~7 ms with its parser: clientargs reads these lines).
 HEAVY = {
     "asyncio",
     "httpx",
@@ -61,6 +62,9 @@ HEAVY = {
     "ipaddress",
     "ntpath",
     "fnmatch",
+    "argparse",
+    "gettext",
+    "locale",
 }
 
 
