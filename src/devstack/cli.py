@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
 
 from devstack import __version__
 from devstack.clientargs import FILE, add_arguments, add_option
@@ -19,6 +18,7 @@ from devstack.errors import EXIT_INTERRUPTED, DevstackError
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
     from pathlib import Path
     from types import SimpleNamespace
 
