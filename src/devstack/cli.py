@@ -1,7 +1,8 @@
 """The command line: argparse, ``cmd_<name>(args) -> int``; the only place errors become exit codes.
 
 Imports here stay light: each command imports what it needs when it runs, so the
-client commands never pay for asyncio, pydantic or httpx.
+client commands never pay for asyncio, pydantic or httpx; nor for argparse or
+pathlib: their usual command lines are read by devstack.clientargs.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ def _add_check(sub: Subparsers) -> None:
 
 def _add_verify(sub: Subparsers) -> None:
     import argparse
+    from pathlib import Path
 
     verify = sub.add_parser(
         "verify",
@@ -145,8 +147,6 @@ def _add_verify(sub: Subparsers) -> None:
     _add_file_option(verify)
     verify.add_argument("--keep", action="store_true", help="leave a stack verify started running")
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
-    from pathlib import Path
-
     verify.add_argument(
         "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML to FILE"
     )
