@@ -77,10 +77,11 @@ def _file_digest(path: Path) -> str:
 
 
 def top_dirs(cwd: Path) -> set[str]:
-    """The directories directly under ``cwd`` (what a setup makes: .venv, node_modules)."""
+    """The directories directly under ``cwd`` (what a setup makes: .venv, node_modules);
+    a link to a directory counts (a venv kept elsewhere), a dangling one does not."""
     try:
         with os.scandir(cwd) as entries:
-            return {e.name for e in entries if e.is_dir(follow_symlinks=False)}
+            return {e.name for e in entries if e.is_dir()}
     except OSError:
         return set()
 

@@ -131,9 +131,11 @@ def test_a_directory_the_last_run_made_that_is_gone_means_run_again(tmp_path: Pa
     assert why_run(old, fp, present=set()) is None
 
 
-def test_top_dirs_lists_directories_only(tmp_path: Path) -> None:
+def test_top_dirs_lists_directories_and_links_to_them(tmp_path: Path) -> None:
     (tmp_path / ".venv").mkdir()
     (tmp_path / "requirements.txt").write_text("flask\n")
-    (tmp_path / "link").symlink_to(tmp_path / ".venv")
-    assert top_dirs(tmp_path) == {".venv"}
+    (tmp_path / "node_modules").symlink_to(tmp_path / ".venv")  # kept elsewhere: present
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "file-link").symlink_to(tmp_path / "requirements.txt")
+    assert top_dirs(tmp_path) == {".venv", "node_modules"}
     assert top_dirs(tmp_path / "missing") == set()
