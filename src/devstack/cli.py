@@ -236,8 +236,10 @@ def _load(
     use_cache = cached and not is_procfile(file)
     if use_cache:
         from devstack import speccache
+        from devstack.earlyvalidate import take_cached
 
-        hit = speccache.load(cache, file, os.environ)
+        # Read by the entry point already when `up` runs as the program.
+        hit = take_cached(file) or speccache.load(cache, file, os.environ)
         if (
             hit is None
             and early is not None
@@ -257,7 +259,7 @@ def _validate(file: Path, cache: Path | None) -> StackSpec:
     if cache is not None:
         from devstack.earlyvalidate import keep_validated
 
-        return keep_validated(file, cache)  # type: ignore[return-value]
+        return keep_validated(file, cache)
     from pathlib import Path
 
     from devstack.config import load_stack

@@ -8,6 +8,10 @@ stack file's path; the child validates it and writes the cache, which the parent
 reads. On a hit, or for anything but a foreground `up` of a stack.toml, the child is
 killed unused.
 
+When the cache already holds the stack (the usual `up`), the entry point finds that
+out before forking anything, for a plain command line (``begin``): no child is made,
+and ``_load`` takes the spec it read (``take_cached``).
+
 The child never prints. When it fails (a bad config, no fork, an unwritable cache) the
 parent validates by itself, so errors are reported exactly as without it. Stdlib only;
 fork only while the process has one thread.
@@ -26,8 +30,10 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from typing import NoReturn
 
+    from devstack.spec import StackSpec
 
-def keep_validated(file: Path, cache: Path) -> object:
+
+def keep_validated(file: Path, cache: Path) -> StackSpec:
     """``file`` through the config models, the result kept in ``cache``; the spec."""
     from devstack import speccache
     from devstack.config import load_stack
@@ -120,6 +126,40 @@ class EarlyValidator:
 
 
 _STARTED: list[EarlyValidator] = []  # what start() forked, until take()
+_CACHED: list[tuple[str, StackSpec]] = []  # (stack file, its cached spec) found by begin()
+
+# `up` options that change neither which file is read nor whether it is validated here.
+_PLAIN_FLAGS = frozenset({"--no-color", "--no-setup", "--watch", "--no-watch"})
+
+
+def begin(args: list[str]) -> None:
+    """For `devstack up ARGS` as the program: keep the stack's cached spec when the
+    config cache has it, else fork the validating child. Only a plain command line
+    (service names and the flags above) is looked up here; with ``-f``, ``-d`` or
+    anything argparse alone can read, the child is forked and the CLI decides."""
+    if all(a in _PLAIN_FLAGS or not a.startswith("-") for a in args):
+        from devstack import speccache
+        from devstack.errors import DevstackError
+        from devstack.stackfile import is_procfile, locate_stack_file
+
+        try:
+            file = locate_stack_file(None, os.getcwd())
+        except (DevstackError, OSError):
+            file = None  # the CLI says why, the same way it always does
+        if file is not None and not is_procfile(file):
+            cache = os.path.join(os.path.dirname(file), ".devstack", "spec-cache.json")
+            spec = speccache.load(Path(cache), Path(file), os.environ)
+            if spec is not None:
+                _CACHED.append((file, spec))
+                return
+    EarlyValidator.start()
+
+
+def take_cached(file: Path) -> StackSpec | None:
+    """The spec ``begin`` read from the cache for ``file``, once; None otherwise."""
+    if _CACHED and _CACHED[-1][0] == str(file):
+        return _CACHED.pop()[1]
+    return None
 
 
 def _child(from_parent: int) -> NoReturn:

@@ -111,3 +111,47 @@ def _sid(p: psutil.Process) -> int | None:
         return os.getsid(p.pid)
     except OSError:
         return None
+
+
+_BEGIN = """
+import os, sys
+from pathlib import Path
+from devstack import earlyvalidate as ev
+
+file = Path(sys.argv[1])
+ev.keep_validated(file, file.parent / ".devstack" / "spec-cache.json")
+for args in ([], ["web", "--no-setup"], ["-d"], ["-f", "stack.toml"]):
+    ev.begin(args)
+    child = ev.EarlyValidator.take()
+    spec = ev.take_cached(file)
+    print(args, "child" if child else "no child", "cached" if spec else "not cached")
+    if child:
+        child.discard()
+file.write_text(file.read_text() + "# edited\\n")
+ev.begin([])
+child = ev.EarlyValidator.take()
+print("edited", "child" if child else "no child", ev.take_cached(file) is not None)
+child.discard()
+"""
+
+
+def test_begin_uses_the_cache_for_a_plain_up_and_forks_the_child_otherwise(
+    tmp_path: Path,
+) -> None:
+    file = _stack(tmp_path, GOOD)
+    out = subprocess.run(
+        [sys.executable, "-c", _BEGIN, str(file.resolve())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    assert (out.returncode, out.stderr) == (0, "")
+    assert out.stdout.splitlines() == [
+        "[] no child cached",
+        "['web', '--no-setup'] no child cached",
+        "['-d'] child not cached",  # options argparse alone reads: the CLI decides
+        "['-f', 'stack.toml'] child not cached",
+        "edited child False",  # a miss: the child validates
+    ]
