@@ -115,13 +115,16 @@ class EarlyValidator:
             self._to_child = -1
 
     def _reap(self) -> int:
-        pid, self._pid = self._pid, None
-        if pid is None:
+        # The pid is forgotten only once reaped: a Ctrl-C that interrupts the wait
+        # leaves it to discard() at exit (SIGKILL, then this again), not a zombie.
+        if self._pid is None:
             return -1
         try:
-            _, status = os.waitpid(pid, 0)
+            _, status = os.waitpid(self._pid, 0)
         except ChildProcessError:
+            self._pid = None
             return -1
+        self._pid = None
         return os.waitstatus_to_exitcode(status)
 
 

@@ -13,10 +13,12 @@ import sys
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["up"]:
-        _start_up(sys.argv[2:])
-    from devstack.cli import main as cli_main
-
+    try:
+        if sys.argv[1:2] == ["up"]:
+            _start_up(sys.argv[2:])
+        from devstack.cli import main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C this early: the same exit as later, no traceback
+        return 130
     return cli_main()
 
 

@@ -3,8 +3,11 @@ shutdown, and the supervisor's own death. Every pid is checked with psutil."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +16,14 @@ import psutil
 import pytest
 
 from conftest import free_port, is_alive, program, wait_until
-from support.stackrun import RunningStack, events, listener_on, run_devstack, write_stack
+from support.stackrun import (
+    RunningStack,
+    devstack_env,
+    events,
+    listener_on,
+    run_devstack,
+    write_stack,
+)
 
 PY = sys.executable
 
@@ -566,3 +576,53 @@ def test_the_validating_child_is_gone_before_any_service_starts(tmp_path: Path) 
         out = stack.output()
         assert "looked" in out, out
         assert "-m devstack up" not in out, out
+
+
+def _wchan(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return ""
+
+
+def _session(sid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getsid(int(entry.name)) == sid:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigint_while_up_waits_for_the_config_child_leaves_no_process(tmp_path: Path) -> None:
+    # A stack big enough that validating it takes about a second; should it ever start,
+    # only `gate` runs (it fails, and everything else depends on it).
+    body = ['[services.gate]\ncmd = "false"\nrestart = "no"\n']
+    body += [f'[services.s{i}]\ncmd = "sleep 30"\ndepends_on = ["gate"]\n' for i in range(3000)]
+    write_stack(tmp_path, "\n".join(body))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devstack", "up"],
+        cwd=tmp_path,
+        env=devstack_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        # Its imports done, `up` waits (waitpid) for the child validating stack.toml.
+        wait_until(lambda: _wchan(proc.pid) == "do_wait", timeout=30)
+        proc.send_signal(signal.SIGINT)  # the parent only: the child goes on validating
+        out, _ = proc.communicate(timeout=30)
+        left = _session(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the group outlives its leader
+    assert proc.returncode == 130, out
+    assert b"Traceback" not in out
+    # The child was killed and reaped on the way out: not left validating, not a zombie.
+    assert left == []
