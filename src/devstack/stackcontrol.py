@@ -206,6 +206,7 @@ class SupervisorControl:
             return self._result(name, False, time.monotonic() - t0, problem)
         await self._sup.stop_service(name, hold=False)
         self._sup.services[name].respec(spec, prechecked=passed | set_up)
+        self._sup.watch_respec(name, spec)
         return await self._start_one(name, t0)
 
     def _mark_stale(self, name: str, why: str) -> None:

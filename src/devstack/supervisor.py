@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from devstack.checks.result import CheckResult
     from devstack.control.server import ControlServer
     from devstack.stackcontrol import SupervisorControl
+    from devstack.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class Supervisor(ProcessHooks):
         # name -> why the running process is not the current code ("check failed")
         self.stale: dict[str, str] = {}
         self.control: SupervisorControl | None = None
+        self.watcher: Watcher | None = None
+        self._watch_task: asyncio.Task[None] | None = None
         self.setups: SetupRunner | None = None  # made with the hub; None with --no-setup
         self.stack_id = secrets.token_hex(16)  # as uuid4().hex; uuid imports platform (~5 ms)
         self.hub: LogHub | None = None
@@ -202,7 +205,7 @@ class Supervisor(ProcessHooks):
             self.services[name] = self._new_service(self.stack.services[name])
         for name in self.order:
             self.launch(name)
-        watcher = self._start_watching()
+        self._start_watching()
         try:
             # Until asked to stop, or until every service has ended by itself and no
             # control command holds the stack open (a service stopped with
@@ -217,9 +220,9 @@ class Supervisor(ProcessHooks):
                 self._wake.clear()
                 await self._wake.wait()
         finally:
-            if watcher is not None:  # no watch-triggered restart during the stop
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
+            if self._watch_task is not None:  # no watch-triggered restart during the stop
+                self._watch_task.cancel()
+                await asyncio.gather(self._watch_task, return_exceptions=True)
             await self._stop_in_order(self.tasks)
             self.all_stopped.set()
         self._summary()
@@ -228,19 +231,40 @@ class Supervisor(ProcessHooks):
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         return 1 if bad else 0
 
-    def _start_watching(self) -> asyncio.Task[None] | None:
+    def _start_watching(self) -> None:
         """Watch mode (devstack.watch) for the services that ask for it, unless --no-watch."""
         if self._watch is False or self.control is None:
-            return None
-        from devstack.watch import Watcher, watched_specs
+            return
+        from devstack.watch import watched_specs
 
         specs = {n: self.stack.services[n] for n in self.order}
         watched = watched_specs(specs, default_python=self._watch is True)
-        if not watched:
-            return None
-        assert self.hub is not None
-        self.hub.message(f"watching for changes: {', '.join(watched)}")
-        return asyncio.create_task(Watcher(self, self.control, watched).run(), name="watch")
+        if watched:
+            assert self.hub is not None
+            self.hub.message(f"watching for changes: {', '.join(watched)}")
+            self._new_watcher(watched)
+
+    def _new_watcher(self, watched: dict[str, ServiceSpec]) -> Watcher:
+        from devstack.watch import Watcher
+
+        assert self.control is not None
+        self.watcher = Watcher(self, self.control, watched, default_python=self._watch is True)
+        self._watch_task = asyncio.create_task(self.watcher.run(), name="watch")
+        return self.watcher
+
+    def watch_respec(self, name: str, spec: ServiceSpec) -> None:
+        """A restart re-read ``name``'s config: its watch follows it (started, changed or
+        ended), unless the stack runs under --no-watch."""
+        if self._watch is False or self.control is None:
+            return
+        watcher = self.watcher
+        if watcher is None:
+            from devstack.watch import watched_specs
+
+            if not watched_specs({name: spec}, default_python=self._watch is True):
+                return
+            watcher = self._new_watcher({})
+        watcher.respec(name, spec)
 
     def _new_service(self, spec: ServiceSpec) -> Service:
         assert self.hub is not None

@@ -48,16 +48,23 @@ def watched_specs(specs: Mapping[str, ServiceSpec], default_python: bool) -> dic
     return chosen
 
 
+# What a watcher is made from: a restart that changes one of them re-makes it.
+_WATCH_FIELDS = ("cwd", "watch", "watch_ignore", "watch_debounce")
+
+
 class Watcher:
     def __init__(
         self,
         supervisor: Supervisor,
         control: SupervisorControl,
         specs: Mapping[str, ServiceSpec],
+        default_python: bool = False,
     ) -> None:
         self._sup = supervisor
         self._control = control
         self._specs = dict(specs)
+        self._default_python = default_python
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._pending: dict[str, set[str]] = {}
         self._kick = asyncio.Event()
         # The last failure printed per service: the same one is not printed again.
@@ -65,13 +72,40 @@ class Watcher:
 
     async def run(self) -> None:
         """Watch until cancelled."""
-        tasks = [asyncio.create_task(self._collect(n, s)) for n, s in self._specs.items()]
+        for name, spec in self._specs.items():
+            if name not in self._tasks:  # respec() may have come first
+                self._tasks[name] = asyncio.create_task(self._collect(name, spec))
         try:
             await self._dispatch()
         finally:
+            tasks = list(self._tasks.values())
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def respec(self, name: str, spec: ServiceSpec) -> None:
+        """``spec`` is what ``name`` runs from now on (a restart re-read stack.toml): watch
+        what it asks for, starting, changing or ending its watch when that differs."""
+        new = watched_specs({name: spec}, self._default_python).get(name)
+        old = self._specs.get(name)
+        if new is not None and old is not None:
+            self._specs[name] = new  # restart_dependents_on_change applies at once
+            if all(getattr(new, f) == getattr(old, f) for f in _WATCH_FIELDS):
+                return
+        if new is None and old is None:
+            return
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+        assert self._sup.hub is not None
+        if new is None:
+            del self._specs[name]
+            self._sup.hub.event(name, "[watch] no longer watched (watch removed)", "info")
+            return
+        self._specs[name] = new
+        self._tasks[name] = asyncio.create_task(self._collect(name, new))
+        globs = ", ".join(new.watch)
+        self._sup.hub.event(name, f"[watch] watching {globs} (from the re-read stack.toml)", "info")
 
     async def _collect(self, name: str, spec: ServiceSpec) -> None:
         from watchfiles import awatch

@@ -239,3 +239,42 @@ def test_config_warning_for_watch_on_a_self_reloading_command(tmp_path: Path) ->
         "watch_force = true\n"
     )
     assert "reloads by itself" not in run_devstack(tmp_path, "config").stderr
+
+
+def test_a_restart_applies_watch_keys_edited_in_stack_toml(tmp_path: Path) -> None:
+    port = free_port()
+    project(tmp_path, port)
+    no_watch = service_toml("web", ".", port).replace('watch = ["**/*.py"]\n', "")
+    (tmp_path / "stack.toml").write_text(no_watch)
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"\[healthy\]")
+        # Not watched at first: an edit does nothing.
+        (tmp_path / "helper.py").write_text('VERSION = "2"\n')
+        time.sleep(1.0)
+        assert "[watch]" not in stack.output()
+        # watch added in stack.toml, taken by a restart: edits restart it from then on.
+        extra = 'watch_debounce = "50ms"'
+        (tmp_path / "stack.toml").write_text(service_toml("web", ".", port, extra))
+        assert run_devstack(tmp_path, "restart", "web").returncode == 0
+        stack.wait_for(r"\[watch\] watching \*\*/\*\.py")
+        (tmp_path / "helper.py").write_text('VERSION = "3"\n')
+        wait_count(stack, "[watch] restarted", 1)
+        assert answer(port)[1] == "3"
+        # Narrowed to another glob: helper.py no longer counts, config.cfg does.
+        extra = 'watch_debounce = "50ms"'
+        narrowed = service_toml("web", ".", port, extra).replace("**/*.py", "*.cfg")
+        (tmp_path / "stack.toml").write_text(narrowed)
+        assert run_devstack(tmp_path, "restart", "web").returncode == 0
+        stack.wait_for(r"\[watch\] watching \*\.cfg")
+        (tmp_path / "helper.py").write_text('VERSION = "4"\n')
+        time.sleep(1.0)
+        assert stack.output().count("[watch] restarted") == 1
+        (tmp_path / "config.cfg").write_text("x\n")
+        wait_count(stack, "[watch] restarted", 2)
+        # Removed: watching ends.
+        (tmp_path / "stack.toml").write_text(no_watch)
+        assert run_devstack(tmp_path, "restart", "web").returncode == 0
+        stack.wait_for(r"\[watch\] no longer watched")
+        (tmp_path / "config.cfg").write_text("y\n")
+        time.sleep(1.0)
+        assert stack.output().count("[watch] restarted") == 2
