@@ -215,7 +215,7 @@ class SetupRunner:
         started = time.monotonic()
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         try:
-            status = await self._spawn_and_wait(spec, tail)
+            status, timed_out = await self._spawn_and_wait(spec, tail)
         except SpawnError as exc:
             hub.event(name, f"[setup failed] {exc.message}", "error")
             return SetupOutcome(False, spec, ran=True, reason=f"setup failed: {exc.message}")
@@ -224,15 +224,18 @@ class SetupRunner:
             hub.event(name, f"[setup] stopped after {took:.1f}s (not recorded: runs again)", "warn")
             raise
         took = time.monotonic() - started
-        if not status.ok:
-            text = f"[setup failed] {status.describe()} after {took:.1f}s: {spec.setup}"
+        if timed_out or not status.ok:
+            if timed_out:
+                what = f"timed out after {spec.setup_timeout:g}s, stopped"
+                text = f"[setup failed] {what}: {spec.setup}"
+            else:
+                what = status.describe()
+                text = f"[setup failed] {what} after {took:.1f}s: {spec.setup}"
             if tail:
                 text += "\nlast lines of its output:\n" + "\n".join(f"  {t}" for t in tail)
             hub.event(name, text, "error")
             last = f": {tail[-1].strip()}" if tail else ""
-            return SetupOutcome(
-                False, spec, ran=True, reason=f"setup failed ({status.describe()}){last}"
-            )
+            return SetupOutcome(False, spec, ran=True, reason=f"setup failed ({what}){last}")
         # What it made now, and what an earlier run made that it re-made (a deleted venv).
         made = top_dirs(spec.cwd) - before
         earlier = record.get("made") if record is not None else None
@@ -242,7 +245,8 @@ class SetupRunner:
         hub.event(name, f"[setup] done in {took:.1f}s", "ok")
         return SetupOutcome(True, with_found_venv(spec), ran=True)
 
-    async def _spawn_and_wait(self, spec: ServiceSpec, tail: deque[str]) -> ExitStatus:
+    async def _spawn_and_wait(self, spec: ServiceSpec, tail: deque[str]) -> tuple[ExitStatus, bool]:
+        """How the setup ended, and whether it was stopped for running past setup_timeout."""
         assert spec.setup is not None
         key = f"{spec.name}:setup"
 
@@ -263,8 +267,13 @@ class SetupRunner:
             asyncio.create_task(pump(proc.stdout, spec.name, "stdout", sink)),
             asyncio.create_task(pump(proc.stderr, spec.name, "stderr", sink)),
         ]
+        timed_out = False
         try:
-            status = await proc.wait()
+            try:
+                # shield: the timeout must not cancel the process's own exit future
+                status = await asyncio.wait_for(asyncio.shield(proc.wait()), spec.setup_timeout)
+            except TimeoutError:
+                timed_out = True
         finally:
             # Done or cancelled (Ctrl-C): nothing it started outlives it (pip's builds,
             # pnpm's node children), then its last lines are read.
@@ -277,7 +286,9 @@ class SetupRunner:
                 await _drain(pumps)
                 self._live.pop(spec.name, None)
                 self._hooks.ended(key, proc.record)
-        return status
+        if timed_out:
+            status = await proc.wait()  # stopped above: how it ended
+        return status, timed_out
 
     def kill(self) -> None:
         """SIGKILL every running setup now (second Ctrl-C)."""

@@ -69,6 +69,7 @@ class ServiceSpec:
     venv: Path | None = None  # absolute; None: a .venv/venv found in cwd, if any
     setup: str | None = None  # a shell line run (through /bin/sh) before the first start
     setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup
+    setup_timeout: float | None = None  # seconds a setup may run; None: no limit
     watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.watch)
     watch_ignore: tuple[str, ...] = ()  # globs under cwd never watched (beside the defaults)
     watch_debounce: float = 0.2  # quiet time that ends a batch of changes

@@ -26,7 +26,7 @@ from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
 CACHE_NAME = "spec-cache.json"
-_FORMAT = 5  # 5: watch keys
+_FORMAT = 6  # 5: watch keys; 6: setup_timeout
 
 
 def _digest(data: bytes) -> str:
@@ -180,6 +180,7 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
         "venv": None if s.venv is None else str(s.venv),
         "setup": s.setup,
         "setup_inputs": list(s.setup_inputs),
+        "setup_timeout": s.setup_timeout,
         "watch": list(s.watch),
         "watch_ignore": list(s.watch_ignore),
         "watch_debounce": s.watch_debounce,
@@ -243,6 +244,7 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
         venv=None if d["venv"] is None else Path(d["venv"]),
         setup=d["setup"],
         setup_inputs=tuple(d["setup_inputs"]),
+        setup_timeout=d["setup_timeout"],
         watch=tuple(d["watch"]),
         watch_ignore=tuple(d["watch_ignore"]),
         watch_debounce=d["watch_debounce"],

@@ -136,6 +136,33 @@ def test_independent_setups_run_at_once_and_a_dependent_waits_for_its_dependency
     assert sorted(events(result.stdout, "start")) == ["a", "b", "c"]
 
 
+def test_a_setup_past_setup_timeout_is_stopped_and_blocks_the_service(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        f"""
+        [services.be]
+        cmd = "{PY} -c 'open(\\"started\\", \\"w\\")'"
+        setup = "echo fetching; sleep 30 & echo $! > sleeper.pid; wait"
+        setup_timeout = "500ms"
+
+        [services.fe]
+        cmd = "{PY} -c 'open(\\"fe-started\\", \\"w\\")'"
+        depends_on = {{ be = "started" }}
+        """,
+    )
+    result = run_devstack(tmp_path, "up")
+    out = result.stdout
+    assert result.returncode == 1, out + result.stderr
+    assert re.search(r"^be\s+\* \[setup failed\] timed out after 0\.5s, stopped: echo", out, re.M)
+    assert re.search(r"^be\s+\*\s+fetching$", out, re.M)  # its last lines, under the failure
+    # Its whole tree was stopped (the background sleep too), nothing started, nothing recorded.
+    sleeper = int((tmp_path / "sleeper.pid").read_text())
+    assert not is_alive(sleeper)
+    assert not (tmp_path / "started").exists() and not (tmp_path / "fe-started").exists()
+    assert not (tmp_path / ".devstack" / "setup" / "be.json").exists()
+    assert "fe" in events(out, "not started")
+
+
 def test_a_failing_setup_blocks_the_service_with_its_last_lines_and_records_nothing(
     tmp_path: Path,
 ) -> None:

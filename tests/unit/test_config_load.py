@@ -267,6 +267,27 @@ def test_dump_resolved_shows_stack_env_only_and_redacts(tmp_path: Path) -> None:
     assert 'tcp = "127.0.0.1:8000"' in text
 
 
+def test_dump_resolved_shows_setup_and_watch_keys(tmp_path: Path) -> None:
+    spec = load(
+        tmp_path,
+        '[services.web]\ncmd = "x"\nsetup = "pnpm install"\nsetup_inputs = ["package.json"]\n'
+        'setup_timeout = "10m"\nwatch = ["*.py"]\nwatch_ignore = ["gen"]\n'
+        'watch_debounce = "50ms"\nrestart_dependents_on_change = true\n',
+    )
+    assert spec.services["web"].setup_timeout == 600.0
+    text = dump_resolved(spec, environ=BASE_ENV)
+    for line in (
+        'setup = "pnpm install"',
+        'setup_inputs = ["package.json"]',
+        'setup_timeout = "600s"',
+        'watch = ["*.py"]',
+        'watch_ignore = ["gen"]',
+        'watch_debounce = "50ms"',
+        "restart_dependents_on_change = true",
+    ):
+        assert line in text.splitlines(), line
+
+
 def test_json_schema_describes_every_field() -> None:
     schema = json_schema()
     json.dumps(schema)

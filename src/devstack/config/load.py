@@ -397,6 +397,7 @@ class _Resolver:
             venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
             setup=setup,
             setup_inputs=tuple(svc.setup_inputs),
+            setup_timeout=svc.setup_timeout,
             watch=tuple(svc.watch),
             watch_ignore=tuple(svc.watch_ignore),
             watch_debounce=svc.watch_debounce,

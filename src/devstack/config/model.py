@@ -237,6 +237,11 @@ class ServiceModel(BaseModel):
         description='globs relative to cwd, e.g. ["requirements.txt"]: the setup runs again '
         "when their content changes (none: only when the setup line changes)",
     )
+    setup_timeout: Duration | None = Field(
+        None,
+        description='the longest a setup may run, e.g. "10m": then it is stopped and the '
+        "service blocked (default: no limit)",
+    )
     watch: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
         default_factory=list,
         description='globs relative to cwd, e.g. ["**/*.py"]: a change restarts it, after its '
@@ -263,6 +268,10 @@ class ServiceModel(BaseModel):
             raise ValueError("shell = true needs cmd as a string, not a list")
         if self.setup_inputs and self.setup is None:
             raise ValueError('setup_inputs without setup: add setup = "..." or remove them')
+        if self.setup_timeout is not None and self.setup is None:
+            raise ValueError('setup_timeout without setup: add setup = "..." or remove it')
+        if self.setup_timeout is not None and self.setup_timeout <= 0:
+            raise ValueError("setup_timeout must be more than 0")
         return self
 
 

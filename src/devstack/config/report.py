@@ -278,6 +278,21 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
     ]
     if svc.restart_on_unhealthy:
         out.append("restart_on_unhealthy = true")
+    if svc.setup is not None:
+        out.append(f"setup = {q(svc.setup)}")
+        if svc.setup_inputs:
+            out.append(f"setup_inputs = [{', '.join(q(g) for g in svc.setup_inputs)}]")
+        if svc.setup_timeout is not None:
+            out.append(f"setup_timeout = {q(format_duration(svc.setup_timeout))}")
+    if svc.watch:
+        out.append(f"watch = [{', '.join(q(g) for g in svc.watch)}]")
+        if svc.watch_ignore:
+            out.append(f"watch_ignore = [{', '.join(q(g) for g in svc.watch_ignore)}]")
+        out.append(f"watch_debounce = {q(format_duration(svc.watch_debounce))}")
+        if svc.watch_force:
+            out.append("watch_force = true")
+        if svc.restart_dependents_on_change:
+            out.append("restart_dependents_on_change = true")
     if svc.env_files:
         out.append(f"env_file = [{', '.join(q(str(p)) for p in svc.env_files)}]")
     own = {k: v for k, v in svc.env.items() if inherited.get(k) != v}
