@@ -332,6 +332,10 @@ class ServiceProcess:
         ``sig`` too.
         """
         interval = 0.02
+        # Every member seen so far, checked again by identity: one that is dying is no
+        # longer recognised by its token (its environment is gone with its memory) yet
+        # is not a zombie either; "stopped" waits for it too.
+        seen: dict[int, psutil.Process] = {}
         while True:
             if not self._exited.done():
                 # The leader is usually the last to go and its exit wakes us at once: wait
@@ -340,6 +344,9 @@ class ServiceProcess:
                 pause = max(0.0, min(interval, deadline - time.monotonic()))
                 await asyncio.wait([self._exited], timeout=pause)
             members = self.members()
+            seen.update((p.pid, p) for p in members)
+            known = {p.pid for p in members}
+            members += [p for pid, p in seen.items() if pid not in known and proctree.is_live(p)]
             if not members:
                 return []
             for proc in members:
