@@ -219,20 +219,20 @@ def _load(
     args: argparse.Namespace,
     *,
     cached: bool = False,
-    meanwhile: Callable[[], None] | None = None,
     early: EarlyValidator | None = None,
 ) -> StackSpec:
     """The resolved stack; with ``cached``, from .devstack/ when nothing it came from changed.
 
     With ``early`` (the child forked at the start of `up`), a miss is validated there
-    while this process runs ``meanwhile``; a bad config is reported from here.
+    while this process imports the supervisor; a bad config is reported from here.
     """
     from pathlib import Path
 
+    from devstack.paths import StatePaths
     from devstack.stackfile import find_stack_file, is_procfile
 
     file = find_stack_file(args.file, Path.cwd())
-    cache = file.parent / ".devstack" / "spec-cache.json"
+    cache = StatePaths(file.parent).spec_cache
     use_cache = cached and not is_procfile(file)
     if use_cache:
         from devstack import speccache
@@ -240,17 +240,12 @@ def _load(
 
         # Read by the entry point already when `up` runs as the program.
         hit = take_cached(file) or speccache.load(cache, file, os.environ)
-        if (
-            hit is None
-            and early is not None
-            and meanwhile is not None
-            and early.validate(file, cache, meanwhile)
-        ):
+        if hit is None and early is not None and early.validate(file, cache, _import_supervisor):
             hit = speccache.load(cache, file, os.environ)
         if hit is not None:
             return hit
-    if meanwhile is not None and early is not None:
-        early.discard()  # a Procfile: nothing for the child to do
+    if early is not None:
+        early.discard()  # a Procfile, or the child failed: it has nothing left to do
     return _validate(file, cache if use_cache else None)
 
 
@@ -292,7 +287,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     # The child validates a config cache miss while this process imports the
     # supervisor (they overlap on two cores); nothing else runs until it is reaped.
     try:
-        stack = _load(args, cached=True, meanwhile=_import_supervisor, early=early)
+        stack = _load(args, cached=True, early=early)
     finally:
         if early is not None:
             early.discard()  # a cache hit, or an error: the child is not needed

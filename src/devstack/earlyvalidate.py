@@ -143,6 +143,7 @@ def begin(args: list[str]) -> None:
     if all(a in _PLAIN_FLAGS or not a.startswith("-") for a in args):
         from devstack import speccache
         from devstack.errors import DevstackError
+        from devstack.paths import StateLayout
         from devstack.stackfile import is_procfile, locate_stack_file
 
         try:
@@ -150,7 +151,7 @@ def begin(args: list[str]) -> None:
         except (DevstackError, OSError):
             file = None  # the CLI says why, the same way it always does
         if file is not None and not is_procfile(file):
-            cache = os.path.join(os.path.dirname(file), ".devstack", "spec-cache.json")
+            cache = StateLayout(os.path.dirname(file)).spec_cache
             spec = speccache.load(Path(cache), Path(file), os.environ)
             if spec is not None:
                 _CACHED.append((file, spec))

@@ -18,7 +18,9 @@ def main() -> int:
             _start_up(sys.argv[2:])
         from devstack.cli import main as cli_main
     except KeyboardInterrupt:  # Ctrl-C this early: the same exit as later, no traceback
-        return 130
+        from devstack.errors import EXIT_INTERRUPTED
+
+        return EXIT_INTERRUPTED
     return cli_main()
 
 

@@ -25,7 +25,7 @@ class UnsafeStateDir(DevstackError):
 class StateLayout(Record):
     """Where each file is, as ``str`` (os.path: the client never imports pathlib)."""
 
-    __slots__ = ("dir", "log_dir", "pid_file", "root", "socket", "state_file")
+    __slots__ = ("dir", "log_dir", "pid_file", "root", "socket", "spec_cache", "state_file")
 
     def __init__(self, root: str) -> None:
         self.root = root  # the directory of stack.toml
@@ -34,6 +34,7 @@ class StateLayout(Record):
         self.pid_file = os.path.join(self.dir, "supervisor.pid")
         self.socket = os.path.join(self.dir, "devstack.sock")
         self.log_dir = os.path.join(self.dir, "logs")
+        self.spec_cache = os.path.join(self.dir, "spec-cache.json")  # devstack.speccache
 
     def log_file(self, service: str) -> str:
         return os.path.join(self.log_dir, f"{service}.log")
@@ -73,6 +74,10 @@ class StatePaths(Record):
     @property
     def log_dir(self) -> Path:
         return _path(self.layout.log_dir)
+
+    @property
+    def spec_cache(self) -> Path:
+        return _path(self.layout.spec_cache)
 
     def log_file(self, service: str) -> Path:
         return _path(self.layout.log_file(service))

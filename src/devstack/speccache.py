@@ -25,7 +25,6 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, Stack
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
-CACHE_NAME = "spec-cache.json"
 _FORMAT = 6  # 5: watch keys; 6: setup_timeout
 
 

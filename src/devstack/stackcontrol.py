@@ -254,7 +254,7 @@ class SupervisorControl:
 
         stack = self._sup.stack
         if stack.file is not None and not stack.from_procfile:
-            cache = stack.root / ".devstack" / speccache.CACHE_NAME
+            cache = self._sup.paths.spec_cache
             hit = speccache.load(cache, stack.file, os.environ)
             if hit is not None:
                 return hit

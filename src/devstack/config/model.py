@@ -99,6 +99,7 @@ StopSignal = Annotated[
 Regex = Annotated[str, BeforeValidator(_regex)]
 Command = Annotated[str | list[str], BeforeValidator(_cmd)]
 StrOrList = str | list[str]
+Globs = list[Annotated[str, BeforeValidator(_relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
 
 
@@ -232,7 +233,7 @@ class ServiceModel(BaseModel):
         description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
         'first start, e.g. "pnpm install --frozen-lockfile"; again when setup_inputs change',
     )
-    setup_inputs: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+    setup_inputs: Globs = Field(
         default_factory=list,
         description='globs relative to cwd, e.g. ["requirements.txt"]: the setup runs again '
         "when their content changes (none: only when the setup line changes)",
@@ -242,12 +243,12 @@ class ServiceModel(BaseModel):
         description='the longest a setup may run, e.g. "10m": then it is stopped and the '
         "service blocked (default: no limit)",
     )
-    watch: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+    watch: Globs = Field(
         default_factory=list,
         description='globs relative to cwd, e.g. ["**/*.py"]: a change restarts it, after its '
         "checks pass against the new code",
     )
-    watch_ignore: list[Annotated[str, BeforeValidator(_relative_glob)]] = Field(
+    watch_ignore: Globs = Field(
         default_factory=list,
         description="globs relative to cwd whose changes never restart it (beside the defaults: "
         ".git, node_modules, __pycache__, .venv, *.log, editor swap files...)",
