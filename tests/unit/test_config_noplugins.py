@@ -17,7 +17,7 @@ def _python(code: str) -> str:
 
 def test_loading_the_config_models_skips_plugin_discovery() -> None:
     code = (
-        "import sys, devstack.config;"
+        "import sys, devstack.config.model;"
         "loader = sys.modules['pydantic.plugin._loader'];"
         "print('importlib.metadata' in sys.modules, loader.get_plugins())"
     )
@@ -26,7 +26,7 @@ def test_loading_the_config_models_skips_plugin_discovery() -> None:
 
 def test_any_other_name_comes_from_pydantics_own_loader() -> None:
     code = (
-        "import sys, devstack.config;"
+        "import sys, devstack.config.model;"
         "print(sys.modules['pydantic.plugin._loader'].PYDANTIC_ENTRY_POINT_GROUP,"
         " 'importlib.metadata' in sys.modules)"
     )
@@ -35,7 +35,7 @@ def test_any_other_name_comes_from_pydantics_own_loader() -> None:
 
 def test_a_loader_already_imported_is_left_alone() -> None:
     code = (
-        "import sys, pydantic.plugin._loader as real, devstack.config;"
+        "import sys, pydantic.plugin._loader as real, devstack.config.model;"
         "print(sys.modules['pydantic.plugin._loader'] is real)"
     )
     assert _python(code) == "True"

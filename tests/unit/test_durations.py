@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from devstack.config.durations import Duration, format_duration, parse_duration
+from devstack.config.durations import format_duration, parse_duration
+from devstack.config.model import Duration
 
 
 @pytest.mark.parametrize(

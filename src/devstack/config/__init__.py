@@ -1,12 +1,23 @@
 """stack.toml (or a Procfile) in, a resolved ``devstack.spec.StackSpec`` out.
 
-The only package that imports pydantic; the runtime consumes the frozen specs.
+The only package that imports pydantic, and only when it must: for an invalid
+stack.toml (to explain it), for ``devstack schema``, and for a valid file that
+``shape.read`` is unsure of. The runtime consumes the frozen specs.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from devstack.config.load import load_stack
-from devstack.config.model import json_schema
 from devstack.config.report import dump_resolved
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of stack.toml (``devstack schema``)."""
+    from devstack.config.model import json_schema as from_models
+
+    return from_models()
+
 
 __all__ = ["dump_resolved", "json_schema", "load_stack"]

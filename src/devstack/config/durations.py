@@ -10,9 +10,7 @@ local development never needs days, and "d" is too easily read as something else
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, WithJsonSchema
+from typing import Any
 
 UNITS: dict[str, float] = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 ACCEPTED = 'a number with a unit: ms, s, m or h (e.g. "250ms", "2s", "1.5s", "1m30s")'
@@ -54,16 +52,9 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-def _validate(value: Any) -> float:
+def duration_value(value: Any) -> float:
+    """A TOML value as seconds: only a duration string will do."""
     if isinstance(value, int | float):  # bool too: it is an int
         # A TOML number: the unit would be a guess.
         raise ValueError(f"{value!r} has no unit; write {ACCEPTED}")
     return parse_duration(value)
-
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_validate),
-    WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["250ms", "2s", "1m30s"]}),
-]
-"""A pydantic field type: a duration string in, float seconds out."""

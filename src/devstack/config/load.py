@@ -18,16 +18,15 @@ import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-from pydantic import ValidationError
 
 from devstack import graph
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
-from devstack.config.model import HealthModel, ServiceModel, SmokeModel, StackFile
 from devstack.config.procfile import load_procfile
-from devstack.config.report import Locator, closest, problems_from_validation, toml_syntax_line
+from devstack.config.report import Locator, closest, toml_syntax_line
+from devstack.config.shape import Document, Health, Service, Smoke, read
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
 from devstack.stackfile import find_stack_file, is_procfile
@@ -89,11 +88,26 @@ def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
             hint="strings need quotes; see https://toml.io",
         ) from None
     locator = Locator(text)
+    return _Resolver(file, locator, environ).resolve(read_document(data, file, locator))
+
+
+def read_document(data: dict[str, Any], file: Path, locator: Locator) -> Document:
+    """The parsed file checked against the shape of stack.toml; ConfigError if it is off.
+
+    A valid file is read without pydantic (``shape.read``); the models judge only
+    what that is unsure of, which is every invalid file, and word the errors."""
+    document = read(data)
+    if document is not None:
+        return document
+    from pydantic import ValidationError
+
+    from devstack.config.model import StackFile, to_document
+    from devstack.config.report import problems_from_validation
+
     try:
-        model = StackFile.model_validate(data)
+        return to_document(StackFile.model_validate(data))
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, data, file, locator)) from None
-    return _Resolver(file, locator, environ).resolve(model)
 
 
 class _Resolver:
@@ -114,7 +128,7 @@ class _Resolver:
         line = self.locator.line_of(tuple((at or key).split(".")))
         self.problems.append(ConfigProblem(self.file, line, key, message, hint))
 
-    def resolve(self, model: StackFile) -> StackSpec:
+    def resolve(self, model: Document) -> StackSpec:
         self.names = list(model.services)
         for name in self.names:
             if not _SERVICE_NAME.fullmatch(name):
@@ -168,7 +182,7 @@ class _Resolver:
 
     # -- [[smoke]] ---------------------------------------------------------------
 
-    def smoke(self, index: int, entry: SmokeModel, ctx: Context) -> SmokeSpec | None:
+    def smoke(self, index: int, entry: Smoke, ctx: Context) -> SmokeSpec | None:
         """One ``[[smoke]]`` entry, interpolated and checked (loopback URL, known service)."""
         before = len(self.problems)
 
@@ -238,7 +252,7 @@ class _Resolver:
 
     # -- whole-file checks -------------------------------------------------------
 
-    def depends_on(self, name: str, svc: ServiceModel) -> dict[str, Condition]:
+    def depends_on(self, name: str, svc: Service) -> dict[str, Condition]:
         raw = svc.depends_on
         wanted = (
             {d: Condition.STARTED for d in raw}
@@ -268,8 +282,8 @@ class _Resolver:
                 at=f"services.{cycle[0]}.depends_on.{cycle[1]}",
             )
 
-    def check_ports(self, services: Mapping[str, ServiceModel]) -> None:
-        seen: list[tuple[str, ServiceModel]] = []
+    def check_ports(self, services: Mapping[str, Service]) -> None:
+        seen: list[tuple[str, Service]] = []
         for name, svc in services.items():
             if svc.port is None:
                 continue
@@ -326,7 +340,7 @@ class _Resolver:
             self.problem(key, exc.message, exc.hint)
             return None
 
-    def url(self, name: str, svc: ServiceModel, ctx: Context) -> str | None:
+    def url(self, name: str, svc: Service, ctx: Context) -> str | None:
         if svc.url is None:
             if svc.port is None:
                 return None
@@ -340,7 +354,7 @@ class _Resolver:
     def service(
         self,
         name: str,
-        svc: ServiceModel,
+        svc: Service,
         ctx: Context,
         deps: dict[str, Condition],
         url: str | None,
@@ -405,9 +419,7 @@ class _Resolver:
             restart_dependents_on_change=svc.restart_dependents_on_change,
         )
 
-    def command(
-        self, key: str, svc: ServiceModel, ctx: Context
-    ) -> tuple[str | None, tuple[str, ...]]:
+    def command(self, key: str, svc: Service, ctx: Context) -> tuple[str | None, tuple[str, ...]]:
         if isinstance(svc.cmd, list):
             parts = [self.interp(f"{key}.cmd", part, ctx) for part in svc.cmd]
             if any(p is None for p in parts):
@@ -437,10 +449,8 @@ class _Resolver:
             return None, ()
         return cmd, argv
 
-    def health(
-        self, key: str, svc: ServiceModel, ctx: Context, url: str | None
-    ) -> HealthSpec | None:
-        h = svc.health or HealthModel.model_validate({})
+    def health(self, key: str, svc: Service, ctx: Context, url: str | None) -> HealthSpec | None:
+        h = svc.health or Health()
         hkey = f"{key}.health"
         connect = _url_host(svc.host)
 
@@ -492,7 +502,7 @@ class _Resolver:
         return None
 
     def tcp(
-        self, key: str, svc: ServiceModel, value: str | int | bool, ctx: Context, connect: str
+        self, key: str, svc: Service, value: str | int | bool, ctx: Context, connect: str
     ) -> str | None:
         """The "host:port" a tcp probe connects to."""
         if value is True:
@@ -552,7 +562,7 @@ def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def _health_spec(h: HealthModel, kind: ProbeKind, target: str) -> HealthSpec:
+def _health_spec(h: Health, kind: ProbeKind, target: str) -> HealthSpec:
     return HealthSpec(
         kind=kind,
         target=target,

@@ -1,7 +1,9 @@
 """The shape of stack.toml as pydantic v2 models: frozen, unknown keys forbidden.
 
 These models check types and single values only (the JSON Schema for editors
-comes from them, so every field has a description). Whatever needs the whole file
+comes from them, so every field has a description). A valid file is read without
+them, by ``shape.read``, which keeps to the same rules (the value checks below are
+its functions); these decide, and explain, whenever it is unsure. Whatever needs the whole file
 or the disk (dependencies, cycles, ports, paths, env files, ``${...}``) is checked
 in ``load.py``. Values are never coerced: ``strict=True`` refuses ``port = "5000"``
 and ``env = { PORT = 5000 }`` alike, the latter with a "quote it" hint.
@@ -9,9 +11,8 @@ and ``env = { PORT = 5000 }`` alike, the latter with a "quote it" hint.
 
 from __future__ import annotations
 
-import re
 import signal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from devstack.config import noplugins
 
@@ -26,61 +27,26 @@ from pydantic import (  # noqa: E402
     model_validator,
 )
 
-from devstack.config.durations import Duration, parse_duration  # noqa: E402
-
-SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
+from devstack.config import shape  # noqa: E402
+from devstack.config.durations import PATTERN, duration_value, parse_duration  # noqa: E402
+from devstack.config.shape import SIGNAL_NAMES  # noqa: E402
 
 _MODEL = ConfigDict(frozen=True, extra="forbid", strict=True)
+_M = TypeVar("_M", bound=BaseModel)
+
+Duration = Annotated[
+    float,
+    BeforeValidator(duration_value),
+    WithJsonSchema({"type": "string", "pattern": PATTERN, "examples": ["250ms", "2s", "1m30s"]}),
+]
+"""A duration string in, float seconds out."""
 
 
-def _env_value(value: Any) -> Any:
-    if isinstance(value, bool | int | float):
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        raise ValueError(f'must be a string; quote it: "{text}"')
-    return value
-
-
-def _stop_signal(value: Any) -> signal.Signals:
-    if isinstance(value, str):
-        name = value.upper()
-        name = name[3:] if name.startswith("SIG") else name
-        if name in SIGNAL_NAMES:
-            return signal.Signals[f"SIG{name}"]
-    raise ValueError(f"{value!r} is not a stop signal; use one of: {', '.join(SIGNAL_NAMES)}")
-
-
-def _regex(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-    return value
-
-
-def _cmd(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("cmd is empty")
-    if isinstance(value, list) and not value:
-        raise ValueError("cmd is an empty list")
-    if isinstance(value, list) and all(isinstance(v, str) for v in value) and not value[0]:
-        raise ValueError("cmd starts with an empty program name")
-    return value
-
-
-def _setup(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("setup is empty; remove the key to have no setup step")
-    return value
-
-
-def _relative_glob(value: Any) -> Any:
-    if isinstance(value, str):
-        if not value.strip():
-            raise ValueError("an empty pattern")
-        if value.startswith(("/", "~")):
-            raise ValueError(f"{value!r} is not relative; patterns are relative to the cwd")
-    return value
+def _unless(problem: str | None, model: _M) -> _M:
+    """``model``, or the ValueError pydantic reports for the table when it has a problem."""
+    if problem is not None:
+        raise ValueError(problem)
+    return model
 
 
 def _duration(default: str, description: str) -> Any:
@@ -90,29 +56,24 @@ def _duration(default: str, description: str) -> Any:
     )
 
 
-EnvValue = Annotated[str, BeforeValidator(_env_value)]
+EnvValue = Annotated[str, BeforeValidator(shape.env_value)]
 StopSignal = Annotated[
     signal.Signals,
-    BeforeValidator(_stop_signal),
+    BeforeValidator(shape.stop_signal),
     WithJsonSchema({"type": "string", "enum": [*SIGNAL_NAMES, *(f"SIG{n}" for n in SIGNAL_NAMES)]}),
 ]
-Regex = Annotated[str, BeforeValidator(_regex)]
-Command = Annotated[str | list[str], BeforeValidator(_cmd)]
+Regex = Annotated[str, BeforeValidator(shape.regex)]
+Command = Annotated[str | list[str], BeforeValidator(shape.command)]
 StrOrList = str | list[str]
-Globs = list[Annotated[str, BeforeValidator(_relative_glob)]]  # relative to the service's cwd
+Globs = list[Annotated[str, BeforeValidator(shape.relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
-
-
-def _status_list(value: Any) -> Any:
-    # expect_status = 201 means [201]; the list form is what the rest of devstack reads.
-    return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 _STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}
 # The schema says what the loader accepts (editors would flag `expect_status = 200`).
 StatusList = Annotated[
     list[Annotated[int, Field(ge=100, le=599)]],
-    BeforeValidator(_status_list),
+    BeforeValidator(shape.status_list),
     WithJsonSchema({"anyOf": [_STATUS_SCHEMA, {"type": "array", "items": _STATUS_SCHEMA}]}),
 ]
 
@@ -146,15 +107,7 @@ class HealthModel(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> HealthModel:
-        kinds = [k for k in ("http", "tcp", "cmd", "log") if getattr(self, k) is not None]
-        if len(kinds) > 1:
-            raise ValueError(f"choose one probe, not {' and '.join(kinds)}")
-        if self.tcp is False:
-            raise ValueError("tcp = false: remove the key to have no tcp probe")
-        for key in ("interval", "timeout"):
-            if getattr(self, key) <= 0:
-                raise ValueError(f'{key} must be more than 0, e.g. "1s"')
-        return self
+        return _unless(shape.health_problem(self), self)
 
 
 class CheckModel(BaseModel):
@@ -165,7 +118,7 @@ class CheckModel(BaseModel):
     import_: str | None = Field(
         None,
         alias="import",
-        pattern=r"^[A-Za-z_][\w.]*(:.+)?$",
+        pattern=shape.IMPORT_PATTERN,
         description='the app the import check loads, "pkg.mod:attr" (default: read from cmd)',
     )
     cmd: list[str] = Field(
@@ -228,7 +181,7 @@ class ServiceModel(BaseModel):
         None, description="its virtualenv, relative to cwd (default: .venv or venv in cwd)"
     )
     check: CheckModel | None = Field(None, description="preflight checks: import target, commands")
-    setup: Annotated[str, BeforeValidator(_setup)] | None = Field(
+    setup: Annotated[str, BeforeValidator(shape.setup_line)] | None = Field(
         None,
         description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
         'first start, e.g. "pnpm install --frozen-lockfile"; again when setup_inputs change',
@@ -265,15 +218,7 @@ class ServiceModel(BaseModel):
 
     @model_validator(mode="after")
     def _shell_needs_string(self) -> ServiceModel:
-        if self.shell and isinstance(self.cmd, list):
-            raise ValueError("shell = true needs cmd as a string, not a list")
-        if self.setup_inputs and self.setup is None:
-            raise ValueError('setup_inputs without setup: add setup = "..." or remove them')
-        if self.setup_timeout is not None and self.setup is None:
-            raise ValueError('setup_timeout without setup: add setup = "..." or remove it')
-        if self.setup_timeout is not None and self.setup_timeout <= 0:
-            raise ValueError("setup_timeout must be more than 0")
-        return self
+        return _unless(shape.service_problem(self), self)
 
 
 class SmokeModel(BaseModel):
@@ -322,13 +267,7 @@ class SmokeModel(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SmokeModel:
-        if self.json_ is not None and self.body is not None:
-            raise ValueError("give json or body, not both")
-        if (self.log_service is None) != (self.log_contains is None):
-            raise ValueError("log_service and log_contains go together")
-        if self.timeout <= 0:
-            raise ValueError('timeout must be more than 0, e.g. "5s"')
-        return self
+        return _unless(shape.smoke_problem(self), self)
 
 
 class StackTable(BaseModel):
@@ -379,3 +318,30 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of stack.toml (``devstack schema``)."""
     return StackFile.model_json_schema()
+
+
+def to_document(model: StackFile) -> shape.Document:
+    """The validated file as the plain classes the rest of the loader reads."""
+    return shape.Document(
+        services={name: _service(s) for name, s in model.services.items()},
+        stack=_plain(shape.Settings, model.stack),
+        smoke=[_plain(shape.Smoke, s) for s in model.smoke],
+    )
+
+
+def _service(model: ServiceModel) -> shape.Service:
+    return _plain(
+        shape.Service,
+        model,
+        health=model.health and _plain(shape.Health, model.health),
+        check=model.check and _plain(shape.Check, model.check),
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _plain(cls: type[_T], model: BaseModel, **nested: Any) -> _T:
+    """``cls`` with ``model``'s values (the field names are the same), ``nested`` aside."""
+    values = {name: getattr(model, name) for name in type(model).model_fields}
+    return cls(**(values | nested))

@@ -13,14 +13,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from devstack.config.durations import format_duration
-from devstack.config.model import valid_keys
 from devstack.errors import ConfigProblem
 from devstack.spec import ServiceSpec, StackSpec
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 KeyPath = tuple[str, ...]
 
@@ -186,6 +186,8 @@ def _message(path: KeyPath, errors: list[dict[str, Any]]) -> tuple[str, str | No
     first = errors[0]
     kind = first["type"]
     if kind == "extra_forbidden":
+        from devstack.config.model import valid_keys
+
         key = path[-1]
         options = valid_keys(path[:-1])
         guess = closest(key, options)

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.config import load_stack
-from devstack.config.model import ServiceModel, StackFile
+from devstack.config.load import read_document
+from devstack.config.report import Locator
+from devstack.config.shape import Service
 from devstack.spec import StackSpec
 from devstack.stackfile import is_procfile
 
@@ -27,7 +29,7 @@ _ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 @dataclass(frozen=True, slots=True)
 class ExportSource:
     stack: StackSpec
-    written: Mapping[str, ServiceModel] = field(default_factory=dict)  # empty for a Procfile
+    written: Mapping[str, Service] = field(default_factory=dict)  # empty for a Procfile
     environ: Mapping[str, str] = field(default_factory=dict)  # devstack's environment at export
 
     @property
@@ -51,9 +53,9 @@ def load_source(file: Path, environ: Mapping[str, str] | None = None) -> ExportS
     stack = load_stack(file, environ=env)
     if is_procfile(file):
         return ExportSource(stack, {}, env)
-    data = tomllib.loads(file.read_text(encoding="utf-8"))
-    model = StackFile.model_validate(data)  # already validated by load_stack
-    return ExportSource(stack, dict(model.services), env)
+    text = file.read_text(encoding="utf-8")
+    document = read_document(tomllib.loads(text), file, Locator(text))  # valid: load_stack said so
+    return ExportSource(stack, dict(document.services), env)
 
 
 def split_env_refs(text: str) -> tuple[str, list[tuple[str, str | None]]]:
