@@ -7,6 +7,7 @@ import os
 import re
 import selectors
 import shlex
+import socket
 import subprocess
 import sys
 import time
@@ -198,6 +199,43 @@ def test_tcp_closed_port_is_refused() -> None:
     result = asyncio.run(TcpProbe("127.0.0.1", port, timeout=5).run())
     assert not result.ok
     assert result.detail == f"connect 127.0.0.1:{port}: connection refused"
+
+
+def test_tcp_connect_that_does_not_finish_at_once_times_out() -> None:
+    # A full accept queue drops the SYN: connect is "in progress", never answered.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = server.getsockname()[1]
+        waiting = [socket.socket() for _ in range(3)]
+        try:
+            for client in waiting:
+                client.setblocking(False)
+                client.connect_ex(("127.0.0.1", port))
+            result = asyncio.run(TcpProbe("127.0.0.1", port, timeout=0.3).run())
+        finally:
+            for client in waiting:
+                client.close()
+    assert not result.ok
+    assert result.detail == f"connect 127.0.0.1:{port}: timed out after 0.3s"
+    assert result.latency >= 0.3
+
+
+def test_tcp_probe_of_an_ipv6_literal_and_of_a_host_name() -> None:
+    try:
+        server6 = socket.socket(socket.AF_INET6)
+        server6.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with server6, socket.socket() as server4:
+        server6.listen()
+        server4.bind(("127.0.0.1", 0))
+        server4.listen()
+        port6, port4 = server6.getsockname()[1], server4.getsockname()[1]
+        ipv6 = asyncio.run(TcpProbe("::1", port6, timeout=5).run())
+        by_name = asyncio.run(TcpProbe("localhost", port4, timeout=5).run())
+    assert ipv6.ok and ipv6.detail == f"connect [::1]:{port6}: open"
+    assert by_name.ok and by_name.detail == f"connect localhost:{port4}: open"
 
 
 # --- cmd --------------------------------------------------------------------------
