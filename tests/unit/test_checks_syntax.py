@@ -31,3 +31,33 @@ def test_a_good_script_passes(tmp_path: Path) -> None:
     (tmp_path / "server.py").write_text("print('hi')\n")
     result = check_syntax(spec("python3 server.py", tmp_path))
     assert result is not None and result.status == "ok"
+
+
+def test_an_edit_is_compiled_again_and_an_unchanged_script_is_not(tmp_path: Path) -> None:
+    script = tmp_path / "server.py"
+    script.write_text("print('hi')\n")
+    assert check_syntax(spec("python3 server.py", tmp_path)).status == "ok"  # type: ignore[union-attr]
+    script.write_text("def broken(:\n")  # the verdict follows the content, not a cache
+    assert check_syntax(spec("python3 server.py", tmp_path)).failed  # type: ignore[union-attr]
+    script.write_text("print('hi')\n")
+    assert check_syntax(spec("python3 server.py", tmp_path)).status == "ok"  # type: ignore[union-attr]
+
+
+def test_one_script_shared_by_many_services_compiles_once(tmp_path: Path) -> None:
+    import builtins
+
+    (tmp_path / "server.py").write_text("print('hi')\n")
+    compiles = []
+    real = builtins.compile
+
+    def counting(*args: object, **kwargs: object) -> object:
+        compiles.append(args[1])
+        return real(*args, **kwargs)  # type: ignore[call-overload]
+
+    builtins.compile = counting  # type: ignore[assignment]
+    try:
+        for _ in range(5):
+            check_syntax(spec("python3 server.py", tmp_path))
+    finally:
+        builtins.compile = real
+    assert compiles.count(str(tmp_path / "server.py")) == 1
