@@ -79,21 +79,7 @@ def _add_up(sub: Subparsers) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    up.add_argument("services", nargs="*", metavar="SVC", help="services to start (default: all)")
-    _add_file_option(up)
-    up.add_argument("--no-color", action="store_true", help="no colours (also: NO_COLOR=1)")
-    up.add_argument(
-        "-d",
-        "--detach",
-        action="store_true",
-        help="run in the background (output in .devstack/supervisor.log); return once every "
-        "service is healthy/running or has failed",
-    )
-    up.add_argument(
-        "--no-setup",
-        action="store_true",
-        help="skip the services' setup steps (devstack setup runs them alone)",
-    )
+    add_arguments(up, "up")
     watching = up.add_mutually_exclusive_group()
     watching.add_argument(
         "--watch",
@@ -437,7 +423,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     return control.cmd_down(args)
 
 
-# The client commands (clientargs.CLIENT_ARGS has their arguments).
+# The client commands (clientargs.COMMAND_ARGS has their arguments, and up's).
 CLIENT_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ps": cmd_ps,
     "logs": cmd_logs,
@@ -509,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | SimpleNamespace
     fast = parse_client(argv)  # a client command line, without building argparse's parser
     if fast is not None:
-        fast.func = CLIENT_COMMANDS[fast.command]
+        fast.func = CLIENT_COMMANDS.get(fast.command, cmd_up)
         args = fast
     else:
         parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)

@@ -1,8 +1,10 @@
-"""The client commands' arguments: one table for argparse and for a hand parser.
+"""The arguments of the client commands and of `up`: one table for argparse and for a
+hand parser.
 
 argparse's import and its parser build (gettext looks for a translation of every
-message it formats) take ~7 ms of a ~45 ms `devstack ps`. ``parse`` reads the
-command lines these commands are given in practice from ``CLIENT_ARGS``; anything
+message it formats) take ~7 ms of a ~45 ms `devstack ps`, and ~8 ms of `up`'s way to
+its first spawn. ``parse`` reads the command lines these commands are given in
+practice from ``COMMAND_ARGS``; anything
 it does not take exactly as argparse would (--help, an abbreviated or unknown option,
 a bad value, a missing SVC, ``--``) returns None, and argparse, built from the same
 table by ``add_arguments``, parses it instead: its help, its errors, its exit code 2.
@@ -41,16 +43,23 @@ class Option(Record):
 
 
 class ClientArgs(Record):
-    """A client command's arguments: SVC... (``nargs`` "*" or "+", None: none) and options."""
+    """A command's arguments: SVC... (``nargs`` "*" or "+", None: none) and options;
+    ``others`` are the values of what only argparse reads (``parse`` leaves any such
+    line to it), as its parser sets them when they are not given."""
 
-    __slots__ = ("nargs", "options", "services_help")
+    __slots__ = ("nargs", "options", "others", "services_help")
 
     def __init__(
-        self, options: tuple[Option, ...], nargs: str | None = None, services_help: str = ""
+        self,
+        options: tuple[Option, ...],
+        nargs: str | None = None,
+        services_help: str = "",
+        others: dict[str, object] | None = None,
     ) -> None:
         self.options = options
         self.nargs = nargs
         self.services_help = services_help
+        self.others = others or {}
 
 
 FILE = Option(
@@ -61,7 +70,28 @@ FILE = Option(
 )
 _SERVICES = "services (default: all)"
 
-CLIENT_ARGS: dict[str, ClientArgs] = {
+COMMAND_ARGS: dict[str, ClientArgs] = {
+    # --watch and --no-watch, a mutually exclusive pair, are added by the CLI itself.
+    "up": ClientArgs(
+        (
+            FILE,
+            Option(("--no-color",), "no_color", "no colours (also: NO_COLOR=1)"),
+            Option(
+                ("-d", "--detach"),
+                "detach",
+                "run in the background (output in .devstack/supervisor.log); return once "
+                "every service is healthy/running or has failed",
+            ),
+            Option(
+                ("--no-setup",),
+                "no_setup",
+                "skip the services' setup steps (devstack setup runs them alone)",
+            ),
+        ),
+        "*",
+        "services to start (default: all)",
+        others={"watch": None},
+    ),
     "ps": ClientArgs((FILE, Option(("--json",), "json", "stable JSON (docs/protocol.md)"))),
     "logs": ClientArgs(
         (
@@ -105,7 +135,7 @@ def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
     """Declare ``command``'s arguments on its argparse subparser."""
-    spec = CLIENT_ARGS[command]
+    spec = COMMAND_ARGS[command]
     if spec.nargs is not None:
         parser.add_argument(
             "services", nargs=spec.nargs, metavar="SVC", help=spec.services_help or None
@@ -116,7 +146,7 @@ def add_arguments(parser: argparse.ArgumentParser, command: str) -> None:
 
 def parse(argv: Sequence[str]) -> SimpleNamespace | None:
     """``argv`` (command first) as argparse would parse it, or None: let argparse do it."""
-    spec = CLIENT_ARGS.get(argv[0]) if argv else None
+    spec = COMMAND_ARGS.get(argv[0]) if argv else None
     if spec is None:
         return None
     by_flag = {flag: option for option in spec.options for flag in option.flags}
@@ -153,4 +183,4 @@ def parse(argv: Sequence[str]) -> SimpleNamespace | None:
         return None
     if spec.nargs is not None:
         values["services"] = services
-    return SimpleNamespace(command=argv[0], **values)
+    return SimpleNamespace(command=argv[0], **values, **spec.others)

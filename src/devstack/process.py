@@ -25,7 +25,6 @@ import contextlib
 import ctypes
 import errno
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -413,7 +412,7 @@ async def spawn(
         raise SpawnError(
             f"{service}: working directory {cwd} does not exist", hint="check `cwd` in stack.toml"
         )
-    token = secrets.token_hex(16)
+    token = os.urandom(16).hex()  # secrets.token_hex's bytes; secrets imports hmac, OpenSSL
     child_env = dict(env)
     child_env.update(DEVSTACK_SERVICE=service, DEVSTACK_STACK=stack_id, DEVSTACK_TOKEN=token)
     launch = _launch_argv(argv, Path(cwd), child_env)

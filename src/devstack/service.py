@@ -22,9 +22,7 @@ if TYPE_CHECKING:
     from devstack.checks.result import CheckResult
     from devstack.setupsteps import SetupRunner
 
-from devstack.crashcause import crash_cause
 from devstack.logs import LogChunk, LogHub, pump
-from devstack.policy import decide_restart
 from devstack.ports import holder_in_tree
 from devstack.probes import LogProbe, Probe, ProbeResult, make_probe, parse_host_port
 from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
@@ -308,6 +306,9 @@ class Service:
             uptime = self._clock() - started
             if self.state is ServiceState.FAILED:  # decided by the probe (start_period)
                 return
+            # A process ended: what follows is imported now, off the way to the first start.
+            from devstack.policy import decide_restart
+
             decision = decide_restart(
                 self.spec.restart, exit_ok=status.ok, uptime=uptime, consecutive=consecutive
             )
@@ -392,6 +393,8 @@ class Service:
         lines = [
             line for chunk in chunks if chunk.stream != "event" for line in chunk.text.splitlines()
         ]
+        from devstack.crashcause import crash_cause
+
         return crash_cause(lines, status.describe())
 
     async def _release(self, proc: ServiceProcess) -> None:

@@ -14,7 +14,6 @@ Stdlib only.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import signal
@@ -27,22 +26,17 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, Stack
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
-_FORMAT = 6  # 5: watch keys; 6: setup_timeout
+_FORMAT = 7  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _file_digest(path: Path) -> str | None:
+# The inputs are kept whole and compared whole, not digested: exact, and hashlib's
+# import (OpenSSL's, ~5 ms) is not on `up`'s path. They are a few kB; the spec beside
+# them holds every service's whole environment anyway (the file is 0600).
+def _file_content(path: Path) -> str | None:
     try:
-        return _digest(path.read_bytes())
+        return path.read_bytes().decode("utf-8", "surrogateescape")
     except OSError:
         return None
-
-
-def _environ_digest(environ: Mapping[str, str]) -> str:
-    return _digest(json.dumps(sorted(environ.items())).encode())
 
 
 def _inputs(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
@@ -50,8 +44,8 @@ def _inputs(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
         "format": _FORMAT,
         "version": __version__,
         "file": str(file),
-        "file_digest": _file_digest(file),
-        "environ": _environ_digest(environ),
+        "file_content": _file_content(file),
+        "environ": [[name, value] for name, value in sorted(environ.items())],  # as JSON reads it
     }
 
 
@@ -61,8 +55,8 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
         data = json.loads(cache.read_bytes())
         if data["inputs"] != _inputs(file, environ):
             return None
-        for name, digest in data["env_files"].items():
-            if _file_digest(Path(name)) != digest:
+        for name, content in data["env_files"].items():
+            if _file_content(Path(name)) != content:
                 return None
         spec = _stack_from_json(data["spec"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -80,7 +74,7 @@ def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -
     env_files = {str(p) for s in spec.services.values() for p in s.env_files}
     data = {
         "inputs": _inputs(file, environ),
-        "env_files": {name: _file_digest(Path(name)) for name in sorted(env_files)},
+        "env_files": {name: _file_content(Path(name)) for name in sorted(env_files)},
         "spec": _stack_to_json(spec),
     }
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")

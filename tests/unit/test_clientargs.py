@@ -1,5 +1,5 @@
-"""The client commands' hand parser: whatever it takes, it takes exactly as argparse
-(built from the same table) would; everything else is left to argparse."""
+"""The hand parser of the client commands and `up`: whatever it takes, it takes exactly
+as argparse (built from the same table) would; everything else is left to argparse."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from devstack.cli import CLIENT_COMMANDS, build_parser
-from devstack.clientargs import CLIENT_ARGS, parse
+from devstack.cli import CLIENT_COMMANDS, build_parser, cmd_up
+from devstack.clientargs import COMMAND_ARGS, parse
 
 # Words a client command line is made of: options, values, names, and what only
 # argparse handles (help, abbreviations, attached values, --, negative numbers).
@@ -36,6 +36,11 @@ WORDS = [
     "5m",
     "--timestamps",
     "--no-color",
+    "--no-setup",
+    "-d",
+    "--detach",
+    "--watch",
+    "--no-watch",
     "-h",
     "--help",
     "--js",
@@ -58,10 +63,10 @@ def argparse_result(argv: list[str]) -> dict[str, object] | None:
 
 
 def test_the_table_and_the_commands_agree() -> None:
-    assert set(CLIENT_ARGS) == set(CLIENT_COMMANDS)
+    assert set(COMMAND_ARGS) == {*CLIENT_COMMANDS, "up"}
 
 
-@pytest.mark.parametrize("command", sorted(CLIENT_ARGS))
+@pytest.mark.parametrize("command", sorted(COMMAND_ARGS))
 def test_what_parse_takes_argparse_takes_the_same_way(command: str) -> None:
     rng = random.Random(command)  # a fixed sample of each command's lines
     lines = [[command]] + [[command, w] for w in WORDS]
@@ -92,12 +97,19 @@ def test_what_parse_takes_argparse_takes_the_same_way(command: str) -> None:
         ["stop", "api"],
         ["start", "-f", "stack.toml", "api", "web"],
         ["down"],
+        ["up"],
+        ["up", "api", "web", "--no-color"],
+        ["up", "-d", "-f", "stack.toml", "--no-setup"],
     ],
 )
 def test_the_usual_lines_skip_argparse(argv: list[str]) -> None:
     fast = parse(argv)
     assert fast is not None
     assert vars(fast) == argparse_result(argv)
+
+
+def test_up_runs_the_same_command_either_way() -> None:
+    assert build_parser(only="up").parse_args(["up"]).func is cmd_up
 
 
 @pytest.mark.parametrize(
@@ -113,7 +125,8 @@ def test_the_usual_lines_skip_argparse(argv: list[str]) -> None:
         ["logs", "-n", "-1"],  # a negative number: argparse's rule, then -n's own check
         ["logs", "-n"],
         ["logs", "--", "api"],
-        ["up"],
+        ["up", "--watch"],  # a mutually exclusive pair: argparse's alone
+        ["up", "--no-watch", "api"],
         ["config"],
         [],
     ],

@@ -68,6 +68,8 @@ def test_any_input_change_is_a_miss(tmp_path: Path) -> None:
     speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
     assert speccache.load(cache, file, env) is not None
     assert speccache.load(cache, file, {**env, "NEW_VAR": "1"}) is None
+    assert speccache.load(cache, file, {**env, "PATH": env.get("PATH", "") + ":/x"}) is None
+    assert cache.stat().st_mode & 0o777 == 0o600  # it holds the whole environment
     (tmp_path / ".env").write_text("GREETING=changed\n")
     assert speccache.load(cache, file, env) is None
     (tmp_path / ".env").write_text("GREETING=hello\n")

@@ -17,13 +17,15 @@ import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devstack.checks.command import command_argv, find_venv, service_env, shown
 from devstack.checks.result import CheckResult, Status
-from devstack.checks.scan import WebApp, cli_kind, scan_web_apps
 from devstack.checks.servers import ServerCommand, is_compatible, parse_server, suggest
 from devstack.spec import ServiceSpec
+
+if TYPE_CHECKING:
+    from devstack.checks.scan import WebApp
 
 PROBE = Path(__file__).with_name("probe_app.py")
 _SERVES = {"asgi": "ASGI", "wsgi": "WSGI", "rsgi": "RSGI", "either": "WSGI or ASGI"}
@@ -275,6 +277,9 @@ class _Report:
         return self.result("fail", summary, details, fix)
 
     def _scan(self, module_file: Path | None) -> tuple[str | None, list[WebApp]]:
+        # Only after the import failed: the ast scan's module is not on the way to a start.
+        from devstack.checks.scan import cli_kind, scan_web_apps
+
         cli = cli_kind(module_file) if module_file is not None else None
         return cli, scan_web_apps(self.target.cwd)
 

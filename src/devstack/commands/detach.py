@@ -8,16 +8,19 @@ start them. ``up -d`` starts the supervisor in a session of its own, its output 
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.control.client import ControlClient
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
 from devstack.paths import StatePaths
+
+if TYPE_CHECKING:
+    import argparse
 
 # A start has an outcome once no service is still on its way.
 _ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
