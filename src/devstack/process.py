@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,6 +187,27 @@ def _launch_argv(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> list
     elif shutil.which(name, path=env.get("PATH", os.defpath)) is None:
         raise _spawn_error(name, FileNotFoundError(errno.ENOENT, "not found"))
     return [_SETPRIV, "--pdeathsig", "KILL", "--", *argv]
+
+
+_SPAWN_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _spawn_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+    """One spawn at a time on ``loop``, each to its end (pipes connected).
+
+    asyncio's subprocess_exec forks, then connects the pipes over a few loop turns.
+    When 20 services start together, those turns also run the other services' spawns
+    (each fork ~10 ms while the starting interpreters saturate the cores), so every
+    spawn returned only after the whole burst: the first service was announced, and
+    its probing began, ~400 ms after it was started. In turn, each spawn is done (and
+    its probe running) ~10 ms after it began, and the burst takes no longer.
+    """
+    lock = _SPAWN_LOCKS.get(loop)
+    if lock is None:
+        lock = _SPAWN_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def _check_loop_thread() -> None:
@@ -416,20 +438,21 @@ async def spawn(
     child_env = dict(env)
     child_env.update(DEVSTACK_SERVICE=service, DEVSTACK_STACK=stack_id, DEVSTACK_TOKEN=token)
     launch = _launch_argv(argv, Path(cwd), child_env)
+    loop = asyncio.get_running_loop()
     try:
-        loop = asyncio.get_running_loop()
-        transport, protocol = await loop.subprocess_exec(
-            lambda: _LeaderProtocol(limit=_PIPE_LIMIT, loop=loop),
-            *(launch or argv),
-            cwd=cwd,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            close_fds=True,
-            preexec_fn=None if launch else _child_setup(os.getpid()),
-        )
+        async with _spawn_lock(loop):
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _LeaderProtocol(limit=_PIPE_LIMIT, loop=loop),
+                *(launch or argv),
+                cwd=cwd,
+                env=child_env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=None if launch else _child_setup(os.getpid()),
+            )
     except OSError as exc:
         raise _spawn_error(argv[0], exc) from None
     except subprocess.SubprocessError as exc:  # the pre-exec step failed in the child

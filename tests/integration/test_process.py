@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -236,6 +237,43 @@ def test_concurrent_stops_both_return_after_everything_is_gone() -> None:
         first, second = await asyncio.gather(proc.stop(timeout=1), proc.stop(timeout=1))
         assert first.killed and second.signalled == 0
         assert not is_alive(pids["child"])
+
+    run(main())
+
+
+def test_spawns_started_together_each_return_before_the_next_forks() -> None:
+    """A burst of spawns (services with no dependencies, all at once) completes one by
+    one: the first returns (so its service is announced and probed) while it is still
+    the only child, not after every other fork of the burst."""
+
+    async def main() -> None:
+        stack_id = os.urandom(8).hex()
+        children_at_return: list[int] = []
+        procs: list[ServiceProcess] = []
+
+        def ours() -> int:  # this burst's children (not another test's leftovers)
+            count = 0
+            for child in psutil.Process().children():
+                with contextlib.suppress(psutil.Error):
+                    count += child.environ().get("DEVSTACK_STACK") == stack_id
+            return count
+
+        async def one(n: int) -> None:
+            proc = await spawn(
+                ["sleep", "30"],
+                cwd=Path.cwd(),
+                env=dict(os.environ),
+                service=f"s{n}",
+                stack_id=stack_id,
+            )
+            procs.append(proc)
+            children_at_return.append(ours())
+
+        try:
+            await asyncio.gather(*(one(n) for n in range(6)))
+        finally:
+            await asyncio.gather(*(p.stop(timeout=5) for p in procs))
+        assert children_at_return == [1, 2, 3, 4, 5, 6]
 
     run(main())
 
