@@ -495,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args: argparse.Namespace | SimpleNamespace
     fast = parse_client(argv)  # a client command line, without building argparse's parser
     if fast is not None:
-        fast.func = CLIENT_COMMANDS.get(fast.command, cmd_up)
+        fast.func = cmd_up if fast.command == "up" else CLIENT_COMMANDS[fast.command]
         args = fast
     else:
         parser = build_parser(only=argv[0] if argv and argv[0] in COMMANDS else None)

@@ -261,7 +261,6 @@ def test_a_restart_applies_watch_keys_edited_in_stack_toml(tmp_path: Path) -> No
         wait_count(stack, "[watch] restarted", 1)
         assert answer(port)[1] == "3"
         # Narrowed to another glob: helper.py no longer counts, config.cfg does.
-        extra = 'watch_debounce = "50ms"'
         narrowed = service_toml("web", ".", port, extra).replace("**/*.py", "*.cfg")
         (tmp_path / "stack.toml").write_text(narrowed)
         assert run_devstack(tmp_path, "restart", "web").returncode == 0

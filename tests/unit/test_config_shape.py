@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
+from conftest import modules_after
 from devstack.config import shape
 from devstack.config.model import (
     CheckModel,
@@ -448,3 +449,33 @@ def test_an_import_target_beyond_ascii_is_left_to_the_models() -> None:
     assert to_document(StackFile.model_validate(data)).services["a"].check == shape.Check(
         import_="app:créer"
     )
+
+
+def test_a_valid_file_is_loaded_without_pydantic_and_an_invalid_one_is_explained_by_it(
+    tmp_path: Path,
+) -> None:
+    demo = REPO / "examples" / "demo" / "stack.toml"
+    loaded = modules_after(f"from devstack.config import load_stack\nload_stack({str(demo)!r})")
+    assert "devstack.config.load" in loaded
+    assert "pydantic" not in loaded
+    bad = tmp_path / "stack.toml"
+    bad.write_text('[services.a]\ncmd = "x"\nprot = 1\n')
+    loaded = modules_after(
+        "from devstack.config import load_stack\n"
+        "from devstack.errors import ConfigError\n"
+        f"try:\n    load_stack({str(bad)!r})\nexcept ConfigError:\n    pass\n"
+    )
+    assert "pydantic" in loaded
+
+
+def test_the_modules_of_up_import_neither_pydantic_nor_argparse_nor_hashlib() -> None:
+    # What `up` loads before its first spawn (entry, CLI, cache, supervisor, checks).
+    loaded = modules_after(
+        "import devstack.entry, devstack.cli, devstack.speccache, devstack.earlyvalidate\n"
+        "import devstack.commands.detach, devstack.supervisor, devstack.checks.runner\n"
+        "import devstack.control.server\n"
+        "from devstack.clientargs import parse\n"
+        "assert parse(['up', '--no-color']) is not None"
+    )
+    assert "devstack.supervisor" in loaded
+    assert not {"pydantic", "argparse", "hashlib", "secrets"} & loaded

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
 
+from conftest import modules_after
 from devstack.errors import ConfigError
 from devstack.ports import UNKNOWN_HOLDER, PortHolder, _covers
 from devstack.probes import (
@@ -247,17 +246,6 @@ def test_port_holder_describe() -> None:
 
 
 # --- import cost --------------------------------------------------------------------
-
-
-def modules_after(code: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    ).stdout
-    return set(out.split())
 
 
 def test_probes_import_httpx_only_for_an_http_probe() -> None:
