@@ -22,9 +22,17 @@ if TYPE_CHECKING:
     from devstack.checks.result import CheckResult
     from devstack.setupsteps import SetupRunner
 
+from devstack.cadence import full_probe_due
 from devstack.logs import LogChunk, LogHub, pump
 from devstack.ports import holder_in_tree
-from devstack.probes import LogProbe, Probe, ProbeResult, make_probe, parse_host_port
+from devstack.probes import (
+    LogProbe,
+    Probe,
+    ProbeResult,
+    TcpProbe,
+    make_probe,
+    parse_host_port,
+)
 from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, ServiceState
@@ -458,10 +466,24 @@ class Service:
         took = self._clock() - started
         self._hub.event(self.name, f"[healthy] {result.detail} in {took:.2f}s", "ok")
         # Healthy: probe at `interval`; `retries` failures in a row make it unhealthy.
+        # Quiet (http_every): most ticks only connect, which no access log records.
         failures = 0
+        light = self._light_probe()
+        last_full = self._clock()
         while True:
             await asyncio.sleep(_aligned_delay(health.interval))
+            due = full_probe_due(
+                self._clock(),
+                last_full,
+                interval=health.interval,
+                http_every=health.http_every,
+                failing=failures > 0,
+            )
+            if light is not None and not due and (await light.run()).ok:
+                continue
+            # Due, or the port stopped answering: the probe itself says what a user sees.
             result = await probe.run()
+            last_full = self._clock()
             self.last_probe = result
             if result.ok:
                 if self.state is ServiceState.UNHEALTHY:
@@ -477,6 +499,14 @@ class Service:
                     self._hub.event(self.name, "[restarting] restart_on_unhealthy = true", "warn")
                     await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
                     return
+
+    def _light_probe(self) -> Probe | None:
+        """The TCP connect that stands in for a quiet http probe between its requests."""
+        health = self.spec.health
+        target = self._probed_address()
+        if health is None or health.http_every is None or target is None:
+            return None
+        return TcpProbe(target[0], target[1], timeout=health.timeout)
 
     def _foreign_listener(self) -> str | None:
         """Who answers the probed port, when it is not this service's own tree."""

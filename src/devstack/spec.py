@@ -16,6 +16,9 @@ from typing import Literal
 from devstack.states import Condition, RestartPolicy
 
 ProbeKind = Literal["http", "tcp", "cmd", "log"]
+DEFAULT_INTERVAL = 5.0  # health.interval when not written
+# health.interval not written, an http probe: once healthy, its request only this often.
+HTTP_EVERY = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +32,15 @@ class HealthSpec:
 
     kind: ProbeKind
     target: str
-    interval: float = 5.0  # between probes once healthy
+    interval: float = DEFAULT_INTERVAL  # between probes once healthy
     timeout: float = 1.0  # one probe's limit
     retries: int = 3  # consecutive failures that make a healthy service unhealthy
     start_period: float = 60.0  # longest it may take to become healthy after a start
     expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
     start_interval: float = 0.02  # between probes while starting (fast: readiness seen in ~50 ms)
+    # http only: once healthy, the request only every this many seconds and a silent tcp
+    # connect every `interval` in between (None: the request every `interval`).
+    http_every: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, Stack
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
-_FORMAT = 7  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256
+_FORMAT = 8  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's
@@ -145,6 +145,7 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
             "start_period": h.start_period,
             "expect_status": list(h.expect_status),
             "start_interval": h.start_interval,
+            "http_every": h.http_every,
         }
     r = s.restart
     return {
@@ -209,6 +210,7 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
             start_period=h["start_period"],
             expect_status=tuple(h["expect_status"]),
             start_interval=h["start_interval"],
+            http_every=h["http_every"],
         )
     r = d["restart"]
     return ServiceSpec(

@@ -28,7 +28,7 @@ from devstack.paths import StatePaths
 from devstack.printer import Printer
 from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.reaper import OrphanReaper, become_subreaper
-from devstack.refusals import is_local, refused_addresses
+from devstack.refusals import event_text, is_local, likely_moved, refused_addresses
 from devstack.service import ProcessHooks, Service
 from devstack.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
@@ -291,13 +291,12 @@ class Supervisor(ProcessHooks):
                 continue
             if target is None:
                 episode: tuple[object, ...] = ("none",)
-                text = f"[refused] {host}:{port}: no service of this stack declares port {port}"
+                specs = {n: s.spec for n, s in self.services.items()}
+                moved = likely_moved(specs, port, self.services[name].spec)
+                text = event_text(host, port, None, "", None, moved)
             else:
                 episode = (target.state, target.reason)
-                who = target.name
-                text = f"[refused] {host}:{port} is {who}'s port; {who} is {target.state}"
-                if target.reason:
-                    text += f": {target.reason}"
+                text = event_text(host, port, target.name, str(target.state), target.reason)
             if self._refusals.get((name, port)) == episode:
                 continue
             self._refusals[(name, port)] = episode

@@ -7,7 +7,9 @@ test ends whatever stack is left with ``devstack down`` (then SIGKILL of the gro
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -253,3 +255,62 @@ def test_a_config_error_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     assert "smoke[0].url" in err and "not on this machine" in err
     assert "Traceback" not in err
     assert supervisor_pid(tmp_path) is None
+
+
+def two_free_ports() -> int:
+    """A port P such that P and P + 1 are both free (the moved backend's old and new)."""
+    for _ in range(50):
+        port = free_port()
+        with contextlib.suppress(OSError), socket.socket() as s:
+            s.bind(("127.0.0.1", port + 1))
+            return port
+    raise AssertionError("no two adjacent free ports")
+
+
+def test_a_rewrite_to_the_old_port_names_the_backend_that_moved(tmp_path: Path) -> None:
+    """The field trial: next.config rewrites /api to 127.0.0.1:5328, and the backend now
+    runs on 5329; the frontend answers 500 and only its output says why."""
+    old = two_free_ports()
+    frontend = free_port()
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "next.config.js").write_text(
+        "module.exports = {\n"
+        "  rewrites: async () => [\n"
+        f"    {{ source: '/api/:path*', destination: 'http://127.0.0.1:{old}/api/:path*' }},\n"
+        "  ],\n"
+        "}\n"
+    )
+    write_stack(
+        tmp_path,
+        f"""
+        [services.backend]
+        cmd = "{app()}"
+        port = {old + 1}
+        health.http = "/health"
+
+        [services.frontend]
+        cmd = "{PY} {program("rewrite_proxy")} ${{port}} next.config.js"
+        cwd = "web"
+        port = {frontend}
+        health.http = "/"
+        depends_on = {{ backend = "healthy" }}
+
+        [[smoke]]
+        name = "api"
+        url = "${{services.frontend.url}}/api/python"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    assert " 500 " in row(out, "api") and "FAIL" in row(out, "api")
+    assert f"cause: frontend was refused on 127.0.0.1:{old}" in out, out
+    assert f"cause: most likely backend moved: backend is on port {old + 1} now" in out
+    assert f"cause: port {old} is written in next.config.js:3" in out
+    # The supervisor said it too, as the frontend's output showed the refusal.
+    logs = run_devstack(tmp_path, "logs", "frontend").stdout
+    assert (
+        f"[refused] 127.0.0.1:{old}: no service of this stack declares port {old}; "
+        f"backend is on port {old + 1}" in logs
+    ), logs

@@ -175,6 +175,97 @@ def test_upstream_lists_depends_on_then_env_references_once() -> None:
     assert cause.upstream(stack, api) == []
 
 
+def moved_stack() -> StackSpec:
+    """The field trial's stack: next.config.ts rewrites /api to 127.0.0.1:5328, while
+    stack.toml now runs the backend on 5329."""
+    backend = svc("backend", 5329)
+    frontend = svc("frontend", 3000, backend=Condition.STARTED)
+    return StackSpec(
+        name="s", root=Path("/x"), file=None, services={"frontend": frontend, "backend": backend}
+    )
+
+
+def test_a_refusal_the_supervisor_saw_names_the_service_that_moved() -> None:
+    stack = moved_stack()
+    healthy = {"frontend": {"state": "healthy"}, "backend": {"state": "healthy"}}
+    seen = [
+        "GET /api/python 500 in 25ms",
+        "[refused] 127.0.0.1:5328: no service of this stack declares port 5328",
+    ]
+    chain = cause.explain(
+        stack,
+        healthy,
+        "http://127.0.0.1:3000/api/python",
+        500,
+        "Internal Server Error",
+        seen=seen,
+        find_port=lambda svc, port: [f"next.config.ts:{port - 5320}"],
+    )
+    assert chain == [
+        "port 3000 is frontend's, which is healthy",
+        "frontend was refused on 127.0.0.1:5328 (its output, at the request): "
+        "no service of this stack declares port 5328",
+        "most likely backend moved: backend is on port 5329 now, "
+        "while frontend still calls port 5328",
+        "port 5328 is written in next.config.ts:8",
+        "see: devstack logs frontend",
+    ]
+
+
+def test_the_refused_port_is_read_from_the_output_and_env_tells_where_it_is_written() -> None:
+    backend = svc("backend", 5329)
+    frontend = svc("frontend", 3000, {"API_URL": "http://localhost:5328/api"})
+    stack = StackSpec(
+        name="s", root=Path("/x"), file=None, services={"frontend": frontend, "backend": backend}
+    )
+    healthy = {"frontend": {"state": "healthy"}, "backend": {"state": "healthy"}}
+    # Next's own line for a failed rewrite; the [refused] event may be an earlier one's.
+    seen = [
+        "Failed to proxy http://localhost:5328/api/x Error: connect ECONNREFUSED 127.0.0.1:5328"
+    ]
+    chain = cause.explain(stack, healthy, "http://127.0.0.1:3000/api/x", 500, "", seen=seen)
+    assert chain[1].startswith("frontend was refused on 127.0.0.1:5328")
+    assert chain[2].startswith("most likely backend moved: backend is on port 5329 now")
+    assert chain[3] == "port 5328 is written in env API_URL"
+
+
+def test_a_refused_declared_port_names_its_service_and_state() -> None:
+    snapshot = rows({"state": "crashed", "reason": "exit 1: ImportError: x"}, {"state": "healthy"})
+    seen = [
+        "redis.exceptions.ConnectionError: Error 111 connecting to localhost:5000. "
+        "Connection refused."
+    ]
+    chain = cause.explain(STACK, snapshot, "http://127.0.0.1:3000/", 500, "", seen=seen)
+    assert chain[1] == (
+        "frontend was refused on localhost:5000 (its output, at the request): "
+        "backend's port, which is crashed: exit 1: ImportError: x"
+    )
+
+
+def test_no_guess_when_no_service_is_related_or_near() -> None:
+    stack = moved_stack()
+    far = StackSpec(
+        name="s",
+        root=Path("/x"),
+        file=None,
+        services={"frontend": svc("frontend", 3000), "db": svc("db", 5432)},
+    )
+    healthy = {"frontend": {"state": "healthy"}, "db": {"state": "healthy"}}
+    seen = ["dial tcp 127.0.0.1:8080: connect: connection refused"]
+    chain = cause.explain(far, healthy, "http://127.0.0.1:3000/", 502, "", seen=seen)
+    assert chain == [
+        "port 3000 is frontend's, which is healthy",
+        "frontend was refused on 127.0.0.1:8080 (its output, at the request): "
+        "no service of this stack declares port 8080",
+        "see: devstack logs frontend",
+    ]
+    # A request straight to the old port: the service now one port up is named.
+    assert cause.explain(stack, healthy, "http://127.0.0.1:5328/api", None, "") == [
+        "no service of the stack declares port 5328",
+        "most likely backend moved: backend is on port 5329 now",
+    ]
+
+
 # --- events of an ended stack ------------------------------------------------------------
 
 

@@ -28,7 +28,16 @@ from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, toml_syntax_line
 from devstack.config.shape import Document, Health, Service, Smoke, read
 from devstack.errors import ConfigError, ConfigProblem
-from devstack.spec import HealthSpec, ProbeKind, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
+from devstack.spec import (
+    DEFAULT_INTERVAL,
+    HTTP_EVERY,
+    HealthSpec,
+    ProbeKind,
+    RestartSpec,
+    ServiceSpec,
+    SmokeSpec,
+    StackSpec,
+)
 from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import activate, find_venv
@@ -563,10 +572,13 @@ def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:
 
 
 def _health_spec(h: Health, kind: ProbeKind, target: str) -> HealthSpec:
+    # No interval written: the quiet default (an http request only every HTTP_EVERY).
+    quiet = h.interval is None and kind == "http"
     return HealthSpec(
         kind=kind,
         target=target,
-        interval=h.interval,
+        interval=DEFAULT_INTERVAL if h.interval is None else h.interval,
+        http_every=HTTP_EVERY if quiet else None,
         timeout=h.timeout,
         retries=h.retries,
         start_period=h.start_period,

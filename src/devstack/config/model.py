@@ -94,8 +94,11 @@ class HealthModel(BaseModel):
     log: Regex | None = Field(
         None, description="a regular expression; healthy once an output line matches it"
     )
-    interval: Duration = _duration(
-        "5s", "time between probes once healthy (while starting: every 20 ms)"
+    interval: Duration | None = Field(
+        None,
+        description='time between probes once healthy, e.g. "5s" (while starting: every 20 ms). '
+        "Not set: every 5s, and an http probe sends its request only every 30s, with a "
+        "silent TCP connect in between",
     )
     timeout: Duration = _duration("1s", "time limit of one probe")
     retries: int = Field(3, ge=1, description="consecutive failures that make it unhealthy")

@@ -260,7 +260,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         h = svc.health
         parts = [
             f"{h.kind} = {q(h.target)}",
-            f"interval = {q(format_duration(h.interval))}",
+            # Not written when quiet: read back, an interval means the request every interval.
+            *([] if h.http_every else [f"interval = {q(format_duration(h.interval))}"]),
             f"timeout = {q(format_duration(h.timeout))}",
             f"retries = {h.retries}",
             f"start_period = {q(format_duration(h.start_period))}",
@@ -268,6 +269,9 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         if h.expect_status:
             parts.append(f"expect_status = {list(h.expect_status)}")
         out.append(f"health = {{ {', '.join(parts)} }}")
+        if h.http_every:
+            every, tcp = format_duration(h.http_every), format_duration(h.interval)
+            out.append(f"# once healthy: the http request every {every}, a tcp connect every {tcp}")
     r = svc.restart
     out += [
         f"restart = {q(str(r.policy))}",

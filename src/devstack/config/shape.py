@@ -99,7 +99,7 @@ class _HealthKeys(Protocol):
     @property
     def log(self) -> str | None: ...
     @property
-    def interval(self) -> float: ...
+    def interval(self) -> float | None: ...
     @property
     def timeout(self) -> float: ...
 
@@ -137,7 +137,8 @@ def health_problem(h: _HealthKeys) -> str | None:
     if h.tcp is False:
         return "tcp = false: remove the key to have no tcp probe"
     for key in ("interval", "timeout"):
-        if getattr(h, key) <= 0:
+        value = getattr(h, key)
+        if value is not None and value <= 0:
             return f'{key} must be more than 0, e.g. "1s"'
     return None
 
@@ -175,7 +176,7 @@ class Health:
     tcp: str | int | bool | None = None
     cmd: str | None = None
     log: str | None = None
-    interval: float = 5.0
+    interval: float | None = None  # None: the quiet default (spec.HealthSpec.http_every)
     timeout: float = 1.0
     retries: int = 3
     start_period: float = 60.0

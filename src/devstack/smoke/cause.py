@@ -1,31 +1,36 @@
 """The cause chain of a failed request, from the stack's spec and ``ps`` rows (pure).
 
 A refused request or a 5xx answer is explained by the service that owns the URL's
-port: if it is not healthy, its state and reason; if it is, the first service it
-relies on (``depends_on``, or an env value holding that service's url or port)
-that is not healthy, and why. ``details`` adds lines a reason alone lacks (the
-check failure's ImportError and suggestion), by service.
+port: if it is not healthy, its state and reason; if it is, what it was refused
+(``seen``: its output and ``[refused]`` events around the request, or its answer's
+body), and the first service it relies on (``depends_on``, or an env value holding
+that service's url or port) that is not healthy, and why. A refused port that no
+service declares names the service that most likely moved, and where the old port
+is written. ``details`` adds lines a reason alone lacks (the check failure's
+ImportError and suggestion), by service.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping, Sequence
 
+from devstack.refusals import (
+    event_addresses,
+    is_local,
+    likely_moved,
+    moved_text,
+    refused_addresses,
+    relies_on,
+    url_port,
+)
 from devstack.smoke.result import HEALTHY_STATES
 from devstack.spec import ServiceSpec, StackSpec
 
 Rows = Mapping[str, Mapping[str, object]]
-_REFUSED_AT = re.compile(r"ECONNREFUSED\s+[\w.:\[\]]*:(\d{1,5})\b")  # the last :PORT
-
-
-def url_port(url: str) -> int | None:
-    try:
-        parts = urlsplit(url)
-        return parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    except ValueError:
-        return None
+# (the service, a port) -> where that port is written in its files ("next.config.js:6")
+FindPort = Callable[[ServiceSpec, int], Sequence[str]]
+_MAX_REFUSED = 2  # refused addresses explained per request; more would bury the first
 
 
 def owner_of(stack: StackSpec, port: int) -> ServiceSpec | None:
@@ -38,20 +43,18 @@ def owner_of(stack: StackSpec, port: int) -> ServiceSpec | None:
 
 def upstream(stack: StackSpec, svc: ServiceSpec) -> list[tuple[str, str]]:
     """The services ``svc`` relies on and how: depends_on first, then env references."""
-    found: dict[str, list[str]] = {name: ["depends_on"] for name in svc.depends_on}
-    for var, value in svc.env.items():
-        for other in stack.services.values():
-            if other.name != svc.name and _refers_to(value, other):
-                found.setdefault(other.name, []).append(f"env {var}")
-    return [(name, ", ".join(how)) for name, how in found.items()]
+    return relies_on(stack.services, svc)
 
 
-def _refers_to(value: str, other: ServiceSpec) -> bool:
-    if other.url and other.url in value:
-        return True
-    if other.port is None:
-        return False
-    return re.search(rf"(?:127\.0\.0\.1|localhost|\[::1\]):{other.port}(?!\d)", value) is not None
+def port_pattern(port: int) -> re.Pattern[str]:
+    """A loopback address on ``port`` as configs write it (``http://127.0.0.1:5328/api``)."""
+    return re.compile(rf"(?:127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]):{port}(?!\d)")
+
+
+def env_mentions(svc: ServiceSpec, port: int) -> list[str]:
+    """The env variables of ``svc`` whose value holds a loopback address on ``port``."""
+    pattern = port_pattern(port)
+    return [f"env {var}" for var, value in svc.env.items() if pattern.search(value)]
 
 
 def _state(rows: Rows, name: str) -> tuple[str, str | None]:
@@ -72,34 +75,87 @@ def explain(
     status: int | None,
     body: str,
     details: Mapping[str, Sequence[str]] | None = None,
+    seen: Sequence[str] = (),
+    find_port: FindPort | None = None,
 ) -> list[str]:
-    """Why the request to ``url`` was refused or failed (empty: nothing to say)."""
+    """Why the request to ``url`` was refused or failed (empty: nothing to say).
+
+    ``seen``: the owner's lines (output and events) around the request; ``find_port``:
+    where a port is written in a service's files.
+    """
     details = details or {}
-    refused_in_body = "ECONNREFUSED" in body
-    if status is not None and status < 500 and not refused_in_body:
+    in_body = refused_addresses(body)
+    if status is not None and status < 500 and not in_body:
         return []
     port = url_port(url)
     owner = None if port is None else owner_of(stack, port)
     if owner is None:
-        return [f"no service of the stack declares port {port}"]
+        lines = [f"no service of the stack declares port {port}"]
+        moved = None if port is None else likely_moved(stack.services, port)
+        if moved is not None:
+            lines.append(f"most likely {moved.name} moved: {moved_text(moved)} now")
+        return lines
     lines = [f"port {port} is {owner.name}'s, which is {_describe(rows, owner.name)}"]
     state, _ = _state(rows, owner.name)
     if state not in HEALTHY_STATES:
         lines += details.get(owner.name, ())
         lines += _blame_upstream(stack, rows, owner, details, {owner.name})
         return lines
-    match = _REFUSED_AT.search(body)
-    if match:
-        target = owner_of(stack, int(match.group(1)))
+    word = "ECONNREFUSED" if "ECONNREFUSED" in body else "a refused connection"
+    for _, refused in in_body[:1]:
+        target = owner_of(stack, refused)
         named = f"{target.name}'s port" if target else "no service's port"
-        lines.append(f"its answer says ECONNREFUSED on port {match.group(1)}: {named}")
+        lines.append(f"its answer says {word} on port {refused}: {named}")
+    told = _refused_in_output(stack, rows, owner, seen, {p for _, p in in_body}, find_port)
+    lines += told
     blamed = _blame_upstream(stack, rows, owner, details, {owner.name})
     if blamed:
         return lines + blamed
     deps = [name for name, _ in upstream(stack, owner)]
-    if deps:
+    if deps and not told:
         lines.append(f"what {owner.name} relies on is healthy ({', '.join(deps)})")
     lines.append(f"see: devstack logs {owner.name}")
+    return lines
+
+
+def _refused_in_output(
+    stack: StackSpec,
+    rows: Rows,
+    owner: ServiceSpec,
+    seen: Sequence[str],
+    told: set[int],
+    find_port: FindPort | None,
+) -> list[str]:
+    """What ``owner``'s own output (and the supervisor's ``[refused]`` events about it)
+    says it was refused around the request, with the likely culprit."""
+    found = [*event_addresses(list(seen)), *refused_addresses("\n".join(seen))]
+    lines: list[str] = []
+    explained = 0
+    for host, refused in dict.fromkeys(found):
+        if refused in told or not is_local(host) or refused == owner.port:
+            continue
+        if explained == _MAX_REFUSED:
+            break
+        explained += 1
+        told.add(refused)
+        where = f"{host}:{refused}" if ":" not in host else f"[{host}]:{refused}"
+        said = f"{owner.name} was refused on {where} (its output, at the request)"
+        target = owner_of(stack, refused)
+        if target is not None:
+            lines.append(f"{said}: {target.name}'s port, which is {_describe(rows, target.name)}")
+            continue
+        lines.append(f"{said}: no service of this stack declares port {refused}")
+        moved = likely_moved(stack.services, refused, owner)
+        if moved is not None:
+            lines.append(
+                f"most likely {moved.name} moved: {moved_text(moved)} now, "
+                f"while {owner.name} still calls port {refused}"
+            )
+        written = env_mentions(owner, refused) + list(
+            find_port(owner, refused) if find_port else ()
+        )
+        if written:
+            lines.append(f"port {refused} is written in {', '.join(dict.fromkeys(written))}")
     return lines
 
 

@@ -20,14 +20,36 @@ from devstack.commands.detach import ps_rows
 from devstack.control.client import ControlClient
 from devstack.errors import NoStackRunning
 from devstack.paths import StatePaths
+from devstack.refusals import event_addresses, refused_addresses, url_port
 from devstack.smoke import cause, judge
 from devstack.smoke.result import HEALTHY_STATES, StepResult
-from devstack.spec import SmokeSpec, StackSpec
+from devstack.spec import ServiceSpec, SmokeSpec, StackSpec
 
 # Events that open the explanation of a bad state; their indented lines follow them.
 _BLOCK_HEADS = ("[check failed]", "[failed]", "[crashed]", "[not started]")
 _BAD_STATES = frozenset({"failed", "blocked", "not started", "unhealthy", "crashed", "stopped"})
 _BODY_KEPT = 64 * 1024
+# Where a moved port may still be written: config files at the top of a service's cwd.
+_CONFIG_SUFFIXES = frozenset(
+    [
+        ".js",
+        ".mjs",
+        ".cjs",
+        ".ts",
+        ".mts",
+        ".json",
+        ".toml",
+        ".yaml",
+        ".yml",
+        ".ini",
+        ".cfg",
+        ".conf",
+        ".env",
+        ".py",
+    ]
+)
+_CONFIG_MAX_BYTES = 256 * 1024
+_CONFIG_MAX_FILES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +127,17 @@ class StackView:
                 return True
             if time.monotonic() >= deadline:
                 return False
+            time.sleep(0.1)
+
+    def refusals(self, service: str, since: float, timeout: float = 1.0) -> list[str]:
+        """``service``'s lines since ``since`` (output and events) once one tells of a
+        refused connection; all of them at ``timeout`` (its output may trail its answer)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines(service, since, ("stdout", "stderr", "event"))
+            text = "\n".join(lines)
+            if refused_addresses(text) or event_addresses(lines) or time.monotonic() >= deadline:
+                return lines
             time.sleep(0.1)
 
     def explanation(self, service: str) -> list[str]:
@@ -196,7 +229,12 @@ def _run_one(stack: StackSpec, view: StackView, http: httpx.Client, spec: SmokeS
         rows = view.rows()
         bad = [n for n, r in rows.items() if str(r.get("state")) not in HEALTHY_STATES]
         details = {name: view.explanation(name) for name in bad}
-        chain = cause.explain(stack, rows, spec.url, answer.status, answer.body, details)
+        port = url_port(spec.url)
+        owner = None if port is None else cause.owner_of(stack, port)
+        seen = [] if owner is None else view.refusals(owner.name, since - 0.05)
+        chain = cause.explain(
+            stack, rows, spec.url, answer.status, answer.body, details, seen, where_written
+        )
     return StepResult(
         name=spec.name,
         kind="request",
@@ -210,3 +248,44 @@ def _run_one(stack: StackSpec, view: StackView, http: httpx.Client, spec: SmokeS
         cause=tuple(chain),
         body=judge.body_excerpt(answer.body) if found else "",
     )
+
+
+def where_written(svc: ServiceSpec, port: int) -> list[str]:
+    """Where a loopback address on ``port`` is written among ``svc``'s env files and the
+    config files at the top of its cwd (``next.config.js:6``), as paths from its cwd."""
+    pattern = cause.port_pattern(port)
+    found: list[str] = []
+    for path in _config_files(svc):
+        try:
+            if path.stat().st_size > _CONFIG_MAX_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if not pattern.search(text):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{_shown(path, svc.cwd)}:{number}")
+                break
+    return found
+
+
+def _config_files(svc: ServiceSpec) -> list[Path]:
+    files = list(svc.env_files)
+    try:
+        entries = sorted(svc.cwd.iterdir())[:_CONFIG_MAX_FILES]
+    except OSError:
+        entries = []
+    for path in entries:
+        named = path.name.startswith(".env") or path.name == "Procfile"
+        if (named or path.suffix in _CONFIG_SUFFIXES) and path.is_file() and path not in files:
+            files.append(path)
+    return files
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.relative_to(cwd))
+    except ValueError:
+        return str(path)
