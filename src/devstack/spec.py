@@ -72,6 +72,8 @@ class ServiceSpec:
     env_files: tuple[Path, ...] = ()  # the files the env was read from (restart-needed detection)
     check_import: str | None = None  # "pkg.mod:attr" the import check loads (default: inferred)
     check_cmds: tuple[str, ...] = ()  # commands that must exit 0 before a start (no shell)
+    check_off: tuple[str, ...] = ()  # checks switched off: "env" for check.env = false...
+    check_env_ignore: tuple[str, ...] = ()  # variables the env check leaves alone
     venv: Path | None = None  # absolute; None: a .venv/venv found in cwd, if any
     setup: str | None = None  # a shell line run (through /bin/sh) before the first start
     setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup

@@ -26,7 +26,7 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, Stack
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
-_FORMAT = 8  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every
+_FORMAT = 9  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every; 9: check_off
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's
@@ -173,6 +173,8 @@ def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
         "env_files": [str(p) for p in s.env_files],
         "check_import": s.check_import,
         "check_cmds": list(s.check_cmds),
+        "check_off": list(s.check_off),
+        "check_env_ignore": list(s.check_env_ignore),
         "venv": None if s.venv is None else str(s.venv),
         "setup": s.setup,
         "setup_inputs": list(s.setup_inputs),
@@ -238,6 +240,8 @@ def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
         env_files=tuple(Path(p) for p in d["env_files"]),
         check_import=d["check_import"],
         check_cmds=tuple(d["check_cmds"]),
+        check_off=tuple(d["check_off"]),
+        check_env_ignore=tuple(d["check_env_ignore"]),
         venv=None if d["venv"] is None else Path(d["venv"]),
         setup=d["setup"],
         setup_inputs=tuple(d["setup_inputs"]),

@@ -95,6 +95,8 @@ class Supervisor(ProcessHooks):
         self._held: set[str] = set()
         self._busy = 0
         self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
+        # Env warnings already shown: a line of a .env every service reads is shown once.
+        self._env_warned: dict[tuple[str, str, str | None], str] = {}
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
@@ -306,10 +308,11 @@ class Supervisor(ProcessHooks):
     async def _preflight(
         self, spec: ServiceSpec, skip: frozenset[str] = frozenset()
     ) -> list[CheckResult]:
-        from devstack.checks.runner import check_service
+        from devstack.checks.runner import check_service, first_time
 
         # The setup step ran (or was skipped on purpose) just before: not its program.
-        return await check_service(spec, self.stack, skip={"setup", *skip})
+        results = await check_service(spec, self.stack, skip={"setup", *skip})
+        return first_time(results, self._env_warned)
 
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""

@@ -131,7 +131,15 @@ def test_a_document_with_every_key_is_read_exactly() -> None:
                 "stop_timeout": "3s",
                 "restart_on_unhealthy": True,
                 "venv": ".venv",
-                "check": {"import": "api:create_app()", "cmd": ["true"]},
+                "check": {
+                    "import": "api:create_app()",
+                    "cmd": ["true"],
+                    "env": False,
+                    "env_ignore": ["OKTA_REDIRECT_URI"],
+                    "port": False,
+                    "executable": False,
+                    "syntax": False,
+                },
                 "setup": "make",
                 "setup_inputs": ["requirements.txt"],
                 "setup_timeout": "10m",
@@ -143,6 +151,7 @@ def test_a_document_with_every_key_is_read_exactly() -> None:
             },
             "web": {
                 "cmd": "pnpm dev",
+                "check": {"import": False},
                 "shell": True,
                 "depends_on": {"api": "healthy"},
                 "health": {"tcp": True},
@@ -230,10 +239,15 @@ HEALTH = {
 PROBES = ("http", "tcp", "cmd", "log")
 CHECK = {
     "import": (
-        st.sampled_from(["api:app", "pkg.mod", "a:b()", "_x.y:z"]),
-        ["1bad", "a:", "a b", "é:x", "a\n", "a:\n", "", 1],
+        st.sampled_from(["api:app", "pkg.mod", "a:b()", "_x.y:z", False]),
+        ["1bad", "a:", "a b", "é:x", "a\n", "a:\n", "", 1, True, 0],
     ),
     "cmd": (st.lists(st.just("true"), max_size=2), ["true", [1], [""]]),
+    "env": FLAGS,
+    "env_ignore": (st.lists(st.sampled_from(["A", "OKTA_REDIRECT_URI"]), max_size=2), ["A", [1]]),
+    "port": FLAGS,
+    "executable": FLAGS,
+    "syntax": FLAGS,
 }
 SERVICE = {
     "cmd": (

@@ -3,19 +3,27 @@
 Only the values the stack sets are read (a value equal to devstack's own
 environment was inherited, not wired). For a Node frontend, the env files its
 framework reads (Next.js, Vite) are read too, with their line numbers.
+
+Nothing here blocks a start: a URL on a port no service declares may be meant for
+something outside the stack (a browser callback, a server started by hand), so it is
+a warning. Its suggestion names only a service that speaks the URL's scheme, keeps
+the URL's path, and points at the place the value came from: an env file's line, or
+stack.toml's ``env``. The localhost warning is for Node clients only.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devstack import ports
 from devstack.checks.ports import bind_address
+from devstack.checks.protocols import is_node, speaks, url_protocol
 from devstack.checks.result import CheckResult
+from devstack.config.envfile import read_env_file
 from devstack.errors import DevstackError
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -35,6 +43,11 @@ class LocalUrl:
     host: str
     port: int
     where: str | None = None  # ".env.local:3" for a value read from a file
+    scheme: str = "http"
+    start: int = 0  # where "scheme://" starts in value
+    host_start: int = 0  # where "host:port" starts (after any user@)
+    port_start: int = 0  # where the port's digits start; they end at ``end``
+    end: int = 0
 
 
 def declared_env(spec: ServiceSpec, environ: Mapping[str, str]) -> dict[str, str]:
@@ -47,7 +60,20 @@ def local_urls(env: Mapping[str, str], where: Mapping[str, str] | None = None) -
     for var, value in env.items():
         for m in _LOCAL_URL.finditer(value):
             host = m.group(2).strip("[]").lower()
-            found.append(LocalUrl(var, value, host, int(m.group(3)), (where or {}).get(var)))
+            found.append(
+                LocalUrl(
+                    var,
+                    value,
+                    host,
+                    int(m.group(3)),
+                    (where or {}).get(var),
+                    m.group(1).lower(),
+                    m.start(),
+                    m.start(2),
+                    m.start(3),
+                    m.end(),
+                )
+            )
     return found
 
 
@@ -74,23 +100,28 @@ def read_env_lines(path: Path) -> dict[str, tuple[str, int]]:
 def check_env(
     spec: ServiceSpec, stack: StackSpec, environ: Mapping[str, str] | None = None
 ) -> list[CheckResult]:
-    """The env and localhost checks of one service."""
+    """The env and localhost checks of one service (warnings at most)."""
     environ = os.environ if environ is None else environ
-    declared = declared_env(spec, environ)
+    ignored = frozenset(spec.check_env_ignore)
+    declared = {k: v for k, v in declared_env(spec, environ).items() if k not in ignored}
     results: list[CheckResult] = []
     urls = local_urls(declared)
-    file_values, contradictions = _node_env_files(spec, declared)
+    file_values, contradictions = _node_env_files(spec, declared, ignored)
     results += contradictions
     urls += [u for u in file_values if u.var not in declared]
     # Only with URLs to match: every service's bind address, for each of 40 services, is O(n^2).
     owners = _port_owners(stack) if urls else {}
+    origins: dict[str, str] | None = None
     for url in urls:
         owner = owners.get(url.port)
+        if owner is None and _is_listened(url.port):
+            continue
+        if url.where is None:
+            origins = _origins(spec, stack) if origins is None else origins
+            url = replace(url, where=origins.get(url.var))
         if owner is None:
-            result = _unserved(spec, stack, url)
-            if result is not None:
-                results.append(result)
-        elif url.host == "localhost":
+            results.append(_unserved(spec, stack, url))
+        elif url.host == "localhost" and is_node(spec):
             result = _localhost(spec, url, owner)
             if result is not None:
                 results.append(result)
@@ -122,34 +153,89 @@ def _is_listened(port: int) -> bool:
         return True  # cannot tell: do not accuse
 
 
-def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult | None:
-    if _is_listened(url.port):
-        return None
-    where = f"{url.where} sets " if url.where else ""
+def _origins(spec: ServiceSpec, stack: StackSpec) -> dict[str, str]:
+    """VAR -> "FILE:LINE" for the values the service got from its env files (the last
+    file setting it wins, as it did when the env was merged); ``env =`` values are not here."""
+    found: dict[str, str] = {}
+    for path in spec.env_files:
+        try:
+            values = read_env_file(path)
+        except OSError:
+            continue
+        lines = read_env_lines(path)
+        shown = _shown(path, stack.root)
+        for var, value in values.items():
+            if spec.env.get(var) == value:
+                line = lines.get(var, ("", 0))[1]
+                found[var] = f"{shown}:{line}" if line else shown
+            else:
+                found.pop(var, None)
+    return found
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult:
+    where = f" ({url.where})" if url.where else ""
     summary = (
-        f"{where}{url.var}={url.value} points at port {url.port}, which no service of the "
+        f"{url.var}={url.value}{where} points at port {url.port}, which no service of the "
         "stack declares and nothing listens on"
     )
     details: list[str] = []
     fix = None
     likely = _likely_service(spec, stack, url)
     if likely is not None:
-        details.append(f"it most likely means {likely.name} (port {likely.port})")
-        fix = f'{url.var} = "${{services.{likely.name}.url}}"'
-        details.append(f"in stack.toml: [services.{spec.name}] env = {{ {fix} }}")
-    return CheckResult(spec.name, "env", "fail", summary, tuple(details), fix)
+        port = bind_address(likely)[1] or likely.port
+        details.append(f"it most likely means {likely.name} (port {port})")
+        fix = _fix(spec, stack, url, likely, port)
+    else:
+        details.append(f"no service of the stack is known to serve {url.scheme}://")
+    details.append(
+        "a warning only: it may be meant for something outside the stack "
+        "(a browser callback, a server started by hand)"
+    )
+    if not stack.from_procfile:
+        details.append(f'to silence it: [services.{spec.name}] check.env_ignore = ["{url.var}"]')
+    return CheckResult(spec.name, "env", "warn", summary, tuple(details), fix)
+
+
+def _fix(
+    spec: ServiceSpec, stack: StackSpec, url: LocalUrl, likely: ServiceSpec, port: int | None
+) -> str:
+    """The same value on ``likely``'s port, path and query kept, where it was set."""
+    where = url.where or (".env" if stack.from_procfile else None)
+    if where is not None:  # an env file's line: literal, files are not interpolated
+        literal = url.value[: url.port_start] + str(port) + url.value[url.end :]
+        return f"in {where}: {url.var}={literal}"
+    if url_protocol(url.scheme) == "http" and url.host_start == url.start + len(url.scheme) + 3:
+        value = url.value[: url.start] + f"${{services.{likely.name}.url}}" + url.value[url.end :]
+    else:
+        ref = f"${{services.{likely.name}.port}}"
+        value = url.value[: url.port_start] + ref + url.value[url.end :]
+    return f'in stack.toml: [services.{spec.name}] env = {{ {url.var} = "{value}" }}'
 
 
 def _likely_service(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> ServiceSpec | None:
+    """The service the URL most likely means, among those speaking its scheme (none when
+    no service surely does: a guess across protocols misleads more than it helps)."""
+    protocol = url_protocol(url.scheme)
+    if protocol is None:
+        return None
     best: tuple[float, ServiceSpec] | None = None
     var = url.var.lower()
     for svc in stack.services.values():
-        if svc.name == spec.name or svc.port is None:
+        port = bind_address(svc)[1] or svc.port
+        if port is None or protocol not in speaks(svc, stack):
             continue
         score = 4.0 if svc.name in spec.depends_on else 0.0
         if any(part and part in var for part in re.split(r"[-_]", svc.name.lower())):
             score += 3.0
-        score -= min(abs(svc.port - url.port), 1000) / 1000
+        score -= min(abs(port - url.port), 1000) / 1000
         if best is None or score > best[0]:
             best = (score, svc)
     return best[1] if best else None
@@ -161,23 +247,29 @@ def _localhost(spec: ServiceSpec, url: LocalUrl, owner: ServiceSpec) -> CheckRes
         return None
     other = "::1 first (Node 17+)" if host == "127.0.0.1" else "127.0.0.1 for some clients"
     family_addr = f"[{'::1' if host == '127.0.0.1' else '127.0.0.1'}]:{url.port}"
+    where = f" ({url.where})" if url.where else ""
     summary = (
-        f"{url.var}={url.value} uses localhost, but {owner.name} binds only {host}; "
+        f"{url.var}={url.value}{where} uses localhost, but {owner.name} binds only {host}; "
         f"localhost resolves to {other}"
     )
     fixed = url.value.replace(f"localhost:{url.port}", f"{_url_host(host)}:{url.port}")
+    fix = (
+        f"in {url.where}: {url.var}={fixed}"  # a file holds no ${...}
+        if url.where
+        else f'{url.var} = "{fixed}" (or "${{services.{owner.name}.url}}")'
+    )
     return CheckResult(
         spec.name,
         "localhost",
         "warn",
         summary,
         (f"clients then fail with connect ECONNREFUSED {family_addr} although {owner.name} is up",),
-        f'{url.var} = "{fixed}" (or "${{services.{owner.name}.url}}")',
+        fix,
     )
 
 
 def _node_env_files(
-    spec: ServiceSpec, declared: Mapping[str, str]
+    spec: ServiceSpec, declared: Mapping[str, str], ignored: Collection[str] = ()
 ) -> tuple[list[LocalUrl], list[CheckResult]]:
     """Local URLs in a Node frontend's env files, and lines there contradicting the stack."""
     if not (spec.cwd / "package.json").is_file():
@@ -185,7 +277,8 @@ def _node_env_files(
     merged: dict[str, tuple[str, str]] = {}  # key -> (value, "file:line"); later files win
     for name in NODE_ENV_FILES:
         for key, (value, line) in read_env_lines(spec.cwd / name).items():
-            merged[key] = (value, f"{name}:{line}")
+            if key not in ignored:
+                merged[key] = (value, f"{name}:{line}")
     results = []
     for key, (value, where) in merged.items():
         if key in declared and declared[key] != value:

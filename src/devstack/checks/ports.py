@@ -69,7 +69,10 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
     """The port check; None when the service declares no port and the command names none."""
     argv = command_argv(spec)
     written = command_port(argv)
-    if written is not None and spec.port is not None and written != spec.port:
+    # A Procfile's ports are numbered for each line (honcho's $PORT), not declared: a
+    # command that binds its own port (redis-server --port 6379) is as the user meant.
+    declared = None if stack.from_procfile else spec.port
+    if written is not None and declared is not None and written != declared:
         return CheckResult(
             spec.name,
             "port",
@@ -79,7 +82,7 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
             "use ${port} in cmd (it is " + str(spec.port) + ") or change port",
         )
     server = parse_server(argv, spec.env)
-    if server is not None and server.port is None and spec.port is not None:
+    if server is not None and server.port is None and declared is not None:
         default = default_port(server, spec.env)
         if default is not None and default != spec.port:
             return CheckResult(

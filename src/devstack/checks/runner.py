@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 import shutil
@@ -48,8 +49,9 @@ async def check_service(
 
     ``timeout`` bounds each subprocess (the import probe, each ``check.cmd``).
     ``skip`` leaves checks out by name: a restart skips "port", which the
-    running copy holds.
+    running copy holds; the service's own ``check.NAME = false`` are added.
     """
+    skip = {*skip, *spec.check_off}
     results: list[CheckResult] = []
     exe, resolved = (None, None) if "executable" in skip else check_executable(spec)
     if exe is not None:
@@ -91,14 +93,57 @@ async def check_service(
 async def check_stack(
     stack: StackSpec, names: Sequence[str] = (), *, timeout: float = 15.0
 ) -> dict[str, list[CheckResult]]:
-    """The checks of ``names`` (default: every service), services concurrently."""
+    """The checks of ``names`` (default: every service), services concurrently; a
+    warning several services share is kept once, on the first, naming the others."""
     chosen = list(names) or list(stack.services)
     async with asyncio.TaskGroup() as group:
         tasks = {
             name: group.create_task(check_service(stack.services[name], stack, timeout=timeout))
             for name in chosen
         }
-    return {name: task.result() for name, task in tasks.items()}
+    seen: dict[SharedKey, str] = {}
+    others: dict[SharedKey, list[str]] = {}
+    results = {name: first_time(task.result(), seen, others) for name, task in tasks.items()}
+    return {name: [_naming_others(r, others) for r in rs] for name, rs in results.items()}
+
+
+SharedKey = tuple[str, str, str | None]
+_SHARED_CHECKS = ("env", "localhost")
+
+
+def shared_key(result: CheckResult) -> SharedKey | None:
+    """What makes two services' env warnings the same one (a line of an env file they
+    both read); None for any other result."""
+    if result.status != "warn" or result.check not in _SHARED_CHECKS:
+        return None
+    return (result.check, result.summary, result.fix)
+
+
+def first_time(
+    results: list[CheckResult],
+    seen: dict[SharedKey, str],
+    others: dict[SharedKey, list[str]] | None = None,
+) -> list[CheckResult]:
+    """``results`` without the env warnings another service already gave (``seen``:
+    key -> that service, updated; ``others``: key -> the services it was left out of):
+    five services reading one ``.env`` get one warning."""
+    kept = []
+    for r in results:
+        key = shared_key(r)
+        if key is not None and seen.setdefault(key, r.service) != r.service:
+            if others is not None:
+                others.setdefault(key, []).append(r.service)
+            continue
+        kept.append(r)
+    return kept
+
+
+def _naming_others(result: CheckResult, others: dict[SharedKey, list[str]]) -> CheckResult:
+    key = shared_key(result)
+    if key is None or key not in others:
+        return result
+    also = "also in the env of " + ", ".join(others[key])
+    return dataclasses.replace(result, details=(*result.details, also))
 
 
 def _python_of(spec: ServiceSpec, resolved: Path | None) -> Path | None:

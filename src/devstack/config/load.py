@@ -26,7 +26,7 @@ from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
 from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, toml_syntax_line
-from devstack.config.shape import Document, Health, Service, Smoke, read
+from devstack.config.shape import Check, Document, Health, Service, Smoke, read
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.spec import (
     DEFAULT_INTERVAL,
@@ -415,8 +415,10 @@ class _Resolver:
             stop_timeout=svc.stop_timeout,
             restart_on_unhealthy=svc.restart_on_unhealthy,
             shell=svc.shell,
-            check_import=svc.check.import_ if svc.check else None,
+            check_import=(svc.check.import_ or None) if svc.check else None,
             check_cmds=tuple(svc.check.cmd) if svc.check else (),
+            check_off=_checks_off(svc.check),
+            check_env_ignore=tuple(svc.check.env_ignore) if svc.check else (),
             venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
             setup=setup,
             setup_inputs=tuple(svc.setup_inputs),
@@ -534,6 +536,16 @@ class _Resolver:
             self.problem(key, f'{text!r} is not "host:port" or a port number')
             return None
         return text
+
+
+def _checks_off(check: Check | None) -> tuple[str, ...]:
+    """The checks ``check.NAME = false`` switches off (``import = false`` too)."""
+    if check is None:
+        return ()
+    off = ("import",) if check.import_ is False else ()
+    return off + tuple(
+        name for name in ("env", "port", "executable", "syntax") if not getattr(check, name)
+    )
 
 
 def smoke_url_problem(url: str) -> str | None:

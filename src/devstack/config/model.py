@@ -63,6 +63,10 @@ StopSignal = Annotated[
     WithJsonSchema({"type": "string", "enum": [*SIGNAL_NAMES, *(f"SIG{n}" for n in SIGNAL_NAMES)]}),
 ]
 Regex = Annotated[str, BeforeValidator(shape.regex)]
+ImportTarget = Annotated[
+    Annotated[str, Field(pattern=shape.IMPORT_PATTERN)] | Literal[False] | None,
+    BeforeValidator(shape.import_switch),
+]
 Command = Annotated[str | list[str], BeforeValidator(shape.command)]
 StrOrList = str | list[str]
 Globs = list[Annotated[str, BeforeValidator(shape.relative_glob)]]  # relative to the service's cwd
@@ -118,17 +122,31 @@ class CheckModel(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True, populate_by_name=True)
 
-    import_: str | None = Field(
+    import_: ImportTarget = Field(
         None,
         alias="import",
-        pattern=shape.IMPORT_PATTERN,
-        description='the app the import check loads, "pkg.mod:attr" (default: read from cmd)',
+        description='the app the import check loads, "pkg.mod:attr" (default: read from cmd); '
+        "false: no import check",
     )
     cmd: list[str] = Field(
         default_factory=list,
         description="commands (no shell) that must exit 0 before a start, "
         'e.g. ["python manage.py check"]',
     )
+    env: bool = Field(
+        True,
+        description="false: no env check (local URLs in env that point at nothing, "
+        "localhost vs ::1 for Node)",
+    )
+    env_ignore: list[str] = Field(
+        default_factory=list,
+        description='variables the env check leaves alone, e.g. ["OKTA_REDIRECT_URI"]',
+    )
+    port: bool = Field(True, description="false: no port check (free, and the one cmd binds)")
+    executable: bool = Field(
+        True, description="false: no check that cmd's program is found (venv, PATH)"
+    )
+    syntax: bool = Field(True, description="false: no check that a `python FILE.py` compiles")
 
 
 class ServiceModel(BaseModel):
@@ -183,7 +201,9 @@ class ServiceModel(BaseModel):
     venv: str | None = Field(
         None, description="its virtualenv, relative to cwd (default: .venv or venv in cwd)"
     )
-    check: CheckModel | None = Field(None, description="preflight checks: import target, commands")
+    check: CheckModel | None = Field(
+        None, description="preflight checks: import target, commands, checks switched off"
+    )
     setup: Annotated[str, BeforeValidator(shape.setup_line)] | None = Field(
         None,
         description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
@@ -310,7 +330,7 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
     elif path[:1] == ("services",) and len(path) == 3 and path[2] == "health":
         model = HealthModel
     elif path[:1] == ("services",) and len(path) == 3 and path[2] == "check":
-        return ["import", "cmd"]
+        return [f.alias or n for n, f in CheckModel.model_fields.items()]
     elif path[:1] == ("smoke",) and len(path) == 2:
         return [f.alias or n for n, f in SmokeModel.model_fields.items()]
     elif path:

@@ -66,6 +66,14 @@ def command(value: Any) -> Any:
     return value
 
 
+def import_switch(value: Any) -> Any:
+    if value is True:
+        raise ValueError('the import check is on by default; give "module:attr", or false')
+    if type(value) in (int, float):  # Literal[False] would take 0 (0 == False)
+        raise ValueError(f'expected "module:attr" or false, got {value!r}')
+    return value
+
+
 def setup_line(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
         raise ValueError("setup is empty; remove the key to have no setup step")
@@ -185,8 +193,13 @@ class Health:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Check:
-    import_: str | None = None
+    import_: str | Literal[False] | None = None
     cmd: list[str] = field(default_factory=list)
+    env: bool = True
+    env_ignore: list[str] = field(default_factory=list)
+    port: bool = True
+    executable: bool = True
+    syntax: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -362,7 +375,10 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-def _import_target(value: Any) -> str:
+def _import_target(value: Any) -> str | Literal[False]:
+    import_switch(value)
+    if value is False:  # the import check switched off
+        return False
     # The models use pydantic-core's (Rust) regex; on ASCII without a newline it
     # agrees with Python's. Anything else is for the models to judge.
     _require(type(value) is str and value.isascii() and "\n" not in value)
@@ -394,7 +410,18 @@ _HEALTH = _table_of(
     },
     problem=health_problem,
 )
-_CHECK = _table_of(Check, {"import_": _import_target, "cmd": _list_of(_str)})
+_CHECK = _table_of(
+    Check,
+    {
+        "import_": _import_target,
+        "cmd": _list_of(_str),
+        "env": _bool,
+        "env_ignore": _list_of(_str),
+        "port": _bool,
+        "executable": _bool,
+        "syntax": _bool,
+    },
+)
 _SERVICE = _table_of(
     Service,
     {
