@@ -7,6 +7,7 @@ import check loads the app with the Python that will serve it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Sequence
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.checks.result import CheckResult
+from devstack.checks.servers import server_of
+from devstack.checks.shims import CannotTell, behind
 from devstack.spec import ServiceSpec
 from devstack.venv import find_venv as venv_in
 
@@ -39,6 +42,9 @@ _INSTALL_HINTS = {
     "npm": "install Node.js (https://nodejs.org, or nvm/fnm)",
     "npx": "install Node.js (https://nodejs.org, or nvm/fnm)",
 }
+_PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
+# pip's launcher for a shebang too long for the kernel: `'''exec' "/path/python" "$0" "$@"`.
+_SH_EXEC = re.compile("^'''exec' " + r'(?:"(?P<quoted>[^"]+)"|(?P<bare>\S+)) "\$0"')
 # Shell words that are not programs: a shell = true command starting so is not checked.
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "if", "for", "while", "eval"}
 
@@ -100,13 +106,15 @@ def resolve(spec: ServiceSpec, name: str) -> Resolved:
     return Resolved(name, Path(found) if found else None, looked)
 
 
-def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path | None:
-    """The Python that will run ``argv``: argv[0] itself, or its script's shebang."""
-    if os.path.basename(argv[0]).startswith("python"):
-        return resolved
+def shebang_python(spec: ServiceSpec, script: Path) -> Path | None:
+    """The Python a script runs with, read from its first lines; None: not a Python script.
+
+    ``#!/path/python``, ``#!/usr/bin/env python3`` (looked up on the service's PATH),
+    and pip's form for long paths: ``#!/bin/sh`` then ``'''exec' "/path/python" "$0" "$@"``.
+    """
     try:
-        with open(resolved, "rb") as f:
-            first = f.readline(512)
+        with open(script, "rb") as f:
+            first, second = f.readline(512), f.readline(1024)
     except OSError:
         return None
     if not first.startswith(b"#!"):
@@ -115,11 +123,52 @@ def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path 
     if not words:
         return None
     if os.path.basename(words[0]) == "env" and len(words) > 1:
+        if not _PYTHON.match(os.path.basename(words[-1])):
+            return None  # `#!/usr/bin/env bash`: a shell script (a shim, a wrapper)
         found = shutil.which(words[-1], path=search_path(spec))
         return Path(found) if found else None
-    if "python" not in os.path.basename(words[0]):
-        return None
-    return Path(words[0])
+    if "python" in os.path.basename(words[0]):
+        return Path(words[0])
+    exec_line = _SH_EXEC.match(second.decode(errors="replace"))
+    if os.path.basename(words[0]) == "sh" and exec_line:
+        return Path(exec_line["quoted"] or exec_line["bare"])
+    return None
+
+
+async def python_of(spec: ServiceSpec, program: Path | None) -> Path | CannotTell | None:
+    """The Python that will run the service's command (a shim's real one, asked of its
+    manager); ``CannotTell`` when the command is not one devstack can read; None when
+    there is no Python at all. A command that is no Python server (``check.import`` set
+    on ``./run.sh``) gets the venv's python, else python3 on PATH.
+    """
+    argv = command_argv(spec)
+    env = service_env(spec)
+    if program is not None and argv:
+        if _PYTHON.match(os.path.basename(argv[0])):
+            return await _real_python(spec, program, env)
+        real = await behind(program, cwd=spec.cwd, env=env)
+        if isinstance(real, CannotTell):
+            return real
+        python = shebang_python(spec, real)
+        if python is not None:
+            return await _real_python(spec, python, env)
+        if server_of(argv) is not None:
+            return CannotTell(
+                f"{argv[0]} ({real}) is neither a Python interpreter "
+                "nor a script whose first line names one"
+            )
+    venv = find_venv(spec)
+    if venv is not None and (venv / _BIN / "python").exists():
+        return venv / _BIN / "python"
+    fallback = shutil.which("python3", path=search_path(spec))
+    return await _real_python(spec, Path(fallback), env) if fallback else None
+
+
+async def _real_python(spec: ServiceSpec, python: Path, env: dict[str, str]) -> Path:
+    """``python`` itself, or the interpreter behind it when it is a shim. A shim devstack
+    cannot ask still runs Python: the service itself runs through that launcher."""
+    real = await behind(python, cwd=spec.cwd, env=env)
+    return python if isinstance(real, CannotTell) else real
 
 
 def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | None]:

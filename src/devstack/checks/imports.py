@@ -13,15 +13,15 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devstack.checks.command import command_argv, find_venv, service_env, shown
+from devstack.checks.bounded import Ran, run_bounded
+from devstack.checks.command import command_argv, service_env, shown
 from devstack.checks.result import CheckResult, Status
 from devstack.checks.servers import ServerCommand, is_compatible, parse_server, suggest
+from devstack.checks.shims import CannotTell
 from devstack.spec import ServiceSpec
 
 if TYPE_CHECKING:
@@ -61,12 +61,15 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
 
 async def check_import(
     spec: ServiceSpec,
-    python: Path,
+    python: Path | CannotTell,
     *,
     port: int | None = None,
     timeout: float = 15.0,
 ) -> CheckResult | None:
-    """Import the service's app with ``python``; None when there is nothing to import."""
+    """Import the service's app with ``python``; None when there is nothing to import.
+
+    ``CannotTell`` (devstack cannot say which Python runs the command): a warning, skipped.
+    """
     target = import_target(spec)
     if target is None:
         return None
@@ -74,16 +77,20 @@ async def check_import(
         return None
     if not target.attrs:
         return _needs_attr(spec, target)
-    answer, output = await _run_probe(spec, target, python, timeout)
     report = _Report(spec, target, port)
+    if isinstance(python, CannotTell):
+        return report.result(
+            "warn", f"skipped: devstack cannot tell which Python runs it: {python.why}", []
+        )
+    answer, ran = await _run_probe(spec, target, python, timeout)
     if answer is None:
-        return await report.no_answer(output, timeout)
+        return report.no_answer(python, ran, timeout)
     return await report.from_answer(answer)
 
 
 async def _run_probe(
     spec: ServiceSpec, target: ImportTarget, python: Path, timeout: float
-) -> tuple[dict[str, Any] | None, str]:
+) -> tuple[dict[str, Any] | None, Ran]:
     request = {
         "module": target.module,
         "attrs": list(target.attrs),
@@ -91,35 +98,17 @@ async def _run_probe(
         "paths": [str(p) for p in target.paths],
         "argv0": target.server.server if target.server else target.module,
     }
-    proc = await asyncio.create_subprocess_exec(
-        str(python),
-        str(PROBE),
-        json.dumps(request),
-        cwd=target.cwd,
-        env=service_env(spec),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    argv = [str(python), str(PROBE), json.dumps(request)]
     try:
-        async with asyncio.timeout(timeout):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        out, err = b"", b""
-    finally:
-        # Whatever the app started while importing goes with it (same session/group).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.returncode is None:
-            await proc.wait()
-    text = err.decode(errors="replace")
-    for line in reversed(out.decode(errors="replace").splitlines()):
+        ran = await run_bounded(argv, cwd=target.cwd, env=service_env(spec), timeout=timeout)
+    except OSError as exc:  # not executable, a bad interpreter line
+        return None, Ran(-1, b"", (exc.strerror or str(exc)).encode())
+    for line in reversed(ran.out.decode(errors="replace").splitlines()):
         with contextlib.suppress(ValueError):
             answer = json.loads(line)
             if isinstance(answer, dict):
-                return answer, text
-    return None, text
+                return answer, ran
+    return None, ran
 
 
 class _Report:
@@ -288,18 +277,27 @@ class _Report:
             return f"check.import = {target!r}"
         return suggest(self.server, target, interface, host=self.spec.host, port=self.port)
 
-    async def no_answer(self, output: str, timeout: float) -> CheckResult:
-        lines = [ln for ln in output.splitlines() if ln.strip()][-10:]
-        if not output:
+    def no_answer(self, python: Path, ran: Ran, timeout: float) -> CheckResult:
+        if ran.timed_out:
             summary = (
                 f"importing {self.target.module} did not finish within {timeout:g}s "
                 "(does it start a server or wait for input when imported?)"
             )
             return self.result("fail", summary, [])
-        venv = find_venv(self.spec)
-        summary = f"the import check of {self.target.module} crashed"
-        hint = f" (virtualenv: {venv})" if venv else ""
-        return self.result("fail", summary + hint, lines)
+        # No answer and no timeout: devstack's probe itself did not run to its end (an
+        # interpreter it cannot run in, a Python too old). Its own paths are not the app's.
+        said = [
+            ln.strip().replace(str(PROBE), "devstack's probe")
+            for ln in ran.err.decode(errors="replace").splitlines()
+            if ln.strip()
+        ]
+        how = f"exit status {ran.returncode}" + (f": {said[-1]}" if said else "")
+        return self.result(
+            "warn",
+            f"skipped: devstack's own import check could not run with {python} ({how}); "
+            "a devstack limitation, not a verdict on the app",
+            [],
+        )
 
 
 def _needs_attr(spec: ServiceSpec, target: ImportTarget) -> CheckResult:
