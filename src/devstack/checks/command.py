@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.result import CheckResult
 from devstack.checks.servers import server_of
 from devstack.checks.shims import CannotTell, behind
-from devstack.spec import ServiceSpec
+from devstack.spec import ServiceSpec, StackSpec
 from devstack.venv import find_venv as venv_in
 
 _BIN = "Scripts" if os.name == "nt" else "bin"
@@ -171,9 +172,14 @@ async def _real_python(spec: ServiceSpec, python: Path, env: dict[str, str]) -> 
     return python if isinstance(real, CannotTell) else real
 
 
-def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | None]:
-    """The executable check; (None, None) when the command is a shell line not worth guessing."""
-    return _check_program(spec, command_argv(spec), "executable")
+def check_executable(
+    spec: ServiceSpec, stack: StackSpec | None = None
+) -> tuple[CheckResult | None, Resolved | None]:
+    """The executable check; (None, None) when the command is a shell line not worth guessing.
+
+    ``stack`` lets a missing program point at the setup (a sibling's too) that installs it.
+    """
+    return _check_program(spec, command_argv(spec), "executable", stack)
 
 
 def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:
@@ -189,7 +195,7 @@ def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:
 
 
 def _check_program(
-    spec: ServiceSpec, argv: Sequence[str], check: str
+    spec: ServiceSpec, argv: Sequence[str], check: str, stack: StackSpec | None = None
 ) -> tuple[CheckResult | None, Resolved | None]:
     if not argv or "=" in argv[0] or argv[0] in _SHELL_WORDS:
         return None, None
@@ -199,7 +205,7 @@ def _check_program(
         return CheckResult(
             spec.name, check, "ok", f"{name} found ({shown(found.path, spec.cwd)})"
         ), found
-    fix = install_hint(spec, name)
+    fix = install_hint(spec, name, stack)
     return CheckResult(
         spec.name,
         check,
@@ -210,24 +216,30 @@ def _check_program(
     ), found
 
 
-def install_hint(spec: ServiceSpec, name: str) -> str:
-    """How to get ``name``: pip into the venv, a known tool's installer, or PATH."""
+def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -> str:
+    """How to get ``name``: the setup that installs it (``stack`` given: the service's
+    own or a sibling's), its requirements into the venv, pip, a tool's installer, PATH."""
     base = os.path.basename(name)
-    if base in _PIP_PACKAGES:
-        venv = find_venv(spec)
-        package = _PIP_PACKAGES[base]
-        if venv is None and spec.setup is not None:
-            # `devstack check` before the first `up`: the setup step makes the venv.
-            return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
-        if venv is None:
-            return (
-                f"python -m venv .venv && .venv/bin/pip install {package} "
-                f"(in {spec.cwd}; devstack uses a .venv it finds there)"
-            )
-        return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {package}"
-    if base in _INSTALL_HINTS:
-        return _INSTALL_HINTS[base]
-    return f"install {base}, or add the directory that holds it to PATH"
+    package = _PIP_PACKAGES.get(base)
+    requirements = listed_in(spec.cwd, package or base)
+    if package is None and requirements is None:
+        return _INSTALL_HINTS.get(
+            base, f"install {base}, or add the directory that holds it to PATH"
+        )
+    setup = setup_for(spec, stack) if stack is not None else None
+    if setup is not None:
+        return setup.fix(base)
+    venv = find_venv(spec)
+    if venv is None and spec.setup is not None:
+        # `devstack check` before the first `up`: the setup step makes the venv.
+        return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
+    what = f"-r {shown(requirements, spec.cwd)}" if requirements else package
+    if venv is None:
+        return (
+            f"python -m venv .venv && .venv/bin/pip install {what} "
+            f"(in {spec.cwd}; devstack uses a .venv it finds there)"
+        )
+    return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {what}"
 
 
 def shown(path: Path, cwd: Path) -> str:

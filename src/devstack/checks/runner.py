@@ -46,7 +46,7 @@ async def check_service(
     running copy holds.
     """
     results: list[CheckResult] = []
-    exe, resolved = (None, None) if "executable" in skip else check_executable(spec)
+    exe, resolved = (None, None) if "executable" in skip else check_executable(spec, stack)
     if exe is not None:
         results.append(exe)
     # The setup's program (`pnpm` of `pnpm install`); `up` skips it: the setup ran already.
@@ -58,7 +58,7 @@ async def check_service(
         wants_import = "import" not in skip and import_target(spec) is not None
         if wants_import and (exe is None or not exe.failed):
             program = resolved.path if resolved else None
-            jobs.append(group.create_task(_import(spec, program, timeout)))
+            jobs.append(group.create_task(_import(spec, stack, program, timeout)))
         if "syntax" not in skip and (exe is None or not exe.failed):
             syntax = check_syntax(spec)
             if syntax is not None:
@@ -96,12 +96,15 @@ async def check_stack(
     return {name: task.result() for name, task in tasks.items()}
 
 
-async def _import(spec: ServiceSpec, program: Path | None, timeout: float) -> list[CheckResult]:
+async def _import(
+    spec: ServiceSpec, stack: StackSpec, program: Path | None, timeout: float
+) -> list[CheckResult]:
     # Which Python runs the command (asking a version manager behind a shim), then the app.
     python = await python_of(spec, program)
     if python is None:
         return []
-    return _listed(await check_import(spec, python, port=bind_address(spec)[1], timeout=timeout))
+    port = bind_address(spec)[1]
+    return _listed(await check_import(spec, python, port=port, timeout=timeout, stack=stack))
 
 
 def _listed(result: CheckResult | None) -> list[CheckResult]:

@@ -19,8 +19,8 @@ SHIMS = {
         "/r/.pyenv/libexec/pyenv",
     ),
     "asdf": (
-        '#!/usr/bin/env bash\n# asdf-plugin: python 3.12.1\n'
-        "exec /home/u/.asdf/bin/asdf exec \"flask\" \"$@\" # asdf_allow: ' asdf '\n",
+        "#!/usr/bin/env bash\n# asdf-plugin: python 3.12.1\n"
+        'exec /home/u/.asdf/bin/asdf exec "flask" "$@" # asdf_allow: \' asdf \'\n',
         "/home/u/.asdf/bin/asdf",
     ),
     "rbenv": (
