@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -133,3 +136,58 @@ def leak_guard(request: pytest.FixtureRequest) -> Iterator[None]:
                 except psutil.NoSuchProcess:
                     pass
             pytest.fail("test left processes running:\n  " + "\n  ".join(described))
+
+
+# A real virtualenv with flask, gunicorn and uvicorn, for the import checks.
+CACHE = Path(__file__).parent / ".cache"
+REQUIREMENTS = ("flask==3.1.3", "gunicorn==27.0.1", "uvicorn==0.54.0")
+
+
+@pytest.fixture(scope="session")
+def web_venv() -> Path:
+    """A virtualenv with flask, gunicorn and uvicorn, cached in tests/.cache/ across runs."""
+    key = hashlib.sha256(repr((sys.version, REQUIREMENTS)).encode()).hexdigest()[:12]
+    venv = CACHE / f"venv-{key}"
+    CACHE.mkdir(exist_ok=True)
+    # xdist workers share the cache: one builds, the others wait on the lock.
+    with open(CACHE / "venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / "bin" / "gunicorn").exists():
+            building = CACHE / f"building-{key}-{os.getpid()}"
+            shutil.rmtree(building, ignore_errors=True)
+            try:
+                subprocess.run(
+                    [sys.executable, "-m", "venv", str(building)],
+                    check=True,
+                    capture_output=True,
+                    timeout=120,
+                )
+                subprocess.run(
+                    [str(building / "bin" / "python"), "-m", "pip", "install", "-q", *REQUIREMENTS],
+                    check=True,
+                    capture_output=True,
+                    timeout=180,
+                )
+            except (subprocess.SubprocessError, OSError) as exc:
+                shutil.rmtree(building, ignore_errors=True)
+                pytest.skip(
+                    f"could not build the test virtualenv ({' '.join(REQUIREMENTS)}): {exc}"
+                )
+            # Scripts carry the build path in their shebang; venvs do not move, so rebuild
+            # the scripts' shebangs for the final location.
+            _relocate(building, venv)
+    return venv
+
+
+def _relocate(building: Path, venv: Path) -> None:
+    old, new = str(building).encode(), str(venv).encode()
+    for script in (building / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            data = script.read_bytes()
+            if data.startswith(b"#!") and old in data.split(b"\n", 1)[0]:
+                script.write_bytes(data.replace(old, new, 1))
+    cfg = building / "pyvenv.cfg"
+    cfg.write_bytes(cfg.read_bytes().replace(old, new))
+    for activate in (building / "bin").glob("activate*"):
+        activate.write_bytes(activate.read_bytes().replace(old, new))
+    os.rename(building, venv)

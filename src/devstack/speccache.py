@@ -26,7 +26,9 @@ from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, Stack
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
-_FORMAT = 9  # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every; 9: check_off
+# 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
+# 9: check_off
+_FORMAT = 9
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's

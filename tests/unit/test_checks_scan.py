@@ -67,3 +67,32 @@ def test_scan_never_imports(tmp_path: Path, monkeypatch) -> None:  # type: ignor
     assert cli_kind(tmp_path / "side_effect.py") is None
     assert not marker.exists()
     assert "side_effect" not in set(sys.modules) - before
+
+
+def test_imports_of_follows_local_and_relative_imports(tmp_path: Path) -> None:
+    from devstack.checks.scan import imports_of
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "settings.py").write_text("import yaml\n")
+    (tmp_path / "pkg" / "web.py").write_text("from . import settings\nimport flask\n")
+    (tmp_path / "wsgi.py").write_text("from pkg.web import app\nimport os\n")
+    files, outside = imports_of(tmp_path / "wsgi.py", [tmp_path])
+    assert files == {
+        (tmp_path / n).resolve()
+        for n in ("wsgi.py", "pkg/__init__.py", "pkg/web.py", "pkg/settings.py")
+    }
+    assert outside == {"os", "flask", "yaml"}
+
+
+def test_requirements_and_pyproject_listings(tmp_path: Path) -> None:
+    from devstack.checks.provides import listed_in
+
+    (tmp_path / "requirements-dev.txt").write_text("-r base.txt\npython_dotenv==1.0 ; extra\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\ndependencies = ["Flask>=3", "gunicorn[gevent]"]\n'
+    )
+    assert listed_in(tmp_path, "python-dotenv") == tmp_path / "requirements-dev.txt"
+    assert listed_in(tmp_path, "gunicorn") == tmp_path / "pyproject.toml"
+    assert listed_in(tmp_path, "flask") == tmp_path / "pyproject.toml"
+    assert listed_in(tmp_path, "PyYAML") is None

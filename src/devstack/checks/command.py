@@ -7,14 +7,18 @@ import check loads the app with the Python that will serve it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.result import CheckResult
-from devstack.spec import ServiceSpec
+from devstack.checks.servers import server_of
+from devstack.checks.shims import CannotTell, behind
+from devstack.spec import ServiceSpec, StackSpec
 from devstack.venv import find_venv as venv_in
 
 _BIN = "Scripts" if os.name == "nt" else "bin"
@@ -39,6 +43,9 @@ _INSTALL_HINTS = {
     "npm": "install Node.js (https://nodejs.org, or nvm/fnm)",
     "npx": "install Node.js (https://nodejs.org, or nvm/fnm)",
 }
+_PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
+# pip's launcher for a shebang too long for the kernel: `'''exec' "/path/python" "$0" "$@"`.
+_SH_EXEC = re.compile("^'''exec' " + r'(?:"(?P<quoted>[^"]+)"|(?P<bare>\S+)) "\$0"')
 # Shell words that are not programs: a shell = true command starting so is not checked.
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "if", "for", "while", "eval"}
 
@@ -100,13 +107,15 @@ def resolve(spec: ServiceSpec, name: str) -> Resolved:
     return Resolved(name, Path(found) if found else None, looked)
 
 
-def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path | None:
-    """The Python that will run ``argv``: argv[0] itself, or its script's shebang."""
-    if os.path.basename(argv[0]).startswith("python"):
-        return resolved
+def shebang_python(spec: ServiceSpec, script: Path) -> Path | None:
+    """The Python a script runs with, read from its first lines; None: not a Python script.
+
+    ``#!/path/python``, ``#!/usr/bin/env python3`` (looked up on the service's PATH),
+    and pip's form for long paths: ``#!/bin/sh`` then ``'''exec' "/path/python" "$0" "$@"``.
+    """
     try:
-        with open(resolved, "rb") as f:
-            first = f.readline(512)
+        with open(script, "rb") as f:
+            first, second = f.readline(512), f.readline(1024)
     except OSError:
         return None
     if not first.startswith(b"#!"):
@@ -115,16 +124,62 @@ def interpreter(spec: ServiceSpec, argv: Sequence[str], resolved: Path) -> Path 
     if not words:
         return None
     if os.path.basename(words[0]) == "env" and len(words) > 1:
+        if not _PYTHON.match(os.path.basename(words[-1])):
+            return None  # `#!/usr/bin/env bash`: a shell script (a shim, a wrapper)
         found = shutil.which(words[-1], path=search_path(spec))
         return Path(found) if found else None
-    if "python" not in os.path.basename(words[0]):
-        return None
-    return Path(words[0])
+    if "python" in os.path.basename(words[0]):
+        return Path(words[0])
+    exec_line = _SH_EXEC.match(second.decode(errors="replace"))
+    if os.path.basename(words[0]) == "sh" and exec_line:
+        return Path(exec_line["quoted"] or exec_line["bare"])
+    return None
 
 
-def check_executable(spec: ServiceSpec) -> tuple[CheckResult | None, Resolved | None]:
-    """The executable check; (None, None) when the command is a shell line not worth guessing."""
-    return _check_program(spec, command_argv(spec), "executable")
+async def python_of(spec: ServiceSpec, program: Path | None) -> Path | CannotTell | None:
+    """The Python that will run the service's command (a shim's real one, asked of its
+    manager); ``CannotTell`` when the command is not one devstack can read; None when
+    there is no Python at all. A command that is no Python server (``check.import`` set
+    on ``./run.sh``) gets the venv's python, else python3 on PATH.
+    """
+    argv = command_argv(spec)
+    env = service_env(spec)
+    if program is not None and argv:
+        if _PYTHON.match(os.path.basename(argv[0])):
+            return await _real_python(spec, program, env)
+        real = await behind(program, cwd=spec.cwd, env=env)
+        if isinstance(real, CannotTell):
+            return real
+        python = shebang_python(spec, real)
+        if python is not None:
+            return await _real_python(spec, python, env)
+        if server_of(argv) is not None:
+            return CannotTell(
+                f"{argv[0]} ({real}) is neither a Python interpreter "
+                "nor a script whose first line names one"
+            )
+    venv = find_venv(spec)
+    if venv is not None and (venv / _BIN / "python").exists():
+        return venv / _BIN / "python"
+    fallback = shutil.which("python3", path=search_path(spec))
+    return await _real_python(spec, Path(fallback), env) if fallback else None
+
+
+async def _real_python(spec: ServiceSpec, python: Path, env: dict[str, str]) -> Path:
+    """``python`` itself, or the interpreter behind it when it is a shim. A shim devstack
+    cannot ask still runs Python: the service itself runs through that launcher."""
+    real = await behind(python, cwd=spec.cwd, env=env)
+    return python if isinstance(real, CannotTell) else real
+
+
+def check_executable(
+    spec: ServiceSpec, stack: StackSpec | None = None
+) -> tuple[CheckResult | None, Resolved | None]:
+    """The executable check; (None, None) when the command is a shell line not worth guessing.
+
+    ``stack`` lets a missing program point at the setup (a sibling's too) that installs it.
+    """
+    return _check_program(spec, command_argv(spec), "executable", stack)
 
 
 def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:
@@ -140,7 +195,7 @@ def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:
 
 
 def _check_program(
-    spec: ServiceSpec, argv: Sequence[str], check: str
+    spec: ServiceSpec, argv: Sequence[str], check: str, stack: StackSpec | None = None
 ) -> tuple[CheckResult | None, Resolved | None]:
     if not argv or "=" in argv[0] or argv[0] in _SHELL_WORDS:
         return None, None
@@ -150,7 +205,7 @@ def _check_program(
         return CheckResult(
             spec.name, check, "ok", f"{name} found ({shown(found.path, spec.cwd)})"
         ), found
-    fix = install_hint(spec, name)
+    fix = install_hint(spec, name, stack)
     return CheckResult(
         spec.name,
         check,
@@ -161,24 +216,30 @@ def _check_program(
     ), found
 
 
-def install_hint(spec: ServiceSpec, name: str) -> str:
-    """How to get ``name``: pip into the venv, a known tool's installer, or PATH."""
+def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -> str:
+    """How to get ``name``: the setup that installs it (``stack`` given: the service's
+    own or a sibling's), its requirements into the venv, pip, a tool's installer, PATH."""
     base = os.path.basename(name)
-    if base in _PIP_PACKAGES:
-        venv = find_venv(spec)
-        package = _PIP_PACKAGES[base]
-        if venv is None and spec.setup is not None:
-            # `devstack check` before the first `up`: the setup step makes the venv.
-            return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
-        if venv is None:
-            return (
-                f"python -m venv .venv && .venv/bin/pip install {package} "
-                f"(in {spec.cwd}; devstack uses a .venv it finds there)"
-            )
-        return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {package}"
-    if base in _INSTALL_HINTS:
-        return _INSTALL_HINTS[base]
-    return f"install {base}, or add the directory that holds it to PATH"
+    package = _PIP_PACKAGES.get(base)
+    requirements = listed_in(spec.cwd, package or base)
+    if package is None and requirements is None:
+        return _INSTALL_HINTS.get(
+            base, f"install {base}, or add the directory that holds it to PATH"
+        )
+    setup = setup_for(spec, stack) if stack is not None else None
+    if setup is not None:
+        return setup.fix(base)
+    venv = find_venv(spec)
+    if venv is None and spec.setup is not None:
+        # `devstack check` before the first `up`: the setup step makes the venv.
+        return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
+    what = f"-r {shown(requirements, spec.cwd)}" if requirements else package
+    if venv is None:
+        return (
+            f"python -m venv .venv && .venv/bin/pip install {what} "
+            f"(in {spec.cwd}; devstack uses a .venv it finds there)"
+        )
+    return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {what}"
 
 
 def shown(path: Path, cwd: Path) -> str:

@@ -13,16 +13,17 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devstack.checks.bounded import Ran, run_bounded
 from devstack.checks.command import command_argv, find_venv, service_env, shown
+from devstack.checks.provides import DISTRIBUTIONS, listed_in, setup_for
 from devstack.checks.result import CheckResult, Status
 from devstack.checks.servers import ServerCommand, is_compatible, parse_server, suggest
-from devstack.spec import ServiceSpec
+from devstack.checks.shims import CannotTell
+from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:
     from devstack.checks.scan import WebApp
@@ -61,12 +62,16 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
 
 async def check_import(
     spec: ServiceSpec,
-    python: Path,
+    python: Path | CannotTell,
     *,
     port: int | None = None,
     timeout: float = 15.0,
+    stack: StackSpec | None = None,
 ) -> CheckResult | None:
-    """Import the service's app with ``python``; None when there is nothing to import."""
+    """Import the service's app with ``python``; None when there is nothing to import.
+
+    ``CannotTell`` (devstack cannot say which Python runs the command): a warning, skipped.
+    """
     target = import_target(spec)
     if target is None:
         return None
@@ -74,16 +79,20 @@ async def check_import(
         return None
     if not target.attrs:
         return _needs_attr(spec, target)
-    answer, output = await _run_probe(spec, target, python, timeout)
-    report = _Report(spec, target, port)
+    report = _Report(spec, target, port, stack)
+    if isinstance(python, CannotTell):
+        return report.result(
+            "warn", f"skipped: devstack cannot tell which Python runs it: {python.why}", []
+        )
+    answer, ran = await _run_probe(spec, target, python, timeout)
     if answer is None:
-        return await report.no_answer(output, timeout)
-    return await report.from_answer(answer)
+        return report.no_answer(python, ran, timeout)
+    return await report.from_answer(answer, python)
 
 
 async def _run_probe(
     spec: ServiceSpec, target: ImportTarget, python: Path, timeout: float
-) -> tuple[dict[str, Any] | None, str]:
+) -> tuple[dict[str, Any] | None, Ran]:
     request = {
         "module": target.module,
         "attrs": list(target.attrs),
@@ -91,41 +100,26 @@ async def _run_probe(
         "paths": [str(p) for p in target.paths],
         "argv0": target.server.server if target.server else target.module,
     }
-    proc = await asyncio.create_subprocess_exec(
-        str(python),
-        str(PROBE),
-        json.dumps(request),
-        cwd=target.cwd,
-        env=service_env(spec),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    argv = [str(python), str(PROBE), json.dumps(request)]
     try:
-        async with asyncio.timeout(timeout):
-            out, err = await proc.communicate()
-    except TimeoutError:
-        out, err = b"", b""
-    finally:
-        # Whatever the app started while importing goes with it (same session/group).
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.returncode is None:
-            await proc.wait()
-    text = err.decode(errors="replace")
-    for line in reversed(out.decode(errors="replace").splitlines()):
+        ran = await run_bounded(argv, cwd=target.cwd, env=service_env(spec), timeout=timeout)
+    except OSError as exc:  # not executable, a bad interpreter line
+        return None, Ran(-1, b"", (exc.strerror or str(exc)).encode())
+    for line in reversed(ran.out.decode(errors="replace").splitlines()):
         with contextlib.suppress(ValueError):
             answer = json.loads(line)
             if isinstance(answer, dict):
-                return answer, text
-    return None, text
+                return answer, ran
+    return None, ran
 
 
 class _Report:
     """Turns the probe's answer into the check's one-screen message."""
 
-    def __init__(self, spec: ServiceSpec, target: ImportTarget, port: int | None) -> None:
+    def __init__(
+        self, spec: ServiceSpec, target: ImportTarget, port: int | None, stack: StackSpec | None
+    ) -> None:
+        self.stack = stack
         self.spec = spec
         self.target = target
         self.server = target.server
@@ -156,30 +150,68 @@ class _Report:
         path = Path(origin) if origin else self.module_file()
         return self.rel(str(path)) if path else f"module {self.target.module!r}"
 
-    async def from_answer(self, answer: dict[str, Any]) -> CheckResult:
+    async def from_answer(self, answer: dict[str, Any], python: Path) -> CheckResult:
         stage = answer.get("stage")
         if stage == "import":
-            return await self.import_failed(answer["error"])
+            return await self.import_failed(answer["error"], python)
         if stage == "attr":
             return await self.attr_missing(answer)
         if stage == "factory":
             return await self.factory_failed(answer)
         return self.kind(answer)
 
-    async def import_failed(self, error: dict[str, Any]) -> CheckResult:
+    async def import_failed(self, error: dict[str, Any], python: Path) -> CheckResult:
         label = self.module_label()
         details = [f"{error['type']}: {self.clean(error['message'])}"]
         frame = error.get("frame")
         if error.get("module_missing"):
             looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
             summary = f"module {self.target.module!r} not found (looked in {looked})"
-        else:
-            summary = f"{label} could not be imported"
-            if frame:
-                details.append(f"at {self.rel(frame['file'])}:{frame['line']}: {frame['code']}")
-            if error["type"] in ("ImportError", "ModuleNotFoundError"):
-                details.append(f"{label} was found, but something it imports is missing")
-        return await self.with_alternatives(summary, details)
+            return await self.with_alternatives(summary, details)
+        summary = f"{label} could not be imported"
+        if frame:
+            details.append(f"at {self.rel(frame['file'])}:{frame['line']}: {frame['code']}")
+        if error["type"] in ("ImportError", "ModuleNotFoundError"):
+            details.append(f"{label} was found, but something it imports is missing")
+        fix = self.error_fix(error, python, details)
+        return await self.with_alternatives(summary, details, error, fix)
+
+    def error_fix(self, error: dict[str, Any], python: Path, details: list[str]) -> str | None:
+        """What fixes the error the module raised: install the missing dependency (through
+        the setup, when the requirements list it), or fix the line that raised it."""
+        missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
+        frame = error.get("frame")
+        if missing and not self.is_local(missing):
+            top = missing.split(".")[0]
+            package = DISTRIBUTIONS.get(missing) or DISTRIBUTIONS.get(top, top)
+            requirements = listed_in(self.spec.cwd, package)
+            setup = setup_for(self.spec, self.stack) if requirements else None
+            pip = f"{self.shown_python(python)} -m pip install"
+            if requirements is None:
+                return f"{pip} {package}"
+            details.append(f"{self.rel(str(requirements))} lists {package}")
+            if setup is not None:
+                return setup.fix(package)
+            return f"{pip} -r {shown(requirements, self.spec.cwd)}"
+        if not frame:
+            return None
+        where = f"{self.rel(frame['file'])}:{frame['line']}"
+        if error["type"] in ("ImportError", "ModuleNotFoundError"):
+            return f"fix the import at {where}"
+        return f"fix the {error['type']} raised at {where}"
+
+    def shown_python(self, python: Path) -> str:
+        """``.venv/bin/python`` for the venv's interpreter, however the path reached it."""
+        venv = find_venv(self.spec)
+        # Compared by directory: a venv's python is a symlink to the base interpreter.
+        if venv is not None and (venv / "bin").resolve() == python.parent.resolve():
+            python = venv / "bin" / python.name
+        return shown(python, self.spec.cwd)
+
+    def is_local(self, dotted: str) -> bool:
+        """``dotted``'s top-level package is a file or directory of the app's own."""
+        top = dotted.split(".")[0]
+        return any((p / top).is_dir() or (p / f"{top}.py").is_file() for p in self.target.paths)
 
     async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
         label = self.module_label(answer.get("origin"))
@@ -255,51 +287,91 @@ class _Report:
         article = "an" if interface == "asgi" else "a"
         return self.result("fail", f"{app} is {article} {label}, but {why}", details, fix)
 
-    async def with_alternatives(self, summary: str, details: list[str]) -> CheckResult:
-        """A failure, with the CLI diagnosis and the web apps found in the directory."""
+    async def with_alternatives(
+        self,
+        summary: str,
+        details: list[str],
+        error: dict[str, Any] | None = None,
+        fix: str | None = None,
+    ) -> CheckResult:
+        """A failure, with the CLI diagnosis and the web apps found in the directory.
+
+        ``error``: the module was found but raised while imported. Then ``fix`` (what
+        fixes that error) stands, unless the module is a command-line program and another
+        app here does not import what broke; an app that does is never suggested.
+        """
         module_file = self.module_file()
-        cli, apps = await asyncio.to_thread(self._scan, module_file)
+        cli, apps = await asyncio.to_thread(self._scan, module_file, error)
         if cli and module_file is not None:
             details.append(
                 f"{self.rel(str(module_file))} is a command-line program "
                 f"({cli} and a __main__ block, no app object), not a web app"
             )
-        fix = None
+        elif error is not None:
+            return self.result("fail", summary, details, fix)
         if apps:
             fix = self.suggest(apps[0].target, apps[0].interface)
             shown_apps = ", ".join(a.describe() for a in apps[:5])
             details.append(f"Web apps found here: {shown_apps} -> try: {fix}")
-        else:
+        elif error is None:
             details.append(
                 f"no web app found in {self.target.cwd} (looked for Flask(...), FastAPI(), "
                 "Starlette(), get_wsgi_application() and create_app() factories)"
             )
         return self.result("fail", summary, details, fix)
 
-    def _scan(self, module_file: Path | None) -> tuple[str | None, list[WebApp]]:
+    def _scan(
+        self, module_file: Path | None, error: dict[str, Any] | None
+    ) -> tuple[str | None, list[WebApp]]:
         # Only after the import failed: the ast scan's module is not on the way to a start.
-        from devstack.checks.scan import cli_kind, scan_web_apps
+        from devstack.checks.scan import cli_kind, imports_of, scan_web_apps
 
         cli = cli_kind(module_file) if module_file is not None else None
-        return cli, scan_web_apps(self.target.cwd)
+        if error is not None and not cli:
+            return None, []
+        apps = scan_web_apps(self.target.cwd)
+        if error is None:
+            return cli, apps
+        # What broke: the module itself, the file that raised, the dependency not found.
+        broken = {p.resolve() for p in (module_file,) if p is not None}
+        frame = error.get("frame")
+        if frame:
+            broken.add(Path(frame["file"]).resolve())
+        missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
+        gone = {missing.split(".")[0]} if missing else set()
+        clean = []
+        for app in apps:
+            files, outside = imports_of(app.path, self.target.paths)
+            if app.module != self.target.module and not files & broken and not outside & gone:
+                clean.append(app)
+        return cli, clean
 
     def suggest(self, target: str, interface: str) -> str:
         if self.server is None:
             return f"check.import = {target!r}"
         return suggest(self.server, target, interface, host=self.spec.host, port=self.port)
 
-    async def no_answer(self, output: str, timeout: float) -> CheckResult:
-        lines = [ln for ln in output.splitlines() if ln.strip()][-10:]
-        if not output:
+    def no_answer(self, python: Path, ran: Ran, timeout: float) -> CheckResult:
+        if ran.timed_out:
             summary = (
                 f"importing {self.target.module} did not finish within {timeout:g}s "
                 "(does it start a server or wait for input when imported?)"
             )
             return self.result("fail", summary, [])
-        venv = find_venv(self.spec)
-        summary = f"the import check of {self.target.module} crashed"
-        hint = f" (virtualenv: {venv})" if venv else ""
-        return self.result("fail", summary + hint, lines)
+        # No answer and no timeout: devstack's probe itself did not run to its end (an
+        # interpreter it cannot run in, a Python too old). Its own paths are not the app's.
+        said = [
+            ln.strip().replace(str(PROBE), "devstack's probe")
+            for ln in ran.err.decode(errors="replace").splitlines()
+            if ln.strip()
+        ]
+        how = f"exit status {ran.returncode}" + (f": {said[-1]}" if said else "")
+        return self.result(
+            "warn",
+            f"skipped: devstack's own import check could not run with {python} ({how}); "
+            "a devstack limitation, not a verdict on the app",
+            [],
+        )
 
 
 def _needs_attr(spec: ServiceSpec, target: ImportTarget) -> CheckResult:

@@ -8,23 +8,18 @@ The supervisor calls ``check_service`` right before it starts a service (state
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import shlex
 import shutil
-import signal
-import subprocess
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
+from devstack.checks.bounded import run_bounded
 from devstack.checks.command import (
     check_executable,
     check_setup_executable,
-    command_argv,
-    find_venv,
-    interpreter,
-    search_path,
+    python_of,
     service_env,
 )
 from devstack.checks.envwiring import check_env
@@ -53,7 +48,7 @@ async def check_service(
     """
     skip = {*skip, *spec.check_off}
     results: list[CheckResult] = []
-    exe, resolved = (None, None) if "executable" in skip else check_executable(spec)
+    exe, resolved = (None, None) if "executable" in skip else check_executable(spec, stack)
     if exe is not None:
         results.append(exe)
     # The setup's program (`pnpm` of `pnpm install`); `up` skips it: the setup ran already.
@@ -62,10 +57,10 @@ async def check_service(
         results.append(setup)
     jobs: list[asyncio.Task[list[CheckResult]]] = []
     async with asyncio.TaskGroup() as group:
-        if "import" not in skip and (exe is None or not exe.failed):
-            python = _python_of(spec, resolved.path if resolved else None)
-            if python is not None:
-                jobs.append(group.create_task(_import(spec, python, timeout)))
+        wants_import = "import" not in skip and import_target(spec) is not None
+        if wants_import and (exe is None or not exe.failed):
+            program = resolved.path if resolved else None
+            jobs.append(group.create_task(_import(spec, stack, program, timeout)))
         if "syntax" not in skip and (exe is None or not exe.failed):
             syntax = check_syntax(spec)
             if syntax is not None:
@@ -146,24 +141,15 @@ def _naming_others(result: CheckResult, others: dict[SharedKey, list[str]]) -> C
     return dataclasses.replace(result, details=(*result.details, also))
 
 
-def _python_of(spec: ServiceSpec, resolved: Path | None) -> Path | None:
-    """The interpreter of the server (shebang), else the venv's python, else python3."""
-    if import_target(spec) is None:
-        return None
-    argv = command_argv(spec)
-    if resolved is not None and argv:
-        found = interpreter(spec, argv, resolved)
-        if found is not None:
-            return found
-    venv = find_venv(spec)
-    if venv is not None and (venv / "bin" / "python").exists():
-        return venv / "bin" / "python"
-    fallback = shutil.which("python3", path=search_path(spec))
-    return Path(fallback) if fallback else None
-
-
-async def _import(spec: ServiceSpec, python: Path, timeout: float) -> list[CheckResult]:
-    return _listed(await check_import(spec, python, port=bind_address(spec)[1], timeout=timeout))
+async def _import(
+    spec: ServiceSpec, stack: StackSpec, program: Path | None, timeout: float
+) -> list[CheckResult]:
+    # Which Python runs the command (asking a version manager behind a shim), then the app.
+    python = await python_of(spec, program)
+    if python is None:
+        return []
+    port = bind_address(spec)[1]
+    return _listed(await check_import(spec, python, port=port, timeout=timeout, stack=stack))
 
 
 def _listed(result: CheckResult | None) -> list[CheckResult]:
@@ -190,33 +176,14 @@ async def _custom(spec: ServiceSpec, cmd: str, timeout: float) -> list[CheckResu
     program = shutil.which(argv[0], path=env["PATH"]) if os.sep not in argv[0] else argv[0]
     if program is None:
         return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}`: {argv[0]}: not found")]
-    proc = await asyncio.create_subprocess_exec(
-        program,
-        *argv[1:],
-        cwd=spec.cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    ran = await run_bounded(
+        [program, *argv[1:]], cwd=spec.cwd, env=env, timeout=timeout, merge_stderr=True
     )
-    timed_out = False
-    out = b""
-    try:
-        async with asyncio.timeout(timeout):
-            out, _ = await proc.communicate()
-    except TimeoutError:
-        timed_out = True
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if proc.returncode is None:
-            await proc.wait()
-    lines = tuple(out.decode(errors="replace").splitlines()[-_OUTPUT_LINES:])
-    if timed_out:
+    lines = tuple(ran.out.decode(errors="replace").splitlines()[-_OUTPUT_LINES:])
+    if ran.timed_out:
         return [
             CheckResult(spec.name, "cmd", "fail", f"`{cmd}` did not finish within {timeout:g}s")
         ]
-    if proc.returncode == 0:
+    if ran.returncode == 0:
         return [CheckResult(spec.name, "cmd", "ok", f"`{cmd}` exited 0")]
-    return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}` exited {proc.returncode}", lines)]
+    return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}` exited {ran.returncode}", lines)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,3 +182,70 @@ def _module_name(root: Path, path: Path) -> str:
     if parts and parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def imports_of(
+    path: Path, roots: Sequence[Path], *, max_files: int = 200
+) -> tuple[set[Path], set[str]]:
+    """What importing ``path`` would load, read with ``ast``: the local files (itself
+    included, followed through their own imports) and the other top-level modules.
+
+    Local means found under ``roots`` (the server's sys.path dirs), as the server would.
+    """
+    files: set[Path] = set()
+    outside: set[str] = set()
+    todo = [path.resolve()]
+    while todo and len(files) < max_files:
+        current = todo.pop()
+        if current in files:
+            continue
+        files.add(current)
+        tree = _parse(current)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            for dotted, base in _imported(node, current):
+                found = _local(dotted, [base] if base else roots)
+                if found:
+                    todo += found
+                elif base is None:
+                    outside.add(dotted.split(".")[0])
+    return files, outside
+
+
+def _imported(node: ast.AST, path: Path) -> list[tuple[str, Path | None]]:
+    """(dotted name, directory for a relative import or None) of each module ``node`` loads."""
+    if isinstance(node, ast.Import):
+        return [(a.name, None) for a in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    base = None
+    if node.level:
+        base = path.parent
+        for _ in range(node.level - 1):
+            base = base.parent
+    prefix = f"{node.module}." if node.module else ""
+    # `from pkg import name`: name may be a submodule; pkg itself is loaded either way.
+    names = [(f"{prefix}{a.name}", base) for a in node.names if a.name != "*"]
+    return ([(node.module, base)] if node.module else []) + names
+
+
+def _local(dotted: str, roots: Sequence[Path]) -> list[Path]:
+    """The files of ``dotted`` and its parent packages under the first root that has it."""
+    parts = dotted.split(".")
+    for root in roots:
+        found: list[Path] = []
+        here = root
+        for part in parts:
+            init, module = here / part / "__init__.py", here / f"{part}.py"
+            if init.is_file():
+                found.append(init.resolve())
+                here = here / part
+            elif module.is_file():
+                found.append(module.resolve())
+                break
+            else:
+                break
+        if found:
+            return found
+    return []
