@@ -223,6 +223,31 @@ def test_up_detached_returns_1_and_names_the_failed_service(tmp_path: Path) -> N
         assert pid is not None and is_alive(pid)  # a failed service does not end the stack
 
 
+def test_failed_up_detached_prints_only_this_runs_last_lines(tmp_path: Path) -> None:
+    """Issue 13, point 7: supervisor.log keeps every run; the failure shows this run's."""
+    port = free_port()
+    healthy = run("listener", port)
+    toml = f"""
+        [services.api]
+        cmd = "{healthy}"
+        port = {port}
+        health.http = "/"
+        restart = "no"
+        """
+    write_stack(tmp_path, toml)
+    with detached(tmp_path):
+        pass  # the first run: healthy, then down
+    log = (tmp_path / ".devstack" / "supervisor.log").read_text()
+    assert "[healthy]" in log and "[stopped]" in log
+    write_stack(tmp_path, toml.replace(healthy, run("crasher", "--code", 3)))
+    with detached(tmp_path, expect=1) as up:
+        assert "the supervisor exited (1); last lines of" in up.stdout, up.stdout
+        block = up.stdout.split("last lines of", 1)[1]
+        assert "[failed] exit 3 (restart = no)" in block, block
+        assert "[healthy]" not in block and "[stopped]" not in block, block
+        assert block.count("[start]") == 1, block
+
+
 def test_second_up_reports_the_running_stack_and_up_svc_starts_a_stopped_service(
     tmp_path: Path,
 ) -> None:

@@ -253,3 +253,60 @@ def test_a_config_error_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     assert "smoke[0].url" in err and "not on this machine" in err
     assert "Traceback" not in err
     assert supervisor_pid(tmp_path) is None
+
+
+def crashing_api(root: Path, with_web: bool) -> None:
+    """api exits 3 at once (restart = no); with ``with_web``, a healthy web keeps the
+    supervisor running after api failed."""
+    api, web = free_port(), free_port()
+    toml = f"""
+        [services.api]
+        cmd = "{PY} {program("crasher")} --code 3"
+        port = {api}
+        health.http = "/"
+        restart = "no"
+        """
+    if with_web:
+        toml += f"""
+        [services.web]
+        cmd = "{app()}"
+        port = {web}
+        health.http = "/health"
+        """
+    write_stack(root, toml + '\n[[smoke]]\nname = "api answers"\nurl = "${services.api.url}/"\n')
+
+
+def test_verify_after_a_failed_run_prints_this_runs_failure_once(tmp_path: Path) -> None:
+    """Issue 13, point 7: not the earlier run's failure block from supervisor.log too."""
+    crashing_api(tmp_path, with_web=False)
+    with downed_at_end(tmp_path):
+        first = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert first.returncode == 1 and "[failed] exit 3" in first.stdout, first.stdout
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    assert out.count("[failed] exit 3 (restart = no)") == 1, out
+    assert out.count("[start]") == 1, out
+    assert "api is failed: exit 3 (restart = no)" in row_block(out, "services")
+
+
+def row_block(stdout: str, step: str) -> str:
+    """The table row of ``step`` and the indented lines under it."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(step + "  "))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+def test_verify_prints_the_table_then_that_the_stack_is_down(tmp_path: Path) -> None:
+    """Issue 13, point 7: the results first, then what became of the stack verify started."""
+    crashing_api(tmp_path, with_web=True)
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    table = out.index("STEP ")
+    summary = out.index("0/2 steps passed")
+    down = out.index(f"stack in {tmp_path} is down")
+    assert table < summary < down, out
+    assert out.count("is down") == 1, out

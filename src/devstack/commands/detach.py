@@ -81,6 +81,8 @@ def detach(
     paths.prepare()
     log_path = paths.dir / "supervisor.log"
     with open(log_path, "ab") as log:
+        # The file keeps every run's output: this run's begins here.
+        run_starts = os.fstat(log.fileno()).st_size
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -105,7 +107,7 @@ def detach(
     rows: list[dict[str, object]] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            tail = lines_since(log_path, run_starts)[-15:]
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
@@ -129,6 +131,16 @@ def detach(
         print(f"  {r['name']}: {r['state']}{detail}{where}{reason}")
         bad |= r["state"] in _BAD
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def lines_since(path: Path, offset: int, limit: int = 1 << 20) -> list[str]:
+    """The lines written to ``path`` after ``offset`` (at most the last ``limit`` bytes)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        start = max(offset if offset <= size else 0, size - limit)  # smaller: truncated
+        f.seek(start)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    return lines[1:] if start > offset else lines  # not a cut first line
 
 
 def ps_rows(root: Path) -> list[dict[str, object]] | None:
