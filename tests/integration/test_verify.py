@@ -310,3 +310,25 @@ def test_verify_prints_the_table_then_that_the_stack_is_down(tmp_path: Path) -> 
     down = out.index(f"stack in {tmp_path} is down")
     assert table < summary < down, out
     assert out.count("is down") == 1, out
+
+
+def test_a_stack_started_in_part_is_verified_on_what_was_requested(tmp_path: Path) -> None:
+    """Issue 13, point 6: the supervisor holds the services `up SVC` left out; they are
+    not failures of the services step (a request to one is still explained)."""
+    frontend = free_port()
+    smoke = '[[smoke]]\nname = "health"\nurl = "${services.backend.url}/health"\n'
+    one_backend(tmp_path, f'[services.frontend]\ncmd = "{app()}"\nport = {frontend}\n' + smoke)
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", "backend", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        code, out, err = verify(tmp_path)
+        assert code == 0, out + err
+        assert row(out, "services").split()[-2:] == ["ok", "-"]
+        write_stack(
+            tmp_path,
+            (tmp_path / "stack.toml").read_text()
+            + '\n[[smoke]]\nname = "page"\nurl = "${services.frontend.url}/"\n',
+        )
+        code, out, err = verify(tmp_path)
+        assert code == 1, out + err
+        assert f"cause: port {frontend} is frontend's, which is stopped: not requested" in out

@@ -1,8 +1,9 @@
 """``devstack up`` next to a running stack, and ``devstack up -d``.
 
-A second ``up`` in a directory never starts a second supervisor: with no names it
-says the stack runs (pid, since when); with names it asks the running supervisor to
-start them. ``up -d`` starts the supervisor in a session of its own, its output in
+A second ``up`` in a directory never starts a second supervisor: it asks the running
+one to start SVC... (with what they need), or without names the services the first
+``up`` left out; with nothing new to start it says the stack runs (pid, since when).
+``up -d`` starts the supervisor in a session of its own, its output in
 ``.devstack/supervisor.log``, and returns once every service has an outcome.
 """
 
@@ -42,15 +43,22 @@ def connect_running(root: Path) -> ControlClient | None:
 def up_into_running(client: ControlClient, root: Path, names: list[str]) -> int:
     """What ``up`` does when a supervisor already serves ``root``."""
     with client:
-        if not names:
-            status = client.call("status")
-            assert isinstance(status, dict)
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))
-            print(f"the stack in {root} is already running (pid {status['pid']}, since {since})")
-            print("  see it with: devstack ps; follow it with: devstack logs -f")
-            return EXIT_OK
-        results = client.call("start", {"names": names})
-    return print_results(results)
+        if not names:  # the whole stack: what the first `up` was not asked for
+            rows = client.call("ps")
+            assert isinstance(rows, list)
+            names = [str(r["name"]) for r in rows if r.get("requested") is False]
+        results = client.call("start", {"names": names}) if names else []
+        assert isinstance(results, list)
+        if any(r.get("started") is not False for r in results):
+            return print_results(results)
+        status = client.call("status")
+    assert isinstance(status, dict)
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))
+    print(f"the stack in {root} is already running (pid {status['pid']}, since {since})")
+    for r in results:
+        print(f"  {r['name']}: {r['message']}")
+    print("  see it with: devstack ps; follow it with: devstack logs -f")
+    return EXIT_OK
 
 
 def print_results(results: object) -> int:
@@ -127,7 +135,8 @@ def detach(
     for r in rows:
         detail = f" pid {r['pid']}" if r.get("pid") else ""
         where = f" {r['url']}" if r.get("url") else ""
-        reason = f": {r['reason']}" if r["state"] in _BAD and r.get("reason") else ""
+        told = r["state"] in _BAD or r.get("requested") is False  # not requested: how to start
+        reason = f": {r['reason']}" if told and r.get("reason") else ""
         print(f"  {r['name']}: {r['state']}{detail}{where}{reason}")
         bad |= r["state"] in _BAD
     return EXIT_FAILED if bad else EXIT_OK
