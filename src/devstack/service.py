@@ -139,6 +139,14 @@ class Service:
         """A new start is decided: observers must not see the last run's final state."""
         self._set(ServiceState.PENDING)
 
+    def mark_not_requested(self) -> None:
+        """In the stack, but `up` was not asked for it (nor for anything needing it)."""
+        self._set(ServiceState.STOPPED, f"not requested (devstack start {self.name} starts it)")
+
+    def has_met(self, condition: Condition) -> bool:
+        """``condition`` holds now (a dependent waiting for it would go on)."""
+        return self._condition_status(condition)[0]
+
     def respec(self, spec: ServiceSpec, prechecked: frozenset[str] = frozenset()) -> None:
         """Use ``spec`` (a re-read stack.toml) from the next start on; only while stopped.
 

@@ -21,7 +21,7 @@ from devstack import graph, proctree
 from devstack.errors import DevstackError
 from devstack.logs import LogChunk, LogSubscription
 from devstack.spec import ServiceSpec, StackSpec
-from devstack.states import ServiceState
+from devstack.states import Condition, ServiceState
 
 if TYPE_CHECKING:
     from devstack.supervisor import Supervisor
@@ -80,7 +80,12 @@ class SupervisorControl:
         }
 
     def service_names(self) -> list[str]:
+        """Every service of the stack, started or not."""
         return list(self._sup.services)
+
+    def _requested(self) -> list[str]:
+        """The services started at some point (by `up`, `start`, `restart`)."""
+        return [n for n in self._sup.services if n in self._sup.requested]
 
     def ps(self) -> list[dict[str, object]]:
         rows: list[dict[str, object]] = []
@@ -119,6 +124,7 @@ class SupervisorControl:
                     and self._sup.launch_stamps.get(name) != inputs_stamp(self._sup, name),
                     "cpu_percent": cpu,
                     "rss": rss,
+                    "requested": name in self._sup.requested,
                 }
             )
         self._cpu = seen
@@ -149,9 +155,7 @@ class SupervisorControl:
                     fresh = self._reload()
                 except DevstackError as exc:
                     text = exc.render()
-                    return [
-                        self._result(n, False, 0.0, text) for n in names or self.service_names()
-                    ]
+                    return [self._result(n, False, 0.0, text) for n in names or self._requested()]
                 targets = self._targets(names, with_dependents)
                 results: list[dict[str, object]] = []
                 for name in targets:
@@ -162,7 +166,7 @@ class SupervisorControl:
         async with self._lock:
             with self._sup.hold():
                 results = []
-                for name in self._in_stop_order(names or self.service_names()):
+                for name in self._in_stop_order(names or self._requested()):
                     t0 = time.monotonic()
                     await self._sup.stop_service(name)
                     state = self._sup.services[name].state
@@ -170,11 +174,30 @@ class SupervisorControl:
                 return results
 
     async def start(self, names: list[str]) -> list[dict[str, object]]:
+        """Start ``names`` (all: empty) and what they need that does not run, as `up`
+        would: launched together, each waiting for its dependencies' conditions, then
+        one result per service in start order, once it is healthy/running or final."""
         async with self._lock:
             with self._sup.hold():
+                t0 = time.monotonic()
+                wanted = names or self.service_names()
+                launch = self._to_launch(wanted)
+                order = self._in_start_order([*launch, *wanted])
+                for name in order:
+                    if name in launch:
+                        first = name not in self._sup.requested
+                        self._sup.launch(name)
+                        if first:  # a watch key of a service started just now
+                            spec = self._sup.services[name].spec
+                            self._sup.watch_respec(name, spec, "started on request")
                 results = []
-                for name in self._in_start_order(names or self.service_names()):
-                    results.append(await self._start_one(name))
+                for name in order:
+                    if name in launch:
+                        result = await self._outcome(name, t0)
+                    else:
+                        state = self._sup.services[name].state
+                        result = self._result(name, True, 0.0, f"already {state}")
+                    results.append({**result, "started": name in launch})
                 return results
 
     async def down(self, force: bool = False) -> None:
@@ -216,15 +239,41 @@ class SupervisorControl:
 
     async def _start_one(self, name: str, t0: float | None = None) -> dict[str, object]:
         t0 = time.monotonic() if t0 is None else t0
-        svc = self._sup.services[name]
-        task = self._sup.tasks.get(name)
-        if task is not None and not task.done():
-            return self._result(name, True, 0.0, f"already {svc.state}")
+        if self._is_running(name):
+            return self._result(name, True, 0.0, f"already {self._sup.services[name].state}")
         self._sup.launch(name)
+        return await self._outcome(name, t0)
+
+    async def _outcome(self, name: str, t0: float) -> dict[str, object]:
+        """The result of a start of ``name``, once it is healthy/running or final."""
+        svc = self._sup.services[name]
         await svc.wait_settled()
-        ok = svc.state in _OK_STATES
+        # A one-shot (`release`) that already did its job is a success too.
+        ok = svc.state in _OK_STATES or svc.has_met(Condition.COMPLETED)
         message = str(svc.state) if svc.reason is None else f"{svc.state}: {svc.reason}"
         return self._result(name, ok, time.monotonic() - t0, message)
+
+    def _is_running(self, name: str) -> bool:
+        """The task of ``name`` lives: it runs, or is on its way (waiting, backoff)."""
+        task = self._sup.tasks.get(name)
+        return task is not None and not task.done()
+
+    def _to_launch(self, names: list[str]) -> set[str]:
+        """Of ``names`` and what they depend on, the services to start: those not running,
+        except a dependency whose condition is met (a one-shot that completed)."""
+        services = self._sup.services
+        chosen: set[str] = set()
+        todo = [n for n in names if not self._is_running(n)]
+        while todo:
+            name = todo.pop()
+            if name in chosen:
+                continue
+            chosen.add(name)
+            for dep, condition in services[name].spec.depends_on.items():
+                done = condition is Condition.COMPLETED and services[dep].has_met(condition)
+                if not self._is_running(dep) and not done:
+                    todo.append(dep)
+        return chosen
 
     async def _preflight(
         self, spec: ServiceSpec, stack: StackSpec
@@ -266,11 +315,12 @@ class SupervisorControl:
         return fresh
 
     def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
-        chosen = set(names or self.service_names())
+        chosen = set(names or self._requested())
         if with_dependents:
             deps = self._deps()
             for name in list(chosen):
-                chosen |= graph.dependents(deps, name)
+                # Not a dependent that was never started: a restart does not start it.
+                chosen |= graph.dependents(deps, name) & self._sup.requested
         return self._in_start_order(list(chosen))
 
     def _deps(self) -> dict[str, list[str]]:

@@ -64,8 +64,10 @@ class Supervisor(ProcessHooks):
         self.stack = stack
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
         chosen = graph.closure(deps, names) if names else set(stack.services)
-        # Declaration order, restricted to what was asked for and what it needs.
+        # Declaration order, restricted to what was asked for and what it needs: what
+        # starts now. The rest of the stack is held too, for `devstack start` / `up SVC`.
         self.order = [n for n in stack.services if n in chosen]
+        self.requested: set[str] = set()  # every service launched at least once
         self.paths = StatePaths(stack.root)
         self._printer = printer
         self._color = color
@@ -134,7 +136,7 @@ class Supervisor(ProcessHooks):
     async def run(self) -> int:
         """Run the stack until it ends; the exit code (0, 1, or 128+signal)."""
         self.paths.prepare()
-        printer = self._printer or Printer(self.order, color=self._color)
+        printer = self._printer or Printer(list(self.stack.services), color=self._color)
         self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes_from_env())
         if self._run_setup:
             self.setups = SetupRunner(self.paths.dir, hub, self, self.stack_id)
@@ -204,8 +206,10 @@ class Supervisor(ProcessHooks):
 
     async def _run_services(self) -> int:
         assert self.hub is not None
-        for name in self.order:
-            self.services[name] = self._new_service(self.stack.services[name])
+        for name, spec in self.stack.services.items():
+            self.services[name] = self._new_service(spec)
+            if name not in self.order:
+                self.services[name].mark_not_requested()
         for name in self.order:
             self.launch(name)
         self._start_watching()
@@ -255,9 +259,11 @@ class Supervisor(ProcessHooks):
         self._watch_task = asyncio.create_task(self.watcher.run(), name="watch")
         return self.watcher
 
-    def watch_respec(self, name: str, spec: ServiceSpec) -> None:
-        """A restart re-read ``name``'s config: its watch follows it (started, changed or
-        ended), unless the stack runs under --no-watch."""
+    def watch_respec(
+        self, name: str, spec: ServiceSpec, why: str = "from the re-read stack.toml"
+    ) -> None:
+        """A restart re-read ``name``'s config, or ``name`` started for the first time: its
+        watch follows it (started, changed or ended), unless the stack runs under --no-watch."""
         if self._watch is False or self.control is None:
             return
         watcher = self.watcher
@@ -267,7 +273,7 @@ class Supervisor(ProcessHooks):
             if not watched_specs({name: spec}, default_python=self._watch is True):
                 return
             watcher = self._new_watcher({})
-        watcher.respec(name, spec)
+        watcher.respec(name, spec, why)
 
     def _new_service(self, spec: ServiceSpec) -> Service:
         assert self.hub is not None
@@ -317,6 +323,7 @@ class Supervisor(ProcessHooks):
     def launch(self, name: str) -> asyncio.Task[None]:
         """Start the task of ``name`` (it waits for its own dependencies first)."""
         self._held.discard(name)
+        self.requested.add(name)
         self.stale.pop(name, None)  # a new process runs the code as it is now
         # The config and env files as they were at this start (`ps`: restart needed).
         self.launch_stamps[name] = inputs_stamp(self, name)

@@ -83,7 +83,9 @@ class Watcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def respec(self, name: str, spec: ServiceSpec) -> None:
+    def respec(
+        self, name: str, spec: ServiceSpec, why: str = "from the re-read stack.toml"
+    ) -> None:
         """``spec`` is what ``name`` runs from now on (a restart re-read stack.toml): watch
         what it asks for, starting, changing or ending its watch when that differs."""
         new = watched_specs({name: spec}, self._default_python).get(name)
@@ -105,7 +107,7 @@ class Watcher:
         self._specs[name] = new
         self._tasks[name] = asyncio.create_task(self._collect(name, new))
         globs = ", ".join(new.watch)
-        self._sup.hub.event(name, f"[watch] watching {globs} (from the re-read stack.toml)", "info")
+        self._sup.hub.event(name, f"[watch] watching {globs} ({why})", "info")
 
     async def _collect(self, name: str, spec: ServiceSpec) -> None:
         from watchfiles import awatch
@@ -146,7 +148,8 @@ class Watcher:
         deps = {n: list(s.spec.depends_on) for n, s in self._sup.services.items()}
         for name in names:
             if self._specs[name].restart_dependents_on_change:
-                targets |= graph.dependents(deps, name)
+                # Not one that was never started: a save does not start it.
+                targets |= graph.dependents(deps, name) & self._sup.requested
         if not targets:
             return
         for result in await self._control.restart(sorted(targets), with_dependents=False):

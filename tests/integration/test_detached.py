@@ -223,6 +223,31 @@ def test_up_detached_returns_1_and_names_the_failed_service(tmp_path: Path) -> N
         assert pid is not None and is_alive(pid)  # a failed service does not end the stack
 
 
+def test_failed_up_detached_prints_only_this_runs_last_lines(tmp_path: Path) -> None:
+    """Issue 13, point 7: supervisor.log keeps every run; the failure shows this run's."""
+    port = free_port()
+    healthy = run("listener", port)
+    toml = f"""
+        [services.api]
+        cmd = "{healthy}"
+        port = {port}
+        health.http = "/"
+        restart = "no"
+        """
+    write_stack(tmp_path, toml)
+    with detached(tmp_path):
+        pass  # the first run: healthy, then down
+    log = (tmp_path / ".devstack" / "supervisor.log").read_text()
+    assert "[healthy]" in log and "[stopped]" in log
+    write_stack(tmp_path, toml.replace(healthy, run("crasher", "--code", 3)))
+    with detached(tmp_path, expect=1) as up:
+        assert "the supervisor exited (1); last lines of" in up.stdout, up.stdout
+        block = up.stdout.split("last lines of", 1)[1]
+        assert "[failed] exit 3 (restart = no)" in block, block
+        assert "[healthy]" not in block and "[stopped]" not in block, block
+        assert block.count("[start]") == 1, block
+
+
 def test_second_up_reports_the_running_stack_and_up_svc_starts_a_stopped_service(
     tmp_path: Path,
 ) -> None:
@@ -244,6 +269,97 @@ def test_second_up_reports_the_running_stack_and_up_svc_starts_a_stopped_service
         row = ps_json(tmp_path)["web"]
         assert row["state"] == "healthy" and isinstance(row["pid"], int)
         assert supervisor_pid(tmp_path) == pid
+
+
+# --- up SVC / start SVC next to a running stack (issue 13, point 6) ---------------------------
+
+
+def listener_services(root: Path, *names: str, **needs: str) -> None:
+    """One http-probed listener per name; ``needs``: name -> the service it needs healthy."""
+    services = []
+    for name in names:
+        port = free_port()
+        need = f'depends_on = {{ {needs[name]} = "healthy" }}' if name in needs else ""
+        services.append(
+            f"""
+        [services.{name}]
+        cmd = "{run("listener", port)}"
+        port = {port}
+        health.http = "/"
+        {need}
+        """
+        )
+    write_stack(root, "".join(services))
+
+
+def test_services_not_requested_by_up_start_later_by_start_and_by_up(tmp_path: Path) -> None:
+    listener_services(tmp_path, "one", "two", "three")
+    with detached(tmp_path, "one") as up:
+        assert re.search(r"^\s+one: healthy pid \d+", up.stdout, re.M), up.stdout
+        rows = ps_json(tmp_path)
+        assert list(rows) == ["one", "two", "three"]  # the whole stack, in ps too
+        for name in ("two", "three"):
+            assert rows[name]["state"] == "stopped" and rows[name]["pid"] is None
+            assert str(rows[name]["reason"]).startswith("not requested"), rows[name]
+        assert re.search(r"^two\s+stopped\s+-", devstack(tmp_path, "ps").stdout, re.M)
+
+        started = devstack(tmp_path, "start", "two")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert re.search(r"^two\s+ok\s+[\d.]+s\s+healthy$", started.stdout, re.M), started.stdout
+        assert ps_json(tmp_path)["two"]["state"] == "healthy"
+
+        up_three = devstack(tmp_path, "up", "three")
+        assert up_three.returncode == 0, up_three.stdout + up_three.stderr
+        assert "three: ok in " in up_three.stdout and "healthy" in up_three.stdout
+        rows = ps_json(tmp_path)
+        assert all(rows[n]["state"] == "healthy" for n in rows), rows
+        assert len({rows[n]["pid"] for n in rows}) == 3
+
+        again = devstack(tmp_path, "up", "three")
+        assert again.returncode == 0, again.stderr
+        assert "already running" in again.stdout, again.stdout
+        assert ps_json(tmp_path)["three"]["pid"] == rows["three"]["pid"]
+
+        pids = [pid_of(tmp_path, n) for n in rows]
+    assert not any(is_alive(pid) for pid in pids)  # down stopped what ran
+
+
+def test_up_without_names_starts_what_was_not_requested(tmp_path: Path) -> None:
+    listener_services(tmp_path, "one", "two")
+    with detached(tmp_path, "one"):
+        up = devstack(tmp_path, "up")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "two: ok in " in up.stdout, up.stdout
+        assert ps_json(tmp_path)["two"]["state"] == "healthy"
+        again = devstack(tmp_path, "up")
+        assert "already running" in again.stdout, again.stdout
+
+
+def test_start_brings_along_what_the_service_depends_on_in_order(tmp_path: Path) -> None:
+    listener_services(tmp_path, "db", "api", "web", "side", api="db", web="api")
+    with detached(tmp_path, "side"):
+        assert ps_json(tmp_path)["db"]["state"] == "stopped"
+        started = devstack(tmp_path, "up", "web")
+        assert started.returncode == 0, started.stdout + started.stderr
+        names = [line.split(":")[0] for line in started.stdout.splitlines() if ": ok in " in line]
+        assert names == ["db", "api", "web"], started.stdout
+        rows = ps_json(tmp_path)
+        assert [rows[n]["state"] for n in ("db", "api", "web")] == ["healthy"] * 3
+        logs = devstack(tmp_path, "logs", "--no-color").stdout
+        steps = [("db", "healthy"), ("api", "start"), ("api", "healthy"), ("web", "start")]
+        order = [re.search(rf"^{n}\s+\* \[{what}\]", logs, re.M) for n, what in steps]
+        assert all(order), logs
+        assert [m.start() for m in order if m] == sorted(m.start() for m in order if m), logs
+
+
+def test_start_of_an_unknown_service_names_the_services(tmp_path: Path) -> None:
+    listener_services(tmp_path, "one", "two")
+    with detached(tmp_path, "one"):
+        for verb in ("start", "up"):
+            bad = devstack(tmp_path, verb, "zzz")
+            assert bad.returncode == 2, bad.stdout + bad.stderr
+            assert "no service named 'zzz'" in bad.stderr
+            assert "services: one, two" in bad.stderr, bad.stderr
 
 
 # --- ps -----------------------------------------------------------------------------------

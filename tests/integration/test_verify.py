@@ -314,3 +314,82 @@ def test_a_rewrite_to_the_old_port_names_the_backend_that_moved(tmp_path: Path) 
         f"[refused] 127.0.0.1:{old}: no service of this stack declares port {old}; "
         f"backend is on port {old + 1}" in logs
     ), logs
+
+
+def crashing_api(root: Path, with_web: bool) -> None:
+    """api exits 3 at once (restart = no); with ``with_web``, a healthy web keeps the
+    supervisor running after api failed."""
+    api, web = free_port(), free_port()
+    toml = f"""
+        [services.api]
+        cmd = "{PY} {program("crasher")} --code 3"
+        port = {api}
+        health.http = "/"
+        restart = "no"
+        """
+    if with_web:
+        toml += f"""
+        [services.web]
+        cmd = "{app()}"
+        port = {web}
+        health.http = "/health"
+        """
+    write_stack(root, toml + '\n[[smoke]]\nname = "api answers"\nurl = "${services.api.url}/"\n')
+
+
+def test_verify_after_a_failed_run_prints_this_runs_failure_once(tmp_path: Path) -> None:
+    """Issue 13, point 7: not the earlier run's failure block from supervisor.log too."""
+    crashing_api(tmp_path, with_web=False)
+    with downed_at_end(tmp_path):
+        first = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert first.returncode == 1 and "[failed] exit 3" in first.stdout, first.stdout
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    assert out.count("[failed] exit 3 (restart = no)") == 1, out
+    assert out.count("[start]") == 1, out
+    assert "api is failed: exit 3 (restart = no)" in row_block(out, "services")
+
+
+def row_block(stdout: str, step: str) -> str:
+    """The table row of ``step`` and the indented lines under it."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(step + "  "))
+    end = start + 1
+    while end < len(lines) and lines[end].startswith("  "):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+def test_verify_prints_the_table_then_that_the_stack_is_down(tmp_path: Path) -> None:
+    """Issue 13, point 7: the results first, then what became of the stack verify started."""
+    crashing_api(tmp_path, with_web=True)
+    with downed_at_end(tmp_path):
+        code, out, err = verify(tmp_path)
+    assert code == 1, out + err
+    table = out.index("STEP ")
+    summary = out.index("0/2 steps passed")
+    down = out.index(f"stack in {tmp_path} is down")
+    assert table < summary < down, out
+    assert out.count("is down") == 1, out
+
+
+def test_a_stack_started_in_part_is_verified_on_what_was_requested(tmp_path: Path) -> None:
+    """Issue 13, point 6: the supervisor holds the services `up SVC` left out; they are
+    not failures of the services step (a request to one is still explained)."""
+    frontend = free_port()
+    smoke = '[[smoke]]\nname = "health"\nurl = "${services.backend.url}/health"\n'
+    one_backend(tmp_path, f'[services.frontend]\ncmd = "{app()}"\nport = {frontend}\n' + smoke)
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", "backend", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        code, out, err = verify(tmp_path)
+        assert code == 0, out + err
+        assert row(out, "services").split()[-2:] == ["ok", "-"]
+        write_stack(
+            tmp_path,
+            (tmp_path / "stack.toml").read_text()
+            + '\n[[smoke]]\nname = "page"\nurl = "${services.frontend.url}/"\n',
+        )
+        code, out, err = verify(tmp_path)
+        assert code == 1, out + err
+        assert f"cause: port {frontend} is frontend's, which is stopped: not requested" in out

@@ -277,3 +277,25 @@ def test_a_restart_applies_watch_keys_edited_in_stack_toml(tmp_path: Path) -> No
         (tmp_path / "config.cfg").write_text("y\n")
         time.sleep(1.0)
         assert stack.output().count("[watch] restarted") == 2
+
+
+def test_a_service_started_after_up_is_watched_from_its_start(tmp_path: Path) -> None:
+    """Issue 13, point 6: `up other` left web out; `devstack start web` starts it, and its
+    watch key then applies as it would have under `up`."""
+    port, other = free_port(), free_port()
+    project(tmp_path / "web", port)
+    project(tmp_path / "other", other)
+    (tmp_path / "stack.toml").write_text(
+        service_toml("web", "web", port) + service_toml("other", "other", other)
+    )
+    with RunningStack(tmp_path, "other") as stack:
+        stack.wait_for(r"other\s+\* \[healthy\]")
+        assert "web" not in stack.output().replace("watching for changes: other", "")
+        started = run_devstack(tmp_path, "start", "web")
+        assert started.returncode == 0, started.stdout + started.stderr
+        stack.wait_for(r"web\s+\* \[watch\] watching \*\*/\*\.py \(started on request\)")
+        first, _ = answer(port)
+        (tmp_path / "web" / "helper.py").write_text('VERSION = "2"\n')
+        wait_count(stack, "[watch] restarted", 1)
+        pid, version = answer(port)
+        assert version == "2" and pid != first

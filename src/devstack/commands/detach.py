@@ -1,8 +1,9 @@
 """``devstack up`` next to a running stack, and ``devstack up -d``.
 
-A second ``up`` in a directory never starts a second supervisor: with no names it
-says the stack runs (pid, since when); with names it asks the running supervisor to
-start them. ``up -d`` starts the supervisor in a session of its own, its output in
+A second ``up`` in a directory never starts a second supervisor: it asks the running
+one to start SVC... (with what they need), or without names the services the first
+``up`` left out; with nothing new to start it says the stack runs (pid, since when).
+``up -d`` starts the supervisor in a session of its own, its output in
 ``.devstack/supervisor.log``, and returns once every service has an outcome.
 """
 
@@ -42,15 +43,22 @@ def connect_running(root: Path) -> ControlClient | None:
 def up_into_running(client: ControlClient, root: Path, names: list[str]) -> int:
     """What ``up`` does when a supervisor already serves ``root``."""
     with client:
-        if not names:
-            status = client.call("status")
-            assert isinstance(status, dict)
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))
-            print(f"the stack in {root} is already running (pid {status['pid']}, since {since})")
-            print("  see it with: devstack ps; follow it with: devstack logs -f")
-            return EXIT_OK
-        results = client.call("start", {"names": names})
-    return print_results(results)
+        if not names:  # the whole stack: what the first `up` was not asked for
+            rows = client.call("ps")
+            assert isinstance(rows, list)
+            names = [str(r["name"]) for r in rows if r.get("requested") is False]
+        results = client.call("start", {"names": names}) if names else []
+        assert isinstance(results, list)
+        if any(r.get("started") is not False for r in results):
+            return print_results(results)
+        status = client.call("status")
+    assert isinstance(status, dict)
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))
+    print(f"the stack in {root} is already running (pid {status['pid']}, since {since})")
+    for r in results:
+        print(f"  {r['name']}: {r['message']}")
+    print("  see it with: devstack ps; follow it with: devstack logs -f")
+    return EXIT_OK
 
 
 def print_results(results: object) -> int:
@@ -81,6 +89,8 @@ def detach(
     paths.prepare()
     log_path = paths.dir / "supervisor.log"
     with open(log_path, "ab") as log:
+        # The file keeps every run's output: this run's begins here.
+        run_starts = os.fstat(log.fileno()).st_size
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -105,7 +115,7 @@ def detach(
     rows: list[dict[str, object]] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").splitlines()[-15:]
+            tail = lines_since(log_path, run_starts)[-15:]
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
@@ -125,10 +135,21 @@ def detach(
     for r in rows:
         detail = f" pid {r['pid']}" if r.get("pid") else ""
         where = f" {r['url']}" if r.get("url") else ""
-        reason = f": {r['reason']}" if r["state"] in _BAD and r.get("reason") else ""
+        told = r["state"] in _BAD or r.get("requested") is False  # not requested: how to start
+        reason = f": {r['reason']}" if told and r.get("reason") else ""
         print(f"  {r['name']}: {r['state']}{detail}{where}{reason}")
         bad |= r["state"] in _BAD
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def lines_since(path: Path, offset: int, limit: int = 1 << 20) -> list[str]:
+    """The lines written to ``path`` after ``offset`` (at most the last ``limit`` bytes)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        start = max(offset if offset <= size else 0, size - limit)  # smaller: truncated
+        f.seek(start)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    return lines[1:] if start > offset else lines  # not a cut first line
 
 
 def ps_rows(root: Path) -> list[dict[str, object]] | None:

@@ -51,10 +51,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             from devstack.smoke.run import StackView, run_checks
 
             results = run_checks(stack, StackView(root, outcome))
+        # The results, then what becomes of the stack (`stack in ... is down`).
+        code = _report(args, results, error, stack.file, started)
     finally:
         if started and not args.keep:
             _down(args, progress)
-    return _report(args, results, error, stack.file, started)
+    return code
 
 
 def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]]) -> str | None:

@@ -191,11 +191,12 @@ def rows_from_logs(view: StackView, names: Sequence[str], since: float) -> list[
 
 
 def services_step(rows: Mapping[str, Mapping[str, object]]) -> StepResult:
-    """The first step: every service reached a good state."""
+    """The first step: every service reached a good state (but one that `up SVC` left
+    out: not started is not a failure; a request to it is still explained)."""
     bad = [
         f"{name} is {row.get('state')}" + (f": {row['reason']}" if row.get("reason") else "")
         for name, row in rows.items()
-        if str(row.get("state")) in _BAD_STATES
+        if str(row.get("state")) in _BAD_STATES and row.get("requested") is not False
     ]
     return StepResult(name="services", kind="services", failures=tuple(bad))
 
