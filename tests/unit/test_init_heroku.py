@@ -65,6 +65,7 @@ def test_release_is_a_one_shot_the_others_wait_for() -> None:
     assert (release.restart, release.port, release.http) == ("no", None, None)
     for name in ("web", "worker", "beat"):
         assert found[name].conditions.get("release") == "completed", name
+    assert found["redis"].depends_on == {}  # a data store need not wait for migrations
 
 
 def test_web_gets_port_and_http_probe() -> None:

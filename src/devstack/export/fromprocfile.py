@@ -104,7 +104,7 @@ def _heroku(services: list[Inferred]) -> None:
         if svc.name == _HEROKU_RELEASE:
             svc.restart, svc.port, svc.host, svc.http = "no", None, None, None
             svc.notes.append("# Heroku's release phase: a one-shot the other types wait for")
-        elif _HEROKU_RELEASE in names:
+        elif _HEROKU_RELEASE in names and svc.kind not in _STORE_PORTS:
             svc.conditions[_HEROKU_RELEASE] = "completed"
             svc.depends_on[_HEROKU_RELEASE] = "Heroku runs release before the other types"
         if svc.name == _HEROKU_WEB and svc.kind is None:
