@@ -118,3 +118,22 @@ def test_heroku_procfile_renders_a_file_that_loads(tmp_path: Path) -> None:
     stack = load_stack(tmp_path / "stack.toml", environ={"PATH": "/bin"})
     assert stack.services["web"].depends_on == {"release": "completed"}
     assert stack.services["release"].port is None
+
+
+def test_gunicorn_without_bind_listens_on_all_addresses_at_port() -> None:
+    web = heroku()["web"]
+    assert (web.port, web.host) == (5000, "0.0.0.0")  # gunicorn binds 0.0.0.0:$PORT
+
+
+def test_celery_waits_for_the_redis_its_env_names() -> None:
+    entries = read_procfile(DATA / "Procfile.heroku-flask")
+    dotenv = {
+        "REDIS_URL": "redis://localhost:6379/0",
+        "OKTA_REDIRECT_URI": "http://localhost:5000/auth/okta/callback",
+    }
+    found = {s.name: s for s in infer_services(entries, Path("/app"), 5000, dotenv)}
+    for name in ("worker", "beat"):
+        assert set(found[name].depends_on) == {"release", "redis"}, name
+    # A browser callback URL in .env is nobody's dependency.
+    assert set(found["web"].depends_on) == {"release"}
+    assert found["redis"].depends_on == {}

@@ -26,7 +26,7 @@ def infer(procfile: str, root: Path = Path("/app"), base: int = 5000) -> dict[st
             "gunicorn app:app --bind 0.0.0.0:${port}",
         ),
         ("gunicorn -b 127.0.0.1:8000 app:app", 8000, None, "gunicorn -b 127.0.0.1:8000 app:app"),
-        ("gunicorn app:app", 5000, None, "gunicorn app:app"),  # gunicorn reads $PORT
+        ("gunicorn app:app", 5000, "0.0.0.0", "gunicorn app:app"),  # gunicorn: 0.0.0.0:$PORT
         (
             "uvicorn main:app --host 0.0.0.0 --port ${PORT}",
             5000,

@@ -112,9 +112,9 @@ def _from_procfile(procfile: Path, out: Path) -> tuple[list[Inferred], str | Non
     from devstack.export.fromprocfile import infer_services
 
     entries = read_procfile(procfile)
-    _, env_files, base = procfile_env(procfile.parent, os.environ, procfile)
+    dotenv, env_files, base = procfile_env(procfile.parent, os.environ, procfile)
     env_file = os.path.relpath(env_files[0], out.parent) if env_files else None
-    return infer_services(entries, procfile.parent, base), env_file
+    return infer_services(entries, procfile.parent, base, dotenv), env_file
 
 
 def _from_package(source: Path, out: Path) -> tuple[list[Inferred], list[str], str | None]:

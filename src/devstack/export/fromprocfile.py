@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +48,7 @@ _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"})
 _NODE_DEFAULTS = {"next": None, "vite": 5173, "astro": 4321, "nuxt": None}
 # Servers that are not web apps: program -> default port (a tcp probe, no http).
 _STORE_PORTS = {"redis-server": 6379, "memcached": 11211, "mongod": 27017, "postgres": 5432}
+_STORE_SCHEMES = {"redis-server": "redis", "mongod": "mongodb", "postgres": "postgres"}
 _CELERY_ROLES = ("worker", "beat")
 _CELERY_VALUE_OPTIONS = {"-A", "--app", "-b", "--broker", "--result-backend", "--loader"}
 _CELERY_VALUE_OPTIONS |= {"--config", "--workdir"}
@@ -83,9 +84,13 @@ class Inferred:
 
 
 def infer_services(
-    entries: dict[str, tuple[str, int]], procfile_dir: Path, base_port: int = DEFAULT_PORT
+    entries: dict[str, tuple[str, int]],
+    procfile_dir: Path,
+    base_port: int = DEFAULT_PORT,
+    dotenv: Mapping[str, str] | None = None,
 ) -> list[Inferred]:
-    """The services of a parsed Procfile (``{name: (command, line)}``)."""
+    """The services of a parsed Procfile (``{name: (command, line)}``); ``dotenv``: the
+    ``.env`` beside it, where a Celery worker's broker URL is looked for."""
     services = [
         _infer(name, command, line, procfile_dir, base_port + PORT_STEP * index)
         for index, (name, (command, line)) in enumerate(entries.items())
@@ -93,8 +98,24 @@ def infer_services(
     for svc in services:
         svc.origin = f"Procfile line {svc.line}: {svc.name}: {svc.original}"
     _heroku(services)
+    _celery_brokers(services, dotenv or {})
     _suggest_dependencies(services)
     return services
+
+
+def _celery_brokers(services: list[Inferred], dotenv: Mapping[str, str]) -> None:
+    """A Celery worker waits for the data store whose port a ``.env`` URL of its scheme
+    names (``REDIS_URL=redis://localhost:6379/0``); the other URLs there are not its own."""
+    stores = {s.port: s for s in services if s.kind in _STORE_PORTS and s.port is not None}
+    for url in local_urls(dotenv):
+        store = stores.get(url.port)
+        if store is None or not url.value.startswith(_STORE_SCHEMES.get(store.kind or "", "-")):
+            continue
+        for svc in services:
+            if svc.kind is not None and svc.kind.startswith("celery"):
+                svc.depends_on.setdefault(
+                    store.name, f".env's {url.var} points at {store.name}'s port {store.port}"
+                )
 
 
 def _heroku(services: list[Inferred]) -> None:
@@ -196,6 +217,8 @@ def _infer_port(svc: Inferred, argv: list[str], uses_port: bool, honcho_port: in
         svc.kind = program
     if server is not None and server.host and server.host not in ("127.0.0.1", "localhost"):
         svc.host = server.host
+    elif server is not None and server.server == "gunicorn" and written is None:
+        svc.host = "0.0.0.0"  # gunicorn's default bind is 0.0.0.0:$PORT when PORT is set
     if written is not None:
         svc.port = written
         svc.port_reason = (
