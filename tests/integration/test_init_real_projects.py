@@ -89,3 +89,18 @@ def test_heroku_procfile_to_a_checked_stack(tmp_path: Path, web_venv: Path) -> N
     checked = run_devstack(tmp_path, "check", "web", timeout=120)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "app:create_app() imports" in checked.stdout
+
+
+def test_a_python_app_alone(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("from flask import Flask\n\napp = Flask(__name__)\n")
+    (tmp_path / "requirements.txt").write_text("Flask\n")
+    done = run_devstack(tmp_path, "init")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "stack.toml").read_text()
+    assert text.startswith("# Written by `devstack init` from this directory")
+    assert 'cmd = "flask --app app run --port ${port}"' in text
+    assert run_devstack(tmp_path, "config").returncode == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = run_devstack(empty, "init")
+    assert nothing.returncode == 2 and "no Procfile, no package.json" in nothing.stderr

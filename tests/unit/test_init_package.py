@@ -145,3 +145,49 @@ def test_bad_json_is_one_error_with_its_line(tmp_path: Path) -> None:
         read_scripts(tmp_path / "package.json")
     assert len(caught.value.problems) == 1
     assert caught.value.problems[0].line == 4
+
+
+def test_vite_proxy_and_a_fastapi_part(tmp_path: Path) -> None:
+    scripts = {"dev": "concurrently -k -n web,api 'vite' 'uvicorn main:app --port 8001'"}
+    (tmp_path / "package.json").write_text(json.dumps({"scripts": scripts}))
+    (tmp_path / "vite.config.ts").write_text(
+        "export default defineConfig({\n  server: {\n"
+        "    proxy: { '/api': { target: 'http://localhost:8001', changeOrigin: true } },\n"
+        "  },\n})\n"
+    )
+    found = services(tmp_path / "package.json")
+    assert (found["web"].cmd, found["web"].port) == ("npx vite --port ${port}", 5173)
+    assert (found["api"].cmd, found["api"].port, found["api"].app) == (
+        "uvicorn main:app --port 8001",
+        8001,
+        "main:app",
+    )
+    assert found["web"].depends_on == {"api": "vite.config.ts's proxy targets api's port 8001"}
+
+
+@pytest.mark.parametrize(
+    ("files", "cmd", "port"),
+    [
+        (
+            {"main.py": "from fastapi import FastAPI\napp = FastAPI()\n"},
+            "uvicorn main:app --port ${port}",
+            8000,
+        ),
+        (
+            {"app.py": "from flask import Flask\n\ndef create_app():\n    return Flask('a')\n"},
+            "flask --app app run --port ${port}",
+            5000,
+        ),
+        (
+            {"manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 's')\n"},
+            "python3 manage.py runserver 127.0.0.1:${port}",
+            8000,
+        ),
+    ],
+)
+def test_python_entry_points(tmp_path: Path, files: dict[str, str], cmd: str, port: int) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "package.json").write_text(json.dumps({"scripts": {"dev": "vite"}}))
+    backend = services(tmp_path / "package.json")["backend"]
+    assert (backend.cmd, backend.port) == (cmd, port)

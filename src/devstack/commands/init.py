@@ -59,6 +59,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         if rel != ".":
             svc.cwd = os.path.normpath(os.path.join(rel, svc.cwd or "."))
     shown = os.path.relpath(source, out.parent)
+    if source.is_dir():
+        shown = "this directory" if shown == "." else shown
     out.parent.mkdir(parents=True, exist_ok=True)
     text = render_toml(services, shown, env_file, what=what, notes=notes)
     out.write_text(text, encoding="utf-8")
