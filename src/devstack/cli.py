@@ -155,8 +155,9 @@ def _add_init(sub: Subparsers) -> None:
 
     init = sub.add_parser(
         "init",
-        help="write a commented stack.toml from a Procfile",
-        description="One service per Procfile line, with the port, probe, import check and "
+        help="write a commented stack.toml from a Procfile or package.json",
+        description="One service per Procfile line (else per part of package.json's dev "
+        "script, else the Python web app found here), with the port, probe, import check and "
         "dependencies its command reveals. Never overwrites without --force.",
     )
     init.add_argument(
@@ -164,8 +165,8 @@ def _add_init(sub: Subparsers) -> None:
         dest="source",
         type=Path,
         default=None,
-        metavar="PROCFILE",
-        help="the Procfile to read (default: ./Procfile)",
+        metavar="FILE",
+        help="the Procfile or package.json to read (default: ./Procfile, then ./package.json)",
     )
     init.add_argument(
         "-f",

@@ -26,7 +26,7 @@ def infer(procfile: str, root: Path = Path("/app"), base: int = 5000) -> dict[st
             "gunicorn app:app --bind 0.0.0.0:${port}",
         ),
         ("gunicorn -b 127.0.0.1:8000 app:app", 8000, None, "gunicorn -b 127.0.0.1:8000 app:app"),
-        ("gunicorn app:app", 5000, None, "gunicorn app:app"),  # gunicorn reads $PORT
+        ("gunicorn app:app", 5000, "0.0.0.0", "gunicorn app:app"),  # gunicorn: 0.0.0.0:$PORT
         (
             "uvicorn main:app --host 0.0.0.0 --port ${PORT}",
             5000,
@@ -91,7 +91,9 @@ def test_shell_lines_stay_whole() -> None:
         "c: echo ${HOME} $$ $PORT\nd: bundle exec rake resque:work QUEUE=*\n"
         "e: FOO=$BAR python3 x.py\n"
     )
-    assert all(s.shell for s in found.values())
+    assert [s.shell for s in found.values()] == [False, True, True, True, True]
+    # Quoted shell syntax is one argument: sh runs it without a shell around it.
+    assert found["a"].cmd == "sh -c 'while true; do date; sleep 1; done'"
     assert found["b"].cmd == "cd x && make run | tee log" and found["b"].cwd is None
     assert found["c"].cmd == "echo $${HOME} $$$ $PORT"
     assert found["c"].port == 5200  # $PORT: the shell reads what devstack exports
@@ -128,7 +130,8 @@ def test_rendered_file_loads(tmp_path: Path) -> None:
     (tmp_path / "stack.toml").write_text(text)
     data = tomllib.loads(text)
     assert data["stack"] == {"env_file": ".env"}
-    assert data["services"]["web"]["health"] == {"tcp": True}
+    assert data["services"]["web"]["health"] == {"http": "/"}  # Heroku's web: HTTP on $PORT
+    assert data["services"]["api"]["health"] == {"tcp": True}
     assert "# preflight: imports app:app as gunicorn will" in text
     assert "# Procfile line 4: clock: echo $HOME; sleep 5" in text
     stack = load_stack(tmp_path / "stack.toml", environ={"HOME": "/root", "PATH": "/bin"})

@@ -172,6 +172,8 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         return None
     server, start = found
     options, positionals = _split(argv, start, _VALUE_OPTIONS[server])
+    if server == "flask" and [token for _, token in positionals[:1]] != ["run"]:
+        return None  # `flask db upgrade`, `flask shell`: the CLI, not the server
     env = env or {}
     target: str | None = None
     index: int | None = None

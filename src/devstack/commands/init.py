@@ -1,10 +1,12 @@
-"""``devstack init [--from Procfile] [--force] [-f OUT]``: write a commented stack.toml.
+"""``devstack init [--from FILE] [--force] [-f OUT]``: write a commented stack.toml.
 
-The Procfile is parsed as ``devstack up`` parses it (a bad line is an error with
-its line number), ports are numbered from ``.env``'s PORT like honcho does, and
-the written file is loaded back with devstack's own loader before this returns:
-what ``init`` writes, ``up`` runs. An existing file is never replaced without
-``--force``.
+From ``./Procfile``, else ``./package.json`` (its dev script, see
+``export/frompackage.py``), else the Python web app found in the directory;
+``--from`` names either file (``*.json`` is read as a package.json). The Procfile is
+parsed as ``devstack up`` parses it (a bad line is an error with its line number),
+ports are numbered from ``.env``'s PORT like honcho does, and the written file is
+loaded back with devstack's own loader before this returns: what ``init`` writes,
+``up`` runs. An existing file is never replaced without ``--force``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from pathlib import Path
 from devstack.errors import EXIT_OK, UsageError
 from devstack.stackfile import PROCFILE, STACK_FILE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from devstack.export.fromprocfile import Inferred
+
+PACKAGE_JSON = "package.json"
+
 
 def cmd_init(args: argparse.Namespace) -> int:
     from devstack.config import load_stack
-    from devstack.config.procfile import procfile_env, read_procfile
     from devstack.errors import ConfigError
-    from devstack.export.fromprocfile import infer_services, render_toml
+    from devstack.export.fromprocfile import render_toml
 
     cwd = Path.cwd()
     out = _absolute(args.file or Path(STACK_FILE), cwd)
@@ -33,23 +40,30 @@ def cmd_init(args: argparse.Namespace) -> int:
             f"{out} already exists; devstack init does not overwrite it",
             hint="use --force to replace it, or -f OTHER.toml to write elsewhere",
         )
-    procfile = _absolute(args.source or Path(PROCFILE), cwd)
-    if not procfile.is_file():
-        raise UsageError(
-            f"no Procfile at {procfile}",
-            hint="point at one with --from PATH (stack.toml's format: docs/stack-toml.md)",
-        )
-    entries = read_procfile(procfile)
-    _, env_files, base = procfile_env(procfile.parent, os.environ, procfile)
-    env_file = os.path.relpath(env_files[0], out.parent) if env_files else None
-    services = infer_services(entries, procfile.parent, base)
-    rel = os.path.relpath(procfile.parent, out.parent)
+    source = _source(args.source, cwd)
+    if source.name.endswith(".json") or source.is_dir():
+        services, notes, env_file = _from_package(source, out)
+        what = "the services its dev script starts"
+        if source.is_dir():
+            what = "the Python web app found here"
+        elif not services:
+            raise UsageError(
+                f"{source} starts no service devstack can read (no dev script, no Python app)",
+                hint="write stack.toml by hand (format: docs/stack-toml.md)",
+            )
+    else:
+        services, env_file = _from_procfile(source, out)
+        notes, what = [], "one service per Procfile line"
+    rel = os.path.relpath(source if source.is_dir() else source.parent, out.parent)
     for svc in services:
         if rel != ".":
             svc.cwd = os.path.normpath(os.path.join(rel, svc.cwd or "."))
-    shown = os.path.relpath(procfile, out.parent)
+    shown = os.path.relpath(source, out.parent)
+    if source.is_dir():
+        shown = "this directory" if shown == "." else shown
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_toml(services, shown, env_file), encoding="utf-8")
+    text = render_toml(services, shown, env_file, what=what, notes=notes)
+    out.write_text(text, encoding="utf-8")
     try:
         load_stack(out, cwd)
     except ConfigError as exc:
@@ -59,6 +73,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     for svc in services:
         bits = [f"port {svc.port} ({svc.port_reason})" if svc.port else "no port"]
+        if svc.setup:
+            bits.append(f"setup: {svc.setup}")
         if svc.app:
             bits.append(f"imports {svc.app}")
         if svc.depends_on:
@@ -66,6 +82,55 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"  {svc.name}: {'; '.join(bits)}")
     print("next: devstack check, then devstack up")
     return EXIT_OK
+
+
+def _source(given: Path | None, cwd: Path) -> Path:
+    """The file to read: ``--from``, else ./Procfile, else ./package.json, else the directory
+    (for its Python web app)."""
+    if given is not None:
+        path = _absolute(given, cwd)
+        if not path.is_file():
+            raise UsageError(
+                f"no such file: {path}",
+                hint="--from takes a Procfile or a package.json",
+            )
+        return path
+    for name in (PROCFILE, PACKAGE_JSON):
+        if (cwd / name).is_file():
+            return cwd / name
+    from devstack.export.frompackage import python_entry
+
+    if python_entry(cwd, {}, set()) is not None:
+        return cwd
+    raise UsageError(
+        f"no Procfile, no package.json and no Python web app in {cwd}",
+        hint="point at a file with --from PATH, or write stack.toml by hand"
+        " (format: docs/stack-toml.md)",
+    )
+
+
+def _from_procfile(procfile: Path, out: Path) -> tuple[list[Inferred], str | None]:
+    from devstack.config.procfile import procfile_env, read_procfile
+    from devstack.export.fromprocfile import infer_services
+
+    entries = read_procfile(procfile)
+    dotenv, env_files, base = procfile_env(procfile.parent, os.environ, procfile)
+    env_file = os.path.relpath(env_files[0], out.parent) if env_files else None
+    return infer_services(entries, procfile.parent, base, dotenv), env_file
+
+
+def _from_package(source: Path, out: Path) -> tuple[list[Inferred], list[str], str | None]:
+    from devstack.export.frompackage import infer_package, python_entry
+
+    root = source if source.is_dir() else source.parent
+    if source.is_dir():
+        entry = python_entry(root, {}, set())
+        services, notes = ([entry] if entry else []), list[str]()
+    else:
+        services, notes = infer_package(source)
+    dotenv = root / ".env"
+    env_file = os.path.relpath(dotenv, out.parent) if dotenv.is_file() else None
+    return services, notes, env_file
 
 
 def _absolute(path: Path, cwd: Path) -> Path:
