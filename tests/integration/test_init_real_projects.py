@@ -3,7 +3,7 @@
 A Next.js + Flask starter (package.json's ``concurrently`` dev script, api/index.py,
 a rewrite in next.config.js) and a Heroku-style Flask app (Procfile with a quoted
 factory, Celery worker/beat, a release phase, Redis). The Flask app imports in the
-test virtualenv of test_checks_incident (real flask and gunicorn), linked as .venv.
+session's test virtualenv (conftest's web_venv: real flask and gunicorn), linked as .venv.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from test_checks_incident import web_venv  # noqa: F401  (the fixture)
 
 from conftest import free_port
 from support.stackrun import run_devstack
@@ -39,7 +38,7 @@ def nextjs_flask(root: Path, next_port: int, api_port: int) -> None:
     shutil.copy(DATA / "index.nextjs-flask.py", root / "api" / "index.py")
 
 
-def test_package_json_dev_script_to_a_checked_stack(tmp_path: Path, web_venv: Path) -> None:  # noqa: F811
+def test_package_json_dev_script_to_a_checked_stack(tmp_path: Path, web_venv: Path) -> None:
     next_port, api_port = free_port(), free_port()
     nextjs_flask(tmp_path, next_port, api_port)
     (tmp_path / ".venv").symlink_to(web_venv)
@@ -68,7 +67,7 @@ def test_init_from_package_json_reads_json(tmp_path: Path) -> None:
     assert "Traceback" not in bad.stderr
 
 
-def test_heroku_procfile_to_a_checked_stack(tmp_path: Path, web_venv: Path) -> None:  # noqa: F811
+def test_heroku_procfile_to_a_checked_stack(tmp_path: Path, web_venv: Path) -> None:
     port = free_port()
     shutil.copy(DATA / "Procfile.heroku-flask", tmp_path / "Procfile")
     (tmp_path / ".env").write_text(f"PORT={port}\n")
