@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devstack import ports
+from devstack.checks.command import shown
 from devstack.checks.ports import bind_address
 from devstack.checks.protocols import is_node, speaks, url_protocol
 from devstack.checks.result import CheckResult
@@ -163,21 +164,15 @@ def _origins(spec: ServiceSpec, stack: StackSpec) -> dict[str, str]:
         except OSError:
             continue
         lines = read_env_lines(path)
-        shown = _shown(path, stack.root)
+        name = shown(path, stack.root)
         for var, value in values.items():
             if spec.env.get(var) == value:
                 line = lines.get(var, ("", 0))[1]
-                found[var] = f"{shown}:{line}" if line else shown
+                found[var] = f"{name}:{line}" if line else name
             else:
                 found.pop(var, None)
     return found
 
-
-def _shown(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)
 
 
 def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult:

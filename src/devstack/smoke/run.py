@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from devstack.checks.command import shown
 from devstack.commands.control import _file_lines
 from devstack.commands.detach import ps_rows
 from devstack.control.client import ControlClient
@@ -267,7 +268,7 @@ def where_written(svc: ServiceSpec, port: int) -> list[str]:
             continue
         for number, line in enumerate(text.splitlines(), 1):
             if pattern.search(line):
-                found.append(f"{_shown(path, svc.cwd)}:{number}")
+                found.append(f"{shown(path, svc.cwd)}:{number}")
                 break
     return found
 
@@ -284,9 +285,3 @@ def _config_files(svc: ServiceSpec) -> list[Path]:
             files.append(path)
     return files
 
-
-def _shown(path: Path, cwd: Path) -> str:
-    try:
-        return str(path.relative_to(cwd))
-    except ValueError:
-        return str(path)
