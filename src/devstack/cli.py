@@ -453,6 +453,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_docs(sub: Subparsers) -> None:
+    from devstack.commands.docs import add_parser
+
+    add_parser(sub)
+
+
 # Every command: its name and the function that adds its subparser. A new command
 # adds one entry here; its work lives in devstack.commands.<name>.
 COMMANDS: dict[str, Callable[[Subparsers], None]] = {
@@ -470,6 +476,7 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "schema": _add_schema,
     "init": _add_init,
     "export": _add_export,
+    "docs": _add_docs,
 }
 
 

@@ -37,7 +37,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if not procfile.is_file():
         raise UsageError(
             f"no Procfile at {procfile}",
-            hint="point at one with --from PATH (stack.toml's format: docs/stack-toml.md)",
+            hint="point at one with --from PATH (stack.toml's format: devstack docs stack-toml)",
         )
     entries = read_procfile(procfile)
     _, env_files, base = procfile_env(procfile.parent, os.environ, procfile)
