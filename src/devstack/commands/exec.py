@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 
+from devstack.clientargs import FILE, add_option
 from devstack.errors import UsageError
 
 TYPE_CHECKING = False
@@ -38,8 +39,10 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
         "No running stack is needed.",
         usage="devstack exec [-h] [-f FILE] SVC -- CMD [ARG...]",
     )
-    parser.add_argument("service", metavar="SVC", help="the service whose setting to use")
-    parser.add_argument("-f", "--file", default=None, metavar="FILE", help="stack file")
+    parser.add_argument(
+        "service", metavar="SVC", help="the service whose cwd, environment and venv to use"
+    )
+    add_option(parser, FILE)
     parser.add_argument(
         "command", nargs=argparse.REMAINDER, metavar="CMD", help="the command and its arguments"
     )
