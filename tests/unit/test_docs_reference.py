@@ -62,3 +62,13 @@ def test_the_unsupported_check_can_fail() -> None:
     text = "## Not supported yet\n\nThese are not implemented:\n\n- `setup` and `setup_inputs`\n"
     blocks = unsupported_sections(text)
     assert blocks and any("`setup`" in b for b in blocks)
+
+
+def test_what_it_says_of_env_files_is_what_the_parser_does() -> None:
+    from devstack.config.envfile import parse_env
+
+    text = REFERENCE.read_text()
+    assert "Lines starting with `export ` are ignored" in text
+    assert parse_env("export A=1\nB=2\n") == {"B": "2"}
+    assert "(`A=a b` gives `ab`)" in text
+    assert parse_env('A=a b\nC="a b"\n') == {"A": "ab", "C": "a b"}
