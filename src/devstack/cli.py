@@ -454,6 +454,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_exec(sub: Subparsers) -> None:
+    from devstack.commands.exec import add_parser
+
+    add_parser(sub).set_defaults(func=cmd_exec)
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from devstack.commands.exec import cmd_exec as run
+
+    return run(args, _load(args, cached=True))
+
+
+def _add_docs(sub: Subparsers) -> None:
+    from devstack.commands.docs import add_parser
+
+    add_parser(sub)
+
+
 # Every command: its name and the function that adds its subparser. A new command
 # adds one entry here; its work lives in devstack.commands.<name>.
 COMMANDS: dict[str, Callable[[Subparsers], None]] = {
@@ -471,6 +489,8 @@ COMMANDS: dict[str, Callable[[Subparsers], None]] = {
     "schema": _add_schema,
     "init": _add_init,
     "export": _add_export,
+    "exec": _add_exec,
+    "docs": _add_docs,
 }
 
 

@@ -92,7 +92,7 @@ COMMAND_ARGS: dict[str, ClientArgs] = {
         "services to start (default: all)",
         others={"watch": None},
     ),
-    "ps": ClientArgs((FILE, Option(("--json",), "json", "stable JSON (docs/protocol.md)"))),
+    "ps": ClientArgs((FILE, Option(("--json",), "json", "stable JSON (devstack docs protocol)"))),
     "logs": ClientArgs(
         (
             Option(("--file",), "file", "stack.toml (or Procfile) to use", str),

@@ -4,7 +4,9 @@
 It runs before the service's first start, and again only when its fingerprint
 changed since the last *successful* run: the setup line itself plus the content of
 every file matched by ``setup_inputs`` (globs under cwd). The fingerprint is kept in
-``.devstack/setup/SERVICE.json``; a failed run records nothing, so it runs again.
+``.devstack/setup/SERVICE.json`` (``setup/FILE/SERVICE.json`` for a stack file other
+than stack.toml: two stack files in one directory never share one); a failed run
+records nothing, so it runs again.
 
 Its output goes through the service's own log pipeline (prefix, log file); its
 process tree is stopped like a service's (group, tree, session; SIGKILL after
@@ -28,6 +30,7 @@ from typing import Protocol
 from devstack.logs import LogChunk, LogHub, pump
 from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.spec import ServiceSpec
+from devstack.stackfile import STACK_FILE
 from devstack.venv import activate, find_venv
 
 TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
@@ -125,29 +128,41 @@ def why_run(
     return f"{shown} changed"
 
 
-def record_path(state_dir: Path, service: str) -> Path:
-    return state_dir / "setup" / f"{service}.json"
+def record_path(state_dir: Path, service: str, stack_file: Path | None = None) -> Path:
+    """Where ``service``'s record is: stack.toml's where they always were, another stack
+    file's (``-f dev.toml`` beside it) in a folder of its own name."""
+    folder = state_dir / "setup"
+    if stack_file is not None and stack_file.name != STACK_FILE:
+        folder = folder / stack_file.name
+    return folder / f"{service}.json"
 
 
-def read_record(state_dir: Path, service: str) -> dict[str, object] | None:
+def read_record(
+    state_dir: Path, service: str, stack_file: Path | None = None
+) -> dict[str, object] | None:
     """The last successful run's record, or None (never run, or an unreadable record)."""
     try:
-        data = json.loads(record_path(state_dir, service).read_bytes())
+        data = json.loads(record_path(state_dir, service, stack_file).read_bytes())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 
 
 def write_record(
-    state_dir: Path, service: str, now: Fingerprint, took: float, made: Sequence[str] = ()
+    state_dir: Path,
+    service: str,
+    now: Fingerprint,
+    took: float,
+    made: Sequence[str] = (),
+    stack_file: Path | None = None,
 ) -> None:
     """Record a successful run (atomically: a killed devstack leaves the old record or none).
 
     ``made``: the directories it created under cwd, checked for before the next skip."""
-    path = record_path(state_dir, service)
+    path = record_path(state_dir, service, stack_file)
     old = os.umask(0o077)
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         record = {**now.to_json(), "made": sorted(made), "finished": time.time(), "took": took}
         tmp.write_text(json.dumps(record))
@@ -189,10 +204,19 @@ class SetupRunner:
 
     ``hooks`` learn of each setup process under the key ``SERVICE:setup`` (state.json,
     guardian), so a setup run beside the running service (``restart``) never hides it.
+    ``stack_file`` keys the records (None: stack.toml's).
     """
 
-    def __init__(self, state_dir: Path, hub: LogHub, hooks: Hooks, stack_id: str) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        hub: LogHub,
+        hooks: Hooks,
+        stack_id: str,
+        stack_file: Path | None = None,
+    ) -> None:
         self._state_dir = state_dir
+        self._stack_file = stack_file
         self._hub = hub
         self._hooks = hooks
         self._stack_id = stack_id
@@ -204,7 +228,7 @@ class SetupRunner:
             return SetupOutcome(True, spec)
         name, hub = spec.name, self._hub
         now = await asyncio.to_thread(fingerprint, spec.setup, spec.cwd, spec.setup_inputs)
-        record = read_record(self._state_dir, name)
+        record = read_record(self._state_dir, name, self._stack_file)
         before = top_dirs(spec.cwd)
         why = why_run(record, now, force, present=before)
         if why is None:
@@ -244,7 +268,9 @@ class SetupRunner:
         earlier = record.get("made") if record is not None else None
         if isinstance(earlier, list):
             made |= {str(n) for n in earlier if (spec.cwd / str(n)).is_dir()}
-        await asyncio.to_thread(write_record, self._state_dir, name, now, took, sorted(made))
+        await asyncio.to_thread(
+            write_record, self._state_dir, name, now, took, sorted(made), self._stack_file
+        )
         hub.event(name, f"[setup] done in {took:.1f}s", "ok")
         return SetupOutcome(True, with_found_venv(spec), ran=True)
 

@@ -127,5 +127,6 @@ def require_services(stack: StackSpec, names: Sequence[str]) -> None:
     for name in names:
         if name not in stack.services:
             close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
+            services = f"services: {', '.join(known)}"
+            hint = f"did you mean {close[0]}? ({services})" if close else services
             raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)

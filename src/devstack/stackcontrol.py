@@ -342,9 +342,10 @@ class SupervisorControl:
     ) -> tuple[float | None, int | None]:
         """CPU% and RSS of the whole process tree of ``pid``.
 
-        CPU% is over the time since the previous ``ps`` (the first shows 0.0, as psutil's
-        cpu_percent does): each process's CPU seconds go into ``sample``'s dict, keyed by
-        pid and start time, as the next call's baseline.
+        CPU% is over the time since the previous ``ps``, or, for a process it did not see
+        (the first ``ps``, a child started since), over the process's life: never the 0.0
+        of psutil's first cpu_percent. Each process's CPU seconds go into ``sample``'s
+        dict, keyed by pid and start time, as the next call's baseline.
         """
         now, seen = sample
         if pid is None or pid not in procs:
@@ -359,7 +360,11 @@ class SupervisorControl:
                 continue
             key = (row.pid, row.create_time)
             before = self._cpu.get(key)
-            if before is not None and now > before[1]:
+            if before is None:
+                ran = proctree.age(row)
+                if ran > 0:
+                    cpu += used[0] / ran * 100
+            elif now > before[1]:
                 cpu += max(0.0, used[0] - before[0]) / (now - before[1]) * 100
             rss += used[1]
             seen[key] = (used[0], now)

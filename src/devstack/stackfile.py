@@ -34,7 +34,8 @@ def locate_stack_file(path: str | None, cwd: str) -> str:
             return os.path.realpath(candidate)
     raise ConfigError.one(
         f"no {STACK_FILE} or {PROCFILE} in {os.path.normpath(cwd)}",
-        hint=f"create {STACK_FILE} (see `devstack schema`), or `devstack init` from a Procfile",
+        hint=f"create {STACK_FILE} (its format: `devstack docs`), "
+        "or `devstack init` from a Procfile",
     )
 
 

@@ -139,7 +139,9 @@ class Supervisor(ProcessHooks):
         printer = self._printer or Printer(list(self.stack.services), color=self._color)
         self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes_from_env())
         if self._run_setup:
-            self.setups = SetupRunner(self.paths.dir, hub, self, self.stack_id)
+            self.setups = SetupRunner(
+                self.paths.dir, hub, self, self.stack_id, stack_file=self.stack.file
+            )
         loop = asyncio.get_running_loop()
         printer.defer_wakeups(loop)
         reaper: OrphanReaper | None = None

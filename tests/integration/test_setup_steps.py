@@ -396,3 +396,24 @@ def test_devstack_check_names_the_setup_program_and_points_at_devstack_setup(
     assert re.search(r"^web\s+fail\s+setup\s+pnpm: not found \(looked in PATH\)$", out, re.M)
     assert "to install it: npm install -g pnpm" in out
     assert not (tmp_path / ".venv").exists()  # check runs nothing
+
+
+def test_two_stack_files_in_one_directory_keep_their_own_setup_fingerprints(
+    tmp_path: Path,
+) -> None:
+    """`-f a.toml` then `-f b.toml` (same service name, other setup): switching between
+    them ran both setups again every time, as they shared .devstack/setup/web.json."""
+    for name in ("a", "b"):
+        _once_stack(tmp_path, f"echo ran >> runs-{name}.txt")
+        (tmp_path / "stack.toml").rename(tmp_path / f"{name}.toml")
+
+    def runs(name: str) -> int:
+        path = tmp_path / "app" / f"runs-{name}.txt"
+        return len(path.read_text().splitlines()) if path.exists() else 0
+
+    for _ in range(2):
+        for name in ("a", "b"):
+            result = run_devstack(tmp_path, "up", "-f", f"{name}.toml")
+            assert result.returncode == 0, result.stdout + result.stderr
+    assert (runs("a"), runs("b")) == (1, 1)
+    assert "[setup] skipped (inputs unchanged)" in result.stdout

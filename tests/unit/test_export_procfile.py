@@ -62,3 +62,14 @@ def test_shell_venv_env_files_and_losses(tmp_path: Path) -> None:
     assert any(x.startswith("restart policies") and x.endswith(": api") for x in lost)
     assert any(x.startswith("stop_signal") and x.endswith(": api") for x in lost)
     assert any(x.startswith("env_file other than .env") for x in lost)
+
+
+def test_setup_steps_and_watch_are_named_among_the_losses(tmp_path: Path) -> None:
+    """docs/interop.md says stderr names what a Procfile cannot say; a setup step and
+    watch were dropped without a word."""
+    (tmp_path / "stack.toml").write_text(
+        '[services.api]\ncmd = "python3 api.py"\nsetup = "make deps"\nwatch = ["*.py"]\n'
+    )
+    _text, lost = to_procfile(load_source(tmp_path / "stack.toml", {}))
+    assert "setup steps (run them first: devstack setup): api" in lost
+    assert "watch: restart on edit: api" in lost

@@ -7,6 +7,7 @@ from pathlib import Path
 from devstack.setupsteps import (
     fingerprint,
     read_record,
+    record_path,
     top_dirs,
     why_run,
     with_found_venv,
@@ -139,3 +140,21 @@ def test_top_dirs_lists_directories_and_links_to_them(tmp_path: Path) -> None:
     (tmp_path / "file-link").symlink_to(tmp_path / "requirements.txt")
     assert top_dirs(tmp_path) == {".venv", "node_modules"}
     assert top_dirs(tmp_path / "missing") == set()
+
+
+def test_records_of_stack_toml_stay_where_they_were_and_other_stack_files_get_their_own(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / ".devstack"
+    state.mkdir()
+    assert record_path(state, "web") == state / "setup" / "web.json"
+    assert record_path(state, "web", tmp_path / "stack.toml") == state / "setup" / "web.json"
+    dev = record_path(state, "web", tmp_path / "dev.toml")
+    assert dev == state / "setup" / "dev.toml" / "web.json"
+    write_record(state, "web", fingerprint("make", tmp_path, []), took=1.0)
+    assert read_record(state, "web", tmp_path / "dev.toml") is None  # its own: never run
+    write_record(
+        state, "web", fingerprint("make dev", tmp_path, []), 1.0, (), tmp_path / "dev.toml"
+    )
+    assert read_record(state, "web", tmp_path / "dev.toml")["setup"] == "make dev"  # type: ignore[index]
+    assert read_record(state, "web", tmp_path / "stack.toml")["setup"] == "make"  # type: ignore[index]

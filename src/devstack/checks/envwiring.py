@@ -174,7 +174,6 @@ def _origins(spec: ServiceSpec, stack: StackSpec) -> dict[str, str]:
     return found
 
 
-
 def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult:
     where = f" ({url.where})" if url.where else ""
     summary = (

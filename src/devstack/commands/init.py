@@ -49,7 +49,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         elif not services:
             raise UsageError(
                 f"{source} starts no service devstack can read (no dev script, no Python app)",
-                hint="write stack.toml by hand (format: docs/stack-toml.md)",
+                hint="write stack.toml by hand (its format: devstack docs stack-toml)",
             )
     else:
         services, env_file = _from_procfile(source, out)
@@ -105,7 +105,7 @@ def _source(given: Path | None, cwd: Path) -> Path:
     raise UsageError(
         f"no Procfile, no package.json and no Python web app in {cwd}",
         hint="point at a file with --from PATH, or write stack.toml by hand"
-        " (format: docs/stack-toml.md)",
+        " (its format: devstack docs stack-toml)",
     )
 
 

@@ -79,7 +79,7 @@ class _SetupOnly:
         try:
             use_pidfd_child_watcher(loop)
             self._guardian = await Guardian.start(stack_id)
-            self.runner = SetupRunner(paths.dir, hub, self, stack_id)
+            self.runner = SetupRunner(paths.dir, hub, self, stack_id, stack_file=self.stack.file)
             for sig in _SIGNALS:
                 loop.add_signal_handler(sig, self._on_signal, sig, hub)
             for name in self.order:

@@ -97,5 +97,7 @@ def lost(source: ExportSource) -> list[str]:
             "env_file other than .env beside the Procfile (values are inlined instead)",
             named(lambda s: any(p != source.root / ".env" for p in s.env_files)),
         ),
+        ("setup steps (run them first: devstack setup)", named(lambda s: s.setup is not None)),
+        ("watch: restart on edit", named(lambda s: bool(s.watch))),
     ]
     return [f"{what}: {', '.join(names)}" for what, names in found if names]

@@ -284,4 +284,3 @@ def _config_files(svc: ServiceSpec) -> list[Path]:
         if (named or path.suffix in _CONFIG_SUFFIXES) and path.is_file() and path not in files:
             files.append(path)
     return files
-
