@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,25 @@ def test_end_to_end_against_a_detached_supervisor(stack: Path) -> None:
         down = run(["down"], stack)
     assert down.returncode == 0, down.stderr
     assert run(["ps"], stack).returncode == 3
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads /proc")
+def test_an_exited_unreaped_supervisor_counts_as_gone() -> None:
+    """`down` waits until the supervisor has exited; an exited process its parent has not
+    reaped yet (a zombie: a container's PID 1 may take seconds) is gone, not alive."""
+    from devstack.control.client import is_pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # exited, and left unreaped: a zombie
+            with open(f"/proc/{child.pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the child never exited")
+        assert not is_pid_alive(child.pid)
+        assert is_pid_alive(os.getpid())
+    finally:
+        child.wait(timeout=10)

@@ -34,13 +34,25 @@ def _raise(reply: p.Reply) -> None:
 
 
 def is_pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie is not alive (it has exited, and a slow reaper,
+    such as a container's PID 1, may leave it unreaped for seconds)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """Linux: the state in /proc/PID/stat (after the command's closing parenthesis)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False  # no /proc (macOS), or gone since the kill
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"Z"
 
 
 class ControlClient:
