@@ -191,3 +191,40 @@ def test_probe_programs_run(tmp_path: Path, probe: str) -> None:
     finally:
         server.kill()
         server.wait(timeout=5)
+
+
+# Values YAML 1.1 (PyYAML) or 1.2 would read as something else if written plain.
+MISREAD = ["yes", "on", "no", "Off", "y", "1.0", "5000", "0o7", "1:20", ":", "a: b", "#c", "~"]
+
+
+def test_values_yaml_would_misread_round_trip(tmp_path: Path) -> None:
+    env = "\n        ".join(f'V{i} = "{v}"' for i, v in enumerate(MISREAD))
+    data = compose_of(
+        tmp_path,
+        f"""\
+        [services.on]
+        cmd = ["echo", "yes", "on", "1.0", ":", "${{env:VAR}}", "8080:50"]
+        depends_on = ["yes"]
+
+        [services.on.env]
+        {env}
+        VAR = "${{env:VAR}}"
+        ON = "off"
+        NEL = "a\\u0085b"
+
+        [services.yes]
+        cmd = "python3 -c pass"
+        """,
+        {"VAR": "set", "PATH": "/usr/bin:/bin"},
+    )
+    on = data["services"]["on"]
+    assert set(data["services"]) == {"on", "yes"}
+    assert on["command"] == ["echo", "yes", "on", "1.0", ":", "${VAR}", "8080:50"]
+    assert on["depends_on"] == {"yes": {"condition": "service_started"}}
+    assert on["environment"] == {
+        **{f"V{i}": v for i, v in enumerate(MISREAD)},
+        "VAR": "${VAR}",
+        "ON": "off",
+        "NEL": "a\x85b",
+        "PYTHONUNBUFFERED": "1",
+    }
