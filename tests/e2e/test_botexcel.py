@@ -262,7 +262,8 @@ def up_until_healthy(root: Path) -> tuple[tuple[float, float], str, dict[psutil.
         stack.wait_for(r"^frontend\s+\* \[healthy\]", timeout=540)
         frontend = time.monotonic() - started
         tree = snapshot(stack)
-        # Catalogue #1: down returns 0 within stop_timeout (10 s, the default) + 1 s.
+        # Reliability case 1 (docs/reliability.md): down returns 0 within stop_timeout
+        # (10 s, the default) + 1 s.
         done = run_devstack(root, "down", timeout=11)
         assert done.returncode == 0, done.stdout + done.stderr
         stack.wait(timeout=10)
@@ -284,7 +285,7 @@ def test_setup_once_then_skipped_faster_and_down_leaves_no_process(tmp_path: Pat
     assert any("[node] node " in c and "/next dev" in c for c in commands), commands
     assert any("[next-server " in c for c in commands), commands
     left = [c for p, c in tree.items() if alive(p)]
-    assert left == [], left  # catalogue #1: nothing of the tree outlives down
+    assert left == [], left  # reliability case 1: nothing of the tree outlives down
 
     second, out, tree = up_until_healthy(tmp_path)
     assert re.search(r"^backend\s+\* \[setup\] skipped \(inputs unchanged\)", out, re.M), out

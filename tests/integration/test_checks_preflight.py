@@ -1,5 +1,6 @@
 """Preflight checks with real sockets and processes: executable, port holder, env wiring,
-localhost vs ::1, check.cmd (RELIABILITY.md #40, and issue 3's check list)."""
+localhost vs ::1, check.cmd (reliability case 40 of docs/reliability.md, and issue 3's
+check list)."""
 
 from __future__ import annotations
 
@@ -164,7 +165,7 @@ def test_port_held_by_a_stale_child_of_this_stack(
     result = by_check(checks_of(stack, "backend"), "port")[0]
     assert "run by a devstack that is still running" in result.details[-1]
     assert result.fix == "devstack down (or devstack restart backend)"
-    # Same pid, another start time: a reused pid, never called ours (catalogue #8).
+    # Same pid, another start time: a reused pid, never called ours (reliability case 8).
     record["create_time"] = record["create_time"] - 1000  # type: ignore[operator]
     state.write_text(json.dumps({"services": {"backend": record}}))
     result = by_check(checks_of(stack, "backend"), "port")[0]

@@ -1,4 +1,5 @@
-"""The import check behind version-manager shims (issue 13 point 2, RELIABILITY.md #48).
+"""The import check behind version-manager shims (issue 13 point 2; reliability
+case 48 of docs/reliability.md).
 
 `flask` on PATH is a bash shim, as pyenv writes it, that execs through a manager
 script; the manager here is a small bash script that answers `which` with the test

@@ -1,5 +1,6 @@
-"""The control server on a real Unix socket, with a fake StackControl (catalogue 23-28,
-30, 31): modes, other uids, no TCP, hostile requests, bounds, idle clients, long paths."""
+"""The control server on a real Unix socket, with a fake StackControl (reliability cases
+23-28, 30, 31 of docs/reliability.md): modes, other uids, no TCP, hostile requests,
+bounds, idle clients, long paths."""
 
 from __future__ import annotations
 
@@ -165,7 +166,7 @@ def test_ps_status_hello_over_the_socket(running: Running) -> None:
 def test_socket_and_dir_are_private_from_the_first_instant(
     tmp_path: Path, control: FakeControl
 ) -> None:
-    """Catalogue 23: stat polled while the server starts never sees a wider socket."""
+    """Reliability case 23: stat polled while the server starts never sees a wider socket."""
     sock_path = tmp_path / ".devstack" / "devstack.sock"
     seen: set[int] = set()
     stop = threading.Event()
@@ -196,7 +197,7 @@ def test_socket_and_dir_are_private_from_the_first_instant(
 def test_client_of_another_uid_is_refused_and_logged(
     control: FakeControl, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Catalogue 24: nobody cannot reach the socket; with the modes opened up by hand,
+    """Reliability case 24: nobody cannot reach the socket; with the modes opened up by hand,
     SO_PEERCRED still refuses it; the server keeps serving."""
     # pytest's tmp dirs are 0700: this test needs a root nobody can traverse to.
     root = Path(tempfile.mkdtemp(prefix="devstack-uid-"))
@@ -255,7 +256,7 @@ def _refuse_other_uid(running: Running, caplog: pytest.LogCaptureFixture) -> Non
 
 
 def test_no_tcp_listener(running: Running) -> None:
-    """Catalogue 25."""
+    """Reliability case 25."""
     me = psutil.Process()
     conns = me.net_connections("inet") if hasattr(me, "net_connections") else me.connections("inet")
     assert [c for c in conns if c.status == psutil.CONN_LISTEN] == []
@@ -266,7 +267,7 @@ def test_no_tcp_listener(running: Running) -> None:
 def test_hostile_requests_get_error_replies_and_reach_nothing(
     running: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Catalogue 26 (CVE-2017-11610 lesson)."""
+    """Reliability case 26 (CVE-2017-11610 lesson)."""
     monkeypatch.chdir(tmp_path)
     path = running.server.path
     hostile = [
@@ -293,7 +294,7 @@ def test_hostile_requests_get_error_replies_and_reach_nothing(
 
 
 def test_garbage_huge_line_unknown_verb_wrong_version(running: Running) -> None:
-    """Catalogue 27: an error reply each, memory bounded, the next request served."""
+    """Reliability case 27: an error reply each, memory bounded, the next request served."""
     path = running.server.path
     rss = psutil.Process().memory_info().rss
     for data, expected in [
@@ -324,7 +325,7 @@ def test_garbage_huge_line_unknown_verb_wrong_version(running: Running) -> None:
 
 
 def test_half_a_line_then_idle_is_closed_others_served(running: Running) -> None:
-    """Catalogue 28 (idle timeout 0.5 s in this test)."""
+    """Reliability case 28 (idle timeout 0.5 s in this test)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as idle:
         idle.settimeout(10)
         idle.connect(os.fspath(running.server.path))
@@ -367,7 +368,7 @@ def test_logs_follow_no_gap_no_duplicate_at_the_seam(running: Running) -> None:
 
 
 def test_long_root_uses_the_short_socket_path(tmp_path: Path, control: FakeControl) -> None:
-    """Catalogue 30 (overmind #63)."""
+    """Reliability case 30 (overmind #63)."""
     root = tmp_path / ("d" * 60) / ("e" * 60)
     root.mkdir(parents=True)
     assert not p.fits(root / ".devstack" / "devstack.sock")
@@ -389,7 +390,7 @@ def test_long_root_uses_the_short_socket_path(tmp_path: Path, control: FakeContr
 def test_unsafe_state_dir_is_refused_naming_it(
     tmp_path: Path, control: FakeControl, how: str
 ) -> None:
-    """Catalogue 31."""
+    """Reliability case 31."""
     state = tmp_path / ".devstack"
     if how == "symlink":
         target = tmp_path / "elsewhere"
@@ -418,7 +419,7 @@ def test_a_second_server_never_replaces_a_live_socket(running: Running) -> None:
 def test_remove_stale_removes_dead_files_never_a_live_socket(
     tmp_path: Path, control: FakeControl
 ) -> None:
-    """Catalogue 29, the server's half: dead pid + refused socket are cleaned."""
+    """Reliability case 29, the server's half: dead pid + refused socket are cleaned."""
     paths = StatePaths(tmp_path)
     paths.prepare()
     dead = psutil.Popen(["true"])

@@ -2,8 +2,9 @@
 
 Every test starts a stack with ``devstack up -d`` in a temporary directory and ends
 with ``devstack down`` (then, if that failed, SIGKILL of the supervisor's group).
-Catalogue 16, 21 (control socket responsive while a probe hangs) and 29, plus each
-control command and flag: ps, logs, restart, stop, start, down, a second up.
+Reliability cases 16, 21 and 29 of docs/reliability.md (21: the control socket stays
+responsive while a probe hangs), plus each control command and flag: ps, logs,
+restart, stop, start, down, a second up.
 """
 
 from __future__ import annotations
@@ -646,7 +647,7 @@ def test_down_returns_only_when_every_process_including_grandchildren_is_gone(
     assert says_no_stack(tmp_path, ps.stderr), ps.stderr
 
 
-# --- concurrency (catalogue 16) -----------------------------------------------------------
+# --- concurrency (reliability case 16) -----------------------------------------------------
 
 
 def test_twenty_ps_during_a_restart_are_all_answered(tmp_path: Path) -> None:
@@ -666,7 +667,7 @@ def test_twenty_ps_during_a_restart_are_all_answered(tmp_path: Path) -> None:
 
 
 def test_twenty_concurrent_restarts_leave_exactly_one_api(tmp_path: Path) -> None:
-    """Catalogue 16 (process-compose #530): every client gets a reply, one api remains."""
+    """Reliability case 16 (process-compose #530): every client gets a reply, one api remains."""
     api, _ = two_services(tmp_path)
     with detached(tmp_path):
         with ThreadPoolExecutor(max_workers=20) as pool:
@@ -680,7 +681,7 @@ def test_twenty_concurrent_restarts_leave_exactly_one_api(tmp_path: Path) -> Non
         assert procs[0].pid == pid_of(tmp_path, "api")
 
 
-# --- catalogue 21: a hanging probe does not hold up the control socket ---------------------
+# --- reliability case 21: a hanging probe does not hold up the control socket --------------
 
 
 def test_ps_answers_while_a_health_endpoint_hangs(tmp_path: Path) -> None:
@@ -728,7 +729,7 @@ def test_ps_answers_while_a_health_endpoint_hangs(tmp_path: Path) -> None:
                 up.wait(timeout=5)
 
 
-# --- catalogue 29: the supervisor SIGKILLed -------------------------------------------------
+# --- reliability case 29: the supervisor SIGKILLed ------------------------------------------
 
 
 def test_sigkilled_supervisor_leaves_no_service_and_up_replaces_the_stale_files(

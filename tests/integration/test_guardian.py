@@ -1,4 +1,5 @@
-"""The guardian kills a stack's processes when its supervisor dies (RELIABILITY.md #6)."""
+"""The guardian kills a stack's processes when its supervisor dies (reliability case 6
+of docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ def test_guardian_process_refuses_bad_usage() -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="pdeathsig is Linux only")
 def test_supervisor_sigkilled_leaves_no_descendant() -> None:
-    """#6: 10 services each with a grandchild; SIGKILL the supervisor; within 2 s none survives."""
+    """Reliability case 6: 10 services each with a grandchild; SIGKILL the supervisor; within
+    2 s none survives."""
     with MiniSupervisor(["--services", 10], python_cmd("sleeper", "--grandchild", "setsid")) as sup:
         guardian = None
         for event in sup.events():

@@ -1,6 +1,6 @@
-"""The real `devstack up` on health probes and restart policy (RELIABILITY.md catalogue
-14, 15, 18, 21, 22), dependency conditions and probe kinds. Short configured durations;
-every wait has a deadline; pids are checked with psutil."""
+"""The real `devstack up` on health probes and restart policy (reliability cases
+14, 15, 18, 21, 22 of docs/reliability.md), dependency conditions and probe kinds. Short
+configured durations; every wait has a deadline; pids are checked with psutil."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def position(output: str, pattern: str) -> int:
 def test_crash_after_backoff_reset_restarts_at_once_while_quick_crashes_back_off(
     tmp_path: Path,
 ) -> None:
-    """Catalogue 14 (moby#22283): up longer than backoff_reset -> counter reset, no delay."""
+    """Reliability case 14 (moby#22283): up longer than backoff_reset -> counter reset, no delay."""
     write_stack(
         tmp_path,
         f"""
@@ -72,7 +72,7 @@ def test_crash_after_backoff_reset_restarts_at_once_while_quick_crashes_back_off
 
 
 def test_exit_zero_under_always_is_restarted_with_backoff(tmp_path: Path) -> None:
-    """Catalogue 15: `always` restarts a clean exit too, and backs off like a crash."""
+    """Reliability case 15: `always` restarts a clean exit too, and backs off like a crash."""
     write_stack(
         tmp_path,
         f"""
@@ -96,7 +96,8 @@ def test_exit_zero_under_always_is_restarted_with_backoff(tmp_path: Path) -> Non
 
 
 def test_exit_zero_under_on_failure_is_exited_and_the_supervisor_exits_0(tmp_path: Path) -> None:
-    """Catalogue 15: on-failure leaves a clean exit alone; nothing else runs, so `up` ends 0."""
+    """Reliability case 15: on-failure leaves a clean exit alone; nothing else runs, so `up`
+    ends 0."""
     write_stack(
         tmp_path,
         f"""
@@ -117,7 +118,8 @@ def test_exit_zero_under_on_failure_is_exited_and_the_supervisor_exits_0(tmp_pat
 def test_dependency_in_backoff_keeps_dependent_waiting_with_an_idle_supervisor(
     tmp_path: Path,
 ) -> None:
-    """Catalogue 18: dependents wait (not a busy loop), then are `not started` with the reason."""
+    """Reliability case 18: dependents wait (not a busy loop), then are `not started` with
+    the reason."""
     db_port = free_port()
     write_stack(
         tmp_path,
@@ -152,7 +154,8 @@ def test_dependency_in_backoff_keeps_dependent_waiting_with_an_idle_supervisor(
 
 
 def test_hanging_health_endpoint_times_out_while_others_become_healthy(tmp_path: Path) -> None:
-    """Catalogue 21: each probe is cut at `timeout`; an independent service is not held up."""
+    """Reliability case 21: each probe is cut at `timeout`; an independent service is not
+    held up."""
     hang, ok = free_port(), free_port()
     write_stack(
         tmp_path,
@@ -202,7 +205,7 @@ def _flapping_stack(root: Path, port: int, restart_on_unhealthy: bool) -> None:
 
 
 def test_unhealthy_is_reported_once_and_not_restarted_by_default(tmp_path: Path) -> None:
-    """Catalogue 22: one `[unhealthy]` per transition, not per failing probe."""
+    """Reliability case 22: one `[unhealthy]` per transition, not per failing probe."""
     _flapping_stack(tmp_path, free_port(), restart_on_unhealthy=False)
     with RunningStack(tmp_path) as stack:
         stack.wait_for(r"flappy\s+\* \[healthy\]")
@@ -222,7 +225,7 @@ def test_unhealthy_is_reported_once_and_not_restarted_by_default(tmp_path: Path)
 
 
 def test_unhealthy_is_restarted_with_restart_on_unhealthy(tmp_path: Path) -> None:
-    """Catalogue 22: with restart_on_unhealthy the unhealthy process is replaced."""
+    """Reliability case 22: with restart_on_unhealthy the unhealthy process is replaced."""
     _flapping_stack(tmp_path, free_port(), restart_on_unhealthy=True)
     with RunningStack(tmp_path) as stack:
         stack.wait_for(r"flappy\s+\* \[healthy\]")

@@ -1,7 +1,8 @@
 """The log pipeline with real child processes: pump -> LogHub -> LogFile + Printer.
 
-Catalogue (RELIABILITY.md): 32 many lines from two services, 33 a 1 MiB line, 34 a
-partial last line, 35 a stalled terminal, 36 invalid UTF-8 and ANSI escapes.
+Reliability cases 32-36 of docs/reliability.md, each test named after its case: 32 many
+lines from two services, 33 a 1 MiB line, 34 a partial last line, 35 a stalled
+terminal, 36 invalid UTF-8 and ANSI escapes.
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def test_35_a_stalled_terminal_blocks_no_service_and_loses_nothing_from_the_file
 
     def slow_terminal() -> None:
         # The consumer pauses until the child has written everything and exited: a
-        # deterministic stall instead of a guessed duration (the catalogue's 5 s).
+        # deterministic stall instead of a guessed duration (reliability case 35 says 5 s).
         child_done.wait(30)
         while data := os.read(r, 65536):
             received.append(data)

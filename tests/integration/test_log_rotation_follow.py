@@ -1,4 +1,5 @@
-"""Catalogue 37: the log file rotates at its size limit while `devstack logs -f` follows.
+"""Reliability case 37 (docs/reliability.md): the log file rotates at its size limit while
+`devstack logs -f` follows.
 
 The follower gets every line once; the files on disk hold the newest lines once
 each, in at most the current file plus 3 backups."""

@@ -1,4 +1,5 @@
-"""Probes and port owners against real servers on loopback (catalogue 19, 21)."""
+"""Probes and port owners against real servers on loopback (reliability cases 19, 21 of
+docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def test_http_flapping_server_goes_from_ok_to_not_ok(serve: Serve) -> None:
 
 
 def test_hanging_endpoint_times_out_at_timeout_each_time(serve: Serve) -> None:
-    """Catalogue 21: a server that accepts and never answers."""
+    """Reliability case 21: a server that accepts and never answers."""
     _, port = serve("hang_http")
     url = f"http://127.0.0.1:{port}/health"
 
@@ -152,7 +153,7 @@ def test_hanging_endpoint_times_out_at_timeout_each_time(serve: Serve) -> None:
 
 
 def test_hanging_probe_does_not_hold_up_another_probe(serve: Serve) -> None:
-    """Catalogue 21: while one probe hangs, a probe of another server keeps answering."""
+    """Reliability case 21: while one probe hangs, a probe of another server keeps answering."""
     _, hang_port = serve("hang_http")
     _, ok_port = serve("http_server")
     order: list[str] = []
@@ -347,7 +348,7 @@ def test_wildcard_bind_covers_loopback(serve: Serve) -> None:
 
 
 def test_stale_copy_answering_the_port_is_named(serve: Serve) -> None:
-    """Catalogue 19: the probe passes, but the answer comes from another process."""
+    """Reliability case 19: the probe passes, but the answer comes from another process."""
     stale, port = serve("http_server", "--path", "/api/health")
     assert http_probe(f"http://127.0.0.1:{port}/api/health").ok
 

@@ -1,4 +1,5 @@
-"""Spawning, stopping and reaping real service processes (RELIABILITY.md #2-#5, #9, #10)."""
+"""Spawning, stopping and reaping real service processes (reliability cases 2-5, 9, 10 of
+docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -135,7 +136,7 @@ def test_missing_cwd_raises_spawn_error(tmp_path: Path) -> None:
 
 
 def test_ignores_term_is_killed_after_timeout() -> None:
-    """#2: TERM first, KILL only once stop_timeout has passed."""
+    """Reliability case 2: TERM first, KILL only once stop_timeout has passed."""
 
     async def main() -> None:
         proc = await start(python_cmd("ignore_term"))
@@ -153,7 +154,7 @@ def test_ignores_term_is_killed_after_timeout() -> None:
 
 
 def test_leader_exits_on_term_group_member_ignores_it() -> None:
-    """#3 (process-compose #520): stop keeps waiting for the member and kills it."""
+    """Reliability case 3 (process-compose #520): stop keeps waiting for the member and kills it."""
 
     async def main() -> None:
         proc = await start(python_cmd("group_child"))
@@ -174,7 +175,7 @@ def test_leader_exits_on_term_group_member_ignores_it() -> None:
 
 @pytest.mark.parametrize("mode", ["setpgid", "fork"])
 def test_grandchild_in_other_group_is_stopped(mode: str) -> None:
-    """#4: a grandchild in its own process group (`set -m`) is stopped too."""
+    """Reliability case 4: a grandchild in its own process group (`set -m`) is stopped too."""
 
     async def main() -> None:
         proc = await start(python_cmd("sleeper", "--grandchild", mode))
@@ -192,7 +193,8 @@ def test_grandchild_in_other_group_is_stopped(mode: str) -> None:
 
 
 def test_setsid_grandchild_holding_the_pipe_is_stopped() -> None:
-    """#5: a setsid grandchild keeps stdout open; stop kills it and the reader sees EOF."""
+    """Reliability case 5: a setsid grandchild keeps stdout open; stop kills it and the
+    reader sees EOF."""
 
     async def main() -> None:
         proc = await start(
@@ -330,7 +332,8 @@ def test_leader_dies_with_its_supervisor_by_pdeathsig(tmp_path: Path) -> None:
 
 @linux_only
 def test_services_survive_helper_threads_exiting() -> None:
-    """#10: 50 spawns/stops while helper threads start and exit: no parent-death signal."""
+    """Reliability case 10: 50 spawns/stops while helper threads start and exit: no
+    parent-death signal."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -380,7 +383,8 @@ def test_services_survive_helper_threads_exiting() -> None:
 
 @linux_only
 def test_subreaper_reaps_double_forked_orphans_and_keeps_exit_codes() -> None:
-    """#9: no <defunct> children after 2 s; the leader reports its true exit code, not 255."""
+    """Reliability case 9: no <defunct> children after 2 s; the leader reports its true exit
+    code, not 255."""
     with MiniSupervisor(
         ["--services", 3, "--subreaper", "--no-guardian"],
         python_cmd("double_fork", "--count", 4, "--orphan-ms", 300, "--linger", 0.2),

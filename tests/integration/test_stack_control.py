@@ -1,5 +1,6 @@
 """The supervisor's control side, driven in-process (the socket is tested separately):
-ps, stop/start, restart re-reading env files, concurrent restarts (catalogue 16)."""
+ps, stop/start, restart re-reading env files, concurrent restarts (reliability case 16 of
+docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -113,7 +114,7 @@ def test_restart_with_dependents_restarts_both_in_order(tmp_path: Path) -> None:
 
 
 def test_twenty_concurrent_restarts_leave_exactly_one_process(tmp_path: Path) -> None:
-    """Catalogue 16 (process-compose #530): every caller gets a reply, one api remains."""
+    """Reliability case 16 (process-compose #530): every caller gets a reply, one api remains."""
     stack_dir(tmp_path)
 
     async def body(sup: Supervisor, control: SupervisorControl) -> None:

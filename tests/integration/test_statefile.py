@@ -1,4 +1,5 @@
-"""state.json and reaping what a crashed supervisor left behind (RELIABILITY.md #7, #8)."""
+"""state.json and reaping what a crashed supervisor left behind (reliability
+cases 7, 8 of docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_unreadable_state_file_is_removed(tmp_path: Path) -> None:
 
 
 def test_reused_pid_is_not_signalled(tmp_path: Path) -> None:
-    """#8: the record names a live unrelated process with another create time."""
+    """Reliability case 8: the record names a live unrelated process with another create time."""
     bystander = subprocess.Popen(["sleep", "30"])
     try:
         path = tmp_path / "state.json"
@@ -96,7 +97,8 @@ def test_live_supervisor_is_not_reaped(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("mode", ["fork", "setsid"])
 def test_next_up_reaps_what_a_killed_supervisor_left(tmp_path: Path, mode: str) -> None:
-    """#7: guardian disabled, supervisor SIGKILLed: reap_stale kills the survivors."""
+    """Reliability case 7: guardian disabled, supervisor SIGKILLed: reap_stale kills the
+    survivors."""
     path = tmp_path / ".devstack" / "state.json"
     leaders: list[int] = []
     grandchildren: list[int] = []

@@ -1,5 +1,6 @@
 """The real `devstack up` against real tiny programs: order, health gating, restarts,
-shutdown, and the supervisor's own death. Every pid is checked with psutil."""
+shutdown, and the supervisor's own death. Every pid is checked with psutil.
+Reliability cases and promises are those of docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -180,7 +181,8 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
 
 
 def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> None:
-    """Catalogue 19: a stale copy holding the port must not make a dead service look healthy."""
+    """Reliability case 19: a stale copy holding the port must not make a dead service look
+    healthy."""
     port = free_port()
     with listener_on(port) as squatter:
         write_stack(
@@ -201,7 +203,8 @@ def test_probe_answered_by_another_process_is_not_healthy(tmp_path: Path) -> Non
 
 
 def test_shutdown_leaves_no_descendant(tmp_path: Path) -> None:
-    """Catalogue 1/4/5 via the CLI: grandchildren in the group, in a new group, in a new session."""
+    """Reliability cases 1, 4 and 5 via the CLI: grandchildren in the group, in a new group,
+    in a new session."""
     write_stack(
         tmp_path,
         f"""
@@ -258,7 +261,7 @@ def test_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_or_sighup_to_the_supervisor_stops_everything(tmp_path: Path, sig: int) -> None:
-    """Catalogue 12: terminal closed or `kill`: same as down; state files removed."""
+    """Reliability case 12: terminal closed or `kill`: same as down; state files removed."""
     write_stack(tmp_path, f'[services.s]\ncmd = "{PY} {program("sleeper")} --grandchild fork"\n')
     with RunningStack(tmp_path) as stack:
         stack.wait_for(r"s\s+\| ready")
@@ -271,7 +274,7 @@ def test_sigterm_or_sighup_to_the_supervisor_stops_everything(tmp_path: Path, si
 
 @pytest.mark.skipif(sys.platform != "linux", reason="parent-death signal is Linux-only")
 def test_supervisor_sigkilled_children_follow_within_two_seconds(tmp_path: Path) -> None:
-    """Catalogue 6 through the CLI: guardian + parent-death signal."""
+    """Reliability case 6 through the CLI: guardian + parent-death signal."""
     services = "\n".join(
         f'[services.s{i}]\ncmd = "{PY} {program("sleeper")} --grandchild {mode}"\n'
         for i, mode in enumerate(["fork", "setsid", "setpgid", "fork", "setsid"])
@@ -289,7 +292,7 @@ def test_supervisor_sigkilled_children_follow_within_two_seconds(tmp_path: Path)
 
 
 def test_partial_last_line_and_unbuffered_python_output_arrive(tmp_path: Path) -> None:
-    """Catalogue 34 and 38 through the CLI."""
+    """Reliability cases 34 and 38 through the CLI."""
     write_stack(
         tmp_path,
         f"""
@@ -307,7 +310,8 @@ def test_partial_last_line_and_unbuffered_python_output_arrive(tmp_path: Path) -
 
 
 def test_two_hundred_thousand_lines_from_two_services_arrive_complete(tmp_path: Path) -> None:
-    """Catalogue 32 through the CLI: terminal stream and log files, no loss, no dup, no splice."""
+    """Reliability case 32 through the CLI: terminal stream and log files, no loss, no dup,
+    no splice."""
     n = 100_000
     write_stack(
         tmp_path,
@@ -369,7 +373,8 @@ def test_unknown_service_name_is_a_usage_error(tmp_path: Path) -> None:
 def test_port_held_by_another_process_blocks_the_service_naming_the_holder(
     tmp_path: Path,
 ) -> None:
-    """Catalogue 40 through `up`: checked before start; the holder's pid and command named."""
+    """Reliability case 40 through `up`: checked before start; the holder's pid and command
+    named."""
     port = free_port()
     with listener_on(port) as holder:
         write_stack(tmp_path, f'[services.web]\ncmd = "sleep 30"\nport = {port}\n')
@@ -478,7 +483,7 @@ def test_a_second_up_in_the_same_directory_never_starts_a_second_supervisor(
 
 @pytest.mark.skipif(sys.platform != "linux", reason="relies on the parent-death signal")
 def test_next_up_reaps_a_stale_child_holding_the_port_then_starts(tmp_path: Path) -> None:
-    """Catalogue 7 through the CLI: guardian and supervisor both SIGKILLed; the leader
+    """Reliability case 7 through the CLI: guardian and supervisor both SIGKILLed; the leader
     dies by its parent-death signal but its child keeps the port. The next `up`
     reaps it (recorded in state.json, start time checked), says so, and starts."""
     port = free_port()

@@ -1,4 +1,5 @@
-"""Restart policy and backoff maths: pure, no sleeping (catalogue 13, 14, 15)."""
+"""Restart policy and backoff maths: pure, no sleeping (reliability cases 13, 14, 15 of
+docs/reliability.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Listen on 127.0.0.1:PORT, accept every connection and never answer.
 
-An HTTP health endpoint that hangs (catalogue 21). PORT 0 picks a free port.
+An HTTP health endpoint that hangs (reliability case 21, docs/reliability.md). PORT 0
+picks a free port.
 Prints "listening on PORT" when ready; runs until killed.
 """
 
