@@ -66,7 +66,7 @@ class Supervisor(ProcessHooks):
         chosen = graph.closure(deps, names) if names else set(stack.services)
         # Declaration order, restricted to what was asked for and what it needs.
         self.order = [n for n in stack.services if n in chosen]
-        self.paths = StatePaths(stack.root)
+        self.paths = StatePaths.of_stack(stack)
         self._printer = printer
         self._color = color
         self._use_guardian = use_guardian
