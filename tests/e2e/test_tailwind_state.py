@@ -24,19 +24,11 @@ from pathlib import Path
 import pytest
 from test_botexcel import EXAMPLE, require_pnpm
 
-from conftest import free_port
+from conftest import free_port, program
 from support.stackrun import RunningStack, devstack_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
-CHATTY = """\
-import time
-i = 0
-while True:
-    i += 1
-    print(f"chatty line {i:06d} text-red-500 bg-blue-500", flush=True)
-    time.sleep(0.01)
-"""
 WINDOW = 8.0  # seconds of chatter (about 800 log lines) watched for recompiles
 # What `next dev` prints when it (re)compiles: "○ Compiling / ...", "✓ Compiled in 80ms".
 RECOMPILE = re.compile(r"^frontend\s+\| .*\bCompil(ing|ed)\b", re.MULTILINE)
@@ -90,7 +82,6 @@ def project(tmp_path: Path) -> Path:
         timeout=300,
     )
     assert install.returncode == 0, install.stdout + install.stderr
-    (root / "chatty.py").write_text(CHATTY)
     port = free_port()
     (root / "stack.toml").write_text(
         f"""\
@@ -102,7 +93,7 @@ health.start_period = "300s"
 env = {{ NEXT_TELEMETRY_DISABLED = "1" }}
 
 [services.chatty]
-cmd = "{sys.executable} -u chatty.py"
+cmd = "{sys.executable} -u {program("chatty")} text-red-500 bg-blue-500"
 """
     )
     return root

@@ -12,25 +12,16 @@ from pathlib import Path
 
 from test_control_cli import imported
 
-from conftest import is_alive, wait_until
+from conftest import is_alive, program, wait_until
 from support.stackrun import RunningStack, devstack_env, run_devstack
-
-CHATTY = """\
-import time
-i = 0
-while True:
-    i += 1
-    print(f"chatty line {i:06d} " + "x" * 80, flush=True)
-    time.sleep(0.01)
-"""
 
 
 def stack_toml(root: Path, state_dir: str | None, extra: str = "", cwd: str = ".") -> None:
     (root / cwd).mkdir(exist_ok=True)
-    (root / cwd / "chatty.py").write_text(CHATTY)
+    chatty = f"{sys.executable} -u {program('chatty')} {'x' * 80}"
     key = f'[stack]\nstate_dir = "{state_dir}"\n\n' if state_dir else ""
     (root / "stack.toml").write_text(
-        f'{key}[services.chatty]\ncwd = "{cwd}"\ncmd = "{sys.executable} -u chatty.py"\n{extra}'
+        f'{key}[services.chatty]\ncwd = "{cwd}"\ncmd = "{chatty}"\n{extra}'
     )
 
 
