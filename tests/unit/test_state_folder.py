@@ -144,3 +144,46 @@ def test_a_bad_key_is_a_config_error(tmp_path: Path) -> None:
     file.write_text('[stack]\nstate_dir = ""\n\n' + STACK)
     with pytest.raises(ConfigError, match="state_dir"):
         load_stack(file)
+
+
+def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+def test_a_new_state_folder_is_excluded_in_its_repository(tmp_path: Path) -> None:
+    """The folder itself, not only what is in it: Tailwind v4 hands every folder no ignore
+    rule hides to webpack, which then rebuilds on each write in it."""
+    assert git(tmp_path, "init", "-q").returncode == 0
+    (tmp_path / "web").mkdir()
+    assert git(tmp_path, "check-ignore", "-q", "web/.devstack").returncode == 1
+    StatePaths(tmp_path / "web").prepare()
+    exclude = tmp_path / ".git" / "info" / "exclude"
+    assert "/web/.devstack/" in exclude.read_text().splitlines()
+    assert git(tmp_path, "check-ignore", "-q", "web/.devstack").returncode == 0
+    (tmp_path / "web" / ".devstack" / ".gitignore").unlink()  # as an earlier devstack left it
+    StatePaths(tmp_path / "web").prepare()
+    assert exclude.read_text().count("/web/.devstack/") == 1
+
+
+def test_a_folder_the_project_ignores_already_leaves_git_alone(tmp_path: Path) -> None:
+    assert git(tmp_path, "init", "-q").returncode == 0
+    (tmp_path / ".gitignore").write_text(".devstack/\n")
+    exclude = tmp_path / ".git" / "info" / "exclude"
+    before = exclude.read_text() if exclude.exists() else None
+    StatePaths(tmp_path).prepare()
+    assert (exclude.read_text() if exclude.exists() else None) == before
+
+
+def test_a_worktree_excludes_in_the_common_git_dir(tmp_path: Path) -> None:
+    main, tree = tmp_path / "main", tmp_path / "tree"
+    assert git(tmp_path, "init", "-q", str(main)).returncode == 0
+    (main / "a.txt").write_text("a")
+    git(main, "add", "a.txt")
+    commit = git(main, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
+    assert commit.returncode == 0, commit.stderr
+    assert git(main, "worktree", "add", "-q", str(tree)).returncode == 0
+    StatePaths(tree).prepare()
+    assert "/.devstack/" in (main / ".git" / "info" / "exclude").read_text().splitlines()
+    assert git(tree, "status", "--porcelain", "--untracked-files=all").stdout == ""
