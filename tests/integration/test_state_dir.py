@@ -12,7 +12,7 @@ from pathlib import Path
 
 from test_control_cli import imported
 
-from conftest import is_alive, program, wait_until
+from conftest import free_port, is_alive, program, wait_until
 from support.stackrun import RunningStack, devstack_env, run_devstack
 
 
@@ -94,3 +94,39 @@ def test_watch_never_restarts_for_devstacks_own_files(tmp_path: Path) -> None:
         (tmp_path / "app" / "notes.txt").write_text("edit\n")
         stack.wait_for(r"\[watch\] changed: notes\.txt", timeout=15)
     assert os.path.isdir(tmp_path / "app" / "run" / "state")
+
+
+def test_setup_and_verify_keep_to_the_moved_folder(tmp_path: Path) -> None:
+    """Outside the project, as a user moves it: setup's record is where verify's up reads it."""
+    port = free_port()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "stack.toml").write_text(
+        f"""\
+[stack]
+state_dir = "../state"
+
+[services.web]
+cmd = "{sys.executable} {program("http_server")} ${{port}}"
+port = {port}
+health.http = "/"
+setup = "true"
+
+[[smoke]]
+name = "home"
+url = "${{services.web.url}}/"
+expect_status = 200
+"""
+    )
+    state = tmp_path / "state"
+    try:
+        setup = run_devstack(project, "setup", timeout=60)
+        assert setup.returncode == 0, setup.stdout + setup.stderr
+        assert (state / "setup" / "web.json").is_file()
+        done = run_devstack(project, "verify", timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "home" in done.stdout and (state / "supervisor.log").is_file()
+        assert "[setup] skipped (inputs unchanged)" in (state / "supervisor.log").read_text()
+        assert not (project / ".devstack").exists()
+    finally:
+        run_devstack(project, "down", timeout=60)
