@@ -157,6 +157,8 @@ class StatePaths(Record):
         finally:
             os.umask(old)
         if made:  # a new folder, or one of an earlier devstack: once per folder
+            from devstack.gitexclude import exclude_from_git
+
             exclude_from_git(self.layout.dir)
 
 
@@ -193,79 +195,6 @@ def make_private_dir(path: str | os.PathLike[str]) -> None:
         check_private_dir(path)
     finally:
         os.umask(old)
-
-
-def exclude_from_git(state_dir: str) -> None:
-    """List a new state folder in its repository's ``.git/info/exclude`` (local, never
-    committed). Its ``.gitignore`` hides what is inside it; this hides the folder itself
-    from tools that read the repository's ignore rules: Tailwind v4 otherwise hands the
-    folder to the bundler as a directory to watch, and webpack rebuilds on every write
-    in it. Best effort: no repository, a folder git ignores already (the project's own
-    .gitignore lists it), no git to ask, or an exclude file that cannot be written:
-    nothing is changed."""
-    found = _git_common_dir(os.path.dirname(state_dir))
-    if found is None or _is_ignored_by_git(found[0], state_dir) is not False:
-        return
-    top, common = found
-    line = "/" + os.path.relpath(state_dir, top).replace(os.sep, "/") + "/"
-    exclude = os.path.join(common, "info", "exclude")
-    try:
-        with open(exclude, encoding="utf-8") as f:
-            if line in f.read().splitlines():
-                return
-    except FileNotFoundError:
-        pass
-    except (OSError, UnicodeDecodeError):
-        return
-    try:
-        os.makedirs(os.path.dirname(exclude), exist_ok=True)
-        with open(exclude, "a", encoding="utf-8") as f:
-            f.write(f"# devstack's state folder (its logs, socket and state)\n{line}\n")
-    except OSError:
-        pass
-
-
-def _is_ignored_by_git(top: str, path: str) -> bool | None:
-    """Whether git ignores ``path`` (None: git could not say)."""
-    import subprocess  # only when a state folder is made: never on a client's path
-
-    try:
-        done = subprocess.run(
-            ["git", "-C", top, "check-ignore", "-q", path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {0: True, 1: False}.get(done.returncode)
-
-
-def _git_common_dir(start: str) -> tuple[str, str] | None:
-    """(work tree, the git directory holding info/exclude) of the repository around
-    ``start``; a worktree's or submodule's ``.git`` file is followed."""
-    here = os.path.abspath(start)
-    while True:
-        dot_git = os.path.join(here, ".git")
-        if os.path.isdir(dot_git):
-            return here, dot_git
-        if os.path.isfile(dot_git):
-            try:
-                with open(dot_git, encoding="utf-8") as f:
-                    git_dir = os.path.join(here, f.read().strip().removeprefix("gitdir:").strip())
-                common = os.path.join(git_dir, "commondir")  # a worktree's; not a submodule's
-                if os.path.isfile(common):
-                    with open(common, encoding="utf-8") as f:
-                        git_dir = os.path.join(git_dir, f.read().strip())
-            except (OSError, UnicodeDecodeError):
-                return None
-            return here, os.path.normpath(git_dir)
-        parent = os.path.dirname(here)
-        if parent == here:
-            return None
-        here = parent
 
 
 def check_private_dir(path: str | os.PathLike[str]) -> None:
