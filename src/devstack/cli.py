@@ -219,7 +219,7 @@ def _load(
     from devstack.stackfile import find_stack_file, is_procfile
 
     file = find_stack_file(args.file, Path.cwd())
-    cache = StatePaths(file.parent).spec_cache
+    cache = StatePaths.of_file(file).spec_cache
     use_cache = cached and not is_procfile(file)
     if use_cache:
         from devstack import speccache
@@ -261,11 +261,13 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     from devstack.commands.detach import connect_running, detach, up_into_running
     from devstack.earlyvalidate import EarlyValidator
+    from devstack.paths import StateLayout
     from devstack.stackfile import find_stack_file
 
     early = EarlyValidator.take()  # forked by the entry point when run as the program
-    root = find_stack_file(args.file, Path.cwd()).parent
-    running = connect_running(root)
+    file = find_stack_file(args.file, Path.cwd())
+    root = file.parent
+    running = connect_running(StateLayout.of_file(str(file)))
     if early is not None and (running is not None or args.detach):
         early.discard()
         early = None

@@ -42,7 +42,7 @@ def keep_validated(file: Path, cache: Path) -> StackSpec:
     from devstack.paths import StatePaths
 
     stack = load_stack(file, Path.cwd())
-    StatePaths(file.parent).prepare()
+    StatePaths.of_stack(stack).prepare()
     speccache.save(cache, file, os.environ, stack)
     return stack
 
@@ -153,7 +153,7 @@ def begin(args: list[str]) -> None:
         except (DevstackError, OSError):
             file = None  # the CLI says why, the same way it always does
         if file is not None and not is_procfile(file):
-            cache = StateLayout(os.path.dirname(file)).spec_cache
+            cache = StateLayout.of_file(file).spec_cache
             spec = speccache.load(Path(cache), Path(file), os.environ)
             if spec is not None:
                 _CACHED.append((file, spec))

@@ -1,5 +1,7 @@
-"""The ``.devstack/`` layout beside stack.toml, created private (0700 / 0600).
+"""The state folder's layout (``.devstack/`` beside stack.toml), created private (0700 / 0600).
 
+Where it is: ``$DEVSTACK_STATE_DIR``, else ``[stack] state_dir``, else ``.devstack``;
+a relative path is relative to the directory of stack.toml (``resolve_state_dir``).
 Stdlib only, no dataclasses and no pathlib at import: client commands import this.
 ``StateLayout`` is the layout as ``str`` (what the client reads); ``StatePaths`` is the
 same layout as ``Path`` for the supervisor side, which reads and writes these files.
@@ -12,14 +14,55 @@ import stat
 
 from devstack.errors import DevstackError
 from devstack.record import Record
+from devstack.stackfile import is_procfile
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
+
+    from devstack.spec import StackSpec
+
+
+STATE_DIR_ENV = "DEVSTACK_STATE_DIR"
+DEFAULT_STATE_DIR = ".devstack"
+# Written into a state folder devstack makes or uses: git, and every tool that honours
+# .gitignore (Tailwind v4's scanner, bundlers' watchers, ripgrep), leaves it alone.
+GITIGNORE = "# Created by devstack: its state and logs are no part of the project.\n*\n"
 
 
 class UnsafeStateDir(DevstackError):
-    """``.devstack`` exists but is not a private directory of this user."""
+    """The state folder exists but is not a private directory of this user."""
+
+
+def resolve_state_dir(root: str, configured: str | None, environ: Mapping[str, str]) -> str:
+    """The state folder of the stack in ``root``: ``$DEVSTACK_STATE_DIR``, else
+    ``configured`` (``[stack] state_dir``), else ``.devstack``; relative to ``root``."""
+    chosen = environ.get(STATE_DIR_ENV) or configured or DEFAULT_STATE_DIR
+    return os.path.normpath(os.path.join(root, os.path.expanduser(chosen)))
+
+
+def configured_state_dir(stack_file: str) -> str | None:
+    """``[stack] state_dir`` of ``stack_file`` as written, for the commands that do not
+    load the stack (ps, logs, down...); None for a Procfile, an unreadable file, or a
+    value that is not a string (loading the stack reports that one)."""
+    if is_procfile(stack_file):
+        return None
+    try:
+        with open(stack_file, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if b"state_dir" not in data:
+        return None  # the usual case: no TOML parse on the client's path
+    import tomllib
+
+    try:
+        table = tomllib.loads(data.decode("utf-8")).get("stack")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    value = table.get("state_dir") if isinstance(table, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 class StateLayout(Record):
@@ -27,14 +70,20 @@ class StateLayout(Record):
 
     __slots__ = ("dir", "log_dir", "pid_file", "root", "socket", "spec_cache", "state_file")
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, state_dir: str | None = None) -> None:
         self.root = root  # the directory of stack.toml
-        self.dir = os.path.join(root, ".devstack")
+        self.dir = state_dir or os.path.join(root, DEFAULT_STATE_DIR)
         self.state_file = os.path.join(self.dir, "state.json")
         self.pid_file = os.path.join(self.dir, "supervisor.pid")
         self.socket = os.path.join(self.dir, "devstack.sock")
         self.log_dir = os.path.join(self.dir, "logs")
         self.spec_cache = os.path.join(self.dir, "spec-cache.json")  # devstack.speccache
+
+    @classmethod
+    def of_file(cls, stack_file: str) -> StateLayout:
+        """The layout of the stack defined in ``stack_file`` (an absolute path)."""
+        root = os.path.dirname(stack_file)
+        return cls(root, resolve_state_dir(root, configured_state_dir(stack_file), os.environ))
 
     def log_file(self, service: str) -> str:
         return os.path.join(self.log_dir, f"{service}.log")
@@ -51,9 +100,21 @@ class StatePaths(Record):
 
     __slots__ = ("layout", "root")
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, state_dir: Path | None = None) -> None:
         self.root = root  # the directory of stack.toml
-        self.layout = StateLayout(os.fspath(root))
+        state = None if state_dir is None else os.fspath(state_dir)
+        self.layout = StateLayout(os.fspath(root), state)
+
+    @classmethod
+    def of_stack(cls, stack: StackSpec) -> StatePaths:
+        """The layout of a loaded stack (its state folder resolved by the loader)."""
+        return cls(stack.root, stack.state_dir())
+
+    @classmethod
+    def of_file(cls, stack_file: Path) -> StatePaths:
+        """The layout of the stack in ``stack_file``, before it is loaded."""
+        layout = StateLayout.of_file(os.fspath(stack_file))
+        return cls(stack_file.parent, _path(layout.dir))
 
     @property
     def dir(self) -> Path:
@@ -83,13 +144,35 @@ class StatePaths(Record):
         return _path(self.layout.log_file(service))
 
     def prepare(self) -> None:
-        """Create ``.devstack/`` (0700) or check that the existing one is safe to use."""
+        """Create the state folder (0700, its parents as usual) with its ``.gitignore``,
+        or check that the existing one is safe to use (and give it the ``.gitignore``)."""
+        parent = os.path.dirname(self.layout.dir)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
         make_private_dir(self.layout.dir)
         old = os.umask(0o077)
         try:
             os.makedirs(self.layout.log_dir, exist_ok=True)
+            made = write_gitignore(self.layout.dir)
         finally:
             os.umask(old)
+        if made:  # a new folder, or one of an earlier devstack: once per folder
+            from devstack.gitexclude import exclude_from_git
+
+            exclude_from_git(self.layout.dir)
+
+
+def write_gitignore(state_dir: str) -> bool:
+    """``.gitignore`` of ``*`` in ``state_dir`` unless it has one (the user's stays);
+    True when it was written."""
+    path = os.path.join(state_dir, ".gitignore")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(GITIGNORE)
+    return True
 
 
 def recorded_pid(pid_file: str | os.PathLike[str]) -> int | None:

@@ -112,9 +112,11 @@ class StackSpec:
     services: Mapping[str, ServiceSpec]  # in declaration order
     from_procfile: bool = False
     smoke: tuple[SmokeSpec, ...] = ()  # [[smoke]], in file order
+    state: Path | None = None  # the state folder (devstack.paths.resolve_state_dir)
 
     def state_dir(self) -> Path:
-        return self.root / ".devstack"
+        """Where devstack keeps this stack's socket, state and logs."""
+        return self.state if self.state is not None else self.root / ".devstack"
 
 
 def require_services(stack: StackSpec, names: Sequence[str]) -> None:

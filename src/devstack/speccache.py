@@ -27,8 +27,8 @@ from devstack.states import Condition, RestartPolicy
 from devstack.venv import find_venv
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
-# 9: check_off
-_FORMAT = 9
+# 9: check_off; 10: state
+_FORMAT = 10
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's
@@ -93,6 +93,7 @@ def _stack_to_json(spec: StackSpec) -> dict[str, Any]:
         "root": str(spec.root),
         "file": None if spec.file is None else str(spec.file),
         "from_procfile": spec.from_procfile,
+        "state": str(spec.state_dir()),
         "services": [_service_to_json(s) for s in spec.services.values()],
         "smoke": [_smoke_to_json(s) for s in spec.smoke],
     }
@@ -198,6 +199,7 @@ def _stack_from_json(d: dict[str, Any]) -> StackSpec:
         services={s.name: s for s in services},
         from_procfile=d["from_procfile"],
         smoke=tuple(_smoke_from_json(s) for s in d["smoke"]),
+        state=Path(d["state"]),
     )
 
 

@@ -68,7 +68,7 @@ class Supervisor(ProcessHooks):
         # starts now. The rest of the stack is held too, for `devstack start` / `up SVC`.
         self.order = [n for n in stack.services if n in chosen]
         self.requested: set[str] = set()  # every service launched at least once
-        self.paths = StatePaths(stack.root)
+        self.paths = StatePaths.of_stack(stack)
         self._printer = printer
         self._color = color
         self._use_guardian = use_guardian

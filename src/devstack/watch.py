@@ -112,7 +112,7 @@ class Watcher:
     async def _collect(self, name: str, spec: ServiceSpec) -> None:
         from watchfiles import awatch
 
-        rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore)
+        rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore, self._sup.paths.dir)
         # watchfiles ends a batch at the first `step` that saw no new change: with half the
         # debounce, the quiet time before a restart is between half and all of it.
         step = max(1, round(spec.watch_debounce * 500))

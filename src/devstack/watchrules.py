@@ -99,12 +99,20 @@ def glob_match(pattern: str, rel: str) -> bool:
 
 class WatchRules:
     """Which paths under ``root`` restart a service: matched by ``watch``, and neither
-    the path nor a directory above it matched by an ignore."""
+    the path nor a directory above it matched by an ignore, nor inside ``state_dir``
+    (devstack's own folder, wherever ``state_dir`` put it: its logs are no edit)."""
 
-    def __init__(self, root: Path, watch: Iterable[str], ignore: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path,
+        watch: Iterable[str],
+        ignore: Iterable[str] = (),
+        state_dir: Path | None = None,
+    ) -> None:
         self.root = root
         self.watch = tuple(watch)
         self.ignore = (*DEFAULT_IGNORES, *ignore)
+        self._own = None if state_dir is None else self.relative(os.fspath(state_dir))
 
     def relative(self, path: str) -> str | None:
         """``path`` relative to the root, /-separated; None outside it."""
@@ -117,6 +125,8 @@ class WatchRules:
         return rel.replace(os.sep, "/")
 
     def ignored(self, rel: str) -> bool:
+        if self._own is not None and (rel == self._own or rel.startswith(self._own + "/")):
+            return True
         parts = rel.split("/")
         for depth in range(1, len(parts) + 1):
             prefix = "/".join(parts[:depth])

@@ -190,3 +190,23 @@ def test_failure_key_ignores_the_quoted_line_but_not_the_error() -> None:
     other = message("ModuleNotFoundError: No module named 'y'", "import y")
     assert failure_key(same) == failure_key(again)
     assert failure_key(same) != failure_key(other)
+
+
+@pytest.mark.parametrize(
+    "state_dir",
+    [ROOT / ".devstack", ROOT / "var" / "state", Path("/proj/.devstack"), None],
+)
+def test_state_folder_never_watched_even_by_everything(state_dir: Path | None) -> None:
+    """devstack's own logs, state.json and socket are no edit, wherever state_dir put them."""
+    rules = WatchRules(ROOT, ["**/*"], state_dir=state_dir)
+    own = state_dir or ROOT / ".devstack"
+    for name in (
+        "state.json",
+        "logs/chatty.log",
+        "logs/chatty.log.1",
+        "devstack.sock",
+        ".gitignore",
+    ):
+        assert not rules.wants(f"{own}/{name}"), name
+    assert rules.wants(f"{ROOT}/var/other.json")
+    assert rules.wants(f"{ROOT}/app.py")

@@ -17,7 +17,7 @@ from devstack.control.client import ControlClient, is_pid_alive
 from devstack.errors import EXIT_INTERRUPTED, NoStackRunning, UsageError
 from devstack.paths import StateLayout, recorded_pid
 from devstack.record import Record
-from devstack.stackfile import stack_root
+from devstack.stackfile import locate_stack_file
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start time)
 if TYPE_CHECKING:
@@ -34,12 +34,13 @@ _FILE_LINE = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z (stdout|stderr|event) 
 _SAFE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
 
-def _root(args: argparse.Namespace) -> str:
-    return stack_root(args.file)
+def _layout(args: argparse.Namespace) -> StateLayout:
+    """Where the state of the stack (``--file``, else ./stack.toml) is."""
+    return StateLayout.of_file(locate_stack_file(args.file, os.getcwd()))
 
 
 def _connect(args: argparse.Namespace, timeout: float | None = 30.0) -> ControlClient:
-    return ControlClient.connect(_root(args), timeout)
+    return ControlClient.connect(_layout(args), timeout)
 
 
 # --- ps ---------------------------------------------------------------------------------
@@ -179,10 +180,9 @@ def _wait_gone(paths: StateLayout, pid: int | None, timeout: float = 10.0) -> No
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    root = _root(args)
-    paths = StateLayout(root)
+    paths = _layout(args)
     pid = recorded_pid(paths.pid_file)
-    client = ControlClient.connect(root, timeout=None)
+    client = ControlClient.connect(paths, timeout=None)
     try:
         try:
             client.send("down", {"force": False})
@@ -191,7 +191,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             # Ctrl-C during down: kill at once (a second connection, force).
             print("devstack: killing every process now", file=sys.stderr)
             try:
-                with ControlClient.connect(root, timeout=None) as forced:
+                with ControlClient.connect(paths, timeout=None) as forced:
                     forced.send("down", {"force": True})
                     forced.receive()
             except NoStackRunning:
@@ -201,7 +201,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     finally:
         client.close()
     _wait_gone(paths, pid)
-    print(f"stack in {root} is down")
+    print(f"stack in {paths.root} is down")
     return 0
 
 
@@ -394,11 +394,10 @@ def _color(args: argparse.Namespace) -> bool:
 def cmd_logs(args: argparse.Namespace) -> int:
     if args.lines is not None and args.lines < 0:
         raise UsageError("-n must be 0 or more")
-    root = _root(args)
-    paths = StateLayout(root)
+    paths = _layout(args)
     color = _color(args)
     try:
-        client = ControlClient.connect(root, timeout=None)
+        client = ControlClient.connect(paths, timeout=None)
     except NoStackRunning:
         return _logs_from_files(args, paths, color)
     request: dict[str, object] = {

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from devstack.control.client import ControlClient
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
-from devstack.paths import StatePaths
+from devstack.paths import StateLayout, StatePaths
 
 if TYPE_CHECKING:
     import argparse
@@ -33,9 +33,9 @@ def is_settled(rows: list[dict[str, object]] | None) -> bool:
     return rows is not None and not any(r["state"] in _ON_THE_WAY for r in rows)
 
 
-def connect_running(root: Path) -> ControlClient | None:
+def connect_running(paths: StateLayout) -> ControlClient | None:
     try:
-        return ControlClient.connect(root, timeout=30.0)
+        return ControlClient.connect(paths, timeout=30.0)
     except NoStackRunning:
         return None
 
@@ -85,7 +85,7 @@ def detach(
 
     ``outcome`` receives the ``ps`` rows of that moment (the supervisor may end right
     after, when nothing is left running)."""
-    paths = StatePaths(root)
+    paths = StatePaths.of_file(stack_file)
     paths.prepare()
     log_path = paths.dir / "supervisor.log"
     with open(log_path, "ab") as log:
@@ -119,7 +119,7 @@ def detach(
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
-        rows = ps_rows(root)
+        rows = ps_rows(paths.layout)
         if is_settled(rows):
             break
         time.sleep(0.05)
@@ -152,9 +152,9 @@ def lines_since(path: Path, offset: int, limit: int = 1 << 20) -> list[str]:
     return lines[1:] if start > offset else lines  # not a cut first line
 
 
-def ps_rows(root: Path) -> list[dict[str, object]] | None:
+def ps_rows(paths: StateLayout) -> list[dict[str, object]] | None:
     try:
-        with ControlClient.connect(root, timeout=5.0) as client:
+        with ControlClient.connect(paths, timeout=5.0) as client:
             rows = client.call("ps")
     except (NoStackRunning, OSError):
         return None

@@ -41,7 +41,7 @@ def cmd_setup(args: argparse.Namespace, stack: StackSpec) -> int:
     code = asyncio.run(_SetupOnly(stack, order, force=args.force, color=color).run())
     from devstack.supervisor import running_supervisor
 
-    if code == EXIT_OK and running_supervisor(StatePaths(stack.root)) is not None:
+    if code == EXIT_OK and running_supervisor(StatePaths.of_stack(stack)) is not None:
         # The running processes were started before this setup: they do not see it yet.
         names = " ".join(n for n in order if stack.services[n].setup)
         print(f"devstack: the stack is running; to use this: devstack restart {names}")
@@ -71,7 +71,7 @@ class _SetupOnly:
             self._guardian.forget(record)
 
     async def run(self) -> int:
-        paths = StatePaths(self.stack.root)
+        paths = StatePaths.of_stack(self.stack)
         paths.prepare()
         hub = LogHub(Printer(self.order, color=self.color), paths.log_dir, max_bytes_from_env())
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError
 
 if TYPE_CHECKING:
+    from devstack.paths import StateLayout
     from devstack.smoke.result import StepResult
     from devstack.spec import StackSpec
 
@@ -30,11 +31,13 @@ SETTLE_TIMEOUT = 600.0  # as long as up -d waits
 def cmd_verify(args: argparse.Namespace) -> int:
     from devstack.cli import _load
     from devstack.commands.detach import connect_running
+    from devstack.paths import StatePaths
 
     stack = _load(args, cached=True)  # a config error ends here: exit 2, nothing started
     assert stack.file is not None
     root = stack.root
-    running = connect_running(root)
+    paths = StatePaths.of_stack(stack).layout
+    running = connect_running(paths)
     started = running is None
     if running is not None:
         running.close()
@@ -44,13 +47,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     results: list[StepResult] = []
     outcome: list[dict[str, object]] = []  # ps rows once settled, should the supervisor end
     try:
-        error = _start(stack, progress, outcome) if started else _settle(root)
+        error = _start(stack, progress, outcome) if started else _settle(paths)
         if error is None:
             verb = "started" if started else "using"
             print(f"devstack: {verb} the stack in {root}", file=progress)
             from devstack.smoke.run import StackView, run_checks
 
-            results = run_checks(stack, StackView(root, outcome))
+            results = run_checks(stack, StackView(paths, outcome))
         # The results, then what becomes of the stack (`stack in ... is down`).
         code = _report(args, results, error, stack.file, started)
     finally:
@@ -75,22 +78,23 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
     except DevstackError as exc:
         return captured.getvalue() + exc.render()
     if not outcome:  # it ended first (nothing left running): its log files tell the rest
+        from devstack.paths import StatePaths
         from devstack.smoke.run import StackView, rows_from_logs
 
-        outcome.extend(rows_from_logs(StackView(root), names, since))
+        outcome.extend(rows_from_logs(StackView(StatePaths.of_stack(stack).layout), names, since))
     if not outcome:
         return "devstack: the stack could not be started\n" + captured.getvalue().rstrip()
     progress.write(captured.getvalue())
-    _reap_when_it_ends(root)
+    _reap_when_it_ends(stack)
     return None
 
 
-def _reap_when_it_ends(root: Path) -> None:
+def _reap_when_it_ends(stack: StackSpec) -> None:
     """The supervisor is this process's child here (unlike after up -d): reap it when it
     exits, or ``down`` would wait on its zombie as if it were still alive."""
     from devstack.paths import StatePaths, recorded_pid
 
-    pid = recorded_pid(StatePaths(root).pid_file)
+    pid = recorded_pid(StatePaths.of_stack(stack).pid_file)
     if pid is not None:
         threading.Thread(target=_reap, args=(pid,), daemon=True).start()
 
@@ -100,14 +104,14 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _settle(root: Path) -> str | None:
+def _settle(paths: StateLayout) -> str | None:
     """Wait until every service of the running stack has an outcome (as up -d does)."""
     from devstack.commands.detach import is_settled, ps_rows
 
     deadline = time.monotonic() + SETTLE_TIMEOUT
-    while not is_settled(rows := ps_rows(root)):
+    while not is_settled(rows := ps_rows(paths)):
         if rows is None:
-            return f"the stack in {root} stopped while verify waited for it"
+            return f"the stack in {paths.root} stopped while verify waited for it"
         if time.monotonic() > deadline:
             return f"the running stack did not settle within {SETTLE_TIMEOUT:g}s (see devstack ps)"
         time.sleep(0.05)

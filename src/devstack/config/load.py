@@ -28,6 +28,7 @@ from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, toml_syntax_line
 from devstack.config.shape import Check, Document, Health, Service, Smoke, read
 from devstack.errors import ConfigError, ConfigProblem
+from devstack.paths import resolve_state_dir
 from devstack.spec import (
     DEFAULT_INTERVAL,
     HTTP_EVERY,
@@ -181,12 +182,14 @@ class _Resolver:
         if self.problems:
             self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
             raise ConfigError(self.problems)
+        state = resolve_state_dir(os.fspath(self.root), model.stack.state_dir, self.environ)
         return StackSpec(
             name=model.stack.name or self.root.name,
             root=self.root,
             file=self.file,
             services=services,
             smoke=smoke,
+            state=Path(state),
         )
 
     # -- [[smoke]] ---------------------------------------------------------------

@@ -302,6 +302,12 @@ class StackTable(BaseModel):
     env_file: StrOrList | None = Field(
         None, description=".env file(s) for every service, relative to stack.toml"
     )
+    state_dir: str | None = Field(
+        None,
+        min_length=1,
+        description="where devstack keeps its socket, state and logs, relative to stack.toml; "
+        "default .devstack; $DEVSTACK_STATE_DIR wins",
+    )
 
 
 class StackFile(BaseModel):

@@ -19,6 +19,7 @@ from honcho.environ import PROCFILE_LINE
 
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.errors import ConfigError, ConfigProblem
+from devstack.paths import resolve_state_dir
 from devstack.spec import RestartSpec, ServiceSpec, StackSpec
 
 DEFAULT_PORT = 5000
@@ -105,7 +106,10 @@ def load_procfile(path: Path, environ: Mapping[str, str] | None = None) -> Stack
             restart=RestartSpec(),
             env_files=env_files,
         )
-    return StackSpec(name=root.name, root=root, file=path, services=services, from_procfile=True)
+    state = Path(resolve_state_dir(os.fspath(root), None, base))
+    return StackSpec(
+        name=root.name, root=root, file=path, services=services, from_procfile=True, state=state
+    )
 
 
 def procfile_env(

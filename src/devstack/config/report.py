@@ -234,6 +234,7 @@ def dump_resolved(spec: StackSpec, environ: Mapping[str, str] | None = None) -> 
     lines = ["[stack]", f"name = {json.dumps(spec.name)}", f"root = {json.dumps(str(spec.root))}"]
     if spec.file is not None:
         lines.append(f"file = {json.dumps(str(spec.file))}")
+    lines.append(f"state_dir = {json.dumps(str(spec.state_dir()))}")
     for svc in spec.services.values():
         lines += ["", f"[services.{svc.name}]", *_service_lines(svc, inherited)]
     return "\n".join(lines) + "\n"

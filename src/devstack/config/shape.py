@@ -255,6 +255,7 @@ class Smoke:
 class Settings:
     name: str | None = None
     env_file: str | list[str] | None = None
+    state_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -480,7 +481,10 @@ _SMOKE = _table_of(
 _DOCUMENT = _table_of(
     Document,
     {
-        "stack": _table_of(Settings, {"name": _nonempty_str, "env_file": _STR_OR_LIST}),
+        "stack": _table_of(
+            Settings,
+            {"name": _nonempty_str, "env_file": _STR_OR_LIST, "state_dir": _nonempty_str},
+        ),
         "services": _dict_of(_SERVICE, min_length=1),
         "smoke": _list_of(_SMOKE),
     },

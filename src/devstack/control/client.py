@@ -16,7 +16,6 @@ from devstack.paths import StateLayout, recorded_pid
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from os import PathLike
     from types import TracebackType
 
 _READ_SIZE = 1 << 16
@@ -63,9 +62,10 @@ class ControlClient:
         self._buffer = bytearray()  # received, not yet returned: at most one partial line
 
     @classmethod
-    def connect(cls, root: str | PathLike[str], timeout: float | None = 30.0) -> ControlClient:
-        """Connect to the supervisor of the stack in ``root``; NoStackRunning if none answers."""
-        paths = StateLayout(os.fspath(root))
+    def connect(cls, paths: StateLayout, timeout: float | None = 30.0) -> ControlClient:
+        """Connect to the supervisor whose state folder ``paths`` names; NoStackRunning
+        if none answers."""
+        root = paths.root
         pid = recorded_pid(paths.pid_file)
         if pid is not None and not is_pid_alive(pid):
             raise NoStackRunning(root)  # a stale socket of a dead supervisor

@@ -20,7 +20,7 @@ from devstack.commands.control import _file_lines
 from devstack.commands.detach import ps_rows
 from devstack.control.client import ControlClient
 from devstack.errors import NoStackRunning
-from devstack.paths import StatePaths
+from devstack.paths import StateLayout
 from devstack.refusals import event_addresses, refused_addresses, url_port
 from devstack.smoke import cause, judge
 from devstack.smoke.result import HEALTHY_STATES, StepResult
@@ -86,15 +86,15 @@ def send(http: httpx.Client, spec: SmokeSpec) -> Answer:
 class StackView:
     """The running stack as the control socket shows it: ps rows and log lines."""
 
-    def __init__(self, root: Path, last_rows: Sequence[dict[str, object]] = ()) -> None:
-        self.root = root
+    def __init__(self, paths: StateLayout, last_rows: Sequence[dict[str, object]] = ()) -> None:
+        self.paths = paths
         # What ps said last: a supervisor with nothing left running (every service
         # blocked or failed) ends, and its story is still to be told.
         self._last = {str(r["name"]): r for r in last_rows}
 
     def rows(self) -> dict[str, dict[str, object]]:
         """``ps`` rows by service name; the last ones seen once the stack has ended."""
-        live = ps_rows(self.root)
+        live = ps_rows(self.paths)
         if live is not None:
             self._last = {str(r["name"]): r for r in live}
         return self._last
@@ -109,9 +109,9 @@ class StackView:
         }
         out: list[str] = []
         try:
-            client = ControlClient.connect(self.root, timeout=10.0)
+            client = ControlClient.connect(self.paths, timeout=10.0)
         except NoStackRunning:  # ended: its log file is the record
-            kept = _file_lines(StatePaths(self.root).layout, service)
+            kept = _file_lines(self.paths, service)
             return [x.text for x in kept if x.stream in streams and x.time >= (since or 0.0)]
         with client:
             for result in client.stream("logs", request):

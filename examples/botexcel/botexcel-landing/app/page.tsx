@@ -16,10 +16,10 @@ async function backendHealth(): Promise<string> {
 export default async function Home() {
   const health = await backendHealth();
   return (
-    <main>
-      <h1>botexcel</h1>
-      <p>
-        Backend ({apiBase()}): <code>{health}</code>
+    <main className="flex flex-1 flex-col items-center justify-center gap-4 p-16">
+      <h1 className="text-3xl font-semibold tracking-tight">botexcel</h1>
+      <p className="text-sm">
+        Backend ({apiBase()}): <code className="font-mono font-semibold">{health}</code>
       </p>
     </main>
   );
