@@ -1,5 +1,5 @@
-"""RELIABILITY 47: devstack's own folder inside a Next.js + Tailwind v4 project is never
-seen by the project's watchers.
+"""Reliability case 47 (docs/reliability.md): devstack's own folder inside a Next.js +
+Tailwind v4 project is never seen by the project's watchers.
 
 The user's report: stack.toml at the root of a create-next-app project (a git clone), so
 .devstack/ (socket, state.json, logs) sits in `next dev`'s folder. Tailwind v4 reads
