@@ -1,24 +1,21 @@
 """The shape of stack.toml as pydantic v2 models: frozen, unknown keys forbidden.
 
-These models check types and single values only (the JSON Schema for editors
-comes from them, so every field has a description). A valid file is read without
-them, by ``shape.read``, which keeps to the same rules (the value checks below are
-its functions); these decide, and explain, whenever it is unsure. Whatever needs the whole file
-or the disk (dependencies, cycles, ports, paths, env files, ``${...}``) is checked
-in ``load.py``. Values are never coerced: ``strict=True`` refuses ``port = "5000"``
-and ``env = { PORT = 5000 }`` alike, the latter with a "quote it" hint.
+The only definition of the file's keys: the loader reads through these models,
+``devstack schema`` (stack.schema.json) and the key tables of docs/stack-toml.md
+are generated from them, so every field has a description. They check types,
+single values (``rules.py``) and the keys of one table together. Whatever needs
+the whole file or the disk (dependencies, cycles, ports, paths, env files,
+``${...}``) is checked in ``load.py``. Values are never coerced: ``strict=True``
+refuses ``port = "5000"`` and ``env = { PORT = 5000 }`` alike, the latter with a
+"quote it" hint.
 """
 
 from __future__ import annotations
 
 import signal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from devstack.config import noplugins
-
-noplugins.install()  # before pydantic builds the models below
-
-from pydantic import (  # noqa: E402
+from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,12 +24,11 @@ from pydantic import (  # noqa: E402
     model_validator,
 )
 
-from devstack.config import shape  # noqa: E402
-from devstack.config.durations import PATTERN, duration_value, parse_duration  # noqa: E402
-from devstack.config.shape import SIGNAL_NAMES  # noqa: E402
+from devstack.config import rules
+from devstack.config.durations import PATTERN, duration_value, parse_duration
+from devstack.config.rules import SIGNAL_NAMES
 
 _MODEL = ConfigDict(frozen=True, extra="forbid", strict=True)
-_M = TypeVar("_M", bound=BaseModel)
 
 Duration = Annotated[
     float,
@@ -42,13 +38,6 @@ Duration = Annotated[
 """A duration string in, float seconds out."""
 
 
-def _unless(problem: str | None, model: _M) -> _M:
-    """``model``, or the ValueError pydantic reports for the table when it has a problem."""
-    if problem is not None:
-        raise ValueError(problem)
-    return model
-
-
 def _duration(default: str, description: str) -> Any:
     # The schema shows the default as users write it, not as float seconds.
     return Field(
@@ -56,20 +45,20 @@ def _duration(default: str, description: str) -> Any:
     )
 
 
-EnvValue = Annotated[str, BeforeValidator(shape.env_value)]
+EnvValue = Annotated[str, BeforeValidator(rules.env_value)]
 StopSignal = Annotated[
     signal.Signals,
-    BeforeValidator(shape.stop_signal),
+    BeforeValidator(rules.stop_signal),
     WithJsonSchema({"type": "string", "enum": [*SIGNAL_NAMES, *(f"SIG{n}" for n in SIGNAL_NAMES)]}),
 ]
-Regex = Annotated[str, BeforeValidator(shape.regex)]
+Regex = Annotated[str, BeforeValidator(rules.regex)]
 ImportTarget = Annotated[
-    Annotated[str, Field(pattern=shape.IMPORT_PATTERN)] | Literal[False] | None,
-    BeforeValidator(shape.import_switch),
+    Annotated[str, Field(pattern=rules.IMPORT_PATTERN)] | Literal[False] | None,
+    BeforeValidator(rules.import_switch),
 ]
-Command = Annotated[str | list[str], BeforeValidator(shape.command)]
+Command = Annotated[str | list[str], BeforeValidator(rules.command)]
 StrOrList = str | list[str]
-Globs = list[Annotated[str, BeforeValidator(shape.relative_glob)]]  # relative to the service's cwd
+Globs = list[Annotated[str, BeforeValidator(rules.relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
 
 
@@ -77,7 +66,7 @@ _STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}
 # The schema says what the loader accepts (editors would flag `expect_status = 200`).
 StatusList = Annotated[
     list[Annotated[int, Field(ge=100, le=599)]],
-    BeforeValidator(shape.status_list),
+    BeforeValidator(rules.status_list),
     WithJsonSchema({"anyOf": [_STATUS_SCHEMA, {"type": "array", "items": _STATUS_SCHEMA}]}),
 ]
 
@@ -114,7 +103,16 @@ class HealthModel(BaseModel):
 
     @model_validator(mode="after")
     def _one_kind(self) -> HealthModel:
-        return _unless(shape.health_problem(self), self)
+        kinds = [k for k in ("http", "tcp", "cmd", "log") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"choose one probe, not {' and '.join(kinds)}")
+        if self.tcp is False:
+            raise ValueError("tcp = false: remove the key to have no tcp probe")
+        for key in ("interval", "timeout"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ValueError(f'{key} must be more than 0, e.g. "1s"')
+        return self
 
 
 class CheckModel(BaseModel):
@@ -204,7 +202,7 @@ class ServiceModel(BaseModel):
     check: CheckModel | None = Field(
         None, description="preflight checks: import target, commands, checks switched off"
     )
-    setup: Annotated[str, BeforeValidator(shape.setup_line)] | None = Field(
+    setup: Annotated[str, BeforeValidator(rules.setup_line)] | None = Field(
         None,
         description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
         'first start, e.g. "pnpm install --frozen-lockfile"; again when setup_inputs change',
@@ -240,8 +238,16 @@ class ServiceModel(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _shell_needs_string(self) -> ServiceModel:
-        return _unless(shape.service_problem(self), self)
+    def _consistent(self) -> ServiceModel:
+        if self.shell and isinstance(self.cmd, list):
+            raise ValueError("shell = true needs cmd as a string, not a list")
+        if self.setup_inputs and self.setup is None:
+            raise ValueError('setup_inputs without setup: add setup = "..." or remove them')
+        if self.setup_timeout is not None and self.setup is None:
+            raise ValueError('setup_timeout without setup: add setup = "..." or remove it')
+        if self.setup_timeout is not None and self.setup_timeout <= 0:
+            raise ValueError("setup_timeout must be more than 0")
+        return self
 
 
 class SmokeModel(BaseModel):
@@ -290,7 +296,13 @@ class SmokeModel(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> SmokeModel:
-        return _unless(shape.smoke_problem(self), self)
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give json or body, not both")
+        if (self.log_service is None) != (self.log_contains is None):
+            raise ValueError("log_service and log_contains go together")
+        if self.timeout <= 0:
+            raise ValueError('timeout must be more than 0, e.g. "5s"')
+        return self
 
 
 class StackTable(BaseModel):
@@ -347,30 +359,3 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of stack.toml (``devstack schema``)."""
     return StackFile.model_json_schema()
-
-
-def to_document(model: StackFile) -> shape.Document:
-    """The validated file as the plain classes the rest of the loader reads."""
-    return shape.Document(
-        services={name: _service(s) for name, s in model.services.items()},
-        stack=_plain(shape.Settings, model.stack),
-        smoke=[_plain(shape.Smoke, s) for s in model.smoke],
-    )
-
-
-def _service(model: ServiceModel) -> shape.Service:
-    return _plain(
-        shape.Service,
-        model,
-        health=model.health and _plain(shape.Health, model.health),
-        check=model.check and _plain(shape.Check, model.check),
-    )
-
-
-_T = TypeVar("_T")
-
-
-def _plain(cls: type[_T], model: BaseModel, **nested: Any) -> _T:
-    """``cls`` with ``model``'s values (the field names are the same), ``nested`` aside."""
-    values = {name: getattr(model, name) for name in type(model).model_fields}
-    return cls(**(values | nested))
