@@ -18,7 +18,7 @@ import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from devstack import graph
@@ -43,7 +43,12 @@ from devstack.states import Condition, RestartPolicy
 from devstack.venv import activate, find_venv
 
 if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
+    from _typeshed import DataclassInstance
+    from pydantic import BaseModel
+
     from devstack.config.model import CheckModel, HealthModel, ServiceModel, SmokeModel, StackFile
+
+_S = TypeVar("_S", bound="DataclassInstance")
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -242,20 +247,15 @@ class _Resolver:
             )
         if len(self.problems) > before:
             return None
-        return SmokeSpec(
+        return _spec(
+            SmokeSpec,
+            entry,
             name=entry.name or f"{entry.method} {url}",
-            method=entry.method,
             url=url,
             headers=headers,
             body=body,
             is_json=entry.json_ is not None,
-            expect_status=tuple(entry.expect_status),
-            body_contains=tuple(entry.body_contains),
-            body_not_contains=tuple(entry.body_not_contains),
             json_contains=json_contains,
-            timeout=entry.timeout,
-            log_service=entry.log_service,
-            log_contains=entry.log_contains,
         )
 
     # -- whole-file checks -------------------------------------------------------
@@ -392,14 +392,14 @@ class _Resolver:
                 self.problem(f"{key}.setup", "setup holds a NUL byte")
         if len(self.problems) > before or cmd is None:
             return None
-        return ServiceSpec(
+        return _spec(
+            ServiceSpec,
+            svc,
             name=name,
             cmd=cmd,
             argv=argv,
             cwd=cwd,
             env=env,
-            port=svc.port,
-            host=svc.host,
             url=url,
             depends_on=deps,
             health=health,
@@ -410,23 +410,12 @@ class _Resolver:
                 backoff_max=svc.backoff_max,
                 reset_after=svc.backoff_reset,
             ),
-            stop_signal=svc.stop_signal,
-            stop_timeout=svc.stop_timeout,
-            restart_on_unhealthy=svc.restart_on_unhealthy,
-            shell=svc.shell,
             check_import=(svc.check.import_ or None) if svc.check else None,
             check_cmds=tuple(svc.check.cmd) if svc.check else (),
             check_off=_checks_off(svc.check),
             check_env_ignore=tuple(svc.check.env_ignore) if svc.check else (),
             venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
             setup=setup,
-            setup_inputs=tuple(svc.setup_inputs),
-            setup_timeout=svc.setup_timeout,
-            watch=tuple(svc.watch),
-            watch_ignore=tuple(svc.watch_ignore),
-            watch_debounce=svc.watch_debounce,
-            watch_force=svc.watch_force,
-            restart_dependents_on_change=svc.restart_dependents_on_change,
         )
 
     def command(
@@ -591,16 +580,27 @@ def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:
 def _health_spec(h: HealthModel, kind: ProbeKind, target: str) -> HealthSpec:
     # No interval written: the quiet default (an http request only every HTTP_EVERY).
     quiet = h.interval is None and kind == "http"
-    return HealthSpec(
+    return _spec(
+        HealthSpec,
+        h,
         kind=kind,
         target=target,
         interval=DEFAULT_INTERVAL if h.interval is None else h.interval,
         http_every=HTTP_EVERY if quiet else None,
-        timeout=h.timeout,
-        retries=h.retries,
-        start_period=h.start_period,
-        expect_status=tuple(h.expect_status),
     )
+
+
+def _spec(cls: type[_S], written: BaseModel, **resolved: Any) -> _S:
+    """A ``cls`` of the ``resolved`` values and, for every other field of ``cls`` that
+    ``written`` (the model) has by the same name, its value as written (a list as a
+    tuple): a key that needs no resolving reaches the runtime without an edit here."""
+    keys = type(written).model_fields
+    carried = {
+        f.name: tuple(value) if isinstance(value := getattr(written, f.name), list) else value
+        for f in dataclasses.fields(cls)
+        if f.name in keys and f.name not in resolved
+    }
+    return cls(**carried, **resolved)
 
 
 def _url_host(host: str) -> str:
