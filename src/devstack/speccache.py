@@ -19,6 +19,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -176,8 +177,14 @@ def _make_codec(tp: Any) -> _Codec:
 
 
 def _dataclass_codec(cls: type[Any]) -> _Codec:
-    hints = typing.get_type_hints(cls)
-    fields = [(f.name, *_codec(hints[f.name])) for f in dataclasses.fields(cls) if f.init]
+    namespace = vars(sys.modules[cls.__module__])
+    fields = [
+        # The annotations are strings (PEP 563): evaluated here as get_type_hints would,
+        # without its general machinery, which is the slow part of a cache hit.
+        (f.name, *_codec(eval(f.type, namespace) if isinstance(f.type, str) else f.type))
+        for f in dataclasses.fields(cls)
+        if f.init
+    ]
 
     def to(value: Any) -> dict[str, Any]:
         return {name: enc(getattr(value, name)) for name, enc, _ in fields}
