@@ -8,6 +8,11 @@ the whole file or the disk (dependencies, cycles, ports, paths, env files,
 ``${...}``) is checked in ``load.py``. Values are never coerced: ``strict=True``
 refuses ``port = "5000"`` and ``env = { PORT = 5000 }`` alike, the latter with a
 "quote it" hint.
+
+A new key: its field here; a field of the same name in ``devstack.spec`` if the
+runtime needs it (``load._spec`` carries the value across, the spec cache keeps it);
+the code that acts on it; a test. Then ``devstack schema > stack.schema.json`` and
+``python -m devstack.config.doctables`` regenerate the schema and the doc tables.
 """
 
 from __future__ import annotations
