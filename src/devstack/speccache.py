@@ -1,38 +1,43 @@
 """A cache of the resolved stack, so ``up`` skips validating it when nothing changed.
 
-Validating stack.toml (the config package's imports, tomllib, the resolution: env
-files, venvs, interpolation, commands) costs ~100-130 ms in a fresh process on a
-small machine, ~40 ms for 40 services after the supervisor's imports; pydantic is
-imported only for an invalid file (``config.shape``). The resolved ``StackSpec`` is kept
-as JSON in ``.devstack/spec-cache.json`` with what it was made from: the stack
-file's bytes, every env file's bytes, the whole process environment and devstack's
+Validating stack.toml imports pydantic and the config models and resolves env
+files, venvs, interpolation and commands. The resolved ``StackSpec`` is kept as
+JSON in ``.devstack/spec-cache.json`` with what it was made from: the stack file's
+bytes, every env file's bytes, the whole process environment and devstack's
 version. Any difference, or a ``cwd`` that no longer exists, is a miss and the
 config is validated again, so a hit is exactly what validation would give.
-Stdlib only.
+
+The JSON is derived from the spec's dataclass fields and their type hints
+(``encode``/``decode``), so a field added to the spec is kept without an edit
+here; a field of a type this cannot write raises TypeError, in the tests.
+Stdlib only: a hit imports no pydantic.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
-import signal
-from collections.abc import Mapping
+import sys
+import types
+import typing
+from collections.abc import Callable, Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from devstack import __version__
-from devstack.spec import HealthSpec, RestartSpec, ServiceSpec, SmokeSpec, StackSpec
-from devstack.states import Condition, RestartPolicy
+from devstack.spec import StackSpec
 from devstack.venv import find_venv
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
-# 9: check_off; 10: state
-_FORMAT = 10
+# 9: check_off; 10: state; 11: derived from the fields (services as a table)
+_FORMAT = 11
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's
-# import (OpenSSL's, ~5 ms) is not on `up`'s path. They are a few kB; the spec beside
+# import (OpenSSL's) is not on `up`'s path. They are a few kB; the spec beside
 # them holds every service's whole environment anyway (the file is 0600).
 def _file_content(path: Path) -> str | None:
     try:
@@ -60,7 +65,7 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
         for name, content in data["env_files"].items():
             if _file_content(Path(name)) != content:
                 return None
-        spec = _stack_from_json(data["spec"])
+        spec = decode(StackSpec, data["spec"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not all(s.cwd.is_dir() for s in spec.services.values()):
@@ -77,7 +82,7 @@ def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -
     data = {
         "inputs": _inputs(file, environ),
         "env_files": {name: _file_content(Path(name)) for name in sorted(env_files)},
-        "spec": _stack_to_json(spec),
+        "spec": encode(StackSpec, spec),
     }
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     with contextlib.suppress(OSError):
@@ -87,172 +92,106 @@ def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -
         os.replace(tmp, cache)
 
 
-def _stack_to_json(spec: StackSpec) -> dict[str, Any]:
-    return {
-        "name": spec.name,
-        "root": str(spec.root),
-        "file": None if spec.file is None else str(spec.file),
-        "from_procfile": spec.from_procfile,
-        "state": str(spec.state_dir()),
-        "services": [_service_to_json(s) for s in spec.services.values()],
-        "smoke": [_smoke_to_json(s) for s in spec.smoke],
-    }
+_T = typing.TypeVar("_T")
+_Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]  # (to JSON, from JSON)
 
 
-def _smoke_to_json(s: SmokeSpec) -> dict[str, Any]:
-    return {
-        "name": s.name,
-        "method": s.method,
-        "url": s.url,
-        "headers": dict(s.headers),
-        "body": s.body,
-        "is_json": s.is_json,
-        "expect_status": list(s.expect_status),
-        "body_contains": list(s.body_contains),
-        "body_not_contains": list(s.body_not_contains),
-        "json_contains": s.json_contains,
-        "timeout": s.timeout,
-        "log_service": s.log_service,
-        "log_contains": s.log_contains,
-    }
+def encode(cls: type[Any], value: Any) -> Any:
+    """``value``, of type ``cls`` (a spec dataclass), as JSON data."""
+    return _codec(cls)[0](value)
 
 
-def _smoke_from_json(d: dict[str, Any]) -> SmokeSpec:
-    return SmokeSpec(
-        name=d["name"],
-        method=d["method"],
-        url=d["url"],
-        headers=dict(d["headers"]),
-        body=d["body"],
-        is_json=d["is_json"],
-        expect_status=tuple(d["expect_status"]),
-        body_contains=tuple(d["body_contains"]),
-        body_not_contains=tuple(d["body_not_contains"]),
-        json_contains=d["json_contains"],
-        timeout=d["timeout"],
-        log_service=d["log_service"],
-        log_contains=d["log_contains"],
-    )
+def decode(cls: type[_T], data: Any) -> _T:
+    """What ``encode(cls, ...)`` gave, back as a ``cls``; ValueError, KeyError or
+    TypeError when ``data`` is not one."""
+    value: _T = _codec(cls)[1](data)
+    return value
 
 
-def _service_to_json(s: ServiceSpec) -> dict[str, Any]:
-    health = None
-    if s.health is not None:
-        h = s.health
-        health = {
-            "kind": h.kind,
-            "target": h.target,
-            "interval": h.interval,
-            "timeout": h.timeout,
-            "retries": h.retries,
-            "start_period": h.start_period,
-            "expect_status": list(h.expect_status),
-            "start_interval": h.start_interval,
-            "http_every": h.http_every,
-        }
-    r = s.restart
-    return {
-        "name": s.name,
-        "cmd": s.cmd,
-        "argv": list(s.argv),
-        "cwd": str(s.cwd),
-        "env": dict(s.env),
-        "port": s.port,
-        "host": s.host,
-        "url": s.url,
-        "depends_on": {k: v.value for k, v in s.depends_on.items()},
-        "health": health,
-        "restart": {
-            "policy": r.policy.value,
-            "max_restarts": r.max_restarts,
-            "backoff": r.backoff,
-            "backoff_max": r.backoff_max,
-            "reset_after": r.reset_after,
-        },
-        "stop_signal": int(s.stop_signal),
-        "stop_timeout": s.stop_timeout,
-        "restart_on_unhealthy": s.restart_on_unhealthy,
-        "shell": s.shell,
-        "env_files": [str(p) for p in s.env_files],
-        "check_import": s.check_import,
-        "check_cmds": list(s.check_cmds),
-        "check_off": list(s.check_off),
-        "check_env_ignore": list(s.check_env_ignore),
-        "venv": None if s.venv is None else str(s.venv),
-        "setup": s.setup,
-        "setup_inputs": list(s.setup_inputs),
-        "setup_timeout": s.setup_timeout,
-        "watch": list(s.watch),
-        "watch_ignore": list(s.watch_ignore),
-        "watch_debounce": s.watch_debounce,
-        "watch_force": s.watch_force,
-        "restart_dependents_on_change": s.restart_dependents_on_change,
-    }
+def _same(value: Any) -> Any:
+    return value
 
 
-def _stack_from_json(d: dict[str, Any]) -> StackSpec:
-    services = [_service_from_json(s) for s in d["services"]]
-    return StackSpec(
-        name=d["name"],
-        root=Path(d["root"]),
-        file=None if d["file"] is None else Path(d["file"]),
-        services={s.name: s for s in services},
-        from_procfile=d["from_procfile"],
-        smoke=tuple(_smoke_from_json(s) for s in d["smoke"]),
-        state=Path(d["state"]),
-    )
+def _checked(kind: type[Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    return check
 
 
-def _service_from_json(d: dict[str, Any]) -> ServiceSpec:
-    h = d["health"]
-    health = None
-    if h is not None:
-        health = HealthSpec(
-            kind=h["kind"],
-            target=h["target"],
-            interval=h["interval"],
-            timeout=h["timeout"],
-            retries=h["retries"],
-            start_period=h["start_period"],
-            expect_status=tuple(h["expect_status"]),
-            start_interval=h["start_interval"],
-            http_every=h["http_every"],
+def _float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _one_of(allowed: tuple[Any, ...]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(f"{value!r} is not one of {allowed}")
+        return value
+
+    return check
+
+
+_CODECS: dict[Any, _Codec] = {}
+
+
+def _codec(tp: Any) -> _Codec:
+    """The (to JSON, from JSON) pair of the type ``tp``, made once."""
+    found = _CODECS.get(tp)
+    if found is None:
+        found = _CODECS[tp] = _make_codec(tp)
+    return found
+
+
+def _make_codec(tp: Any) -> _Codec:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp in (str, int, bool):
+        return _same, _checked(tp)
+    if tp is float:
+        return _same, _float
+    if tp is Path:
+        return str, Path
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return (lambda v: v.value), tp
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_codec(tp)
+    if origin is typing.Literal and all(isinstance(a, str | int) for a in args):
+        return _same, _one_of(args)
+    if origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        to, back = _codec(next(a for a in args if a is not type(None)))
+        return (lambda v: None if v is None else to(v)), (lambda d: None if d is None else back(d))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        to, back = _codec(args[0])
+        return (lambda v: [to(x) for x in v]), (lambda d: tuple(back(x) for x in d))
+    if origin in (Mapping, dict) and args[0] is str:
+        to, back = _codec(args[1])
+        return (
+            lambda v: {k: to(x) for k, x in v.items()},
+            lambda d: {_checked(str)(k): back(x) for k, x in d.items()},
         )
-    r = d["restart"]
-    return ServiceSpec(
-        name=d["name"],
-        cmd=d["cmd"],
-        argv=tuple(d["argv"]),
-        cwd=Path(d["cwd"]),
-        env=dict(d["env"]),
-        port=d["port"],
-        host=d["host"],
-        url=d["url"],
-        depends_on={k: Condition(v) for k, v in d["depends_on"].items()},
-        health=health,
-        restart=RestartSpec(
-            policy=RestartPolicy(r["policy"]),
-            max_restarts=r["max_restarts"],
-            backoff=r["backoff"],
-            backoff_max=r["backoff_max"],
-            reset_after=r["reset_after"],
-        ),
-        stop_signal=signal.Signals(d["stop_signal"]),
-        stop_timeout=d["stop_timeout"],
-        restart_on_unhealthy=d["restart_on_unhealthy"],
-        shell=d["shell"],
-        env_files=tuple(Path(p) for p in d["env_files"]),
-        check_import=d["check_import"],
-        check_cmds=tuple(d["check_cmds"]),
-        check_off=tuple(d["check_off"]),
-        check_env_ignore=tuple(d["check_env_ignore"]),
-        venv=None if d["venv"] is None else Path(d["venv"]),
-        setup=d["setup"],
-        setup_inputs=tuple(d["setup_inputs"]),
-        setup_timeout=d["setup_timeout"],
-        watch=tuple(d["watch"]),
-        watch_ignore=tuple(d["watch_ignore"]),
-        watch_debounce=d["watch_debounce"],
-        watch_force=d["watch_force"],
-        restart_dependents_on_change=d["restart_dependents_on_change"],
-    )
+    raise TypeError(f"the spec cache cannot keep a value of type {tp!r}")
+
+
+def _dataclass_codec(cls: type[Any]) -> _Codec:
+    namespace = vars(sys.modules[cls.__module__])
+    fields = [
+        # The annotations are strings (PEP 563): evaluated here as get_type_hints would,
+        # without its general machinery, which is the slow part of a cache hit.
+        (f.name, *_codec(eval(f.type, namespace) if isinstance(f.type, str) else f.type))
+        for f in dataclasses.fields(cls)
+        if f.init
+    ]
+
+    def to(value: Any) -> dict[str, Any]:
+        return {name: enc(getattr(value, name)) for name, enc, _ in fields}
+
+    def back(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise TypeError(f"expected a table for {cls.__name__}")
+        return cls(**{name: dec(data[name]) for name, _, dec in fields})
+
+    return to, back

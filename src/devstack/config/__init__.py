@@ -1,8 +1,8 @@
 """stack.toml (or a Procfile) in, a resolved ``devstack.spec.StackSpec`` out.
 
-The only package that imports pydantic, and only when it must: for an invalid
-stack.toml (to explain it), for ``devstack schema``, and for a valid file that
-``shape.read`` is unsure of. The runtime consumes the frozen specs.
+The only package that imports pydantic, and only when it reads a stack.toml or
+prints its schema (``devstack schema``); a spec-cache hit (``devstack.speccache``)
+needs none of it. The runtime consumes the frozen specs.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from devstack import graph
@@ -26,7 +26,6 @@ from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
 from devstack.config.procfile import load_procfile
 from devstack.config.report import Locator, closest, toml_syntax_line
-from devstack.config.shape import Check, Document, Health, Service, Smoke, read
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.spec import (
@@ -43,6 +42,14 @@ from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 from devstack.venv import activate, find_venv
 
+if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
+    from _typeshed import DataclassInstance
+    from pydantic import BaseModel
+
+    from devstack.config.model import CheckModel, HealthModel, ServiceModel, SmokeModel, StackFile
+
+_S = TypeVar("_S", bound="DataclassInstance")
+
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _LOCALHOSTS = frozenset({"127.0.0.1", "localhost"})
@@ -54,7 +61,7 @@ _SHELL_BLANKS = re.compile(r"[ \t\r\n]+")
 
 def split_command(cmd: str) -> list[str]:
     """``shlex.split(cmd)``; a command without quotes or backslashes is split on the
-    same blanks by a regex (shlex's tokenizer, ~0.15 ms a command, is pure Python)."""
+    same blanks by a regex (shlex's tokenizer is pure Python, and slow on many commands)."""
     if _SHELL_QUOTING.search(cmd):
         return shlex.split(cmd)
     return [word for word in _SHELL_BLANKS.split(cmd) if word]
@@ -101,21 +108,15 @@ def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
     return _Resolver(file, locator, environ).resolve(read_document(data, file, locator))
 
 
-def read_document(data: dict[str, Any], file: Path, locator: Locator) -> Document:
-    """The parsed file checked against the shape of stack.toml; ConfigError if it is off.
-
-    A valid file is read without pydantic (``shape.read``); the models judge only
-    what that is unsure of, which is every invalid file, and word the errors."""
-    document = read(data)
-    if document is not None:
-        return document
+def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFile:
+    """The parsed file checked by the models of stack.toml; ConfigError if it is off."""
     from pydantic import ValidationError
 
-    from devstack.config.model import StackFile, to_document
+    from devstack.config.model import StackFile
     from devstack.config.report import problems_from_validation
 
     try:
-        return to_document(StackFile.model_validate(data))
+        return StackFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, data, file, locator)) from None
 
@@ -138,7 +139,7 @@ class _Resolver:
         line = self.locator.line_of(tuple((at or key).split(".")))
         self.problems.append(ConfigProblem(self.file, line, key, message, hint))
 
-    def resolve(self, model: Document) -> StackSpec:
+    def resolve(self, model: StackFile) -> StackSpec:
         self.names = list(model.services)
         for name in self.names:
             if not _SERVICE_NAME.fullmatch(name):
@@ -194,7 +195,7 @@ class _Resolver:
 
     # -- [[smoke]] ---------------------------------------------------------------
 
-    def smoke(self, index: int, entry: Smoke, ctx: Context) -> SmokeSpec | None:
+    def smoke(self, index: int, entry: SmokeModel, ctx: Context) -> SmokeSpec | None:
         """One ``[[smoke]]`` entry, interpolated and checked (loopback URL, known service)."""
         before = len(self.problems)
 
@@ -246,25 +247,20 @@ class _Resolver:
             )
         if len(self.problems) > before:
             return None
-        return SmokeSpec(
+        return _spec(
+            SmokeSpec,
+            entry,
             name=entry.name or f"{entry.method} {url}",
-            method=entry.method,
             url=url,
             headers=headers,
             body=body,
             is_json=entry.json_ is not None,
-            expect_status=tuple(entry.expect_status),
-            body_contains=tuple(entry.body_contains),
-            body_not_contains=tuple(entry.body_not_contains),
             json_contains=json_contains,
-            timeout=entry.timeout,
-            log_service=entry.log_service,
-            log_contains=entry.log_contains,
         )
 
     # -- whole-file checks -------------------------------------------------------
 
-    def depends_on(self, name: str, svc: Service) -> dict[str, Condition]:
+    def depends_on(self, name: str, svc: ServiceModel) -> dict[str, Condition]:
         raw = svc.depends_on
         wanted = (
             {d: Condition.STARTED for d in raw}
@@ -294,8 +290,8 @@ class _Resolver:
                 at=f"services.{cycle[0]}.depends_on.{cycle[1]}",
             )
 
-    def check_ports(self, services: Mapping[str, Service]) -> None:
-        seen: list[tuple[str, Service]] = []
+    def check_ports(self, services: Mapping[str, ServiceModel]) -> None:
+        seen: list[tuple[str, ServiceModel]] = []
         for name, svc in services.items():
             if svc.port is None:
                 continue
@@ -352,7 +348,7 @@ class _Resolver:
             self.problem(key, exc.message, exc.hint)
             return None
 
-    def url(self, name: str, svc: Service, ctx: Context) -> str | None:
+    def url(self, name: str, svc: ServiceModel, ctx: Context) -> str | None:
         if svc.url is None:
             if svc.port is None:
                 return None
@@ -366,7 +362,7 @@ class _Resolver:
     def service(
         self,
         name: str,
-        svc: Service,
+        svc: ServiceModel,
         ctx: Context,
         deps: dict[str, Condition],
         url: str | None,
@@ -396,14 +392,14 @@ class _Resolver:
                 self.problem(f"{key}.setup", "setup holds a NUL byte")
         if len(self.problems) > before or cmd is None:
             return None
-        return ServiceSpec(
+        return _spec(
+            ServiceSpec,
+            svc,
             name=name,
             cmd=cmd,
             argv=argv,
             cwd=cwd,
             env=env,
-            port=svc.port,
-            host=svc.host,
             url=url,
             depends_on=deps,
             health=health,
@@ -414,26 +410,17 @@ class _Resolver:
                 backoff_max=svc.backoff_max,
                 reset_after=svc.backoff_reset,
             ),
-            stop_signal=svc.stop_signal,
-            stop_timeout=svc.stop_timeout,
-            restart_on_unhealthy=svc.restart_on_unhealthy,
-            shell=svc.shell,
             check_import=(svc.check.import_ or None) if svc.check else None,
             check_cmds=tuple(svc.check.cmd) if svc.check else (),
             check_off=_checks_off(svc.check),
             check_env_ignore=tuple(svc.check.env_ignore) if svc.check else (),
             venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
             setup=setup,
-            setup_inputs=tuple(svc.setup_inputs),
-            setup_timeout=svc.setup_timeout,
-            watch=tuple(svc.watch),
-            watch_ignore=tuple(svc.watch_ignore),
-            watch_debounce=svc.watch_debounce,
-            watch_force=svc.watch_force,
-            restart_dependents_on_change=svc.restart_dependents_on_change,
         )
 
-    def command(self, key: str, svc: Service, ctx: Context) -> tuple[str | None, tuple[str, ...]]:
+    def command(
+        self, key: str, svc: ServiceModel, ctx: Context
+    ) -> tuple[str | None, tuple[str, ...]]:
         if isinstance(svc.cmd, list):
             parts = [self.interp(f"{key}.cmd", part, ctx) for part in svc.cmd]
             if any(p is None for p in parts):
@@ -463,8 +450,12 @@ class _Resolver:
             return None, ()
         return cmd, argv
 
-    def health(self, key: str, svc: Service, ctx: Context, url: str | None) -> HealthSpec | None:
-        h = svc.health or Health()
+    def health(
+        self, key: str, svc: ServiceModel, ctx: Context, url: str | None
+    ) -> HealthSpec | None:
+        from devstack.config.model import HealthModel
+
+        h = svc.health or HealthModel.model_validate({})
         hkey = f"{key}.health"
         connect = _url_host(svc.host)
 
@@ -516,7 +507,7 @@ class _Resolver:
         return None
 
     def tcp(
-        self, key: str, svc: Service, value: str | int | bool, ctx: Context, connect: str
+        self, key: str, svc: ServiceModel, value: str | int | bool, ctx: Context, connect: str
     ) -> str | None:
         """The "host:port" a tcp probe connects to."""
         if value is True:
@@ -541,7 +532,7 @@ class _Resolver:
         return text
 
 
-def _checks_off(check: Check | None) -> tuple[str, ...]:
+def _checks_off(check: CheckModel | None) -> tuple[str, ...]:
     """The checks ``check.NAME = false`` switches off (``import = false`` too)."""
     if check is None:
         return ()
@@ -586,19 +577,30 @@ def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:
     return merged
 
 
-def _health_spec(h: Health, kind: ProbeKind, target: str) -> HealthSpec:
+def _health_spec(h: HealthModel, kind: ProbeKind, target: str) -> HealthSpec:
     # No interval written: the quiet default (an http request only every HTTP_EVERY).
     quiet = h.interval is None and kind == "http"
-    return HealthSpec(
+    return _spec(
+        HealthSpec,
+        h,
         kind=kind,
         target=target,
         interval=DEFAULT_INTERVAL if h.interval is None else h.interval,
         http_every=HTTP_EVERY if quiet else None,
-        timeout=h.timeout,
-        retries=h.retries,
-        start_period=h.start_period,
-        expect_status=tuple(h.expect_status),
     )
+
+
+def _spec(cls: type[_S], written: BaseModel, **resolved: Any) -> _S:
+    """A ``cls`` of the ``resolved`` values and, for every other field of ``cls`` that
+    ``written`` (the model) has by the same name, its value as written (a list as a
+    tuple): a key that needs no resolving reaches the runtime without an edit here."""
+    keys = type(written).model_fields
+    carried = {
+        f.name: tuple(value) if isinstance(value := getattr(written, f.name), list) else value
+        for f in dataclasses.fields(cls)
+        if f.name in keys and f.name not in resolved
+    }
+    return cls(**carried, **resolved)
 
 
 def _url_host(host: str) -> str:

@@ -1,24 +1,26 @@
 """The shape of stack.toml as pydantic v2 models: frozen, unknown keys forbidden.
 
-These models check types and single values only (the JSON Schema for editors
-comes from them, so every field has a description). A valid file is read without
-them, by ``shape.read``, which keeps to the same rules (the value checks below are
-its functions); these decide, and explain, whenever it is unsure. Whatever needs the whole file
-or the disk (dependencies, cycles, ports, paths, env files, ``${...}``) is checked
-in ``load.py``. Values are never coerced: ``strict=True`` refuses ``port = "5000"``
-and ``env = { PORT = 5000 }`` alike, the latter with a "quote it" hint.
+The only definition of the file's keys: the loader reads through these models,
+``devstack schema`` (stack.schema.json) and the key tables of docs/stack-toml.md
+are generated from them, so every field has a description. They check types,
+single values (``rules.py``) and the keys of one table together. Whatever needs
+the whole file or the disk (dependencies, cycles, ports, paths, env files,
+``${...}``) is checked in ``load.py``. Values are never coerced: ``strict=True``
+refuses ``port = "5000"`` and ``env = { PORT = 5000 }`` alike, the latter with a
+"quote it" hint.
+
+A new key: its field here; a field of the same name in ``devstack.spec`` if the
+runtime needs it (``load._spec`` carries the value across, the spec cache keeps it);
+the code that acts on it; a test. Then ``devstack schema > stack.schema.json`` and
+``python -m devstack.config.doctables`` regenerate the schema and the doc tables.
 """
 
 from __future__ import annotations
 
 import signal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from devstack.config import noplugins
-
-noplugins.install()  # before pydantic builds the models below
-
-from pydantic import (  # noqa: E402
+from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,12 +29,11 @@ from pydantic import (  # noqa: E402
     model_validator,
 )
 
-from devstack.config import shape  # noqa: E402
-from devstack.config.durations import PATTERN, duration_value, parse_duration  # noqa: E402
-from devstack.config.shape import SIGNAL_NAMES  # noqa: E402
+from devstack.config import rules
+from devstack.config.durations import PATTERN, duration_value, parse_duration
+from devstack.config.rules import SIGNAL_NAMES
 
 _MODEL = ConfigDict(frozen=True, extra="forbid", strict=True)
-_M = TypeVar("_M", bound=BaseModel)
 
 Duration = Annotated[
     float,
@@ -42,13 +43,6 @@ Duration = Annotated[
 """A duration string in, float seconds out."""
 
 
-def _unless(problem: str | None, model: _M) -> _M:
-    """``model``, or the ValueError pydantic reports for the table when it has a problem."""
-    if problem is not None:
-        raise ValueError(problem)
-    return model
-
-
 def _duration(default: str, description: str) -> Any:
     # The schema shows the default as users write it, not as float seconds.
     return Field(
@@ -56,20 +50,20 @@ def _duration(default: str, description: str) -> Any:
     )
 
 
-EnvValue = Annotated[str, BeforeValidator(shape.env_value)]
+EnvValue = Annotated[str, BeforeValidator(rules.env_value)]
 StopSignal = Annotated[
     signal.Signals,
-    BeforeValidator(shape.stop_signal),
+    BeforeValidator(rules.stop_signal),
     WithJsonSchema({"type": "string", "enum": [*SIGNAL_NAMES, *(f"SIG{n}" for n in SIGNAL_NAMES)]}),
 ]
-Regex = Annotated[str, BeforeValidator(shape.regex)]
+Regex = Annotated[str, BeforeValidator(rules.regex)]
 ImportTarget = Annotated[
-    Annotated[str, Field(pattern=shape.IMPORT_PATTERN)] | Literal[False] | None,
-    BeforeValidator(shape.import_switch),
+    Annotated[str, Field(pattern=rules.IMPORT_PATTERN)] | Literal[False] | None,
+    BeforeValidator(rules.import_switch),
 ]
-Command = Annotated[str | list[str], BeforeValidator(shape.command)]
+Command = Annotated[str | list[str], BeforeValidator(rules.command)]
 StrOrList = str | list[str]
-Globs = list[Annotated[str, BeforeValidator(shape.relative_glob)]]  # relative to the service's cwd
+Globs = list[Annotated[str, BeforeValidator(rules.relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
 
 
@@ -77,7 +71,7 @@ _STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}
 # The schema says what the loader accepts (editors would flag `expect_status = 200`).
 StatusList = Annotated[
     list[Annotated[int, Field(ge=100, le=599)]],
-    BeforeValidator(shape.status_list),
+    BeforeValidator(rules.status_list),
     WithJsonSchema({"anyOf": [_STATUS_SCHEMA, {"type": "array", "items": _STATUS_SCHEMA}]}),
 ]
 
@@ -88,33 +82,60 @@ class HealthModel(BaseModel):
     model_config = _MODEL
 
     http: str | None = Field(
-        None, description='GET this path under the service url ("/health") or this full URL'
+        None,
+        description='`GET` this path under the service\'s `url` (`"/health"`; needs `port` or '
+        "`url`), or this full `http(s)://` URL. Interpolated.",
     )
     tcp: str | int | bool | None = Field(
         None,
-        description='connect to "host:port", to a port number, or (true) to the declared port',
+        description='healthy when a TCP connection is accepted: `"host:port"` (interpolated; '
+        "a bare number string means this port on the service's host), a port number, or "
+        "`true` for the declared `port`. `false` is an error: remove the key.",
     )
-    cmd: str | None = Field(None, description="a command (no shell) that exits 0 when healthy")
+    cmd: str | None = Field(
+        None,
+        description="a command, split like `cmd` and run **without a shell** in the service's "
+        "`cwd` with its environment; healthy on exit 0. Interpolated. Killed (with its process "
+        "group) at `timeout`.",
+    )
     log: Regex | None = Field(
-        None, description="a regular expression; healthy once an output line matches it"
+        None,
+        description="a regular expression: healthy once a line of the service's output (stdout "
+        "or stderr) matches (Python `re.search`, one line at a time). Not interpolated. Once "
+        "matched it stays healthy until the process restarts.",
     )
     interval: Duration | None = Field(
         None,
-        description='time between probes once healthy, e.g. "5s" (while starting: every 20 ms). '
-        "Not set: every 5s, and an http probe sends its request only every 30s, with a "
-        "silent TCP connect in between",
+        description='time between probes once healthy, e.g. `"5s"`; more than 0 (while '
+        "starting: every 20 ms). Not written: every 5s, and an `http` probe is quiet once "
+        "healthy (its request only every 30s, with a silent TCP connect in between); written, "
+        'the probe itself runs every `interval`. Default: `"5s"`, quiet for `http`',
     )
-    timeout: Duration = _duration("1s", "time limit of one probe")
-    retries: int = Field(3, ge=1, description="consecutive failures that make it unhealthy")
-    start_period: Duration = _duration("60s", "longest it may take to become healthy after a start")
+    timeout: Duration = _duration("1s", "time limit of one probe.")
+    retries: int = Field(
+        3, ge=1, description="consecutive failures that turn a healthy service `unhealthy`."
+    )
+    start_period: Duration = _duration(
+        "60s", "longest it may take to become healthy after a start."
+    )
     expect_status: StatusList = Field(
         default_factory=list,
-        description="http: accepted status code or codes (default: any 2xx/3xx)",
+        description="`http` only (an error with another kind): the accepted status code or "
+        "codes. Default: any 2xx or 3xx",
     )
 
     @model_validator(mode="after")
     def _one_kind(self) -> HealthModel:
-        return _unless(shape.health_problem(self), self)
+        kinds = [k for k in ("http", "tcp", "cmd", "log") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"choose one probe, not {' and '.join(kinds)}")
+        if self.tcp is False:
+            raise ValueError("tcp = false: remove the key to have no tcp probe")
+        for key in ("interval", "timeout"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ValueError(f'{key} must be more than 0, e.g. "1s"')
+        return self
 
 
 class CheckModel(BaseModel):
@@ -125,28 +146,35 @@ class CheckModel(BaseModel):
     import_: ImportTarget = Field(
         None,
         alias="import",
-        description='the app the import check loads, "pkg.mod:attr" (default: read from cmd); '
-        "false: no import check",
+        description='the app the import check loads, `"pkg.mod:attr"` (or `"pkg.mod"`, '
+        "meaning `:app`); `false`: no import check. "
+        "Default: read from `cmd` (gunicorn/uvicorn/... argument)",
     )
     cmd: list[str] = Field(
         default_factory=list,
-        description="commands (no shell) that must exit 0 before a start, "
-        'e.g. ["python manage.py check"]',
+        description="commands (split like `cmd`, no shell, not interpolated), e.g. "
+        '`["python manage.py check"]`, run in the service\'s `cwd` with its environment '
+        "before a start; each must exit 0 within 15 s. On failure the last 20 lines of "
+        "output are shown.",
     )
     env: bool = Field(
         True,
-        description="false: no env check (local URLs in env that point at nothing, "
-        "localhost vs ::1 for Node)",
+        description="`false`: no env check (local URLs in env that point at nothing, "
+        "localhost vs ::1 for Node).",
     )
     env_ignore: list[str] = Field(
         default_factory=list,
-        description='variables the env check leaves alone, e.g. ["OKTA_REDIRECT_URI"]',
+        description='variables the env check leaves alone, e.g. `["OKTA_REDIRECT_URI"]`.',
     )
-    port: bool = Field(True, description="false: no port check (free, and the one cmd binds)")
+    port: bool = Field(
+        True,
+        description="`false`: no port check (the port is free; the port the command binds "
+        "agrees with `port`).",
+    )
     executable: bool = Field(
-        True, description="false: no check that cmd's program is found (venv, PATH)"
+        True, description="`false`: no check that the command's program is found (venv, `PATH`)."
     )
-    syntax: bool = Field(True, description="false: no check that a `python FILE.py` compiles")
+    syntax: bool = Field(True, description="`false`: no check that a `python FILE.py` compiles.")
 
 
 class ServiceModel(BaseModel):
@@ -155,93 +183,158 @@ class ServiceModel(BaseModel):
     model_config = _MODEL
 
     cmd: Command = Field(
-        description="the command: a string (split like a shell would, without one) or an argv list"
+        description="the command. A **string** is interpolated, then split like a shell would "
+        "split it (quotes, backslashes) but **no shell runs**: no pipes, globs, `&&`, `$VAR`. "
+        "An **array** is the argv as is (each element interpolated, never split). Must not be "
+        "empty."
     )
-    shell: bool = Field(False, description="run cmd through /bin/sh -c (needs a string cmd)")
-    cwd: str = Field(".", description="working directory, relative to stack.toml; must exist")
+    shell: bool = Field(
+        False,
+        description="run the string `cmd` as `/bin/sh -c CMD` (needs a string `cmd`; an array "
+        "is an error). Use it for pipes, `&&`, `$VAR`, `cd x && ...`.",
+    )
+    cwd: str = Field(
+        ".",
+        description="working directory, relative to stack.toml (`~` expanded). Must exist.",
+    )
     port: int | None = Field(
-        None, ge=1, le=65535, description="the port it listens on; exported as PORT"
+        None,
+        ge=1,
+        le=65535,
+        description="the port the service listens on. Exported as `PORT`; used by `${port}`, "
+        "the default `url`, the implied tcp probe and the preflight port check. Two services "
+        "may not declare the same port on overlapping hosts (`0.0.0.0`/`::` overlap "
+        "everything; `127.0.0.1` and `localhost` overlap). devstack does not make the program "
+        "listen there: pass `${port}` (or read `PORT`).",
     )
-    host: str = Field("127.0.0.1", min_length=1, description="the host it listens on")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="the host it listens on; used by `${host}`, the default `url` and the "
+        "implied tcp probe. A wildcard (`0.0.0.0`, `::`) is reached on `127.0.0.1`; an IPv6 "
+        "address is bracketed in URLs.",
+    )
     url: str | None = Field(
-        None, description="its base URL; default http://HOST:PORT when a port is declared"
+        None,
+        description="its base URL; must be `http://` or `https://` after interpolation; a "
+        "trailing `/` is removed. May use `${port}`, `${host}`, `${env:...}`, but not another "
+        "`${...url}`. Default: `http://HOST:PORT` when `port` is set, else none",
     )
     env: dict[str, EnvValue] = Field(
-        default_factory=dict, description="environment variables (string values)"
+        default_factory=dict,
+        description="environment variables; values are interpolated. Values must be strings "
+        "(`PORT = 5000` is an error: quote it). Names cannot be empty or contain `=`.",
     )
     env_file: StrOrList | None = Field(
-        None, description=".env file(s) for this service, relative to stack.toml"
+        None,
+        description="`.env` file(s) for this service, relative to **stack.toml** (not `cwd`), "
+        "read after the stack's. A missing file is an error.",
     )
     depends_on: dict[str, Condition] | list[str] = Field(
         default_factory=dict,
-        description='services to wait for: { NAME = "started"|"healthy"|"completed" }, '
-        'or a list of names meaning "started"',
+        description="services to wait for before starting, `{ NAME = CONDITION }`; see "
+        '[depends_on](#depends_on). An array of names means `"started"` for each.',
     )
     health: HealthModel | None = Field(
-        None, description="readiness probe; a declared port with no probe implies a tcp probe"
+        None,
+        description="readiness probe; see [health](#health-readiness-and-liveness-probes). "
+        "Default: none (tcp implied when `port` is set)",
     )
     restart: Literal["no", "on-failure", "always"] = Field(
-        "on-failure", description="when to restart it after it exits"
+        "on-failure",
+        description="when to restart after it exits; see [Restarts](#restarts-and-backoff).",
     )
-    max_restarts: int = Field(5, ge=0, description="consecutive restarts before it is failed")
-    backoff: Duration = _duration("500ms", "delay before the second consecutive restart")
-    backoff_max: Duration = _duration("30s", "cap of the doubling restart delay")
+    max_restarts: int = Field(
+        5, ge=0, description="consecutive restarts before the service is `failed`."
+    )
+    backoff: Duration = _duration(
+        "500ms",
+        "delay before the 2nd consecutive restart (the 1st is immediate); doubles each time.",
+    )
+    backoff_max: Duration = _duration("30s", "cap of the doubling delay.")
     backoff_reset: Duration = _duration(
-        "10s", "up this long, the consecutive-restart count starts again"
+        "10s", "a process that stayed up this long starts the consecutive-restart count again."
     )
     stop_signal: StopSignal = Field(
         signal.SIGTERM,
-        description="signal sent first to stop it",
+        description="the signal sent first to stop it: `TERM`, `INT`, `QUIT`, `KILL`, `HUP`, "
+        "`USR1` or `USR2`, with or without `SIG`, in any case.",
         json_schema_extra={"default": "SIGTERM"},
     )
-    stop_timeout: Duration = _duration("10s", "grace period before SIGKILL")
+    stop_timeout: Duration = _duration("10s", "grace period after `stop_signal` before SIGKILL.")
     restart_on_unhealthy: bool = Field(
-        False, description="restart it when its probe fails after it was healthy"
+        False,
+        description="stop the process when it becomes `unhealthy`; the `restart` policy then "
+        "applies to its exit.",
     )
     venv: str | None = Field(
-        None, description="its virtualenv, relative to cwd (default: .venv or venv in cwd)"
+        None,
+        description="the service's virtualenv, relative to **cwd**; see "
+        "[venv](#preflight-checks-check-and-venv). Its `bin` is put first on the service's "
+        "`PATH` and `VIRTUAL_ENV` is set to it, for the checks and for the process itself (as "
+        "`source .venv/bin/activate` would). The path is not checked for existence. "
+        "Default: `.venv` or `venv` in `cwd` (if it holds `pyvenv.cfg`)",
     )
     check: CheckModel | None = Field(
-        None, description="preflight checks: import target, commands, checks switched off"
-    )
-    setup: Annotated[str, BeforeValidator(shape.setup_line)] | None = Field(
         None,
-        description="a shell line (run by /bin/sh in cwd, with the service's env) before the "
-        'first start, e.g. "pnpm install --frozen-lockfile"; again when setup_inputs change',
+        description="preflight checks: `check.import`, `check.cmd`, and switches "
+        "(`check.env = false`, `check.env_ignore`, `check.port = false`...); see "
+        "[check](#preflight-checks-check-and-venv).",
+    )
+    setup: Annotated[str, BeforeValidator(rules.setup_line)] | None = Field(
+        None,
+        description="a shell line (run by `/bin/sh` in `cwd`, with the service's env), e.g. "
+        '`"pnpm install --frozen-lockfile"`, run before the first start, and again only when '
+        "it or its `setup_inputs` change; not empty; see "
+        "[setup](#setup-steps-setup-and-setup_inputs).",
     )
     setup_inputs: Globs = Field(
         default_factory=list,
-        description='globs relative to cwd, e.g. ["requirements.txt"]: the setup runs again '
-        "when their content changes (none: only when the setup line changes)",
+        description='globs relative to `cwd`, e.g. `["requirements.txt"]`: files whose content '
+        "re-runs `setup` (none: only a change of the setup line does); needs `setup`; see "
+        "[setup](#setup-steps-setup-and-setup_inputs).",
     )
     setup_timeout: Duration | None = Field(
         None,
-        description='the longest a setup may run, e.g. "10m": then it is stopped and the '
-        "service blocked (default: no limit)",
+        description='the longest `setup` may run, e.g. `"10m"`: past it, its process tree is '
+        "stopped (`stop_signal`, `stop_timeout`, SIGKILL) and the service is `blocked`; needs "
+        "`setup`. Default: none (no limit)",
     )
     watch: Globs = Field(
         default_factory=list,
-        description='globs relative to cwd, e.g. ["**/*.py"]: a change restarts it, after its '
-        "checks pass against the new code",
+        description='globs relative to `cwd`, e.g. `["**/*.py"]`: a change restarts the '
+        "service, after its checks pass on the new code; see [watch](#watch-restart-on-edit). "
+        'Default: `[]` (`up --watch`: `["**/*.py"]` for Python services)',
     )
     watch_ignore: Globs = Field(
         default_factory=list,
-        description="globs relative to cwd whose changes never restart it (beside the defaults: "
-        ".git, node_modules, __pycache__, .venv, *.log, editor swap files...)",
+        description="globs relative to `cwd` whose changes never restart it, beside the default "
+        "ignores (`.git`, `node_modules`, `__pycache__`, `.venv`, `*.log`, editor swap "
+        "files...); see [watch](#watch-restart-on-edit).",
     )
     watch_debounce: Duration = _duration(
-        "200ms", "quiet time after a change before the restart (a burst is one restart)"
+        "200ms", "quiet time that ends a batch of changes (a burst of saves is one restart)."
     )
     watch_force: bool = Field(
-        False, description="watch a command that reloads itself anyway (no warning)"
+        False, description="watch a command that reloads itself anyway (no warning)."
     )
     restart_dependents_on_change: bool = Field(
-        False, description="a watched change restarts the services that depend on it too"
+        False,
+        description="a watched change restarts the services that depend on it too (as "
+        "`restart --with-dependents`).",
     )
 
     @model_validator(mode="after")
-    def _shell_needs_string(self) -> ServiceModel:
-        return _unless(shape.service_problem(self), self)
+    def _consistent(self) -> ServiceModel:
+        if self.shell and isinstance(self.cmd, list):
+            raise ValueError("shell = true needs cmd as a string, not a list")
+        if self.setup_inputs and self.setup is None:
+            raise ValueError('setup_inputs without setup: add setup = "..." or remove them')
+        if self.setup_timeout is not None and self.setup is None:
+            raise ValueError('setup_timeout without setup: add setup = "..." or remove it')
+        if self.setup_timeout is not None and self.setup_timeout <= 0:
+            raise ValueError("setup_timeout must be more than 0")
+        return self
 
 
 class SmokeModel(BaseModel):
@@ -250,47 +343,69 @@ class SmokeModel(BaseModel):
     model_config = _MODEL
 
     name: str | None = Field(
-        None, min_length=1, description='the step\'s name in the table; default "METHOD URL"'
+        None,
+        min_length=1,
+        description='the step\'s name in the table, JSON and JUnit. Default: `"METHOD URL"`',
     )
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = Field(
-        "GET", description="the HTTP method"
+        "GET", description="the HTTP method."
     )
-    url: str = Field(description='a loopback URL, e.g. "${services.frontend.url}/api/health"')
+    url: str = Field(
+        description="a URL on this machine (`127.0.0.1`, `127.x.x.x`, `localhost`, `::1`), "
+        'e.g. `"${services.frontend.url}/api/health"`; anything else is a config error.'
+    )
     headers: dict[str, str] = Field(
-        default_factory=dict, description='request headers, e.g. { Authorization = "Bearer x" }'
+        default_factory=dict,
+        description='request headers (string values), e.g. `{ Authorization = "Bearer x" }`.',
     )
     json_: Any = Field(
         None,
         alias="json",
-        description="a JSON body (any TOML value; strings are interpolated); "
-        "sets Content-Type: application/json",
+        description="a JSON body: any TOML value except dates (its strings are interpolated); "
+        "sent with `Content-Type: application/json`.",
     )
-    body: str | None = Field(None, description="a raw request body (not with json)")
+    body: str | None = Field(None, description="a raw string body (not with `json`).")
     expect_status: StatusList = Field(
-        default_factory=list, description="accepted status code(s); default: any 2xx"
+        default_factory=list,
+        description="the accepted status code or codes. Default: any 2xx",
     )
     body_contains: list[str] = Field(
-        default_factory=list, description="strings the response body must contain"
+        default_factory=list, description="strings the response body must contain."
     )
     body_not_contains: list[str] = Field(
-        default_factory=list, description='strings it must not contain, e.g. ["ECONNREFUSED"]'
+        default_factory=list,
+        description='strings it must not contain, e.g. `["ECONNREFUSED"]`.',
     )
     json_contains: dict[str, Any] | None = Field(
         None,
-        description="the body is JSON holding these keys with these values (nested tables: "
-        "the same, inside), e.g. { ok = true }",
+        description="a table the body, read as JSON, must include: each key with this value "
+        "(nested tables are matched the same way, inside; `1` and `1.0` are equal, `true` and "
+        "`1` are not), e.g. `{ ok = true }`. Unlike `body_contains`, independent of spacing: "
+        '`{ ok = true }` matches `{"ok":true}` and `{"ok": true}`.',
     )
-    timeout: Duration = _duration("10s", "time limit of the request (and of log_contains)")
+    timeout: Duration = _duration(
+        "10s", "limit of the request; also how long `log_contains` is waited for."
+    )
     log_service: str | None = Field(
-        None, description="a service whose output must show log_contains after the request"
+        None,
+        description="(with `log_contains`) a service whose output must show `log_contains` "
+        "after the request.",
     )
     log_contains: str | None = Field(
-        None, description="text that must appear in log_service's output after the request"
+        None,
+        description="(with `log_service`) text a line of `log_service`'s output after the "
+        "request must contain.",
     )
 
     @model_validator(mode="after")
     def _consistent(self) -> SmokeModel:
-        return _unless(shape.smoke_problem(self), self)
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give json or body, not both")
+        if (self.log_service is None) != (self.log_contains is None):
+            raise ValueError("log_service and log_contains go together")
+        if self.timeout <= 0:
+            raise ValueError('timeout must be more than 0, e.g. "5s"')
+        return self
 
 
 class StackTable(BaseModel):
@@ -298,15 +413,26 @@ class StackTable(BaseModel):
 
     model_config = _MODEL
 
-    name: str | None = Field(None, min_length=1, description="stack name; default: the folder name")
+    name: str | None = Field(
+        None,
+        min_length=1,
+        description="the stack's name. Default: the folder name of stack.toml",
+    )
     env_file: StrOrList | None = Field(
-        None, description=".env file(s) for every service, relative to stack.toml"
+        None,
+        description="`.env` file(s) read for every service, relative to stack.toml, in order "
+        "(a later file wins). A missing file is an error.",
     )
     state_dir: str | None = Field(
         None,
         min_length=1,
-        description="where devstack keeps its socket, state and logs, relative to stack.toml; "
-        "default .devstack; $DEVSTACK_STATE_DIR wins",
+        description="where devstack keeps its socket, `state.json`, logs and caches, relative "
+        "to stack.toml (`~` expands). The environment variable `DEVSTACK_STATE_DIR` wins over "
+        "it (a relative value is relative to stack.toml too). Every command (`up`, `ps`, "
+        "`logs`, `down`, `verify`, `setup`...) looks there. Give each stack its own: two "
+        "stacks in one folder would share one supervisor's socket. devstack writes a "
+        "`.gitignore` of `*` into it (and, in a git repository that does not ignore it, lists "
+        "it in `.git/info/exclude`) and never watches it. Default: `.devstack`",
     )
 
 
@@ -347,30 +473,3 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of stack.toml (``devstack schema``)."""
     return StackFile.model_json_schema()
-
-
-def to_document(model: StackFile) -> shape.Document:
-    """The validated file as the plain classes the rest of the loader reads."""
-    return shape.Document(
-        services={name: _service(s) for name, s in model.services.items()},
-        stack=_plain(shape.Settings, model.stack),
-        smoke=[_plain(shape.Smoke, s) for s in model.smoke],
-    )
-
-
-def _service(model: ServiceModel) -> shape.Service:
-    return _plain(
-        shape.Service,
-        model,
-        health=model.health and _plain(shape.Health, model.health),
-        check=model.check and _plain(shape.Check, model.check),
-    )
-
-
-_T = TypeVar("_T")
-
-
-def _plain(cls: type[_T], model: BaseModel, **nested: Any) -> _T:
-    """``cls`` with ``model``'s values (the field names are the same), ``nested`` aside."""
-    values = {name: getattr(model, name) for name in type(model).model_fields}
-    return cls(**(values | nested))

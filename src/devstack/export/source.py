@@ -17,8 +17,8 @@ from pathlib import Path
 
 from devstack.config import load_stack
 from devstack.config.load import read_document
+from devstack.config.model import ServiceModel
 from devstack.config.report import Locator
-from devstack.config.shape import Service
 from devstack.spec import StackSpec
 from devstack.stackfile import is_procfile
 
@@ -29,7 +29,7 @@ _ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 @dataclass(frozen=True, slots=True)
 class ExportSource:
     stack: StackSpec
-    written: Mapping[str, Service] = field(default_factory=dict)  # empty for a Procfile
+    written: Mapping[str, ServiceModel] = field(default_factory=dict)  # empty for a Procfile
     environ: Mapping[str, str] = field(default_factory=dict)  # devstack's environment at export
 
     @property
