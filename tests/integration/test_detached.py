@@ -26,8 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+import pytest
 
 from conftest import LEAK_TAG, free_port, is_alive, program, wait_until
+from devstack.commands.detach import up_into_running
+from devstack.control.client import ControlClient
+from devstack.paths import StateLayout
 from support.stackrun import kill_group, supervisor_pid
 
 PY = sys.executable
@@ -351,6 +355,35 @@ def test_start_brings_along_what_the_service_depends_on_in_order(tmp_path: Path)
         order = [re.search(rf"^{n}\s+\* \[{what}\]", logs, re.M) for n, what in steps]
         assert all(order), logs
         assert [m.start() for m in order if m] == sorted(m.start() for m in order if m), logs
+
+
+def test_up_svc_waits_for_a_slow_start_whatever_its_connection_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Field trial: `up SVC` next to a running stack died with `TimeoutError: timed out`
+    after its connection's 30 s while SVC was still within its start_period (`start SVC`
+    waited). Here the connection's timeout is shorter than the start, as 30 s is shorter
+    than a 60 s start_period: the reply of a start is waited for all the same."""
+    fast, slow = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.fast]
+        cmd = "{run("listener", fast)}"
+        port = {fast}
+        [services.slow]
+        cmd = "{run("listener", slow, "--delay-ms", 2000)}"
+        port = {slow}
+        health.http = "/"
+        """,
+    )
+    with detached(tmp_path, "fast"):
+        layout = StateLayout.of_file(str(tmp_path / "stack.toml"))
+        client = ControlClient.connect(layout, timeout=0.5)  # as cmd_up's connect_running
+        assert up_into_running(client, tmp_path, ["slow"]) == 0
+        out = capsys.readouterr().out
+        assert re.fullmatch(r"slow: ok in [2-9]\.\d\ds: healthy\n", out), out
+        assert ps_json(tmp_path)["slow"]["state"] == "healthy"
 
 
 def test_start_of_an_unknown_service_names_the_services(tmp_path: Path) -> None:
