@@ -247,11 +247,27 @@ class SupervisorControl:
     async def _outcome(self, name: str, t0: float) -> dict[str, object]:
         """The result of a start of ``name``, once it is healthy/running or final."""
         svc = self._sup.services[name]
-        await svc.wait_settled()
-        # A one-shot (`release`) that already did its job is a success too.
-        ok = svc.state in _OK_STATES or svc.has_met(Condition.COMPLETED)
+        if self._is_one_shot(name):
+            # Running is not its outcome: its exit is (exit 0, or a failure with the code).
+            await svc.wait_for(Condition.COMPLETED)
+        else:
+            await svc.wait_settled()
+        took = time.monotonic() - t0
+        if svc.has_met(Condition.COMPLETED):  # a one-shot (`release`) that did its job
+            assert svc.last_exit is not None
+            return self._result(name, True, took, f"completed ({svc.last_exit.describe()})")
+        ok = svc.state in _OK_STATES
         message = str(svc.state) if svc.reason is None else f"{svc.state}: {svc.reason}"
-        return self._result(name, ok, time.monotonic() - t0, message)
+        return self._result(name, ok, took, message)
+
+    def _is_one_shot(self, name: str) -> bool:
+        """Another service waits for ``name`` to complete (``release = "completed"``): a
+        task that ends, so its start's outcome is its exit. Only that certainty counts: a
+        ``restart = "no"`` service without a port may well be a long-running worker, and
+        waiting for its exit would hold the reply forever."""
+        return any(
+            s.spec.depends_on.get(name) is Condition.COMPLETED for s in self._sup.services.values()
+        )
 
     def _is_running(self, name: str) -> bool:
         """The task of ``name`` lives: it runs, or is on its way (waiting, backoff)."""

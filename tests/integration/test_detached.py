@@ -386,6 +386,50 @@ def test_up_svc_waits_for_a_slow_start_whatever_its_connection_timeout(
         assert ps_json(tmp_path)["slow"]["state"] == "healthy"
 
 
+def test_a_one_shot_others_wait_for_is_reported_once_it_exited(tmp_path: Path) -> None:
+    """Field trial: `up worker` (worker needs `release = "completed"`) printed `release: ok
+    in 0.00s: running` although the migration ran 3 s; `restart release` said `running`.
+    A service another waits for as `completed` has its exit as the outcome."""
+    web = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{run("listener", web)}"
+        port = {web}
+        [services.release]
+        cmd = "{run("crasher", "--after", 1.5, "--code", 0)}"
+        restart = "no"
+        [services.worker]
+        cmd = "{run("sleeper")}"
+        depends_on = {{ release = "completed" }}
+        [services.broken]
+        cmd = "{run("crasher", "--after", 0.5, "--code", 3)}"
+        restart = "no"
+        [services.after_broken]
+        cmd = "{run("sleeper")}"
+        depends_on = {{ broken = "completed" }}
+        """,
+    )
+    with detached(tmp_path, "web"):
+        up = devstack(tmp_path, "up", "worker")
+        assert up.returncode == 0, up.stdout + up.stderr
+        released = re.fullmatch(
+            r"release: ok in ([\d.]+)s: completed \(exit 0\)\nworker: ok in [\d.]+s: running\n",
+            up.stdout,
+        )
+        assert released and float(released[1]) >= 1.5, up.stdout  # the migration's run
+
+        again = devstack(tmp_path, "restart", "release")
+        assert again.returncode == 0, again.stdout + again.stderr
+        rerun = re.fullmatch(r"release\s+ok\s+([\d.]+)s\s+completed \(exit 0\)\n", again.stdout)
+        assert rerun and float(rerun[1]) >= 1.5, again.stdout
+
+        broken = devstack(tmp_path, "start", "broken")
+        assert broken.returncode == 1, broken.stdout + broken.stderr
+        assert re.search(r"^broken\s+failed\s+[\d.]+s\s+failed: exit 3\b", broken.stdout, re.M)
+
+
 def test_start_of_an_unknown_service_names_the_services(tmp_path: Path) -> None:
     listener_services(tmp_path, "one", "two")
     with detached(tmp_path, "one"):
