@@ -340,6 +340,21 @@ def test_up_without_names_starts_what_was_not_requested(tmp_path: Path) -> None:
         assert "already running" in again.stdout, again.stdout
 
 
+def test_up_next_to_a_running_stack_prints_only_the_outcomes_of_its_starts(
+    tmp_path: Path,
+) -> None:
+    """Field trial: `up next` / `up` next to a running stack printed states of services
+    it did not start before the outcome of those it did."""
+    listener_services(tmp_path, "one", "two", "three")
+    with detached(tmp_path, "one"):
+        up = devstack(tmp_path, "up", "one", "two")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert re.fullmatch(r"two: ok in [\d.]+s: healthy\n", up.stdout), up.stdout
+        rest = devstack(tmp_path, "up")
+        assert rest.returncode == 0, rest.stdout + rest.stderr
+        assert re.fullmatch(r"three: ok in [\d.]+s: healthy\n", rest.stdout), rest.stdout
+
+
 def test_start_brings_along_what_the_service_depends_on_in_order(tmp_path: Path) -> None:
     listener_services(tmp_path, "db", "api", "web", "side", api="db", web="api")
     with detached(tmp_path, "side"):
