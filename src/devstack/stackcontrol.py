@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +41,6 @@ def _stamp(paths: list[Path]) -> tuple[tuple[str, int], ...]:
     return tuple(stamps)
 
 
-def inputs_stamp(supervisor: Supervisor, name: str) -> tuple[tuple[str, int], ...]:
-    """What the files ``name`` was configured from look like now (for `restart needed`)."""
-    spec = supervisor.services[name].spec
-    files = [] if supervisor.stack.file is None else [supervisor.stack.file]
-    return _stamp([*files, *spec.env_files])
-
-
 def _usage(row: proctree.Row) -> tuple[float, int] | None:
     """(CPU seconds, RSS bytes) of a process: from the scan on Linux, else psutil."""
     if row.cpu is not None and row.rss is not None:
@@ -66,6 +60,9 @@ class SupervisorControl:
         self._started = time.time()
         # (pid, start time) -> (CPU seconds, when): the baseline of the next ps's CPU%
         self._cpu: dict[tuple[int, float], tuple[float, float]] = {}
+        # The services as the config files resolve now, and those files' stamp then.
+        self._config: Mapping[str, ServiceSpec] | None = None
+        self._config_stamp: tuple[tuple[str, int], ...] | None = None
 
     # --- read-only -----------------------------------------------------------------------
 
@@ -97,6 +94,7 @@ class SupervisorControl:
             children.setdefault(row.ppid, []).append(row.pid)
         now = time.monotonic()
         seen: dict[tuple[int, float], tuple[float, float]] = {}
+        config = self._current_config()
         for name, svc in self._sup.services.items():
             snap = svc.snapshot()
             probe = snap.last_probe
@@ -120,8 +118,12 @@ class SupervisorControl:
                     "url": svc.spec.url,
                     "reason": snap.reason,
                     "stale": self._sup.stale.get(name) if snap.state.is_up else None,
+                    # Its own resolved config (env files and interpolation included)
+                    # changed: not another service's, nor [[smoke]]. Unknown while the
+                    # file does not load (a restart would say why).
                     "restart_needed": snap.state.is_up
-                    and self._sup.launch_stamps.get(name) != inputs_stamp(self._sup, name),
+                    and config is not None
+                    and config.get(name) != self._sup.configured[name],
                     "cpu_percent": cpu,
                     "rss": rss,
                     "requested": name in self._sup.requested,
@@ -129,6 +131,21 @@ class SupervisorControl:
             )
         self._cpu = seen
         return rows
+
+    def _current_config(self) -> Mapping[str, ServiceSpec] | None:
+        """The services as stack.toml and the env files resolve now; read again only when
+        one of those files changed since the last look (else `ps` costs a few stats)."""
+        stack = self._sup.stack
+        env_files = {f for spec in self._sup.configured.values() for f in spec.env_files}
+        files = [] if stack.file is None else [stack.file]
+        stamp = _stamp([*files, *sorted(env_files)])
+        if stamp != self._config_stamp:
+            try:
+                self._config = self._reload().services
+            except DevstackError:
+                self._config = None
+            self._config_stamp = stamp
+        return self._config
 
     def log_history(self, names: list[str], n: int | None, since: float | None) -> list[LogChunk]:
         assert self._sup.hub is not None
@@ -208,9 +225,10 @@ class SupervisorControl:
 
     async def _restart_one(self, name: str, fresh: StackSpec) -> dict[str, object]:
         t0 = time.monotonic()
-        spec = fresh.services.get(name)
-        if spec is None:
+        configured = fresh.services.get(name)
+        if configured is None:
             return self._result(name, False, 0.0, f"{name} is no longer in {fresh.file}")
+        spec = configured  # its setup step may add a venv
         setups = self._sup.setups
         if setups is not None and spec.setup is not None:
             # A changed requirements.txt is installed before the checks judge the new code.
@@ -229,6 +247,7 @@ class SupervisorControl:
             return self._result(name, False, time.monotonic() - t0, problem)
         await self._sup.stop_service(name, hold=False)
         self._sup.services[name].respec(spec, prechecked=passed | set_up)
+        self._sup.configured[name] = configured
         self._sup.watch_respec(name, spec)
         return await self._start_one(name, t0)
 
@@ -247,11 +266,27 @@ class SupervisorControl:
     async def _outcome(self, name: str, t0: float) -> dict[str, object]:
         """The result of a start of ``name``, once it is healthy/running or final."""
         svc = self._sup.services[name]
-        await svc.wait_settled()
-        # A one-shot (`release`) that already did its job is a success too.
-        ok = svc.state in _OK_STATES or svc.has_met(Condition.COMPLETED)
+        if self._is_one_shot(name):
+            # Running is not its outcome: its exit is (exit 0, or a failure with the code).
+            await svc.wait_for(Condition.COMPLETED)
+        else:
+            await svc.wait_settled()
+        took = time.monotonic() - t0
+        if svc.has_met(Condition.COMPLETED):  # a one-shot (`release`) that did its job
+            assert svc.last_exit is not None
+            return self._result(name, True, took, f"completed ({svc.last_exit.describe()})")
+        ok = svc.state in _OK_STATES
         message = str(svc.state) if svc.reason is None else f"{svc.state}: {svc.reason}"
-        return self._result(name, ok, time.monotonic() - t0, message)
+        return self._result(name, ok, took, message)
+
+    def _is_one_shot(self, name: str) -> bool:
+        """Another service waits for ``name`` to complete (``release = "completed"``): a
+        task that ends, so its start's outcome is its exit. Only that certainty counts: a
+        ``restart = "no"`` service without a port may well be a long-running worker, and
+        waiting for its exit would hold the reply forever."""
+        return any(
+            s.spec.depends_on.get(name) is Condition.COMPLETED for s in self._sup.services.values()
+        )
 
     def _is_running(self, name: str) -> bool:
         """The task of ``name`` lives: it runs, or is on its way (waiting, backoff)."""

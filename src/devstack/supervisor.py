@@ -32,7 +32,6 @@ from devstack.refusals import event_text, is_local, likely_moved, refused_addres
 from devstack.service import ProcessHooks, Service
 from devstack.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
-from devstack.stackcontrol import inputs_stamp
 from devstack.statefile import StateFile, reap_stale
 from devstack.states import ServiceState
 
@@ -93,7 +92,9 @@ class Supervisor(ProcessHooks):
         self._wake = asyncio.Event()
         self.all_stopped = asyncio.Event()
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.launch_stamps: dict[str, tuple[tuple[str, int], ...]] = {}
+        # Each service's spec as the config resolved it for its current (or next) process,
+        # before a setup step added its venv: `ps` compares it with the config as it is now.
+        self.configured: dict[str, ServiceSpec] = dict(stack.services)
         self._held: set[str] = set()
         self._busy = 0
         self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
@@ -327,8 +328,6 @@ class Supervisor(ProcessHooks):
         self._held.discard(name)
         self.requested.add(name)
         self.stale.pop(name, None)  # a new process runs the code as it is now
-        # The config and env files as they were at this start (`ps`: restart needed).
-        self.launch_stamps[name] = inputs_stamp(self, name)
         self.services[name].mark_pending()
         task = asyncio.create_task(self.services[name].run(self.services), name=f"service:{name}")
         task.add_done_callback(functools.partial(self._task_done, name))

@@ -26,8 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+import pytest
 
 from conftest import LEAK_TAG, free_port, is_alive, program, wait_until
+from devstack.commands.detach import up_into_running
+from devstack.control.client import ControlClient
+from devstack.paths import StateLayout
 from support.stackrun import kill_group, supervisor_pid
 
 PY = sys.executable
@@ -336,6 +340,21 @@ def test_up_without_names_starts_what_was_not_requested(tmp_path: Path) -> None:
         assert "already running" in again.stdout, again.stdout
 
 
+def test_up_next_to_a_running_stack_prints_only_the_outcomes_of_its_starts(
+    tmp_path: Path,
+) -> None:
+    """Field trial: `up next` / `up` next to a running stack printed states of services
+    it did not start before the outcome of those it did."""
+    listener_services(tmp_path, "one", "two", "three")
+    with detached(tmp_path, "one"):
+        up = devstack(tmp_path, "up", "one", "two")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert re.fullmatch(r"two: ok in [\d.]+s: healthy\n", up.stdout), up.stdout
+        rest = devstack(tmp_path, "up")
+        assert rest.returncode == 0, rest.stdout + rest.stderr
+        assert re.fullmatch(r"three: ok in [\d.]+s: healthy\n", rest.stdout), rest.stdout
+
+
 def test_start_brings_along_what_the_service_depends_on_in_order(tmp_path: Path) -> None:
     listener_services(tmp_path, "db", "api", "web", "side", api="db", web="api")
     with detached(tmp_path, "side"):
@@ -351,6 +370,79 @@ def test_start_brings_along_what_the_service_depends_on_in_order(tmp_path: Path)
         order = [re.search(rf"^{n}\s+\* \[{what}\]", logs, re.M) for n, what in steps]
         assert all(order), logs
         assert [m.start() for m in order if m] == sorted(m.start() for m in order if m), logs
+
+
+def test_up_svc_waits_for_a_slow_start_whatever_its_connection_timeout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Field trial: `up SVC` next to a running stack died with `TimeoutError: timed out`
+    after its connection's 30 s while SVC was still within its start_period (`start SVC`
+    waited). Here the connection's timeout is shorter than the start, as 30 s is shorter
+    than a 60 s start_period: the reply of a start is waited for all the same."""
+    fast, slow = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.fast]
+        cmd = "{run("listener", fast)}"
+        port = {fast}
+        [services.slow]
+        cmd = "{run("listener", slow, "--delay-ms", 2000)}"
+        port = {slow}
+        health.http = "/"
+        """,
+    )
+    with detached(tmp_path, "fast"):
+        layout = StateLayout.of_file(str(tmp_path / "stack.toml"))
+        client = ControlClient.connect(layout, timeout=0.5)  # as cmd_up's connect_running
+        assert up_into_running(client, tmp_path, ["slow"]) == 0
+        out = capsys.readouterr().out
+        assert re.fullmatch(r"slow: ok in [2-9]\.\d\ds: healthy\n", out), out
+        assert ps_json(tmp_path)["slow"]["state"] == "healthy"
+
+
+def test_a_one_shot_others_wait_for_is_reported_once_it_exited(tmp_path: Path) -> None:
+    """Field trial: `up worker` (worker needs `release = "completed"`) printed `release: ok
+    in 0.00s: running` although the migration ran 3 s; `restart release` said `running`.
+    A service another waits for as `completed` has its exit as the outcome."""
+    web = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{run("listener", web)}"
+        port = {web}
+        [services.release]
+        cmd = "{run("crasher", "--after", 1.5, "--code", 0)}"
+        restart = "no"
+        [services.worker]
+        cmd = "{run("sleeper")}"
+        depends_on = {{ release = "completed" }}
+        [services.broken]
+        cmd = "{run("crasher", "--after", 0.5, "--code", 3)}"
+        restart = "no"
+        [services.after_broken]
+        cmd = "{run("sleeper")}"
+        depends_on = {{ broken = "completed" }}
+        """,
+    )
+    with detached(tmp_path, "web"):
+        up = devstack(tmp_path, "up", "worker")
+        assert up.returncode == 0, up.stdout + up.stderr
+        released = re.fullmatch(
+            r"release: ok in ([\d.]+)s: completed \(exit 0\)\nworker: ok in [\d.]+s: running\n",
+            up.stdout,
+        )
+        assert released and float(released[1]) >= 1.5, up.stdout  # the migration's run
+
+        again = devstack(tmp_path, "restart", "release")
+        assert again.returncode == 0, again.stdout + again.stderr
+        rerun = re.fullmatch(r"release\s+ok\s+([\d.]+)s\s+completed \(exit 0\)\n", again.stdout)
+        assert rerun and float(rerun[1]) >= 1.5, again.stdout
+
+        broken = devstack(tmp_path, "start", "broken")
+        assert broken.returncode == 1, broken.stdout + broken.stderr
+        assert re.search(r"^broken\s+failed\s+[\d.]+s\s+failed: exit 3\b", broken.stdout, re.M)
 
 
 def test_start_of_an_unknown_service_names_the_services(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -252,5 +253,46 @@ def test_ps_counts_the_cpu_and_memory_of_the_whole_tree(tmp_path: Path) -> None:
         assert isinstance(row["cpu_percent"], float) and row["cpu_percent"] > 20, row
         assert isinstance(row["rss"], int)
         assert row["rss"] > leader.memory_info().rss + 4 * 2**20  # the child's counted too
+
+    run_with_control(tmp_path, body)
+
+
+def test_restart_needed_marks_only_the_services_whose_own_config_changed(tmp_path: Path) -> None:
+    """Field trial: changing only one service's table marked every service `(restart
+    needed)`, so did adding only [[smoke]], and a crash restart kept the false mark."""
+    stack_dir(tmp_path)
+    toml = tmp_path / "stack.toml"
+
+    async def body(sup: Supervisor, control: SupervisorControl) -> None:
+        def needed() -> dict[str, object]:
+            return {r["name"]: r["restart_needed"] for r in control.ps()}
+
+        assert needed() == {"api": False, "web": False}
+        text = toml.read_text()
+        toml.write_text(text.replace("[services.web]\n", '[services.web]\nenv = { MODE = "b" }\n'))
+        os.utime(toml, ns=(1, 1))  # mtime resolution: seen as a change
+        assert needed() == {"api": False, "web": True}
+
+        crashed = sup.services["api"].process
+        assert crashed is not None
+        os.kill(crashed.pid, signal.SIGKILL)  # restarted by the on-failure policy
+        for _ in range(500):
+            api = sup.services["api"]
+            if api.process not in (None, crashed) and api.state.value in ("healthy", "running"):
+                break
+            await asyncio.sleep(0.02)
+        assert sup.services["api"].restarts == 1
+        assert needed() == {"api": False, "web": True}
+
+        [restarted] = await control.restart(["web"], with_dependents=False)
+        assert restarted["ok"] is True, restarted
+        assert needed() == {"api": False, "web": False}
+        with toml.open("a") as f:
+            f.write('\n[[smoke]]\nname = "home"\nurl = "${services.web.url}/"\n')
+        os.utime(toml, ns=(2, 2))
+        assert needed() == {"api": False, "web": False}
+        (tmp_path / "api.env").write_text("GREETING=second\n")
+        os.utime(tmp_path / "api.env", ns=(3, 3))
+        assert needed() == {"api": True, "web": False}
 
     run_with_control(tmp_path, body)

@@ -153,7 +153,7 @@ def _print_results(results: object) -> int:
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
-    with _connect(args, timeout=None) as client:
+    with _connect(args) as client:  # a WAITING command: no reply timeout
         results = client.call(
             "restart", {"names": args.services, "with_dependents": args.with_dependents}
         )
@@ -161,12 +161,12 @@ def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    with _connect(args, timeout=None) as client:
+    with _connect(args) as client:  # a WAITING command: no reply timeout
         return _print_results(client.call("stop", {"names": args.services}))
 
 
 def cmd_start(args: argparse.Namespace) -> int:
-    with _connect(args, timeout=None) as client:
+    with _connect(args) as client:  # a WAITING command: no reply timeout
         return _print_results(client.call("start", {"names": args.services}))
 
 

@@ -49,8 +49,9 @@ def up_into_running(client: ControlClient, root: Path, names: list[str]) -> int:
             names = [str(r["name"]) for r in rows if r.get("requested") is False]
         results = client.call("start", {"names": names}) if names else []
         assert isinstance(results, list)
-        if any(r.get("started") is not False for r in results):
-            return print_results(results)
+        started = [r for r in results if r.get("started") is not False]
+        if started:  # the outcomes of this command's starts, not the states of the rest
+            return print_results(started)
         status = client.call("status")
     assert isinstance(status, dict)
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(status["started"])))

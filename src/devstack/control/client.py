@@ -59,6 +59,7 @@ class ControlClient:
 
     def __init__(self, sock: _socket.socket) -> None:
         self._sock = sock
+        self._timeout = sock.gettimeout()  # of a quick request; p.WAITING ones have none
         self._buffer = bytearray()  # received, not yet returned: at most one partial line
 
     @classmethod
@@ -102,6 +103,7 @@ class ControlClient:
         self.close()
 
     def send(self, cmd: str, args: dict[str, object] | None = None) -> None:
+        self._sock.settimeout(None if cmd in p.WAITING else self._timeout)
         self._sock.sendall(p.encode_request(p.Request(cmd, args or {})))
 
     def receive(self) -> p.Reply | None:

@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
 COMMANDS = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+# Their reply comes once services started or stopped: a start may take its whole
+# health.start_period, a stop its stop_timeout. The supervisor bounds them, so the client
+# waits for the reply with no socket timeout (whatever its connection's timeout).
+WAITING = ("restart", "stop", "start", "down")
 # sun_path is 108 bytes on Linux (104 on macOS), including the final NUL.
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 SOCKET_PATH_FILE = "socket-path"  # in .devstack/: where the socket is, when not there
