@@ -19,6 +19,7 @@ from devstack.checks.bounded import run_bounded
 from devstack.checks.command import (
     check_executable,
     check_setup_executable,
+    check_shim,
     python_of,
     service_env,
 )
@@ -26,6 +27,7 @@ from devstack.checks.envwiring import check_env
 from devstack.checks.imports import check_import, import_target
 from devstack.checks.ports import bind_address, check_port, free_now
 from devstack.checks.result import CheckResult
+from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -49,6 +51,10 @@ async def check_service(
     skip = {*skip, *spec.check_off}
     results: list[CheckResult] = []
     exe, resolved = (None, None) if "executable" in skip else check_executable(spec, stack)
+    behind: Path | CannotTell | None = None
+    if exe is not None and not exe.failed and resolved is not None and resolved.path:
+        # A version-manager shim is asked what it runs here (once: the import check too).
+        exe, behind = await check_shim(spec, exe, resolved.path, stack)
     if exe is not None:
         results.append(exe)
     # The setup's program (`pnpm` of `pnpm install`); `up` skips it: the setup ran already.
@@ -60,7 +66,7 @@ async def check_service(
         wants_import = "import" not in skip and import_target(spec) is not None
         if wants_import and (exe is None or not exe.failed):
             program = resolved.path if resolved else None
-            jobs.append(group.create_task(_import(spec, stack, program, timeout)))
+            jobs.append(group.create_task(_import(spec, stack, program, behind, timeout)))
         if "syntax" not in skip and (exe is None or not exe.failed):
             syntax = check_syntax(spec)
             if syntax is not None:
@@ -142,10 +148,14 @@ def _naming_others(result: CheckResult, others: dict[SharedKey, list[str]]) -> C
 
 
 async def _import(
-    spec: ServiceSpec, stack: StackSpec, program: Path | None, timeout: float
+    spec: ServiceSpec,
+    stack: StackSpec,
+    program: Path | None,
+    behind: Path | CannotTell | None,
+    timeout: float,
 ) -> list[CheckResult]:
     # Which Python runs the command (asking a version manager behind a shim), then the app.
-    python = await python_of(spec, program)
+    python = await python_of(spec, program, behind)
     if python is None:
         return []
     port = bind_address(spec)[1]
