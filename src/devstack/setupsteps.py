@@ -128,6 +128,16 @@ def why_run(
     return f"{shown} changed"
 
 
+def pending(spec: ServiceSpec, state_dir: Path, stack_file: Path | None = None) -> str | None:
+    """Why ``spec``'s setup step would run at the next ``up`` ("first run", "requirements.txt
+    changed"), or None: it has none, or its last successful run still holds."""
+    if spec.setup is None:
+        return None
+    now = fingerprint(spec.setup, spec.cwd, spec.setup_inputs)
+    last = read_record(state_dir, spec.name, stack_file)
+    return why_run(last, now, present=top_dirs(spec.cwd))
+
+
 def record_path(state_dir: Path, service: str, stack_file: Path | None = None) -> Path:
     """Where ``service``'s record is: stack.toml's where they always were, another stack
     file's (``-f dev.toml`` beside it) in a folder of its own name."""

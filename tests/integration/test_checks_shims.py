@@ -90,14 +90,20 @@ def pyenv_root(tmp_path: Path, venv: Path) -> Path:
     return root
 
 
-def import_check(root: Path, monkeypatch: pytest.MonkeyPatch, shims: Path) -> CheckResult:
+def checks(
+    root: Path, monkeypatch: pytest.MonkeyPatch, shims: Path, skip: tuple[str, ...] = ()
+) -> dict[str, CheckResult]:
     monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
     (root / "stack.toml").write_text(
         '[services.api]\ncmd = "flask --app api/index run --port ${port}"\nport = 5328\n'
     )
     stack = load_stack(root / "stack.toml", root)
-    results = asyncio.run(check_service(stack.services["api"], stack, skip=("port",)))
-    return {r.check: r for r in results}["import"]
+    results = asyncio.run(check_service(stack.services["api"], stack, skip=("port", *skip)))
+    return {r.check: r for r in results}
+
+
+def import_check(root: Path, monkeypatch: pytest.MonkeyPatch, shims: Path) -> CheckResult:
+    return checks(root, monkeypatch, shims)["import"]
 
 
 def test_pyenv_shim_is_resolved_through_its_manager(
@@ -114,17 +120,81 @@ def test_a_shim_its_manager_cannot_resolve_is_a_warning_naming_why(
     app_dir: Path, web_venv: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = pyenv_root(app_dir, web_venv)
-    # The selected version has no flask: the manager says so, devstack repeats it.
+    # The manager fails to answer (status 1, not pyenv's certain 127, which the
+    # executable check blocks on): devstack repeats its words.
     _script(
         root / "libexec" / "pyenv",
-        '#!/usr/bin/env bash\necho "pyenv: $2: command not found" >&2\nexit 127\n',
+        '#!/usr/bin/env bash\necho "pyenv: $2: command not found" >&2\nexit 1\n',
     )
-    imp = import_check(app_dir, monkeypatch, root / "shims")
+    found = checks(app_dir, monkeypatch, root / "shims")
+    # Not pyenv's "command not found" with 127: the shim may fail otherwise, or not at all.
+    exe = found["executable"]
+    assert exe.status == "warn"
+    assert exe.details == ("`pyenv which flask` said:", "  pyenv: flask: command not found")
+    imp = found["import"]
     assert imp.status == "warn"
     assert imp.summary == (
         "skipped: devstack cannot tell which Python runs it: flask is a pyenv shim "
         f"({root / 'shims' / 'flask'}), and `pyenv which flask` answered: "
         "pyenv: flask: command not found"
+    )
+
+
+# pyenv-which's own answer when .python-version selects a version without the program.
+PYENV_NOT_FOUND = """\
+#!/usr/bin/env bash
+echo "$PWD $* PYENV_ROOT=$PYENV_ROOT" >> "{root}/asked.log"
+{{ echo "pyenv: $2: command not found"
+  echo
+  echo "The \\`$2' command exists in these Python versions:"
+  echo "  3.11.7"
+  echo
+  echo "Note: See 'pyenv help global' for tips on allowing multiple"
+  echo "      Python versions to be found at the same time."
+}} >&2
+exit 127
+"""
+
+
+def test_executable_check_fails_on_a_pyenv_shim_without_the_program_for_the_selected_version(
+    app_dir: Path, web_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The field trial: `.python-version` 3.12, flask only in 3.11.7; `check` said
+    `flask found (/root/.pyenv/shims/flask)`, then `up` exited 127."""
+    root = pyenv_root(app_dir, web_venv)
+    _script(root / "libexec" / "pyenv", PYENV_NOT_FOUND.format(root=root))
+    (app_dir / ".python-version").write_text("3.12\n")
+    monkeypatch.delenv("PYENV_ROOT", raising=False)
+    found = checks(app_dir, monkeypatch, root / "shims")
+    exe = found["executable"]
+    assert exe.status == "fail"
+    assert exe.summary == (
+        "flask (pyenv/shims/flask) is a pyenv shim, and pyenv has no flask for "
+        "the version selected here"
+    )
+    assert exe.details[:3] == (
+        "`pyenv which flask` said:",
+        "  pyenv: flask: command not found",
+        "  The `flask' command exists in these Python versions:",
+    )
+    assert exe.fix is not None
+    assert exe.fix.startswith(f"pyenv local 3.11.7 (in {app_dir}), or install it into the ")
+    assert "pyenv exec pip install flask" in exe.fix
+    assert "import" not in found  # nothing to import with: the executable failed
+    # Asked once, in the service's cwd, with the PYENV_ROOT the shim itself exports.
+    assert (root / "asked.log").read_text().splitlines() == [
+        f"{app_dir} which flask PYENV_ROOT={root}"
+    ]
+
+
+def test_executable_check_names_what_a_resolved_shim_runs(
+    app_dir: Path, web_venv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = pyenv_root(app_dir, web_venv)
+    exe = checks(app_dir, monkeypatch, root / "shims")["executable"]
+    assert (exe.status, exe.summary) == (
+        "ok",
+        f"flask found (pyenv/shims/flask, which runs {web_venv / 'bin' / 'flask'})",
     )
 
 

@@ -45,6 +45,10 @@ def test_package_json_dev_script_to_a_checked_stack(tmp_path: Path, web_venv: Pa
     done = run_devstack(tmp_path, "init")
     assert done.returncode == 0, done.stderr
     assert f"flask: port {api_port}" in done.stdout
+    # It wrote setup steps: `check` before them would only note what they install.
+    assert done.stdout.splitlines()[-1] == (
+        "next: devstack setup, then devstack check, then devstack up"
+    )
     services = tomllib.loads((tmp_path / "stack.toml").read_text())["services"]
     assert services["next"]["depends_on"] == {"flask": "healthy"}
     assert services["flask"]["cmd"].startswith("python3 -m flask --app api/index run")

@@ -62,6 +62,36 @@ def test_concurrently_parts_become_services(tmp_path: Path) -> None:
     assert next_.depends_on == {"flask": "next.config.js's proxy targets flask's port 5328"}
 
 
+def test_env_assignments_of_the_script_reach_the_service(tmp_path: Path) -> None:
+    """The starter's `FLASK_DEBUG=1 pip3 install ... && python3 -m flask ...`: init made
+    the pip part the setup and lost the variable; the app ran with debug off."""
+    package = nextjs_flask(tmp_path)
+    flask = services(package)["flask"]
+    assert flask.env == {"FLASK_DEBUG": "1"}
+    assert flask.setup == "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
+    text = render_toml(infer_package(package)[0], "package.json", None)
+    assert 'env = { FLASK_DEBUG = "1" }' in text
+    # As a shell reads it, the assignment was pip's alone: the comment says so.
+    assert (
+        "# FLASK_DEBUG=1: the script sets it before `pip3 install -r requirements.txt`, and a"
+        " shell gives such an assignment to that command alone (now the setup step)"
+    ) in text
+    (tmp_path / "stack.toml").write_text(text)
+    stack = load_stack(tmp_path / "stack.toml", environ={"PATH": "/bin"})
+    assert stack.services["flask"].env["FLASK_DEBUG"] == "1"
+
+
+def test_env_of_the_serving_step_and_pinned_requirements_are_kept(tmp_path: Path) -> None:
+    scripts = {
+        "dev": "pip install flask==3.0.3 && FLASK_DEBUG=1 APP_MODE=dev python3 -m flask"
+        " --app api/index run -p 5328"
+    }
+    dev = services(nextjs_flask(tmp_path, scripts=scripts))["dev"]
+    assert dev.env == {"FLASK_DEBUG": "1", "APP_MODE": "dev"}
+    assert dev.setup == "python3 -m venv .venv && .venv/bin/pip install flask==3.0.3"
+    assert not any("FLASK_DEBUG" in note for note in dev.notes)
+
+
 @pytest.mark.parametrize(
     ("dev", "expected"),
     [

@@ -11,7 +11,7 @@ import re
 import shlex
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from devstack.checks.provides import listed_in, setup_for
@@ -48,6 +48,8 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 _SH_EXEC = re.compile("^'''exec' " + r'(?:"(?P<quoted>[^"]+)"|(?P<bare>\S+)) "\$0"')
 # Shell words that are not programs: a shell = true command starting so is not checked.
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "if", "for", "while", "eval"}
+# A version name in a manager's "exists in these versions" list ("3.11.7", "pypy3.10-7.3").
+_VERSION = re.compile(r"^[\w.+/-]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,18 +138,21 @@ def shebang_python(spec: ServiceSpec, script: Path) -> Path | None:
     return None
 
 
-async def python_of(spec: ServiceSpec, program: Path | None) -> Path | CannotTell | None:
+async def python_of(
+    spec: ServiceSpec, program: Path | None, known: Path | CannotTell | None = None
+) -> Path | CannotTell | None:
     """The Python that will run the service's command (a shim's real one, asked of its
     manager); ``CannotTell`` when the command is not one devstack can read; None when
     there is no Python at all. A command that is no Python server (``check.import`` set
-    on ``./run.sh``) gets the venv's python, else python3 on PATH.
+    on ``./run.sh``) gets the venv's python, else python3 on PATH. ``known``: what the
+    executable check already learnt is behind ``program`` (its manager is asked once).
     """
     argv = command_argv(spec)
     env = service_env(spec)
     if program is not None and argv:
+        real = known if known is not None else await behind(program, cwd=spec.cwd, env=env)
         if _PYTHON.match(os.path.basename(argv[0])):
-            return await _real_python(spec, program, env)
-        real = await behind(program, cwd=spec.cwd, env=env)
+            return program if isinstance(real, CannotTell) else real
         if isinstance(real, CannotTell):
             return real
         python = shebang_python(spec, real)
@@ -180,6 +185,66 @@ def check_executable(
     ``stack`` lets a missing program point at the setup (a sibling's too) that installs it.
     """
     return _check_program(spec, command_argv(spec), "executable", stack)
+
+
+async def check_shim(
+    spec: ServiceSpec, result: CheckResult, found: Path, stack: StackSpec | None = None
+) -> tuple[CheckResult, Path | CannotTell]:
+    """The executable check of a program found as a version-manager shim, asked of its
+    manager; and what is behind ``found`` (itself when it is no shim).
+
+    Blocks only on certainty: a manager of the pyenv family (whose ``exec`` runs its own
+    ``which`` and exits as it did) answering status 127 and "PROGRAM: command not found"
+    in the service's cwd and env has told exactly how the shim will fail (pyenv:
+    ``.python-version`` selects 3.12, flask is installed only for 3.11.7). Any other
+    failed answer (asdf's, mise's words, another status) is a warning carrying the
+    manager's words; a manager devstack cannot ask, or that does not answer in time, is
+    no sign of trouble at all (the shim may well run), so the check stays ok and says so.
+    """
+    real = await behind(found, cwd=spec.cwd, env=service_env(spec))
+    if isinstance(real, Path):
+        if real == found:
+            return result, real
+        return replace(result, summary=f"{result.summary[:-1]}, which runs {real})"), real
+    name = found.name
+    if not real.said:
+        return replace(result, summary=f"{result.summary} (not resolved: {real.why})"), real
+    manager = real.manager or "its manager"
+    words = (f"`{manager} which {name}` said:", *(f"  {line}" for line in real.said))
+    if not real.missing:
+        return CheckResult(
+            spec.name, "executable", "warn", f"{name} may not run here: {real.why}", words
+        ), real
+    fix = _shim_fix(spec, name, manager, real.said, stack)
+    return CheckResult(
+        spec.name,
+        "executable",
+        "fail",
+        f"{name} ({shown(found, spec.cwd)}) is a {manager} shim, and {manager} has no "
+        f"{name} for the version selected here",
+        (*words, f"to fix: {fix}"),
+        fix=fix,
+    ), real
+
+
+def _shim_fix(
+    spec: ServiceSpec, name: str, manager: str, said: Sequence[str], stack: StackSpec | None
+) -> str:
+    """Select a version that has ``name``, install it into the selected one, or a venv."""
+    versions: list[str] = []
+    listing = next((i for i, line in enumerate(said) if "exists in these" in line), None)
+    for line in said[listing + 1 :] if listing is not None else ():
+        if not _VERSION.match(line):
+            break
+        versions.append(line)
+    ways = [f"{manager} local {versions[0]} (in {spec.cwd})"] if versions else []
+    package = _PIP_PACKAGES.get(name)
+    if manager == "pyenv" and package is not None:
+        ways.append(f"install it into the selected version: pyenv exec pip install {package}")
+        ways.append(f"use the project's venv: {install_hint(spec, name, stack)}")
+    else:
+        ways.append(f"install {name} into the version selected here")
+    return ", or ".join(ways)
 
 
 def check_setup_executable(spec: ServiceSpec) -> CheckResult | None:

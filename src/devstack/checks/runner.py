@@ -12,24 +12,29 @@ import dataclasses
 import os
 import shlex
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from devstack.checks.bounded import run_bounded
 from devstack.checks.command import (
     check_executable,
     check_setup_executable,
+    check_shim,
     python_of,
     service_env,
 )
 from devstack.checks.envwiring import check_env
 from devstack.checks.imports import check_import, import_target
 from devstack.checks.ports import bind_address, check_port, free_now
+from devstack.checks.provides import setup_for
 from devstack.checks.result import CheckResult
+from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
 CHECKS = ("executable", "setup", "syntax", "import", "port", "env", "localhost", "cmd")
+# What a setup step provides (a venv's programs, installed packages): unchecked until it ran.
+_SETUP_PROVIDES = ("executable", "import")
 _OUTPUT_LINES = 20
 
 
@@ -39,16 +44,24 @@ async def check_service(
     *,
     timeout: float = 15.0,
     skip: Collection[str] = (),
+    setup_pending: tuple[str, str] | None = None,
 ) -> list[CheckResult]:
     """Every check of ``spec``, in the order of ``CHECKS``.
 
     ``timeout`` bounds each subprocess (the import probe, each ``check.cmd``).
     ``skip`` leaves checks out by name: a restart skips "port", which the
     running copy holds; the service's own ``check.NAME = false`` are added.
+    ``setup_pending``: (service, why) of the setup step that makes its environment (its
+    own, or a sibling's) and would run first at ``up`` (``devstack check`` on a fresh
+    clone): a failed executable or import check is then no verdict, only a note.
     """
     skip = {*skip, *spec.check_off}
     results: list[CheckResult] = []
     exe, resolved = (None, None) if "executable" in skip else check_executable(spec, stack)
+    behind: Path | CannotTell | None = None
+    if exe is not None and not exe.failed and resolved is not None and resolved.path:
+        # A version-manager shim is asked what it runs here (once: the import check too).
+        exe, behind = await check_shim(spec, exe, resolved.path, stack)
     if exe is not None:
         results.append(exe)
     # The setup's program (`pnpm` of `pnpm install`); `up` skips it: the setup ran already.
@@ -60,7 +73,7 @@ async def check_service(
         wants_import = "import" not in skip and import_target(spec) is not None
         if wants_import and (exe is None or not exe.failed):
             program = resolved.path if resolved else None
-            jobs.append(group.create_task(_import(spec, stack, program, timeout)))
+            jobs.append(group.create_task(_import(spec, stack, program, behind, timeout)))
         if "syntax" not in skip and (exe is None or not exe.failed):
             syntax = check_syntax(spec)
             if syntax is not None:
@@ -80,20 +93,70 @@ async def check_service(
         results += job.result()
     if "localhost" in skip:
         results = [r for r in results if r.check != "localhost"]
+    if setup_pending is not None:
+        results = [_before_setup(r, *setup_pending) for r in results]
     order = {name: i for i, name in enumerate(CHECKS)}
     results.sort(key=lambda r: order.get(r.check, len(order)))
     return results
 
 
+def _before_setup(result: CheckResult, svc: str, why: str) -> CheckResult:
+    """A failure the pending setup step may well cure, as a note: ``up`` runs the setup
+    first and checks again, so nothing is missed. The import check ran in an interpreter
+    the setup has not prepared (often not even the venv it makes); a missing program
+    only when the executable check itself says a setup installs it (not ``node``)."""
+    if not result.failed or result.check not in _SETUP_PROVIDES:
+        return result
+    if result.check == "executable" and "devstack setup" not in (result.fix or ""):
+        return result
+    state = "has not run yet" if why == "first run" else f"must run again ({why})"
+    return CheckResult(
+        svc,
+        result.check,
+        "warn",
+        f"not checked: the setup step {state} (devstack setup {svc}, or devstack up runs it)",
+        (f"without it: {result.summary}", *result.details),
+        fix=f"devstack setup {svc}",
+    )
+
+
+def _pending_for(
+    spec: ServiceSpec, stack: StackSpec, pending: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """The pending setup step that makes ``spec``'s environment: its own, else the
+    sibling's that installs its packages (``setup_for``)."""
+    if spec.name in pending:
+        return spec.name, pending[spec.name]
+    if spec.setup is not None or not pending:
+        return None
+    owner = setup_for(spec, stack)
+    if owner is None or owner.service not in pending:
+        return None
+    return owner.service, pending[owner.service]
+
+
 async def check_stack(
-    stack: StackSpec, names: Sequence[str] = (), *, timeout: float = 15.0
+    stack: StackSpec,
+    names: Sequence[str] = (),
+    *,
+    timeout: float = 15.0,
+    setup_pending: Mapping[str, str] | None = None,
 ) -> dict[str, list[CheckResult]]:
     """The checks of ``names`` (default: every service), services concurrently; a
-    warning several services share is kept once, on the first, naming the others."""
+    warning several services share is kept once, on the first, naming the others.
+    ``setup_pending``: service -> why its setup step would run (see ``check_service``)."""
     chosen = list(names) or list(stack.services)
+    pending = setup_pending or {}
     async with asyncio.TaskGroup() as group:
         tasks = {
-            name: group.create_task(check_service(stack.services[name], stack, timeout=timeout))
+            name: group.create_task(
+                check_service(
+                    stack.services[name],
+                    stack,
+                    timeout=timeout,
+                    setup_pending=_pending_for(stack.services[name], stack, pending),
+                )
+            )
             for name in chosen
         }
     seen: dict[SharedKey, str] = {}
@@ -142,10 +205,14 @@ def _naming_others(result: CheckResult, others: dict[SharedKey, list[str]]) -> C
 
 
 async def _import(
-    spec: ServiceSpec, stack: StackSpec, program: Path | None, timeout: float
+    spec: ServiceSpec,
+    stack: StackSpec,
+    program: Path | None,
+    behind: Path | CannotTell | None,
+    timeout: float,
 ) -> list[CheckResult]:
     # Which Python runs the command (asking a version manager behind a shim), then the app.
-    python = await python_of(spec, program)
+    python = await python_of(spec, program, behind)
     if python is None:
         return []
     port = bind_address(spec)[1]

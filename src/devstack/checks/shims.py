@@ -24,15 +24,32 @@ _MANAGER = "|".join(MANAGERS)
 _EXEC = re.compile(
     rf"""\bexec\s+["']?(?P<launcher>[^\s"']*?\b(?P<manager>{_MANAGER}))["']?\s+(?:exec|x)\b"""
 )
+# `export PYENV_ROOT="/root/.pyenv"`: what the shim sets before it asks its manager.
+_EXPORT = re.compile(
+    r"""^export\s+(?P<var>[A-Z_]+_ROOT)=["']?(?P<value>[^"'$\s]+)["']?\s*$""", re.M
+)
+# The managers whose `exec` runs their own `which` first and exits as it did (pyenv-exec:
+# PYENV_COMMAND_PATH="$(pyenv-which ...)"): a `which` that says "PROGRAM: command not
+# found" with status 127 is the very failure the shim would meet.
+_WHICH_IS_EXEC = ("pyenv", "rbenv", "nodenv", "goenv", "jenv", "plenv")
+_NOT_FOUND_STATUS = 127
 _HEAD_BYTES = 4096
 WHICH_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
 class CannotTell:
-    """devstack cannot tell which interpreter a command runs with, and why."""
+    """devstack cannot tell which interpreter a command runs with, and why.
+
+    ``said``: the manager's own lines when it answered with a failure; ``missing``:
+    its answer is certain to be the shim's own failure (the program does not exist for
+    the version selected here), not merely a question devstack could not get answered.
+    """
 
     why: str
+    said: tuple[str, ...] = ()
+    missing: bool = False
+    manager: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +60,7 @@ class Shim:
     program: str
     manager: str | None
     launcher: str | None  # what to run to ask the manager ("/root/.pyenv/libexec/pyenv")
+    exports: tuple[tuple[str, str], ...] = ()  # PYENV_ROOT=...: set by the shim itself
 
     def describe(self) -> str:
         owner = f"a {self.manager} shim" if self.manager else "a version-manager shim"
@@ -64,7 +82,11 @@ def detect(path: Path) -> Shim | None:
         found = _EXEC.search(head.decode(errors="replace"))
         if found:
             launcher = found["launcher"]
-            return Shim(path, program, found["manager"], None if "$" in launcher else launcher)
+            text = head.decode(errors="replace")
+            exports = tuple((m["var"], m["value"]) for m in _EXPORT.finditer(text))
+            return Shim(
+                path, program, found["manager"], None if "$" in launcher else launcher, exports
+            )
     if path.parent.name == "shims":
         return Shim(path, program, None, None)
     return None
@@ -86,8 +108,12 @@ async def behind(
         return CannotTell(f"{shim.describe()}, and {shim.manager} is not on PATH")
     asked = f"`{shim.manager} which {shim.program}`"
     try:
+        # Asked with what the shim exports (its PYENV_ROOT), as the shim itself asks.
         ran = await run_bounded(
-            [launcher, "which", shim.program], cwd=cwd, env=env, timeout=timeout
+            [launcher, "which", shim.program],
+            cwd=cwd,
+            env={**env, **dict(shim.exports)},
+            timeout=timeout,
         )
     except OSError as exc:
         return CannotTell(f"{shim.describe()}, and {asked} could not run: {exc.strerror}")
@@ -97,7 +123,14 @@ async def behind(
     if ran.returncode != 0 or not lines:
         said = [ln.strip() for ln in ran.err.decode(errors="replace").splitlines() if ln.strip()]
         answer = f"answered: {said[0]}" if said else f"exited {ran.returncode}"
-        return CannotTell(f"{shim.describe()}, and {asked} {answer}")
+        missing = (
+            shim.manager in _WHICH_IS_EXEC
+            and ran.returncode == _NOT_FOUND_STATUS
+            and f"{shim.manager}: {shim.program}: command not found" in said
+        )
+        return CannotTell(
+            f"{shim.describe()}, and {asked} {answer}", tuple(said), missing, shim.manager
+        )
     real = Path(lines[-1])
     if not real.is_file() or detect(real) is not None:
         return CannotTell(f"{shim.describe()}, and {asked} named {real}, not a program")

@@ -30,7 +30,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from devstack.watchrules import print_warnings
 
     print_warnings(stack)
-    results = asyncio.run(check_stack(stack, names))
+    from devstack.setupsteps import pending
+
+    # Setup steps `up` would run first: what they install is not checked before they ran.
+    state = stack.state_dir()
+    waiting = {
+        name: why
+        for name, spec in stack.services.items()
+        if (why := pending(spec, state, stack.file)) is not None
+    }
+    results = asyncio.run(check_stack(stack, names, setup_pending=waiting))
     if getattr(args, "json", False):
         failed = any(r.failed for rs in results.values() for r in rs)
         payload = {

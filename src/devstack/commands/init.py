@@ -80,7 +80,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         if svc.depends_on:
             bits.append("depends on " + ", ".join(svc.depends_on))
         print(f"  {svc.name}: {'; '.join(bits)}")
-    print("next: devstack check, then devstack up")
+    if any(svc.setup for svc in services):
+        # check before setup ran would only note what setup installs; setup first.
+        print("next: devstack setup, then devstack check, then devstack up")
+    else:
+        print("next: devstack check, then devstack up")
     return EXIT_OK
 
 

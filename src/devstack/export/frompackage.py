@@ -294,18 +294,31 @@ def _python_service(part: Part, root: Path) -> Inferred | None:
     if not _PYTHON_PROGRAMS.match(program):
         return None
     installs: list[str] = []
+    moved: dict[str, tuple[str, str]] = {}  # VAR -> (value, the step it was written before)
     for step in before:
-        step_words = [w for w in _words(step) if not re.match(r"[A-Za-z_]\w*=", w)]
-        text = " ".join(step_words)
+        step_words = _words(step)
+        assigned = _leading_assignments(step_words)
+        text = " ".join(step_words[len(assigned) :])
         if _ACTIVATE.match(text):
             continue  # devstack activates .venv / venv in cwd itself
         pip = _PIP.match(text)
         if pip is None:
             return None  # a step devstack cannot place: keep the script as it is
         installs.append(pip.group(1).strip())
+        moved |= {var: (value, text) for var, value in assigned}
     entries = {part.name: (last, 0)}
     svc = infer_services(entries, root)[0]
     svc.kind, svc.restart = "python", None
+    for var, (value, step) in moved.items():
+        if var in svc.env or "$" in value:
+            continue
+        svc.env[var] = value
+        # A shell gives `VAR=v cmd` to cmd alone: the author most likely meant the app.
+        svc.notes.append(
+            f"# {var}={value}: the script sets it before `{step}`, and a shell gives such"
+            " an assignment to that command alone (now the setup step); here the service"
+            " gets it: remove it if the app should not"
+        )
     if before and installs:
         venv = find_venv(root)
         name = venv.name if venv is not None else ".venv"
@@ -421,6 +434,17 @@ def _entry_service(file: str, command: str, root: Path, port: int, framework: st
         svc.setup = f"{make}{name}/bin/pip install -r requirements.txt"
         svc.setup_inputs = ["requirements.txt"]
     return svc
+
+
+def _leading_assignments(words: list[str]) -> list[tuple[str, str]]:
+    """The ``VAR=value`` words a shell reads before the command (``FLASK_DEBUG=1 pip3 ...``)."""
+    found: list[tuple[str, str]] = []
+    for word in words:
+        if not re.match(r"[A-Za-z_]\w*=", word):
+            break
+        var, _, value = word.partition("=")
+        found.append((var, value))
+    return found
 
 
 def _requirement_files(installs: list[str]) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from devstack.checks.envwiring import local_urls
 from devstack.checks.imports import import_target
+from devstack.checks.routes import get_routes, module_file, probe_route
 from devstack.checks.servers import command_port, default_port, parse_server
 from devstack.config.procfile import DEFAULT_PORT, PORT_STEP
 from devstack.spec import ServiceSpec
@@ -76,6 +77,7 @@ class Inferred:
     conditions: dict[str, str] = field(default_factory=dict)  # name -> condition, else healthy
     origin: str = ""  # the comment above the table: where the service was read from
     http: str | None = None  # health.http path; None: tcp when there is a port
+    route: str | None = None  # a GET route the app declares (read with ast), for the probe
     restart: str | None = None
     kind: str | None = None  # "celery worker", "redis-server": what the command is
     setup: str | None = None
@@ -267,6 +269,9 @@ def _import_check(svc: Inferred, argv: list[str], cwd: Path) -> str | None:
     target = import_target(probe)
     if target is None or not target.attrs:
         return None
+    source = module_file(target.module, target.paths)
+    if source is not None:
+        svc.route = probe_route(get_routes(source, target.attrs[0]))
     return f"{target.module}:{target.attrs[0]}"
 
 
@@ -358,10 +363,9 @@ def render_toml(
                     " if it answers 404, use a route it has"
                 )
             else:
-                out.append(
-                    "health.tcp = true  # ready once the port accepts connections;"
-                    ' a route is better: health.http = "/health"'
-                )
+                # Only a route the app is seen to have: a made-up one would 404.
+                better = f'; a route is better: health.http = "{svc.route}"' if svc.route else ""
+                out.append(f"health.tcp = true  # ready once the port accepts connections{better}")
         elif svc.kind is not None and svc.kind.startswith("celery"):
             out.append(
                 f"# {svc.kind}: no port, no probe (running once started); the preflight"
