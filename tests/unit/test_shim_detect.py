@@ -43,7 +43,9 @@ def _write(path: Path, text: str) -> Path:
 def test_shims_are_recognised_by_what_they_exec(tmp_path: Path, manager: str) -> None:
     text, launcher = SHIMS[manager]
     path = _write(tmp_path / "bin" / "flask", text)
-    assert detect(path) == Shim(path, "flask", manager, launcher)
+    # The pyenv shim's own `export PYENV_ROOT=...` is kept, to ask its manager as it would.
+    exports = (("PYENV_ROOT", "/r/.pyenv"),) if manager == "pyenv" else ()
+    assert detect(path) == Shim(path, "flask", manager, launcher, exports)
 
 
 def test_a_symlink_to_the_manager_is_a_shim(tmp_path: Path) -> None:
