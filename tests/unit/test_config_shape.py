@@ -481,15 +481,3 @@ def test_a_valid_file_is_loaded_without_pydantic_and_an_invalid_one_is_explained
     )
     assert "pydantic" in loaded
 
-
-def test_the_modules_of_up_import_neither_pydantic_nor_argparse_nor_hashlib() -> None:
-    # What `up` loads before its first spawn (entry, CLI, cache, supervisor, checks).
-    loaded = modules_after(
-        "import devstack.entry, devstack.cli, devstack.speccache, devstack.earlyvalidate\n"
-        "import devstack.commands.detach, devstack.supervisor, devstack.checks.runner\n"
-        "import devstack.control.server\n"
-        "from devstack.clientargs import parse\n"
-        "assert parse(['up', '--no-color']) is not None"
-    )
-    assert "devstack.supervisor" in loaded
-    assert not {"pydantic", "argparse", "hashlib", "secrets"} & loaded

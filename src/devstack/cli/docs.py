@@ -11,12 +11,12 @@ import argparse
 import sys
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from devstack.errors import UsageError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from devstack.cli import Subparsers
+    from devstack.cli.options import Subparsers
 
 # topic -> (file in devstack/docs/, what it covers); the first is the default.
 TOPICS: dict[str, tuple[str, str]] = {
