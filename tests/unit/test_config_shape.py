@@ -480,4 +480,3 @@ def test_a_valid_file_is_loaded_without_pydantic_and_an_invalid_one_is_explained
         f"try:\n    load_stack({str(bad)!r})\nexcept ConfigError:\n    pass\n"
     )
     assert "pydantic" in loaded
-
