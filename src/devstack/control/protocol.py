@@ -12,7 +12,6 @@ What the supervisor offers the server is ``seam.StackControl``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -228,6 +227,8 @@ def default_socket(state_dir: str | os.PathLike[str]) -> str:
 
 def short_socket(root: str) -> str:
     """The fallback for a root too deep for sun_path: /tmp/devstack-UID/HASH.sock."""
+    import hashlib  # the server's alone: the client reads SOCKET_PATH_FILE
+
     digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
     return f"/tmp/devstack-{os.getuid()}/{digest}.sock"
 
