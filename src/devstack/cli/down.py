@@ -8,12 +8,11 @@ import time
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import add_file_option, state_of
-from devstack.control.client import ControlClient, is_pid_alive
 from devstack.errors import EXIT_INTERRUPTED, NoStackRunning
-from devstack.paths import StatePaths, recorded_pid
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
+    from devstack.paths import StatePaths
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -28,6 +27,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def down(paths: StatePaths) -> int:
     """Stop the stack of ``paths`` (NoStackRunning when none runs); Ctrl-C kills at once."""
+    from devstack.control.client import ControlClient
+    from devstack.paths import recorded_pid
+
     pid = recorded_pid(paths.pid_file)
     client = ControlClient.connect(paths, timeout=None)
     try:
@@ -54,6 +56,8 @@ def down(paths: StatePaths) -> int:
 
 def _wait_gone(pid: int | None, timeout: float = 10.0) -> None:
     """After ``down``: until the supervisor process itself has exited (bounded)."""
+    from devstack.control.client import is_pid_alive
+
     if pid is None:
         return
     deadline = time.monotonic() + timeout

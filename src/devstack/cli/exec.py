@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import shutil
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -77,6 +76,8 @@ def exec_env(spec: ServiceSpec) -> dict[str, str]:
 
 def resolve(program: str, env: dict[str, str]) -> str | None:
     """``program`` as the shell would find it: on the env's PATH, or a path (from cwd)."""
+    import shutil
+
     if os.sep in program:
         return program if os.path.exists(program) else None
     return shutil.which(program, path=env.get("PATH", os.defpath))

@@ -7,7 +7,6 @@ time order; ``--timestamps`` puts the log files' time format in front.
 from __future__ import annotations
 
 import argparse
-import difflib
 import re
 import sys
 import time
@@ -15,17 +14,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import NO_COLOR_HELP, add_file_option, add_services, state_of
-from devstack.config.durations import parse_duration
-from devstack.control.client import ControlClient
-from devstack.errors import NoStackRunning, UsageError
-from devstack.logfiles import LogLine, follow, format_time, kept_services, read_lines
-from devstack.printer import LineFormatter, colour_enabled
+from devstack.errors import UsageError
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
+    from devstack.logfiles import LogLine
     from devstack.paths import StatePaths
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_SAFE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -46,6 +42,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def parse_since(text: str, now: float | None = None) -> float:
     """``--since 5m`` -> epoch seconds (now - 5 minutes); durations as stack.toml has them."""
+    from devstack.config.durations import parse_duration
+
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
@@ -57,10 +55,14 @@ class LineFormat:
     """Lines as the live terminal shows them: ``NAME  | text``, events with ``*``."""
 
     def __init__(self, names: Sequence[str], color: bool, timestamps: bool) -> None:
+        from devstack.printer import LineFormatter
+
         self._formatter = LineFormatter(names, color)
         self.timestamps = timestamps
 
     def format(self, line: LogLine) -> str:
+        from devstack.logfiles import format_time
+
         prefix = self._formatter.prefix(line.service, "*" if line.stream == "event" else "|")
         if self.timestamps:
             prefix = format_time(line.time) + " " + prefix
@@ -68,6 +70,11 @@ class LineFormat:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
+    from devstack.control.client import ControlClient
+    from devstack.errors import NoStackRunning
+    from devstack.logfiles import LogLine
+    from devstack.printer import colour_enabled
+
     if args.lines is not None and args.lines < 0:
         raise UsageError("-n must be 0 or more")
     paths = state_of(args)
@@ -109,6 +116,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def _from_files(
     args: argparse.Namespace, paths: StatePaths, since: float | None, color: bool
 ) -> int:
+    from devstack.logfiles import follow, read_lines
+
     names = _services(paths, args.services)
     merged: list[LogLine] = []
     for name in names:
@@ -127,9 +136,13 @@ def _from_files(
 
 def _services(paths: StatePaths, wanted: list[str]) -> list[str]:
     """``wanted``, each with a log file (a usage error names the others), else all kept."""
+    import difflib
+
+    from devstack.logfiles import kept_services
+
     found = kept_services(paths)
     for name in wanted:
-        if not _SAFE_NAME.fullmatch(name) or name not in found:
+        if not re.fullmatch(_SAFE_NAME, name) or name not in found:
             close = difflib.get_close_matches(name, found, n=1)
             hint = f"did you mean {close[0]}?" if close else f"logs kept: {', '.join(found)}"
             raise UsageError(f"no log file for a service named {name!r} in {paths.log_dir}", hint)

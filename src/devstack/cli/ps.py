@@ -8,7 +8,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import add_file_option, state_of
-from devstack.control.client import ControlClient
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -22,6 +21,8 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    from devstack.control.client import ControlClient
+
     with ControlClient.connect(state_of(args)) as client:
         status = client.call("status") if args.json else None  # the table does not show it
         rows = client.call("ps")

@@ -7,7 +7,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import add_file_option, add_services, state_of
-from devstack.control.client import ControlClient
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -47,6 +46,8 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 
 def _call(args: argparse.Namespace, cmd: str, request: dict[str, object]) -> int:
+    from devstack.control.client import ControlClient
+
     with ControlClient.connect(state_of(args), timeout=None) as client:
         return print_results(client.call(cmd, request))
 
