@@ -143,3 +143,11 @@ def test_bad_usage_exits_2_with_the_usage_and_starts_nothing(
     assert result.stderr.startswith("usage: devstack"), result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / ".devstack").exists()
+
+
+@pytest.mark.parametrize("command", ["up", "ps", "logs", "restart", "stop", "start", "down"])
+def test_each_command_has_its_help(tmp_path: Path, command: str) -> None:
+    result = run_devstack(tmp_path, command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: devstack {command} [-h]"), result.stdout
+    assert "--file" in result.stdout
