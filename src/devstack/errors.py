@@ -11,13 +11,10 @@ Every message says the thing, what was seen and, in ``hint``, what to do.
 
 from __future__ import annotations
 
-from devstack.record import Record
+from dataclasses import dataclass
+from os import PathLike
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
-if TYPE_CHECKING:
-    from os import PathLike
-
-    StrPath = str | PathLike[str]  # a file or directory, as str (the client) or Path
+StrPath = str | PathLike[str]  # a file or directory
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -49,24 +46,15 @@ class UsageError(DevstackError):
     exit_code = EXIT_USAGE
 
 
-class ConfigProblem(Record):
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
     """One thing wrong with a config file: where it is and what to do."""
 
-    __slots__ = ("file", "hint", "key_path", "line", "message")
-
-    def __init__(
-        self,
-        file: StrPath | None,
-        line: int | None,
-        key_path: str | None,  # "services.backend.health.interval"
-        message: str,
-        hint: str | None = None,
-    ) -> None:
-        self.file = file
-        self.line = line
-        self.key_path = key_path
-        self.message = message
-        self.hint = hint
+    file: StrPath | None
+    line: int | None
+    key_path: str | None  # "services.backend.health.interval"
+    message: str
+    hint: str | None = None
 
     def render(self) -> str:
         where = ""

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.logfiles import file_lines
+
 if TYPE_CHECKING:
     from devstack.printer import Printer
 
@@ -208,19 +210,6 @@ class LogTail:
             if len(found) >= n:
                 break
         return found
-
-
-def format_time(when: float) -> str:
-    """UTC ISO 8601 with milliseconds: 2026-11-28T12:00:00.123Z."""
-    seconds, millis = divmod(round(when * 1000), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
-
-
-def file_lines(chunk: LogChunk) -> bytes:
-    """The chunk as log file lines: "2026-11-28T12:00:00.123Z stdout | text"."""
-    prefix = f"{format_time(chunk.time)} {chunk.stream:<6} | "
-    body = chunk.text[:-1].replace("\n", "\n" + prefix)
-    return (prefix + body + "\n").encode("utf-8", "replace")
 
 
 class LogFile:

@@ -2,24 +2,22 @@
 
 Where it is: ``$DEVSTACK_STATE_DIR``, else ``[stack] state_dir``, else ``.devstack``;
 a relative path is relative to the directory of stack.toml (``resolve_state_dir``).
-Stdlib only, no dataclasses and no pathlib at import: client commands import this.
-``StateLayout`` is the layout as ``str`` (what the client reads); ``StatePaths`` is the
-same layout as ``Path`` for the supervisor side, which reads and writes these files.
+Stdlib only: the client commands import this.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.errors import DevstackError
-from devstack.record import Record
 from devstack.stackfile import is_procfile
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (client start time)
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
     from devstack.spec import StackSpec
 
@@ -42,7 +40,7 @@ def resolve_state_dir(root: str, configured: str | None, environ: Mapping[str, s
     return os.path.normpath(os.path.join(root, os.path.expanduser(chosen)))
 
 
-def configured_state_dir(stack_file: str) -> str | None:
+def configured_state_dir(stack_file: str | os.PathLike[str]) -> str | None:
     """``[stack] state_dir`` of ``stack_file`` as written, for the commands that do not
     load the stack (ps, logs, down...); None for a Procfile, an unreadable file, or a
     value that is not a string (loading the stack reports that one)."""
@@ -65,104 +63,70 @@ def configured_state_dir(stack_file: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class StateLayout(Record):
-    """Where each file is, as ``str`` (os.path: the client never imports pathlib)."""
+@dataclass(frozen=True, slots=True)
+class StatePaths:
+    """Where each file of a stack's state is: ``state_dir``, else ``ROOT/.devstack``."""
 
-    __slots__ = ("dir", "log_dir", "pid_file", "root", "socket", "spec_cache", "state_file")
-
-    def __init__(self, root: str, state_dir: str | None = None) -> None:
-        self.root = root  # the directory of stack.toml
-        self.dir = state_dir or os.path.join(root, DEFAULT_STATE_DIR)
-        self.state_file = os.path.join(self.dir, "state.json")
-        self.pid_file = os.path.join(self.dir, "supervisor.pid")
-        self.socket = os.path.join(self.dir, "devstack.sock")
-        self.log_dir = os.path.join(self.dir, "logs")
-        self.spec_cache = os.path.join(self.dir, "spec-cache.json")  # devstack.speccache
+    root: Path  # the directory of stack.toml
+    state_dir: Path | None = None
 
     @classmethod
-    def of_file(cls, stack_file: str) -> StateLayout:
-        """The layout of the stack defined in ``stack_file`` (an absolute path)."""
-        root = os.path.dirname(stack_file)
-        return cls(root, resolve_state_dir(root, configured_state_dir(stack_file), os.environ))
-
-    def log_file(self, service: str) -> str:
-        return os.path.join(self.log_dir, f"{service}.log")
-
-
-def _path(text: str) -> Path:
-    from pathlib import Path  # imported by the supervisor side only
-
-    return Path(text)
-
-
-class StatePaths(Record):
-    """``StateLayout`` as ``Path`` objects, for the supervisor side."""
-
-    __slots__ = ("layout", "root")
-
-    def __init__(self, root: Path, state_dir: Path | None = None) -> None:
-        self.root = root  # the directory of stack.toml
-        state = None if state_dir is None else os.fspath(state_dir)
-        self.layout = StateLayout(os.fspath(root), state)
+    def of_file(cls, stack_file: str | os.PathLike[str]) -> StatePaths:
+        """The layout of the stack in ``stack_file`` (an absolute path), before it is loaded."""
+        root = os.path.dirname(os.fspath(stack_file))
+        state_dir = resolve_state_dir(root, configured_state_dir(stack_file), os.environ)
+        return cls(Path(root), Path(state_dir))
 
     @classmethod
     def of_stack(cls, stack: StackSpec) -> StatePaths:
         """The layout of a loaded stack (its state folder resolved by the loader)."""
         return cls(stack.root, stack.state_dir())
 
-    @classmethod
-    def of_file(cls, stack_file: Path) -> StatePaths:
-        """The layout of the stack in ``stack_file``, before it is loaded."""
-        layout = StateLayout.of_file(os.fspath(stack_file))
-        return cls(stack_file.parent, _path(layout.dir))
-
     @property
     def dir(self) -> Path:
-        return _path(self.layout.dir)
+        return self.root / DEFAULT_STATE_DIR if self.state_dir is None else self.state_dir
 
     @property
     def state_file(self) -> Path:
-        return _path(self.layout.state_file)
+        return self.dir / "state.json"
 
     @property
     def pid_file(self) -> Path:
-        return _path(self.layout.pid_file)
+        return self.dir / "supervisor.pid"
 
     @property
     def socket(self) -> Path:
-        return _path(self.layout.socket)
+        return self.dir / "devstack.sock"
 
     @property
     def log_dir(self) -> Path:
-        return _path(self.layout.log_dir)
+        return self.dir / "logs"
 
     @property
     def spec_cache(self) -> Path:
-        return _path(self.layout.spec_cache)
+        return self.dir / "spec-cache.json"  # devstack.speccache
 
     def log_file(self, service: str) -> Path:
-        return _path(self.layout.log_file(service))
+        return self.log_dir / f"{service}.log"
 
     def prepare(self) -> None:
         """Create the state folder (0700, its parents as usual) with its ``.gitignore``,
         or check that the existing one is safe to use (and give it the ``.gitignore``)."""
-        parent = os.path.dirname(self.layout.dir)
-        if parent:
-            os.makedirs(parent, exist_ok=True)
-        make_private_dir(self.layout.dir)
+        self.dir.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         old = os.umask(0o077)
         try:
-            os.makedirs(self.layout.log_dir, exist_ok=True)
-            made = write_gitignore(self.layout.dir)
+            self.log_dir.mkdir(exist_ok=True)
+            made = write_gitignore(self.dir)
         finally:
             os.umask(old)
         if made:  # a new folder, or one of an earlier devstack: once per folder
             from devstack.gitexclude import exclude_from_git
 
-            exclude_from_git(self.layout.dir)
+            exclude_from_git(str(self.dir))
 
 
-def write_gitignore(state_dir: str) -> bool:
+def write_gitignore(state_dir: str | os.PathLike[str]) -> bool:
     """``.gitignore`` of ``*`` in ``state_dir`` unless it has one (the user's stays);
     True when it was written."""
     path = os.path.join(state_dir, ".gitignore")

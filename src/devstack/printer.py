@@ -29,10 +29,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 
-from devstack.logs import LogChunk
-
 if TYPE_CHECKING:
-    import asyncio  # client commands format lines here and must not import asyncio
+    import asyncio  # `devstack logs` formats lines here and must not import asyncio
+
+    from devstack.logs import LogChunk
 
 STACK_NAME = "devstack"
 RESET = "\x1b[0m"

@@ -440,7 +440,7 @@ def running_supervisor(paths: StatePaths) -> tuple[int, str] | None:
 def run_stack(stack: StackSpec, names: Sequence[str] = (), **kwargs: Any) -> int:
     """Run the supervisor in a fresh event loop (the CLI's entry point)."""
     # The modules and the config live as long as the process: frozen, no collection
-    # walks them again (`devstack up` starts with collection off: cli.main).
+    # walks them again.
     gc.freeze()
     gc.enable()
     return asyncio.run(Supervisor(stack, names, **kwargs).run())

@@ -96,3 +96,58 @@ def test_version_and_help_exit_0(tmp_path: Path, args: tuple[str, ...]) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
     assert "Traceback" not in result.stderr
+
+
+def test_logs_since_refuses_a_duration_stack_toml_refuses(tmp_path: Path) -> None:
+    """`logs --since` reads durations as stack.toml does: "30s1m" (units out of order)
+    is refused by both, exit 2, with the same words."""
+    write_stack(tmp_path, '[services.web]\ncmd = "sleep 30"\nstop_timeout = "30s1m"\n')
+    config = run_devstack(tmp_path, "config")
+    assert config.returncode == 2, config.stdout + config.stderr
+    assert "'30s1m': write each unit once, largest first" in config.stderr
+    write_stack(tmp_path, '[services.web]\ncmd = "sleep 30"\n')
+    logs = run_devstack(tmp_path, "logs", "--since", "30s1m")
+    assert logs.returncode == 2, logs.stdout + logs.stderr
+    assert logs.stderr.startswith("error: --since: '30s1m': write each unit once, largest first")
+    assert "Traceback" not in logs.stderr
+    assert run_devstack(tmp_path, "logs", "--since", "1m30s").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("up", "--no-such-flag"),
+        ("up", "--watch", "--no-watch"),
+        ("stop",),  # SVC is required
+        ("ps", "extra"),
+        ("logs", "-n", "x"),
+        ("frobnicate",),
+        (),
+    ],
+    ids=[
+        "unknown-flag",
+        "exclusive-pair",
+        "missing-svc",
+        "extra-arg",
+        "bad-int",
+        "command",
+        "none",
+    ],
+)
+def test_bad_usage_exits_2_with_the_usage_and_starts_nothing(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    write_stack(tmp_path, '[services.web]\ncmd = "sleep 30"\n')
+    result = run_devstack(tmp_path, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("usage: devstack"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".devstack").exists()
+
+
+@pytest.mark.parametrize("command", ["up", "ps", "logs", "restart", "stop", "start", "down"])
+def test_each_command_has_its_help(tmp_path: Path, command: str) -> None:
+    result = run_devstack(tmp_path, command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: devstack {command} [-h]"), result.stdout
+    assert "--file" in result.stdout

@@ -26,7 +26,7 @@ from devstack.control.client import ControlClient
 from devstack.control.server import ControlServer, remove_stale, serve
 from devstack.errors import DevstackError, NoStackRunning, UsageError
 from devstack.logs import LogChunk, LogSubscription, make_chunk
-from devstack.paths import StateLayout, StatePaths, UnsafeStateDir
+from devstack.paths import StatePaths, UnsafeStateDir
 
 
 class FakeControl:
@@ -151,7 +151,7 @@ def raw(path: Path, data: bytes, timeout: float = 10.0) -> list[dict[str, object
 
 
 def test_ps_status_hello_over_the_socket(running: Running) -> None:
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         assert client.call("ps") == [
             {"name": "api", "state": "healthy"},
             {"name": "web", "state": "healthy"},
@@ -251,7 +251,7 @@ def _refuse_other_uid(running: Running, caplog: pytest.LogCaptureFixture) -> Non
             os.chmod(path.parent, 0o700)
         wait_until(lambda: "refused a connection from uid 65534" in caplog.text)
     assert running.control.calls == []
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         assert client.call("ps")
 
 
@@ -282,7 +282,7 @@ def test_hostile_requests_get_error_replies_and_reach_nothing(
         [reply] = raw(path, json.dumps(request).encode() + b"\n")
         assert reply["ok"] is False, request
         assert isinstance(reply["error"], dict) and reply["error"]["message"]
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         with pytest.raises(UsageError, match="no service named '\\$\\(touch x\\)'"):
             client.call("restart", {"names": ["$(touch x)"]})
         with pytest.raises(UsageError, match="no service named 'apj'") as info:
@@ -320,7 +320,7 @@ def test_garbage_huge_line_unknown_verb_wrong_version(running: Running) -> None:
     if received:  # the reply may be lost to the reset of a closed-with-unread-data socket
         assert b"longer than 65536 bytes" in received
     assert psutil.Process().memory_info().rss - rss < 20 * 2**20
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         assert client.call("ps")
 
 
@@ -330,7 +330,7 @@ def test_half_a_line_then_idle_is_closed_others_served(running: Running) -> None
         idle.settimeout(10)
         idle.connect(os.fspath(running.server.path))
         idle.sendall(b'{"v":1,"cmd":"p')
-        with ControlClient.connect(StateLayout(str(running.root))) as client:
+        with ControlClient.connect(StatePaths(running.root)) as client:
             assert client.call("ps")
         received = b""
         while chunk := idle.recv(65536):  # returns b"" once the server closed it
@@ -339,7 +339,7 @@ def test_half_a_line_then_idle_is_closed_others_served(running: Running) -> None
 
 
 def test_several_requests_on_one_connection(running: Running) -> None:
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         for _ in range(5):
             assert client.call("status") == running.control.status()
         assert client.call("restart", {"names": ["api"], "with_dependents": False}) == [
@@ -348,7 +348,7 @@ def test_several_requests_on_one_connection(running: Running) -> None:
 
 
 def test_logs_history_then_end(running: Running) -> None:
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         results = list(client.stream("logs", {"names": ["api"]}))
     assert [r["chunk"]["text"] for r in results] == ["one\n"]  # type: ignore[index]
 
@@ -358,7 +358,7 @@ def test_logs_follow_no_gap_no_duplicate_at_the_seam(running: Running) -> None:
     seam = control.history[1]
     # A chunk both in the history and in the new subscription's queue, then a later one.
     control.queued_on_subscribe = [seam, make_chunk("api", "stdout", "three", 3.0)]
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         stream = client.stream("logs", {"follow": True})
         texts = [next(stream)["chunk"]["text"] for _ in range(3)]  # type: ignore[index]
         assert texts == ["one\n", "two\n", "three\n"]
@@ -378,12 +378,12 @@ def test_long_root_uses_the_short_socket_path(tmp_path: Path, control: FakeContr
         assert p.fits(path) and str(path).startswith(f"/tmp/devstack-{os.getuid()}/")
         assert (root / ".devstack" / "socket-path").read_text().strip() == str(path)
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-        with ControlClient.connect(StateLayout(str(root))) as client:
+        with ControlClient.connect(StatePaths(root)) as client:
             assert client.call("ps")
     finally:
         server.close()
     with pytest.raises(NoStackRunning):
-        ControlClient.connect(StateLayout(str(root)))
+        ControlClient.connect(StatePaths(root))
 
 
 @pytest.mark.parametrize("how", ["symlink", "0777", "other-uid"])
@@ -412,7 +412,7 @@ def test_unsafe_state_dir_is_refused_naming_it(
 def test_a_second_server_never_replaces_a_live_socket(running: Running) -> None:
     with pytest.raises(DevstackError, match="already running"):
         start_server(running.root, FakeControl())
-    with ControlClient.connect(StateLayout(str(running.root))) as client:
+    with ControlClient.connect(StatePaths(running.root)) as client:
         assert client.call("ps")
 
 
@@ -428,7 +428,7 @@ def test_remove_stale_removes_dead_files_never_a_live_socket(
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.bind(os.fspath(paths.socket))  # a socket file nobody listens on
     with pytest.raises(NoStackRunning):
-        ControlClient.connect(StateLayout(str(tmp_path)))
+        ControlClient.connect(StatePaths(tmp_path))
     assert remove_stale(paths) is True
     assert not paths.socket.exists() and not paths.pid_file.exists()
     assert remove_stale(paths) is False

@@ -29,9 +29,9 @@ import psutil
 import pytest
 
 from conftest import LEAK_TAG, free_port, is_alive, program, wait_until
-from devstack.commands.detach import up_into_running
+from devstack.cli.detach import up_into_running
 from devstack.control.client import ControlClient
-from devstack.paths import StateLayout
+from devstack.paths import StatePaths
 from support.stackrun import kill_group, supervisor_pid
 
 PY = sys.executable
@@ -393,7 +393,7 @@ def test_up_svc_waits_for_a_slow_start_whatever_its_connection_timeout(
         """,
     )
     with detached(tmp_path, "fast"):
-        layout = StateLayout.of_file(str(tmp_path / "stack.toml"))
+        layout = StatePaths.of_file(tmp_path / "stack.toml")
         client = ControlClient.connect(layout, timeout=0.5)  # as cmd_up's connect_running
         assert up_into_running(client, tmp_path, ["slow"]) == 0
         out = capsys.readouterr().out

@@ -13,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from devstack.commands.docs import TOPICS, page
+from devstack.cli.docs import TOPICS, page
 from support.stackrun import run_devstack
 
 ROOT = Path(__file__).resolve().parents[2]

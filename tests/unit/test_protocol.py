@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from devstack.commands.control import parse_file_line, parse_since, ps_table
+from devstack.cli.logs import parse_since
+from devstack.cli.ps import ps_table
 from devstack.control import protocol as p
 from devstack.errors import UsageError
+from devstack.logfiles import parse_file_line
 
 
 def test_request_round_trip() -> None:

@@ -12,7 +12,6 @@ import pytest
 from devstack.config import load_stack
 from devstack.paths import (
     GITIGNORE,
-    StateLayout,
     StatePaths,
     UnsafeStateDir,
     configured_state_dir,
@@ -110,11 +109,11 @@ def test_client_reads_the_key_as_the_loader_resolves_it(
     assert configured_state_dir(str(file)) == "var/ds"
     stack = load_stack(file)
     assert stack.state_dir() == tmp_path / "var" / "ds"
-    assert StateLayout.of_file(str(file)).dir == str(tmp_path / "var" / "ds")
+    assert StatePaths.of_file(str(file)).dir == tmp_path / "var" / "ds"
     assert StatePaths.of_stack(stack) == StatePaths.of_file(file)
     monkeypatch.setenv("DEVSTACK_STATE_DIR", str(tmp_path / "env"))
     assert load_stack(file).state_dir() == tmp_path / "env"
-    assert StateLayout.of_file(str(file)).dir == str(tmp_path / "env")
+    assert StatePaths.of_file(str(file)).dir == tmp_path / "env"
 
 
 @pytest.mark.parametrize(

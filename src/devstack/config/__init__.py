@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from devstack.config.cached import load_for_command
 from devstack.config.load import load_stack
 from devstack.config.report import dump_resolved
 
@@ -20,4 +21,4 @@ def json_schema() -> dict[str, Any]:
     return from_models()
 
 
-__all__ = ["dump_resolved", "json_schema", "load_stack"]
+__all__ = ["dump_resolved", "json_schema", "load_for_command", "load_stack"]

@@ -1,22 +1,19 @@
-"""The control client: a bare socket and ``json``, so ``devstack ps`` starts fast.
+"""The control client: a socket and ``json``, one request and reply per line.
 
-No asyncio, httpx, pydantic or psutil may be imported on this path, nor dataclasses,
-typing or pathlib (tests/integration/test_control_cli.py checks the whole set).
+The client commands import this: no asyncio, httpx, pydantic, psutil or watchfiles
+(tests/integration/test_control_cli.py checks it); the standard library is fine.
 """
 
 from __future__ import annotations
 
-import _socket  # the C module: socket.py's enums and selectors add ~6 ms to every command
 import os
+import socket
+from collections.abc import Iterator
+from types import TracebackType
 
 from devstack.control import protocol as p
 from devstack.errors import DevstackError, NoStackRunning, UsageError
-from devstack.paths import StateLayout, recorded_pid
-
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from types import TracebackType
+from devstack.paths import StatePaths, recorded_pid
 
 _READ_SIZE = 1 << 16
 
@@ -57,20 +54,20 @@ def _is_zombie(pid: int) -> bool:
 class ControlClient:
     """One connection to a running supervisor; several requests may be sent on it."""
 
-    def __init__(self, sock: _socket.socket) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._timeout = sock.gettimeout()  # of a quick request; p.WAITING ones have none
         self._buffer = bytearray()  # received, not yet returned: at most one partial line
 
     @classmethod
-    def connect(cls, paths: StateLayout, timeout: float | None = 30.0) -> ControlClient:
+    def connect(cls, paths: StatePaths, timeout: float | None = 30.0) -> ControlClient:
         """Connect to the supervisor whose state folder ``paths`` names; NoStackRunning
         if none answers."""
         root = paths.root
         pid = recorded_pid(paths.pid_file)
         if pid is not None and not is_pid_alive(pid):
             raise NoStackRunning(root)  # a stale socket of a dead supervisor
-        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
             sock.connect(p.socket_location(paths.dir))
@@ -141,3 +138,14 @@ class ControlClient:
             if isinstance(reply.result, dict) and reply.result.get("end") is True:
                 return
             yield reply.result
+
+
+def ps_rows(paths: StatePaths) -> list[dict[str, object]] | None:
+    """The running stack's ``ps`` rows; None when no supervisor answers."""
+    try:
+        with ControlClient.connect(paths, timeout=5.0) as client:
+            rows = client.call("ps")
+    except (NoStackRunning, OSError):
+        return None
+    assert isinstance(rows, list)
+    return rows

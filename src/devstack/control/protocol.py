@@ -6,21 +6,21 @@
 
 ``logs`` streams: one reply per chunk (``{"chunk": {...}}``), then ``{"end": true}``;
 with ``follow`` the connection stays open and live chunks keep coming instead.
-docs/protocol.md is the user-facing description. The client imports this, so it stays
-cheap to import: stdlib json/os/sys only, records instead of dataclasses, no typing.
+docs/protocol.md is the user-facing description. The client imports this: stdlib only.
 What the supervisor offers the server is ``seam.StackControl``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from devstack.errors import DevstackError
-from devstack.record import Record
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from devstack.logs import LogChunk
 
@@ -49,30 +49,24 @@ class ProtocolError(DevstackError):
         self.kind = kind
 
 
-class Request(Record):
-    __slots__ = ("args", "cmd")
-
-    def __init__(self, cmd: str, args: dict[str, object] | None = None) -> None:
-        self.cmd = cmd
-        self.args: dict[str, object] = {} if args is None else args
+@dataclass(frozen=True, slots=True)
+class Request:
+    cmd: str
+    args: dict[str, object] = field(default_factory=dict)
 
 
-class ErrorInfo(Record):
-    __slots__ = ("hint", "kind", "message")
-
-    def __init__(self, message: str, hint: str | None = None, kind: str = PROTOCOL) -> None:
-        self.message = message
-        self.hint = hint
-        self.kind = kind
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    message: str
+    hint: str | None = None
+    kind: str = PROTOCOL
 
 
-class Reply(Record):
-    __slots__ = ("error", "ok", "result")
-
-    def __init__(self, ok: bool, result: object = None, error: ErrorInfo | None = None) -> None:
-        self.ok = ok
-        self.result = result
-        self.error = error
+@dataclass(frozen=True, slots=True)
+class Reply:
+    ok: bool
+    result: object = None
+    error: ErrorInfo | None = None
 
 
 def ok(result: object) -> Reply:
@@ -160,20 +154,12 @@ def decode_reply(line: bytes) -> Reply:
 # --- arguments of each command (reject, never coerce) ---------------------------------
 
 
-class LogsArgs(Record):
-    __slots__ = ("follow", "n", "names", "since")
-
-    def __init__(
-        self,
-        names: list[str],
-        n: int | None = None,  # last n lines per service
-        since: float | None = None,  # epoch seconds
-        follow: bool = False,
-    ) -> None:
-        self.names = names
-        self.n = n
-        self.since = since
-        self.follow = follow
+@dataclass(frozen=True, slots=True)
+class LogsArgs:
+    names: list[str]
+    n: int | None = None  # last n lines per service
+    since: float | None = None  # epoch seconds
+    follow: bool = False
 
 
 _ALLOWED_ARGS: dict[str, frozenset[str]] = {
@@ -219,8 +205,6 @@ def logs_args(request: Request) -> LogsArgs:
     if since is not None:
         if isinstance(since, bool) or not isinstance(since, int | float):
             raise ProtocolError("since must be epoch seconds", kind=USAGE)
-        import math  # server side only
-
         if not math.isfinite(since):
             raise ProtocolError("since must be finite", kind=USAGE)
         since = float(since)
@@ -238,16 +222,16 @@ def chunk_result(chunk: LogChunk) -> dict[str, object]:
     }
 
 
-# --- where the socket is (str and os.path: the client does not import pathlib) ------------
+# --- where the socket is ------------------------------------------------------------------
 
 
-def default_socket(state_dir: str) -> str:
+def default_socket(state_dir: str | os.PathLike[str]) -> str:
     return os.path.join(state_dir, "devstack.sock")
 
 
 def short_socket(root: str) -> str:
     """The fallback for a root too deep for sun_path: /tmp/devstack-UID/HASH.sock."""
-    import hashlib  # only the server needs it; the client reads SOCKET_PATH_FILE
+    import hashlib  # the server's alone: the client reads SOCKET_PATH_FILE
 
     digest = hashlib.sha256(os.fsencode(root)).hexdigest()[:16]
     return f"/tmp/devstack-{os.getuid()}/{digest}.sock"
@@ -257,7 +241,7 @@ def fits(path: str | os.PathLike[str]) -> bool:
     return len(os.fsencode(path)) <= SOCKET_PATH_MAX
 
 
-def socket_location(state_dir: str) -> str:
+def socket_location(state_dir: str | os.PathLike[str]) -> str:
     """Where the running supervisor of ``state_dir`` listens (what the client connects to)."""
     try:
         with open(os.path.join(state_dir, SOCKET_PATH_FILE), encoding="utf-8") as f:

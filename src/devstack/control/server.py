@@ -84,7 +84,7 @@ def remove_stale(paths: StatePaths) -> bool:
     pid = recorded_pid(paths.pid_file)
     if pid is not None and pid != os.getpid() and _is_supervisor(pid):
         return False
-    location = Path(p.socket_location(paths.layout.dir))
+    location = Path(p.socket_location(paths.dir))
     if _is_live(location):
         return False
     removed = False
@@ -101,7 +101,7 @@ def remove_stale(paths: StatePaths) -> bool:
 def _choose_path(paths: StatePaths) -> Path:
     """The socket path: .devstack/devstack.sock, or the short fallback when too long."""
     record = paths.dir / p.SOCKET_PATH_FILE
-    default = Path(p.default_socket(paths.layout.dir))
+    default = Path(p.default_socket(paths.dir))
     if p.fits(default):
         record.unlink(missing_ok=True)
         return default

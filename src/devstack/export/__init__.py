@@ -1,6 +1,6 @@
 """Hand a stack on: compose.yaml, systemd units, a Procfile; and stack.toml from a Procfile.
 
 Each writer is a pure function of ``source.ExportSource`` (the resolved stack plus
-the config as written) that returns text; ``devstack.commands.export`` and
-``devstack.commands.init`` do the file handling.
+the config as written) that returns text; ``devstack.cli.export`` and
+``devstack.cli.init`` do the file handling.
 """

@@ -16,11 +16,10 @@ from pathlib import Path
 import httpx
 
 from devstack.checks.command import shown
-from devstack.commands.control import _file_lines
-from devstack.commands.detach import ps_rows
-from devstack.control.client import ControlClient
+from devstack.control.client import ControlClient, ps_rows
 from devstack.errors import NoStackRunning
-from devstack.paths import StateLayout
+from devstack.logfiles import read_lines
+from devstack.paths import StatePaths
 from devstack.refusals import event_addresses, refused_addresses, url_port
 from devstack.smoke import cause, judge
 from devstack.smoke.result import HEALTHY_STATES, StepResult
@@ -86,7 +85,7 @@ def send(http: httpx.Client, spec: SmokeSpec) -> Answer:
 class StackView:
     """The running stack as the control socket shows it: ps rows and log lines."""
 
-    def __init__(self, paths: StateLayout, last_rows: Sequence[dict[str, object]] = ()) -> None:
+    def __init__(self, paths: StatePaths, last_rows: Sequence[dict[str, object]] = ()) -> None:
         self.paths = paths
         # What ps said last: a supervisor with nothing left running (every service
         # blocked or failed) ends, and its story is still to be told.
@@ -111,7 +110,7 @@ class StackView:
         try:
             client = ControlClient.connect(self.paths, timeout=10.0)
         except NoStackRunning:  # ended: its log file is the record
-            kept = _file_lines(self.paths, service)
+            kept = read_lines(self.paths, service)
             return [x.text for x in kept if x.stream in streams and x.time >= (since or 0.0)]
         with client:
             for result in client.stream("logs", request):

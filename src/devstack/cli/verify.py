@@ -18,25 +18,47 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from devstack.cli.options import EXIT_CODES, add_file_option
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError
 
 if TYPE_CHECKING:
-    from devstack.paths import StateLayout
+    from devstack.cli.options import Subparsers
+    from devstack.paths import StatePaths
     from devstack.smoke.result import StepResult
     from devstack.spec import StackSpec
 
 SETTLE_TIMEOUT = 600.0  # as long as up -d waits
 
 
+def add_parser(sub: Subparsers) -> None:
+    verify = sub.add_parser(
+        "verify",
+        help="start the stack (or use the running one), run the [[smoke]] checks",
+        description="Start the stack in the background if none runs (stopped again at the end "
+        "unless --keep), wait until every service has an outcome, send each [[smoke]] request, "
+        "print a pass/fail table with the cause of each failure. Exit 1 if a step failed.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_file_option(verify)
+    verify.add_argument("--keep", action="store_true", help="leave a stack verify started running")
+    verify.add_argument("--json", action="store_true", help="print the results as JSON")
+    verify.add_argument(
+        "--junit", type=Path, default=None, metavar="FILE", help="also write JUnit XML to FILE"
+    )
+    verify.set_defaults(func=cmd_verify)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
-    from devstack.cli import _load
-    from devstack.commands.detach import connect_running
+    from devstack.cli.detach import connect_running
+    from devstack.config import load_for_command
     from devstack.paths import StatePaths
 
-    stack = _load(args, cached=True)  # a config error ends here: exit 2, nothing started
+    # A config error ends here: exit 2, nothing started.
+    stack = load_for_command(args.file, cached=True)
     assert stack.file is not None
     root = stack.root
-    paths = StatePaths.of_stack(stack).layout
+    paths = StatePaths.of_stack(stack)
     running = connect_running(paths)
     started = running is None
     if running is not None:
@@ -65,7 +87,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]]) -> str | None:
     """Start the stack detached; None once every service has an outcome (``outcome``
     gets their ps rows), else why it could not be started."""
-    from devstack.commands.detach import detach
+    from devstack.cli.detach import detach
 
     assert stack.file is not None
     root, names = stack.root, list(stack.services)
@@ -81,7 +103,7 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
         from devstack.paths import StatePaths
         from devstack.smoke.run import StackView, rows_from_logs
 
-        outcome.extend(rows_from_logs(StackView(StatePaths.of_stack(stack).layout), names, since))
+        outcome.extend(rows_from_logs(StackView(StatePaths.of_stack(stack)), names, since))
     if not outcome:
         return "devstack: the stack could not be started\n" + captured.getvalue().rstrip()
     progress.write(captured.getvalue())
@@ -104,9 +126,10 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _settle(paths: StateLayout) -> str | None:
+def _settle(paths: StatePaths) -> str | None:
     """Wait until every service of the running stack has an outcome (as up -d does)."""
-    from devstack.commands.detach import is_settled, ps_rows
+    from devstack.cli.detach import is_settled
+    from devstack.control.client import ps_rows
 
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while not is_settled(rows := ps_rows(paths)):
@@ -119,7 +142,7 @@ def _settle(paths: StateLayout) -> str | None:
 
 
 def _down(args: argparse.Namespace, progress: TextIO) -> None:
-    from devstack.commands.control import cmd_down
+    from devstack.cli.down import cmd_down
     from devstack.errors import NoStackRunning
 
     with contextlib.redirect_stdout(progress), contextlib.suppress(NoStackRunning):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.resources import files
-from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING
 
 from devstack.errors import UsageError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from devstack.cli import Subparsers
+    from importlib.resources.abc import Traversable
+
+    from devstack.cli.options import Subparsers
 
 # topic -> (file in devstack/docs/, what it covers); the first is the default.
 TOPICS: dict[str, tuple[str, str]] = {
@@ -45,6 +45,8 @@ def add_parser(sub: Subparsers) -> None:
 
 def page(topic: str) -> Traversable:
     """The packaged page of ``topic``; UsageError naming the topics for another."""
+    from importlib.resources import files
+
     entry = TOPICS.get(topic.removesuffix(".md"))
     if entry is None:
         raise UsageError(

@@ -15,15 +15,44 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.errors import EXIT_OK, UsageError
 from devstack.stackfile import PROCFILE, STACK_FILE
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from devstack.cli.options import Subparsers
     from devstack.export.fromprocfile import Inferred
 
 PACKAGE_JSON = "package.json"
+
+
+def add_parser(sub: Subparsers) -> None:
+    init = sub.add_parser(
+        "init",
+        help="write a commented stack.toml from a Procfile or package.json",
+        description="One service per Procfile line (else per part of package.json's dev "
+        "script, else the Python web app found here), with the port, probe, import check and "
+        "dependencies its command reveals. Never overwrites without --force.",
+    )
+    init.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the Procfile or package.json to read (default: ./Procfile, then ./package.json)",
+    )
+    init.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=None,
+        metavar="OUT",
+        help="where to write (default: ./stack.toml)",
+    )
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.set_defaults(func=cmd_init)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

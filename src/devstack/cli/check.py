@@ -7,28 +7,42 @@ warning; exit 1 if any check failed.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from devstack.checks.result import CheckResult
+from devstack.cli.options import add_file_option, add_services
 from devstack.errors import EXIT_FAILED, EXIT_OK
+
+if TYPE_CHECKING:
+    from devstack.checks.result import CheckResult
+    from devstack.cli.options import Subparsers
+
+
+def add_parser(sub: Subparsers) -> None:
+    check = sub.add_parser(
+        "check",
+        help="run every preflight check, start nothing",
+        description="Check each service (or SVC...): executable, app import, port, env wiring, "
+        "check.cmd. One line per check; exit 1 if any failed.",
+    )
+    add_services(check, help="services to check")
+    add_file_option(check)
+    check.add_argument("--json", action="store_true", help="print the results as JSON")
+    check.set_defaults(func=cmd_check)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from devstack.checks.runner import check_stack
-    from devstack.config import load_stack
-    from devstack.spec import require_services
-    from devstack.stackfile import find_stack_file
+    import asyncio
 
-    file = find_stack_file(getattr(args, "file", None), Path.cwd())
-    stack = load_stack(file, Path.cwd())
-    names: list[str] = list(getattr(args, "services", None) or [])
-    require_services(stack, names)
+    from devstack.checks.runner import check_stack
+    from devstack.config import load_for_command
+    from devstack.spec import require_services
     from devstack.watchrules import print_warnings
 
+    stack = load_for_command(args.file)
+    names: list[str] = list(args.services)
+    require_services(stack, names)
     print_warnings(stack)
     from devstack.setupsteps import pending
 
@@ -40,7 +54,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if (why := pending(spec, state, stack.file)) is not None
     }
     results = asyncio.run(check_stack(stack, names, setup_pending=waiting))
-    if getattr(args, "json", False):
+    if args.json:
         failed = any(r.failed for rs in results.values() for r in rs)
         payload = {
             "ok": not failed,

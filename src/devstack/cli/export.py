@@ -12,13 +12,37 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devstack.cli.options import add_file_option
 from devstack.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
+    from devstack.cli.options import Subparsers
     from devstack.export.source import ExportSource
 
 MARK = "Written by `devstack export"
 DEFAULT_OUT = {"compose": "compose.yaml", "systemd": "systemd", "procfile": "Procfile"}
+
+
+def add_parser(sub: Subparsers) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write the stack as compose.yaml, systemd units or a Procfile",
+        description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
+        "per service and a target; procfile: a Procfile, with what it cannot express on stderr.",
+    )
+    export.add_argument("format", choices=["compose", "systemd", "procfile"])
+    add_file_option(export)
+    export.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="file (systemd: directory) to write; default beside stack.toml; - for stdout",
+    )
+    export.add_argument(
+        "--force", action="store_true", help="replace a file not written by devstack export"
+    )
+    export.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -12,24 +12,23 @@ from __future__ import annotations
 import argparse
 import errno
 import os
-import shutil
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from devstack.clientargs import FILE, add_option
+from devstack.cli.options import add_file_option
 from devstack.errors import UsageError
 
-TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from devstack.cli import Subparsers
-    from devstack.spec import ServiceSpec, StackSpec
+    from devstack.cli.options import Subparsers
+    from devstack.spec import ServiceSpec
 
 # What a shell answers for a command it cannot find, or cannot run.
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 
 
-def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
+def add_parser(sub: Subparsers) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "exec",
         help="run a one-off command in a service's cwd, environment and venv",
@@ -42,11 +41,11 @@ def add_parser(sub: Subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "service", metavar="SVC", help="the service whose cwd, environment and venv to use"
     )
-    add_option(parser, FILE)
+    add_file_option(parser)
     parser.add_argument(
         "command", nargs=argparse.REMAINDER, metavar="CMD", help="the command and its arguments"
     )
-    return parser
+    parser.set_defaults(func=cmd_exec)
 
 
 def command_of(args: argparse.Namespace) -> list[str]:
@@ -77,15 +76,19 @@ def exec_env(spec: ServiceSpec) -> dict[str, str]:
 
 def resolve(program: str, env: dict[str, str]) -> str | None:
     """``program`` as the shell would find it: on the env's PATH, or a path (from cwd)."""
+    import shutil
+
     if os.sep in program:
         return program if os.path.exists(program) else None
     return shutil.which(program, path=env.get("PATH", os.defpath))
 
 
-def cmd_exec(args: argparse.Namespace, stack: StackSpec) -> int:
+def cmd_exec(args: argparse.Namespace) -> int:
+    from devstack.config import load_for_command
     from devstack.setupsteps import with_found_venv
     from devstack.spec import require_services
 
+    stack = load_for_command(args.file, cached=True)
     require_services(stack, [args.service])
     argv = command_of(args)
     spec = with_found_venv(stack.services[args.service])  # a venv made since the config was read

@@ -14,14 +14,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from devstack.control.client import ControlClient
+from devstack.control.client import ControlClient, ps_rows
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
-from devstack.paths import StateLayout, StatePaths
-
-if TYPE_CHECKING:
-    import argparse
+from devstack.paths import StatePaths
 
 # A start has an outcome once no service is still on its way.
 _ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
@@ -33,7 +29,7 @@ def is_settled(rows: list[dict[str, object]] | None) -> bool:
     return rows is not None and not any(r["state"] in _ON_THE_WAY for r in rows)
 
 
-def connect_running(paths: StateLayout) -> ControlClient | None:
+def connect_running(paths: StatePaths) -> ControlClient | None:
     try:
         return ControlClient.connect(paths, timeout=30.0)
     except NoStackRunning:
@@ -120,7 +116,7 @@ def detach(
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
-        rows = ps_rows(paths.layout)
+        rows = ps_rows(paths)
         if is_settled(rows):
             break
         time.sleep(0.05)
@@ -151,17 +147,3 @@ def lines_since(path: Path, offset: int, limit: int = 1 << 20) -> list[str]:
         f.seek(start)
         lines = f.read().decode("utf-8", "replace").splitlines()
     return lines[1:] if start > offset else lines  # not a cut first line
-
-
-def ps_rows(paths: StateLayout) -> list[dict[str, object]] | None:
-    try:
-        with ControlClient.connect(paths, timeout=5.0) as client:
-            rows = client.call("ps")
-    except (NoStackRunning, OSError):
-        return None
-    assert isinstance(rows, list)
-    return rows
-
-
-def cmd_up_detached(args: argparse.Namespace, stack_file: Path) -> int:
-    return detach(stack_file, stack_file.parent, list(args.services))

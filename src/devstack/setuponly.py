@@ -1,4 +1,4 @@
-"""``devstack setup [SVC...] [--force]``: run the setup steps alone, start nothing.
+"""The setup steps of a stack run on their own, nothing started (``devstack setup``).
 
 Each service's setup waits for the setup steps of what it depends on (not for their
 health: nothing is started); independent ones run at once. Output goes through the
@@ -8,14 +8,12 @@ every running setup's process tree; a second Ctrl-C kills at once.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import signal
 import sys
 import uuid
 
-from devstack import graph
 from devstack.errors import EXIT_FAILED, EXIT_OK
 from devstack.guardian import Guardian
 from devstack.logs import LogHub, max_bytes_from_env
@@ -23,32 +21,17 @@ from devstack.paths import StatePaths
 from devstack.printer import Printer
 from devstack.process import ProcessRecord, use_pidfd_child_watcher
 from devstack.setupsteps import SetupOutcome, SetupRunner
-from devstack.spec import StackSpec, require_services
+from devstack.spec import StackSpec
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def cmd_setup(args: argparse.Namespace, stack: StackSpec) -> int:
-    require_services(stack, args.services)
-    deps = {n: list(s.depends_on) for n, s in stack.services.items()}
-    chosen = graph.closure(deps, args.services) if args.services else set(stack.services)
-    order = [n for n in graph.start_order(deps) if n in chosen]
-    if not any(stack.services[n].setup for n in order):
-        where = stack.file or stack.root
-        print(f"devstack: no setup step to run ({where} declares none for these services)")
-        return EXIT_OK
-    color = False if args.no_color else None
-    code = asyncio.run(_SetupOnly(stack, order, force=args.force, color=color).run())
-    from devstack.supervisor import running_supervisor
-
-    if code == EXIT_OK and running_supervisor(StatePaths.of_stack(stack)) is not None:
-        # The running processes were started before this setup: they do not see it yet.
-        names = " ".join(n for n in order if stack.services[n].setup)
-        print(f"devstack: the stack is running; to use this: devstack restart {names}")
-    return code
+def run_setup_only(stack: StackSpec, order: list[str], *, force: bool, color: bool | None) -> int:
+    """Run the setup steps of ``order`` (dependencies first); the exit code."""
+    return asyncio.run(SetupOnly(stack, order, force=force, color=color).run())
 
 
-class _SetupOnly:
+class SetupOnly:
     """The setup steps of ``order`` (dependencies first) with their own log pipeline."""
 
     def __init__(self, stack: StackSpec, order: list[str], *, force: bool, color: bool | None):

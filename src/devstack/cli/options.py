@@ -1,0 +1,45 @@
+"""What several commands share: the ``--file`` option, SVC..., the exit-code epilog,
+and the state folder of the stack a command names."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING
+
+from devstack.paths import StatePaths
+from devstack.stackfile import find_stack_file
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+EXIT_CODES = """exit codes:
+  0    ok
+  1    a check, a smoke check or a service failed
+  2    bad usage or configuration (nothing was started)
+  3    no stack is running (client commands)
+  130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP
+"""
+FILE_HELP = "stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile"
+NO_COLOR_HELP = "no colours (also: NO_COLOR=1)"
+ALL_SERVICES = "services (default: all)"
+
+
+def add_file_option(
+    parser: argparse.ArgumentParser,
+    flags: tuple[str, ...] = ("-f", "--file"),
+    help: str = FILE_HELP,
+) -> None:
+    """``-f/--file FILE`` (``--file`` alone where ``-f`` means something else)."""
+    parser.add_argument(*flags, dest="file", default=None, help=help)
+
+
+def add_services(
+    parser: argparse.ArgumentParser, nargs: str = "*", help: str | None = ALL_SERVICES
+) -> None:
+    parser.add_argument("services", nargs=nargs, metavar="SVC", help=help)
+
+
+def state_of(args: argparse.Namespace) -> StatePaths:
+    """The state folder of the stack that ``--file`` (else ./stack.toml) defines."""
+    return StatePaths.of_file(find_stack_file(args.file, os.getcwd()))

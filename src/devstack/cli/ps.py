@@ -1,0 +1,106 @@
+"""``devstack ps``: state, pid, health, CPU and memory of each service of the running stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from devstack.cli.options import add_file_option, state_of
+
+if TYPE_CHECKING:
+    from devstack.cli.options import Subparsers
+
+
+def add_parser(sub: Subparsers) -> None:
+    ps = sub.add_parser("ps", help="state, pid, health, CPU and memory of each service")
+    add_file_option(ps)
+    ps.add_argument("--json", action="store_true", help="stable JSON (devstack docs protocol)")
+    ps.set_defaults(func=cmd_ps)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from devstack.control.client import ControlClient
+
+    with ControlClient.connect(state_of(args)) as client:
+        status = client.call("status") if args.json else None  # the table does not show it
+        rows = client.call("ps")
+    if not isinstance(rows, list):
+        rows = []
+    if args.json:
+        out = {"v": 1, "stack": status, "services": rows}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+    else:
+        sys.stdout.write(ps_table(rows))
+    return 0
+
+
+def _duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _size(rss: object) -> str:
+    if not isinstance(rss, int):
+        return "-"
+    value = float(rss)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return "-"
+
+
+def _health(health: object) -> str:
+    if not isinstance(health, dict):
+        return "-"
+    word = "ok" if health.get("ok") else "failing"
+    latency = health.get("latency")
+    if isinstance(latency, int | float):
+        word += f" {latency * 1000:.0f}ms" if latency < 1 else f" {latency:.1f}s"
+    return word
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def ps_table(rows: list[dict[str, object]]) -> str:
+    """The ``devstack ps`` table (pure: unit-testable)."""
+    head = ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "PORT", "URL", "CPU%"]
+    head.append("RSS")
+    table = [head]
+    notes: list[str] = []
+    for row in rows:
+        state = str(row.get("state"))
+        if row.get("stale"):
+            state += f" (stale: {row['stale']})"
+        if row.get("restart_needed"):
+            state += " (restart needed)"
+        cpu = row.get("cpu_percent")
+        table.append(
+            [
+                str(row.get("name")),
+                state,
+                _cell(row.get("pid")),
+                _duration(row.get("uptime")),
+                _cell(row.get("restarts")),
+                _health(row.get("health")),
+                _cell(row.get("port")),
+                _cell(row.get("url")),
+                f"{cpu:.1f}" if isinstance(cpu, int | float) else "-",
+                _size(row.get("rss")),
+            ]
+        )
+        if row.get("reason"):
+            notes.append(f"{row.get('name')}: {row.get('reason')}")
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    return "\n".join(lines + notes) + "\n"

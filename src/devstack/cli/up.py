@@ -1,0 +1,86 @@
+"""``devstack up``: the stack in the foreground (or ``-d``: in the background)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from devstack.cli.options import EXIT_CODES, NO_COLOR_HELP, add_file_option, add_services
+
+if TYPE_CHECKING:
+    from devstack.cli.options import Subparsers
+
+
+def add_parser(sub: Subparsers) -> None:
+    up = sub.add_parser(
+        "up",
+        help="start the stack in the foreground and stream its logs",
+        description="Start the services (or SVC... and what they depend on) in dependency order, "
+        "gate each on its dependencies' health, restart crashes with backoff, stream logs. "
+        "Ctrl-C stops everything gracefully; a second Ctrl-C kills at once.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_services(up, help="services to start (default: all)")
+    add_file_option(up)
+    up.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
+    up.add_argument(
+        "-d",
+        "--detach",
+        action="store_true",
+        help="run in the background (output in .devstack/supervisor.log); return once "
+        "every service is healthy/running or has failed",
+    )
+    up.add_argument(
+        "--no-setup",
+        action="store_true",
+        help="skip the services' setup steps (devstack setup runs them alone)",
+    )
+    watching = up.add_mutually_exclusive_group()
+    watching.add_argument(
+        "--watch",
+        dest="watch",
+        action="store_const",
+        const=True,
+        help='also watch every Python service without a watch key (watch = ["**/*.py"])',
+    )
+    watching.add_argument(
+        "--no-watch",
+        dest="watch",
+        action="store_const",
+        const=False,
+        help="no restart on file changes, whatever the services' watch keys say",
+    )
+    up.set_defaults(func=cmd_up, watch=None)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from devstack.cli.detach import connect_running, detach, up_into_running
+    from devstack.cli.options import state_of
+    from devstack.config import load_for_command
+    from devstack.spec import require_services
+
+    paths = state_of(args)
+    running = connect_running(paths)
+    if running is not None:  # never a second supervisor in one directory
+        return up_into_running(running, paths.root, list(args.services))
+    stack = load_for_command(args.file, cached=True)
+    require_services(stack, args.services)
+    if args.detach:
+        assert stack.file is not None
+        return detach(
+            stack.file, stack.root, list(args.services), no_setup=args.no_setup, watch=args.watch
+        )
+    from devstack.supervisor import run_stack
+    from devstack.watchrules import print_warnings
+
+    color = False if args.no_color else None
+    if stack.from_procfile:
+        print(
+            "devstack: running the Procfile (PORT numbered as honcho does); health probes and "
+            "dependencies need a stack.toml (devstack init writes one)",
+            file=sys.stderr,
+        )
+    print_warnings(stack)
+    return run_stack(stack, args.services, color=color, setup=not args.no_setup, watch=args.watch)

@@ -1,1 +1,0 @@
-"""One module per CLI command that is too big for ``cli.py``: ``cmd_<name>(args) -> int``."""
