@@ -78,7 +78,7 @@ class ServiceSpec:
     setup: str | None = None  # a shell line run (through /bin/sh) before the first start
     setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup
     setup_timeout: float | None = None  # seconds a setup may run; None: no limit
-    watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.watch)
+    watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.runtime.watch)
     watch_ignore: tuple[str, ...] = ()  # globs under cwd never watched (beside the defaults)
     watch_debounce: float = 0.2  # quiet time that ends a batch of changes
     watch_force: bool = False  # watch a self-reloading command anyway (no warning)

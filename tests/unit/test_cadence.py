@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devstack.cadence import full_probe_due
+from devstack.runtime.cadence import full_probe_due
 
 
 def ticks(seconds: float, interval: float, http_every: float | None) -> list[float]:

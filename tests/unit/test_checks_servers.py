@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from devstack.checks.servers import command_port, parse_server, suggest
+from devstack.project.servers import command_port, parse_server, suggest
 
 
 def parse(cmd: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]

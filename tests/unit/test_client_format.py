@@ -4,8 +4,8 @@ service and the same prefix."""
 from __future__ import annotations
 
 from devstack.cli.logs import LineFormat
-from devstack.logfiles import LogLine
-from devstack.printer import colour_of
+from devstack.logs.files import LogLine
+from devstack.logs.printer import colour_of
 
 
 def test_logs_colours_match_the_live_terminal() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devstack.crashcause import crash_cause
+from devstack.runtime.crashcause import crash_cause
 
 IMPORT_TRACE = """\
 Traceback (most recent call last):

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from devstack.process import ExitStatus, ProcessRecord, StopResult
+from devstack.procs.process import ExitStatus, ProcessRecord, StopResult
 
 
 def test_zero_is_ok() -> None:

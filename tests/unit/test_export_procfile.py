@@ -6,8 +6,8 @@ import textwrap
 from pathlib import Path
 
 from devstack.config.procfile import load_procfile
-from devstack.export.procfile import to_procfile
 from devstack.export.source import load_source
+from devstack.export.toprocfile import to_procfile
 from support.demo import copy_demo_stack
 
 

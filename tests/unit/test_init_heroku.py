@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack.checks.servers import parse_server
 from devstack.config import load_stack
 from devstack.config.procfile import parse_procfile, read_procfile
 from devstack.export.fromprocfile import Inferred, infer_services, render_toml
+from devstack.project.servers import parse_server
 
 DATA = Path(__file__).parents[1] / "data" / "init"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devstack.logs import (
+from devstack.logs.hub import (
     LineSplitter,
     LogChunk,
     LogFile,

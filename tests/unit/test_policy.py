@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devstack.policy import backoff_delay, decide_restart
+from devstack.runtime.policy import backoff_delay, decide_restart
 from devstack.spec import RestartSpec
 from devstack.states import RestartPolicy
 

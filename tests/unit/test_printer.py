@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.logs import LogChunk, make_chunk
-from devstack.printer import PALETTE, LineFormatter, Printer, colour_of
+from devstack.logs.hub import LogChunk, make_chunk
+from devstack.logs.printer import PALETTE, LineFormatter, Printer, colour_of
 
 ESC = "\x1b["
 
@@ -60,7 +60,7 @@ def test_colour_is_stable_across_processes() -> None:
     import subprocess
     import sys
 
-    code = "from devstack.printer import colour_of; print(colour_of('backend'))"
+    code = "from devstack.logs.printer import colour_of; print(colour_of('backend'))"
     runs = {
         subprocess.run(
             [sys.executable, "-c", code],

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import modules_after
 from devstack.errors import ConfigError
-from devstack.ports import UNKNOWN_HOLDER, PortHolder, _covers
-from devstack.probes import (
+from devstack.procs.portowners import UNKNOWN_HOLDER, PortHolder, _covers
+from devstack.runtime.probes import (
     CmdProbe,
     HttpProbe,
     LogProbe,
@@ -251,16 +251,16 @@ def test_port_holder_describe() -> None:
 def test_probes_import_httpx_only_for_an_http_probe() -> None:
     loaded = modules_after(
         "from pathlib import Path\n"
-        "from devstack.probes import make_probe\n"
+        "from devstack.runtime.probes import make_probe\n"
         "from devstack.spec import HealthSpec\n"
         "make_probe(HealthSpec('tcp', '127.0.0.1:1'), cwd=Path('.'), env={},"
         " client_factory=lambda: 1/0)\n"
     )
-    assert "devstack.probes" in loaded
+    assert "devstack.runtime.probes" in loaded
     assert "httpx" not in loaded
 
 
 def test_ports_imports_no_asyncio_httpx_or_pydantic() -> None:
-    loaded = modules_after("import devstack.ports")
-    assert "devstack.ports" in loaded
+    loaded = modules_after("import devstack.procs.portowners")
+    assert "devstack.procs.portowners" in loaded
     assert not {"asyncio", "httpx", "pydantic"} & loaded

@@ -12,7 +12,7 @@ from devstack.cli.logs import parse_since
 from devstack.cli.ps import ps_table
 from devstack.control import protocol as p
 from devstack.errors import UsageError
-from devstack.logfiles import parse_file_line
+from devstack.logs.files import parse_file_line
 
 
 def test_request_round_trip() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devstack.refusals import (
+from devstack.runtime.refusals import (
     event_addresses,
     event_text,
     is_local,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devstack.setupsteps import (
+from devstack.runtime.setupsteps import (
     fingerprint,
     read_record,
     record_path,

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from conftest import modules_after
-from devstack import speccache
-from devstack.config import load_stack
+from devstack.config import load_stack, speccache
 from devstack.spec import StackSpec
 
 STACK = """
@@ -214,10 +213,10 @@ def test_a_hit_imports_no_pydantic(tmp_path: Path) -> None:
     speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
     loaded = modules_after(
         "import pathlib\n"
-        "import devstack.speccache, devstack.supervisor, devstack.checks.runner\n"
-        f"spec = devstack.speccache.load(pathlib.Path({str(cache)!r}), "
+        "import devstack.config.speccache, devstack.runtime.supervisor, devstack.checks.runner\n"
+        f"spec = devstack.config.speccache.load(pathlib.Path({str(cache)!r}), "
         f"pathlib.Path({str(file)!r}), {env!r})\n"
         "assert spec is not None and spec.services['web'].depends_on"
     )
-    assert "devstack.supervisor" in loaded
+    assert "devstack.runtime.supervisor" in loaded
     assert "pydantic" not in loaded

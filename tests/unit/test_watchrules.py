@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.spec import ServiceSpec, StackSpec
-from devstack.watch import watched_specs
-from devstack.watchrules import (
+from devstack.runtime.watch import watched_specs
+from devstack.runtime.watchrules import (
     WatchRules,
     config_warnings,
     failure_key,
@@ -20,6 +19,7 @@ from devstack.watchrules import (
     self_reloading,
     summarize,
 )
+from devstack.spec import ServiceSpec, StackSpec
 
 ROOT = Path("/proj/backend")
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from devstack import ports
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import command_argv
-from devstack.checks.result import CheckResult
-from devstack.checks.servers import bind_args, command_port, default_port, parse_server
 from devstack.errors import DevstackError
-from devstack.process import ProcessRecord
+from devstack.procs import portowners as ports
+from devstack.procs.process import ProcessRecord
+from devstack.project.servers import bind_args, command_port, default_port, parse_server
 from devstack.spec import ServiceSpec, StackSpec
 
 # psutil's create_time is rounded differently across calls on some systems.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from devstack.logs import LogChunk, LogSubscription
+    from devstack.logs.hub import LogChunk, LogSubscription
 
 
 class StackControl(Protocol):

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from devstack import __version__
+from devstack.project.venv import find_venv
 from devstack.spec import StackSpec
-from devstack.venv import find_venv
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
 # 9: check_off; 10: state; 11: derived from the fields (services as a table)

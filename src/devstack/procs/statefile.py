@@ -24,9 +24,9 @@ from typing import Any
 
 import psutil
 
-from devstack import proctree
 from devstack.errors import DevstackError
-from devstack.process import ProcessRecord
+from devstack.procs import proctree
+from devstack.procs.process import ProcessRecord
 
 _GRACE = 2.0  # between SIGTERM and SIGKILL for stale processes
 _KILL_WAIT = 2.0

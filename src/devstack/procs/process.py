@@ -39,8 +39,8 @@ from typing import TypeGuard
 
 import psutil
 
-from devstack import proctree, reaper
 from devstack.errors import DevstackError
+from devstack.procs import proctree, reaper
 
 _PR_SET_PDEATHSIG = 1
 _KILL_WAIT = 2.0  # after SIGKILL, how long to wait for the kernel to finish the job

@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     import httpx
 
-    from devstack.checks.result import CheckResult
-    from devstack.setupsteps import SetupRunner
+    from devstack.checks.checkresult import CheckResult
+    from devstack.runtime.setupsteps import SetupRunner
 
-from devstack.cadence import full_probe_due
-from devstack.logs import LogChunk, LogHub, pump
-from devstack.ports import holder_in_tree
-from devstack.probes import (
+from devstack.logs.hub import LogChunk, LogHub, pump
+from devstack.procs.portowners import holder_in_tree
+from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
+from devstack.runtime.cadence import full_probe_due
+from devstack.runtime.probes import (
     LogProbe,
     Probe,
     ProbeResult,
@@ -33,7 +34,6 @@ from devstack.probes import (
     make_probe,
     parse_host_port,
 )
-from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, ServiceState
 
@@ -323,7 +323,7 @@ class Service:
             if self.state is ServiceState.FAILED:  # decided by the probe (start_period)
                 return
             # A process ended: what follows is imported now, off the way to the first start.
-            from devstack.policy import decide_restart
+            from devstack.runtime.policy import decide_restart
 
             decision = decide_restart(
                 self.spec.restart, exit_ok=status.ok, uptime=uptime, consecutive=consecutive
@@ -409,7 +409,7 @@ class Service:
         lines = [
             line for chunk in chunks if chunk.stream != "event" for line in chunk.text.splitlines()
         ]
-        from devstack.crashcause import crash_cause
+        from devstack.runtime.crashcause import crash_cause
 
         return crash_cause(lines, status.describe())
 

@@ -22,24 +22,24 @@ import psutil
 
 from devstack import graph
 from devstack.errors import DevstackError
-from devstack.guardian import Guardian
-from devstack.logs import LogChunk, LogHub, max_bytes_from_env
+from devstack.logs.hub import LogChunk, LogHub, max_bytes_from_env
+from devstack.logs.printer import Printer
 from devstack.paths import StatePaths
-from devstack.printer import Printer
-from devstack.process import ProcessRecord, use_pidfd_child_watcher
-from devstack.reaper import OrphanReaper, become_subreaper
-from devstack.refusals import event_text, is_local, likely_moved, refused_addresses
-from devstack.service import ProcessHooks, Service
-from devstack.setupsteps import SetupRunner
+from devstack.procs.guardian import Guardian
+from devstack.procs.process import ProcessRecord, use_pidfd_child_watcher
+from devstack.procs.reaper import OrphanReaper, become_subreaper
+from devstack.procs.statefile import StateFile, reap_stale
+from devstack.runtime.refusals import event_text, is_local, likely_moved, refused_addresses
+from devstack.runtime.service import ProcessHooks, Service
+from devstack.runtime.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
-from devstack.statefile import StateFile, reap_stale
 from devstack.states import ServiceState
 
 if TYPE_CHECKING:
-    from devstack.checks.result import CheckResult
+    from devstack.checks.checkresult import CheckResult
     from devstack.control.server import ControlServer
-    from devstack.stackcontrol import SupervisorControl
-    from devstack.watch import Watcher
+    from devstack.runtime.stackcontrol import SupervisorControl
+    from devstack.runtime.watch import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ class Supervisor(ProcessHooks):
         """One supervisor per directory: clean what a dead one left, refuse a live one,
         then write the pid file and serve the control socket."""
         from devstack.control.server import remove_stale, serve
-        from devstack.stackcontrol import SupervisorControl
+        from devstack.runtime.stackcontrol import SupervisorControl
 
         remove_stale(self.paths)
         running = running_supervisor(self.paths)
@@ -242,10 +242,10 @@ class Supervisor(ProcessHooks):
         return 1 if bad else 0
 
     def _start_watching(self) -> None:
-        """Watch mode (devstack.watch) for the services that ask for it, unless --no-watch."""
+        """Watch mode (runtime.watch) for the services that ask for it, unless --no-watch."""
         if self._watch is False or self.control is None:
             return
-        from devstack.watch import watched_specs
+        from devstack.runtime.watch import watched_specs
 
         specs = {n: self.stack.services[n] for n in self.order}
         watched = watched_specs(specs, default_python=self._watch is True)
@@ -255,7 +255,7 @@ class Supervisor(ProcessHooks):
             self._new_watcher(watched)
 
     def _new_watcher(self, watched: dict[str, ServiceSpec]) -> Watcher:
-        from devstack.watch import Watcher
+        from devstack.runtime.watch import Watcher
 
         assert self.control is not None
         self.watcher = Watcher(self, self.control, watched, default_python=self._watch is True)
@@ -271,7 +271,7 @@ class Supervisor(ProcessHooks):
             return
         watcher = self.watcher
         if watcher is None:
-            from devstack.watch import watched_specs
+            from devstack.runtime.watch import watched_specs
 
             if not watched_specs({name: spec}, default_python=self._watch is True):
                 return

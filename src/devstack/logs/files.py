@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from devstack.logs import LogChunk
+    from devstack.logs.hub import LogChunk
     from devstack.paths import StatePaths
 
 _FILE_LINE = re.compile(

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from devstack import graph, proctree
+from devstack import graph
 from devstack.errors import DevstackError
-from devstack.logs import LogChunk, LogSubscription
+from devstack.logs.hub import LogChunk, LogSubscription
+from devstack.procs import proctree
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState
 
 if TYPE_CHECKING:
-    from devstack.supervisor import Supervisor
+    from devstack.runtime.supervisor import Supervisor
 
 _OK_STATES = (ServiceState.HEALTHY, ServiceState.RUNNING)
 
@@ -334,7 +335,7 @@ class SupervisorControl:
     def _reload(self) -> StackSpec:
         """stack.toml and the env files as they are now: from the spec cache when none of
         them changed (the usual restart, after a code edit), else validated again."""
-        from devstack import speccache
+        from devstack.config import speccache
 
         stack = self._sup.stack
         if stack.file is not None and not stack.from_procfile:

@@ -2,7 +2,7 @@
 which commands are Python services and which reload themselves.
 
 No watchfiles here: ``devstack config`` and ``devstack check`` print the warnings of
-:func:`config_warnings` without paying for it (``devstack.watch`` does the watching).
+:func:`config_warnings` without paying for it (``devstack.runtime.watch`` does the watching).
 """
 
 from __future__ import annotations

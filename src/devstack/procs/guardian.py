@@ -1,6 +1,6 @@
 """The guardian: a small process that kills a stack's processes when the supervisor dies.
 
-The supervisor starts ``python -m devstack.guardian STACK_ID`` with a pipe on its
+The supervisor starts ``python -m devstack.procs.guardian STACK_ID`` with a pipe on its
 stdin and tells it, one JSON line each, about every service process it spawns and
 forgets. When the pipe reaches EOF without an orderly ``exit`` line, the supervisor
 is gone (even by SIGKILL, which no handler sees): the guardian SIGTERMs, then
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-    from devstack import proctree
-    from devstack.process import ProcessRecord
+    from devstack.procs import proctree
+    from devstack.procs.process import ProcessRecord
 
 _GRACE = 0.5  # between SIGTERM and SIGKILL
 _KILL_WAIT = 2.0
@@ -45,18 +45,18 @@ class Guardian:
 
     @classmethod
     async def start(cls, stack_id: str) -> Guardian:
-        """Spawn ``python -m devstack.guardian STACK_ID`` with a pipe on its stdin."""
+        """Spawn ``python -m devstack.procs.guardian STACK_ID`` with a pipe on its stdin."""
         import asyncio
         import subprocess
 
-        from devstack import reaper
+        from devstack.procs import reaper
 
         # Not a service: strip the service markers so it never matches its own scan.
         env = {k: v for k, v in os.environ.items() if not k.startswith("DEVSTACK_")}
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "devstack.guardian",
+            "devstack.procs.guardian",
             stack_id,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
@@ -84,7 +84,7 @@ class Guardian:
         """Orderly end: tell it to exit without killing anything, then reap it."""
         import asyncio
 
-        from devstack import reaper
+        from devstack.procs import reaper
 
         self._send({"op": "exit"})
         stdin = self._proc.stdin
@@ -104,7 +104,7 @@ class Guardian:
 
 
 def _anchor(record: dict[str, Any]) -> proctree.Anchor | None:
-    from devstack import proctree
+    from devstack.procs import proctree
 
     try:
         return proctree.Anchor(
@@ -118,7 +118,7 @@ def _anchor(record: dict[str, Any]) -> proctree.Anchor | None:
 
 
 def _targets(records: dict[str, dict[str, Any]], stack_id: str) -> list[Any]:
-    from devstack import proctree
+    from devstack.procs import proctree
 
     anchors = [a for a in map(_anchor, records.values()) if a is not None]
     env = [("DEVSTACK_TOKEN", str(r.get("token"))) for r in records.values() if r.get("token")]
@@ -133,7 +133,7 @@ def kill_all(records: dict[str, dict[str, Any]], stack_id: str) -> int:
     proctree (psutil, dataclasses: ~35 ms of CPU) is imported here, when the pipe
     closes, not at the guardian's start, which competes with the services' own.
     """
-    from devstack import proctree
+    from devstack.procs import proctree
 
     found = _targets(records, stack_id)
     for proc in found:
@@ -181,7 +181,7 @@ def run(stack_id: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0]:
-        print("usage: python -m devstack.guardian STACK_ID", file=sys.stderr)
+        print("usage: python -m devstack.procs.guardian STACK_ID", file=sys.stderr)
         return 2
     return run(args[0])
 

@@ -7,7 +7,7 @@ exit they are our zombies. They must be reaped *by explicit pid*: a blanket
 report "Unknown child process pid N, will report returncode 255".
 
 A child is reaped only when it is not one asyncio waits for (``own_pids()`` plus
-every pid ``claim``ed by ``devstack.process`` and ``devstack.guardian``) and it was
+every pid ``claim``ed by ``devstack.procs.process`` and ``devstack.procs.guardian``) and it was
 already a zombie on the previous scan, at least ``_MIN_ZOMBIE_AGE`` earlier: asyncio
 reaps its own children at once, so a zombie that lingers is an orphan.
 """

@@ -17,20 +17,20 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from devstack import graph
-from devstack.spec import ServiceSpec
-from devstack.states import ServiceState
-from devstack.watchrules import (
+from devstack.runtime.watchrules import (
     DEFAULT_PYTHON_WATCH,
     WatchRules,
     failure_key,
     is_python_service,
     self_reloading,
 )
-from devstack.watchrules import summarize as summarize_changes
+from devstack.runtime.watchrules import summarize as summarize_changes
+from devstack.spec import ServiceSpec
+from devstack.states import ServiceState
 
 if TYPE_CHECKING:
-    from devstack.stackcontrol import SupervisorControl
-    from devstack.supervisor import Supervisor
+    from devstack.runtime.stackcontrol import SupervisorControl
+    from devstack.runtime.supervisor import Supervisor
 
 # The longest one batch may keep growing while changes keep coming (watchfiles' debounce).
 _MAX_BATCH_MS = 2000

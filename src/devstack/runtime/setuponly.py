@@ -15,12 +15,12 @@ import sys
 import uuid
 
 from devstack.errors import EXIT_FAILED, EXIT_OK
-from devstack.guardian import Guardian
-from devstack.logs import LogHub, max_bytes_from_env
+from devstack.logs.hub import LogHub, max_bytes_from_env
+from devstack.logs.printer import Printer
 from devstack.paths import StatePaths
-from devstack.printer import Printer
-from devstack.process import ProcessRecord, use_pidfd_child_watcher
-from devstack.setupsteps import SetupOutcome, SetupRunner
+from devstack.procs.guardian import Guardian
+from devstack.procs.process import ProcessRecord, use_pidfd_child_watcher
+from devstack.runtime.setupsteps import SetupOutcome, SetupRunner
 from devstack.spec import StackSpec
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from devstack.logs import LogChunk, LogHub, pump
-from devstack.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
+from devstack.logs.hub import LogChunk, LogHub, pump
+from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
+from devstack.project.venv import activate, find_venv
 from devstack.spec import ServiceSpec
 from devstack.stackfile import STACK_FILE
-from devstack.venv import activate, find_venv
 
 TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
 _CHUNK = 1 << 20  # read files this much at a time when hashing

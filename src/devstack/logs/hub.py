@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devstack.logfiles import file_lines
+from devstack.logs.files import file_lines
 
 if TYPE_CHECKING:
-    from devstack.printer import Printer
+    from devstack.logs.printer import Printer
 
 log = logging.getLogger(__name__)
 
