@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-from devstack.logs.hub import LogChunk, LogHub, pump
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogHub, pump
 from devstack.logs.printer import Printer
 
 LINES_PY = Path(__file__).resolve().parent.parent / "tests" / "support" / "programs" / "lines.py"

@@ -11,17 +11,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devstack.logs.hub import (
-    LineSplitter,
-    LogChunk,
-    LogFile,
-    LogHub,
-    LogTail,
-    cut_marker,
-    file_lines,
-    make_chunk,
-    pump,
-)
+from devstack.logs.chunk import LogChunk, make_chunk
+from devstack.logs.files import LogFile, file_lines
+from devstack.logs.hub import LineSplitter, LogHub, LogTail, cut_marker, pump
 
 
 def reference_lines(stream: bytes, max_line: int) -> bytes:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from devstack.logs.hub import LogChunk, make_chunk
+from devstack.logs.chunk import LogChunk, make_chunk
 from devstack.logs.printer import PALETTE, LineFormatter, Printer, colour_of
 
 ESC = "\x1b["

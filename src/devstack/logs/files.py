@@ -1,4 +1,4 @@
-"""The log files' line format, written by ``logs.LogFile`` and read back here.
+"""The log files: ``LogFile`` writes them (rotating by size), the rest reads them back.
 
 One line per line of output, in ``.devstack/logs/SERVICE.log`` (rotated to
 ``SERVICE.log.1`` ... ``.N``, oldest last)::
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from devstack.logs.hub import LogChunk
+    from devstack.logs.chunk import LogChunk
     from devstack.paths import StatePaths
 
 _FILE_LINE = re.compile(
@@ -148,3 +148,82 @@ def _read_rest(path: Path, inode: int, offset: int, name: str) -> Iterator[LogLi
         line = parse_file_line(name, raw)
         if line is not None:
             yield line
+
+
+class LogFile:
+    """``.devstack/logs/SERVICE.log`` with size-based rotation (SERVICE.log.1 ... .N).
+
+    A line is never split across two files. A file exceeds ``max_bytes`` only when a
+    single line is longer than that.
+    """
+
+    def __init__(self, path: Path, max_bytes: int = 10 * 2**20, backups: int = 3) -> None:
+        if max_bytes < 1 or backups < 0:
+            raise ValueError("max_bytes must be positive and backups not negative")
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._fd = -1
+        self._size = 0
+        self._open()
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file may have been created wider
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def write(self, chunk: LogChunk) -> None:
+        if self._fd < 0:
+            return
+        self.write_bytes(file_lines(chunk))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Append complete lines, rotating between lines when the file is full."""
+        while data:
+            room = self.max_bytes - self._size
+            if len(data) <= room:
+                self._write_all(data)
+                return
+            cut = data.rfind(b"\n", 0, room) if room > 0 else -1
+            if cut == -1:
+                if self._size > 0:
+                    self._rotate()
+                    continue
+                cut = data.find(b"\n")  # one line longer than max_bytes: it goes whole
+                if cut == -1:
+                    cut = len(data) - 1
+            self._write_all(data[: cut + 1])
+            data = data[cut + 1 :]
+            if data:
+                self._rotate()
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        self._fd = -1
+        if self.backups == 0:
+            self.path.unlink(missing_ok=True)
+        else:
+            for n in range(self.backups - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.exists():
+                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -19,37 +19,18 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devstack.logs.files import file_lines
+from devstack.logs.chunk import LogChunk, make_chunk
+from devstack.logs.files import LogFile
 
 if TYPE_CHECKING:
     from devstack.logs.printer import Printer
 
 log = logging.getLogger(__name__)
 
-STREAMS = ("stdout", "stderr", "event")
 DEFAULT_MAX_LINE = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class LogChunk:
-    """One or more complete lines read at once from one stream of one service."""
-
-    service: str
-    stream: str  # "stdout" | "stderr" | "event" (devstack's own lines about the service)
-    text: str  # one or more complete lines, each ending in "\n"
-    time: float  # time.time() when read
-    lines: int  # number of lines in text
-
-
-def make_chunk(service: str, stream: str, text: str, when: float | None = None) -> LogChunk:
-    """A chunk from text that may lack its final newline (events, tests)."""
-    if not text.endswith("\n"):
-        text += "\n"
-    return LogChunk(service, stream, text, time.time() if when is None else when, text.count("\n"))
 
 
 def cut_marker(max_line: int) -> bytes:
@@ -210,85 +191,6 @@ class LogTail:
             if len(found) >= n:
                 break
         return found
-
-
-class LogFile:
-    """``.devstack/logs/SERVICE.log`` with size-based rotation (SERVICE.log.1 ... .N).
-
-    A line is never split across two files. A file exceeds ``max_bytes`` only when a
-    single line is longer than that.
-    """
-
-    def __init__(self, path: Path, max_bytes: int = 10 * 2**20, backups: int = 3) -> None:
-        if max_bytes < 1 or backups < 0:
-            raise ValueError("max_bytes must be positive and backups not negative")
-        self.path = path
-        self.max_bytes = max_bytes
-        self.backups = backups
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fd = -1
-        self._size = 0
-        self._open()
-
-    def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)  # an older file may have been created wider
-        self._fd = fd
-        self._size = os.fstat(fd).st_size
-
-    @property
-    def closed(self) -> bool:
-        return self._fd < 0
-
-    def write(self, chunk: LogChunk) -> None:
-        if self._fd < 0:
-            return
-        self.write_bytes(file_lines(chunk))
-
-    def write_bytes(self, data: bytes) -> None:
-        """Append complete lines, rotating between lines when the file is full."""
-        while data:
-            room = self.max_bytes - self._size
-            if len(data) <= room:
-                self._write_all(data)
-                return
-            cut = data.rfind(b"\n", 0, room) if room > 0 else -1
-            if cut == -1:
-                if self._size > 0:
-                    self._rotate()
-                    continue
-                cut = data.find(b"\n")  # one line longer than max_bytes: it goes whole
-                if cut == -1:
-                    cut = len(data) - 1
-            self._write_all(data[: cut + 1])
-            data = data[cut + 1 :]
-            if data:
-                self._rotate()
-
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        self._size += len(data)
-
-    def _rotate(self) -> None:
-        os.close(self._fd)
-        self._fd = -1
-        if self.backups == 0:
-            self.path.unlink(missing_ok=True)
-        else:
-            for n in range(self.backups - 1, 0, -1):
-                older = self.path.with_name(f"{self.path.name}.{n}")
-                if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        self._open()
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
 
 
 class LogSubscription(asyncio.Queue[LogChunk]):

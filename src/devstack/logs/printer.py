@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO, cast
 if TYPE_CHECKING:
     import asyncio  # `devstack logs` formats lines here and must not import asyncio
 
-    from devstack.logs.hub import LogChunk
+    from devstack.logs.chunk import LogChunk
 
 STACK_NAME = "devstack"
 RESET = "\x1b[0m"

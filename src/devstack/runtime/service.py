@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from devstack.checks.checkresult import CheckResult
     from devstack.runtime.setupsteps import SetupRunner
 
-from devstack.logs.hub import LogChunk, LogHub, pump
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogHub, pump
 from devstack.procs.portowners import holder_in_tree
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.runtime.cadence import full_probe_due

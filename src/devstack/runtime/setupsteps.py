@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from devstack.logs.hub import LogChunk, LogHub, pump
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogHub, pump
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.project.venv import activate, find_venv
 from devstack.spec import ServiceSpec

@@ -20,7 +20,8 @@ import psutil
 
 from devstack import graph
 from devstack.errors import DevstackError
-from devstack.logs.hub import LogChunk, LogSubscription
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogSubscription
 from devstack.procs import proctree
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState

@@ -22,7 +22,8 @@ import psutil
 
 from devstack import graph
 from devstack.errors import DevstackError
-from devstack.logs.hub import LogChunk, LogHub, max_bytes_from_env
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogHub, max_bytes_from_env
 from devstack.logs.printer import Printer
 from devstack.paths import StatePaths
 from devstack.procs.guardian import Guardian
