@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from devstack.runtime.setupsteps import (
+from devstack.procs.setuprecord import (
     fingerprint,
     read_record,
     record_path,
     top_dirs,
     why_run,
-    with_found_venv,
     write_record,
 )
+from devstack.runtime.setupsteps import with_found_venv
 from devstack.spec import ServiceSpec
 
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"

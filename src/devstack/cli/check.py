@@ -44,7 +44,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     names: list[str] = list(args.services)
     require_services(stack, names)
     print_warnings(stack)
-    from devstack.runtime.setupsteps import pending
+    from devstack.procs.setuprecord import pending
 
     # Setup steps `up` would run first: what they install is not checked before they ran.
     state = stack.state_dir()
