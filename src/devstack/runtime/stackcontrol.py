@@ -13,21 +13,45 @@ import importlib
 import os
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psutil
 
 from devstack import graph
 from devstack.errors import DevstackError
 from devstack.logs.chunk import LogChunk
-from devstack.logs.hub import LogSubscription
+from devstack.logs.hub import LogHub, LogSubscription
+from devstack.paths import StatePaths
 from devstack.procs import proctree
+from devstack.runtime.service import Service
+from devstack.runtime.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState
 
-if TYPE_CHECKING:
-    from devstack.runtime.supervisor import Supervisor
+
+class RunningStack(Protocol):
+    """What the control reads and acts on: the supervisor (``runtime.supervisor``), which
+    makes its ``SupervisorControl``. A protocol, so this module need not import it."""
+
+    stack: StackSpec
+    paths: StatePaths
+    hub: LogHub | None
+    services: dict[str, Service]
+    requested: set[str]
+    stale: dict[str, str]
+    configured: dict[str, ServiceSpec]
+    setups: SetupRunner | None
+    tasks: dict[str, asyncio.Task[None]]
+    all_stopped: asyncio.Event
+
+    def hold(self) -> AbstractContextManager[object]: ...
+    def launch(self, name: str) -> asyncio.Task[None]: ...
+    async def stop_service(self, name: str, *, hold: bool = True) -> None: ...
+    def request_shutdown(self, force: bool = False) -> None: ...
+    def watch_respec(self, name: str, spec: ServiceSpec, why: str = ...) -> None: ...
+
 
 _OK_STATES = (ServiceState.HEALTHY, ServiceState.RUNNING)
 
@@ -56,7 +80,7 @@ def _usage(row: proctree.Row) -> tuple[float, int] | None:
 
 
 class SupervisorControl:
-    def __init__(self, supervisor: Supervisor) -> None:
+    def __init__(self, supervisor: RunningStack) -> None:
         self._sup = supervisor
         self._lock = asyncio.Lock()
         self._started = time.time()

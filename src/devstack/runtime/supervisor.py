@@ -258,8 +258,17 @@ class Supervisor(ProcessHooks):
     def _new_watcher(self, watched: dict[str, ServiceSpec]) -> Watcher:
         from devstack.runtime.watch import Watcher
 
-        assert self.control is not None
-        self.watcher = Watcher(self, self.control, watched, default_python=self._watch is True)
+        assert self.control is not None and self.hub is not None
+        restart = functools.partial(self.control.restart, with_dependents=False)
+        self.watcher = Watcher(
+            self.hub,
+            self.paths.dir,
+            self.services,
+            lambda: self.requested,
+            restart,
+            watched,
+            default_python=self._watch is True,
+        )
         self._watch_task = asyncio.create_task(self.watcher.run(), name="watch")
         return self.watcher
 

@@ -3,20 +3,23 @@
 One watchfiles ``awatch`` per watched service collects its changes (the batch ends
 once no change came for between half and all of the service's ``watch_debounce``). The
 batches go into one pending set; a single dispatcher takes everything pending at once
-and hands it to :meth:`SupervisorControl.restart` - the same path as ``devstack
-restart``: checks against the new code first, a failure keeps the old process (and
-marks it stale). Changes arriving during a restart are taken together afterwards, so
-a burst is one restart per service.
+and hands it to the ``restart(names)`` it was given: the supervisor gives the checked
+restart (``SupervisorControl.restart``), the same path as ``devstack restart``: checks
+against the new code first, a failure keeps the old process (and marks it stale).
+Changes arriving during a restart are taken together afterwards, so a burst is one
+restart per service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 from devstack import graph
+from devstack.logs.hub import LogHub
+from devstack.runtime.service import Service
 from devstack.runtime.watchrules import (
     DEFAULT_PYTHON_WATCH,
     WatchRules,
@@ -28,10 +31,8 @@ from devstack.runtime.watchrules import summarize as summarize_changes
 from devstack.spec import ServiceSpec
 from devstack.states import ServiceState
 
-if TYPE_CHECKING:
-    from devstack.runtime.stackcontrol import SupervisorControl
-    from devstack.runtime.supervisor import Supervisor
-
+# The checked restart of these services (no dependents): one result dict per service.
+Restart = Callable[[list[str]], Awaitable[list[dict[str, object]]]]
 # The longest one batch may keep growing while changes keep coming (watchfiles' debounce).
 _MAX_BATCH_MS = 2000
 
@@ -55,13 +56,19 @@ _WATCH_FIELDS = ("cwd", "watch", "watch_ignore", "watch_debounce")
 class Watcher:
     def __init__(
         self,
-        supervisor: Supervisor,
-        control: SupervisorControl,
+        hub: LogHub,
+        state_dir: Path,
+        services: Mapping[str, Service],
+        requested: Callable[[], set[str]],
+        restart: Restart,
         specs: Mapping[str, ServiceSpec],
         default_python: bool = False,
     ) -> None:
-        self._sup = supervisor
-        self._control = control
+        self._hub = hub
+        self._state_dir = state_dir  # never watched: the logs written there change all the time
+        self._services = services  # the supervisor's, live
+        self._requested = requested
+        self._restart = restart
         self._specs = dict(specs)
         self._default_python = default_python
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -99,20 +106,19 @@ class Watcher:
         task = self._tasks.pop(name, None)
         if task is not None:
             task.cancel()
-        assert self._sup.hub is not None
         if new is None:
             del self._specs[name]
-            self._sup.hub.event(name, "[watch] no longer watched (watch removed)", "info")
+            self._hub.event(name, "[watch] no longer watched (watch removed)", "info")
             return
         self._specs[name] = new
         self._tasks[name] = asyncio.create_task(self._collect(name, new))
         globs = ", ".join(new.watch)
-        self._sup.hub.event(name, f"[watch] watching {globs} ({why})", "info")
+        self._hub.event(name, f"[watch] watching {globs} ({why})", "info")
 
     async def _collect(self, name: str, spec: ServiceSpec) -> None:
         from watchfiles import awatch
 
-        rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore, self._sup.paths.dir)
+        rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore, self._state_dir)
         # watchfiles ends a batch at the first `step` that saw no new change: with half the
         # debounce, the quiet time before a restart is between half and all of it.
         step = max(1, round(spec.watch_debounce * 500))
@@ -123,9 +129,8 @@ class Watcher:
                 self._pending.setdefault(name, set()).update(path for _, path in changes)
                 self._kick.set()
         except Exception as exc:  # e.g. the inotify watch limit: say so, keep the stack up
-            assert self._sup.hub is not None
             text = f"[watch] stopped watching {spec.cwd}: {type(exc).__name__}: {exc}"
-            self._sup.hub.event(name, text, "error")
+            self._hub.event(name, text, "error")
 
     async def _dispatch(self) -> None:
         while True:
@@ -135,24 +140,23 @@ class Watcher:
             await self._apply(batch)
 
     async def _apply(self, batch: dict[str, set[str]]) -> None:
-        assert self._sup.hub is not None
-        hub = self._sup.hub
+        hub = self._hub
         names = []
         for name, paths in batch.items():
-            if self._sup.services[name].state is ServiceState.STOPPED:
+            if self._services[name].state is ServiceState.STOPPED:
                 continue  # stopped on purpose (devstack stop): a save does not start it
             names.append(name)
             what = summarize_changes(paths, self._specs[name].cwd)
             hub.event(name, f"[watch] changed: {what}; checking, then restarting", "info")
         targets = set(names)
-        deps = {n: list(s.spec.depends_on) for n, s in self._sup.services.items()}
+        deps = {n: list(s.spec.depends_on) for n, s in self._services.items()}
         for name in names:
             if self._specs[name].restart_dependents_on_change:
                 # Not one that was never started: a save does not start it.
-                targets |= graph.dependents(deps, name) & self._sup.requested
+                targets |= graph.dependents(deps, name) & self._requested()
         if not targets:
             return
-        for result in await self._control.restart(sorted(targets), with_dependents=False):
+        for result in await self._restart(sorted(targets)):
             name = str(result["name"])
             if result["ok"]:
                 self._shown.pop(name, None)
