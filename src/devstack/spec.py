@@ -37,7 +37,7 @@ class HealthSpec:
     retries: int = 3  # consecutive failures that make a healthy service unhealthy
     start_period: float = 60.0  # longest it may take to become healthy after a start
     expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
-    start_interval: float = 0.02  # between probes while starting (fast: readiness seen in ~50 ms)
+    start_interval: float = 0.02  # between probes while starting (fast: readiness seen at once)
     # http only: once healthy, the request only every this many seconds and a silent tcp
     # connect every `interval` in between (None: the request every `interval`).
     http_every: float | None = None

@@ -52,8 +52,8 @@ def free_now(spec: ServiceSpec) -> bool:
     """Does the port bind right now at an IP address (no resolver, no holder to look up)?
 
     Then ``check_port`` costs a bind and a few string tests: the supervisor runs it on
-    the event loop instead of a thread (a thread hop per service, ~0.3 ms each,
-    interleaves 40 services' checks and delays every first spawn).
+    the event loop instead of a thread (a thread hop per service interleaves 40
+    services' checks and delays every first spawn).
     """
     host, port = bind_address(spec)
     if port is None:

@@ -130,7 +130,7 @@ def _targets(records: dict[str, dict[str, Any]], stack_id: str) -> list[Any]:
 def kill_all(records: dict[str, dict[str, Any]], stack_id: str) -> int:
     """SIGTERM, grace, SIGKILL every process of the stack; how many were signalled.
 
-    proctree (psutil, dataclasses: ~35 ms of CPU) is imported here, when the pipe
+    proctree (psutil, dataclasses) is imported here, when the pipe
     closes, not at the guardian's start, which competes with the services' own.
     """
     from devstack.procs import proctree

@@ -99,8 +99,8 @@ def holder_in_tree(
     """Is ``host:port`` answered by a process of ``tree_pids``?
 
     (True, our holder) if so (with ``describe_ours=False``, (True, None) when one of
-    ``tree_pids`` itself listens: its user, cmdline and cwd cost ~1 ms a service, at
-    every start); otherwise (False, the foreign holder) so the caller can name it,
+    ``tree_pids`` itself listens: reading its user, cmdline and cwd is skipped at every
+    start); otherwise (False, the foreign holder) so the caller can name it,
     (False, UNKNOWN_HOLDER) when something holds the port but the OS hides who, and
     (False, None) when nothing listens.
     """

@@ -142,8 +142,8 @@ def _resolve_prctl() -> Callable[..., int] | None:
 
 _prctl = _resolve_prctl()
 # util-linux's setpriv sets the parent-death signal and execs the command: a C
-# launcher, so the spawn can use vfork (~0.3 ms) instead of fork + a Python pre-exec
-# step (4-30 ms: it copies the supervisor's page tables and runs Python in the child).
+# launcher, so the spawn can use vfork instead of fork + a Python pre-exec step (which
+# copies the supervisor's page tables and runs Python in the child).
 _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
@@ -199,10 +199,10 @@ def _spawn_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
 
     asyncio's subprocess_exec forks, then connects the pipes over a few loop turns.
     When 20 services start together, those turns also run the other services' spawns
-    (each fork ~10 ms while the starting interpreters saturate the cores), so every
+    (each fork is slow while the starting interpreters saturate the cores), so every
     spawn returned only after the whole burst: the first service was announced, and
-    its probing began, ~400 ms after it was started. In turn, each spawn is done (and
-    its probe running) ~10 ms after it began, and the burst takes no longer.
+    its probing began, only once the last was spawned. In turn, each spawn is done (and
+    its probe running) right after it began, and the burst takes no longer.
     """
     lock = _SPAWN_LOCKS.get(loop)
     if lock is None:
@@ -360,7 +360,7 @@ class ServiceProcess:
         while True:
             if not self._exited.done():
                 # The leader is usually the last to go and its exit wakes us at once: wait
-                # for it (at most one interval) before scanning the process table (~5 ms)
+                # for it (at most one interval) before scanning the process table (costly)
                 # and polling (a restart should not wait out a whole interval).
                 pause = max(0.0, min(interval, deadline - time.monotonic()))
                 await asyncio.wait([self._exited], timeout=pause)
@@ -398,8 +398,8 @@ def _pgid(pid: int) -> int:
 def use_pidfd_child_watcher(loop: asyncio.AbstractEventLoop) -> bool:
     """On Python 3.11 + Linux, wait for children through pidfds instead of a thread each.
 
-    asyncio 3.11's default ThreadedChildWatcher starts a thread per child (~4 ms of a
-    spawn on a loaded 2-core machine); 3.12+ uses pidfds by default. Waiting stays by
+    asyncio 3.11's default ThreadedChildWatcher starts a thread per child (a large part
+    of a spawn on a loaded machine); 3.12+ uses pidfds by default. Waiting stays by
     explicit pid either way, so the orphan reaper never steals an exit status.
     """
     if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):

@@ -32,7 +32,7 @@ class Fingerprint:
 
     @property
     def digest(self) -> str:
-        import hashlib  # only for a service with a setup step (OpenSSL's: ~5 ms)
+        import hashlib  # only for a service with a setup step (it loads OpenSSL)
 
         blob = json.dumps({"setup": self.setup, "files": sorted(self.files.items())})
         return hashlib.sha256(blob.encode()).hexdigest()

@@ -95,7 +95,7 @@ class StateFile:
         try:
             with os.fdopen(fd, "w") as f:
                 # One string by the C encoder: json.dump (chunks) or an indent would
-                # encode in Python, ~1 ms a write while 40 services start.
+                # encode in Python, on every write while 40 services start.
                 f.write(json.dumps(data))
             os.replace(tmp, self.path)
         except BaseException:

@@ -11,7 +11,7 @@ probed, so the caller can print it as is::
     cmd `pg_isready`: exit 1: no response
     log /Ready in/: matched: Ready in 2.1s
 
-httpx costs ~160 ms to import, so it is imported only when an http probe is made.
+httpx is slow to import, so it is imported only when an http probe is made.
 """
 
 from __future__ import annotations

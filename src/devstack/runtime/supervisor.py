@@ -81,8 +81,8 @@ class Supervisor(ProcessHooks):
         self.watcher: Watcher | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self.setups: SetupRunner | None = None  # made with the hub; None with --no-setup
-        # As uuid4().hex or secrets.token_hex(16); uuid imports platform (~5 ms), secrets
-        # hmac and OpenSSL's hashlib (~5 ms).
+        # As uuid4().hex or secrets.token_hex(16), without what they import at start
+        # (uuid: platform; secrets: hmac and OpenSSL's hashlib).
         self.stack_id = os.urandom(16).hex()
         self.hub: LogHub | None = None
         self.services: dict[str, Service] = {}
