@@ -10,7 +10,7 @@ import pytest
 from devstack.config.doctables import TABLES, split_description, table, update
 from devstack.config.model import ServiceModel
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 REFERENCE = ROOT / "docs" / "stack-toml.md"
 
 

@@ -18,7 +18,7 @@ from devstack.export.compose import to_compose
 from devstack.export.source import load_source
 from support.demo import copy_demo_stack
 
-REPO = Path(__file__).parents[2]
+REPO = Path(__file__).parents[3]
 SCHEMA = json.loads((REPO / "tests" / "data" / "compose-spec.json").read_text())
 
 

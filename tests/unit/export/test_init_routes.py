@@ -12,7 +12,7 @@ import pytest
 from devstack.config.procfile import parse_procfile
 from devstack.export.fromprocfile import infer_services, render_toml
 
-DATA = Path(__file__).parents[1] / "data" / "init"
+DATA = Path(__file__).parents[2] / "data" / "init"
 FASTAPI = """\
 from fastapi import APIRouter, FastAPI
 

@@ -16,7 +16,7 @@ from devstack.config.procfile import parse_procfile, read_procfile
 from devstack.export.fromprocfile import Inferred, infer_services, render_toml
 from devstack.project.servers import parse_server
 
-DATA = Path(__file__).parents[1] / "data" / "init"
+DATA = Path(__file__).parents[2] / "data" / "init"
 
 
 def infer(procfile: str, root: Path = Path("/app"), base: int = 5000) -> dict[str, Inferred]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devstack.checks.scan import cli_kind, scan_web_apps
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+FIXTURES = Path(__file__).parents[2] / "fixtures"
 
 
 def test_incident_directory(tmp_path: Path) -> None:

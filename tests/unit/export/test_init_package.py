@@ -20,7 +20,7 @@ from devstack.errors import ConfigError
 from devstack.export.frompackage import dev_parts, infer_package, read_scripts
 from devstack.export.fromprocfile import Inferred, render_toml
 
-DATA = Path(__file__).parents[1] / "data" / "init"
+DATA = Path(__file__).parents[2] / "data" / "init"
 
 
 def nextjs_flask(root: Path, *, scripts: dict[str, str] | None = None) -> Path:
