@@ -25,8 +25,9 @@ import threading
 import time
 from pathlib import Path
 
-from devstack.logs import LogChunk, LogHub, pump
-from devstack.printer import Printer
+from devstack.logs.chunk import LogChunk
+from devstack.logs.hub import LogHub, pump
+from devstack.logs.printer import Printer
 
 LINES_PY = Path(__file__).resolve().parent.parent / "tests" / "support" / "programs" / "lines.py"
 WIDTH = 60

@@ -298,7 +298,7 @@ def idle(n: int, seconds: float) -> list[tuple[str, str, str, str]]:
         cpu = cpu_seconds(sup) - c0
         pss = sup.memory_full_info().pss / 2**20
         rss = sup.memory_info().rss / 2**20
-        guardian = [c for c in sup.children() if "devstack.guardian" in " ".join(c.cmdline())]
+        guardian = [c for c in sup.children() if "devstack.procs.guardian" in " ".join(c.cmdline())]
         gpss = guardian[0].memory_full_info().pss / 2**20 if guardian else 0.0
         stop(proc, signal.SIGINT)
     per10 = cpu * 10 / seconds

@@ -104,7 +104,7 @@ class StatePaths:
 
     @property
     def spec_cache(self) -> Path:
-        return self.dir / "spec-cache.json"  # devstack.speccache
+        return self.dir / "spec-cache.json"  # devstack.config.speccache
 
     def log_file(self, service: str) -> Path:
         return self.log_dir / f"{service}.log"

@@ -37,7 +37,7 @@ class HealthSpec:
     retries: int = 3  # consecutive failures that make a healthy service unhealthy
     start_period: float = 60.0  # longest it may take to become healthy after a start
     expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
-    start_interval: float = 0.02  # between probes while starting (fast: readiness seen in ~50 ms)
+    start_interval: float = 0.02  # between probes while starting (fast: readiness seen at once)
     # http only: once healthy, the request only every this many seconds and a silent tcp
     # connect every `interval` in between (None: the request every `interval`).
     http_every: float | None = None
@@ -78,7 +78,7 @@ class ServiceSpec:
     setup: str | None = None  # a shell line run (through /bin/sh) before the first start
     setup_inputs: tuple[str, ...] = ()  # globs under cwd whose content re-runs the setup
     setup_timeout: float | None = None  # seconds a setup may run; None: no limit
-    watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.watch)
+    watch: tuple[str, ...] = ()  # globs under cwd: a change restarts it (devstack.runtime.watch)
     watch_ignore: tuple[str, ...] = ()  # globs under cwd never watched (beside the defaults)
     watch_debounce: float = 0.2  # quiet time that ends a batch of changes
     watch_force: bool = False  # watch a self-reloading command anyway (no warning)

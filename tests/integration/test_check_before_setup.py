@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devstack.config import load_stack
-from devstack.setupsteps import fingerprint, write_record
+from devstack.procs.setuprecord import fingerprint, write_record
 from support.stackrun import run_devstack
 
 pytestmark = pytest.mark.timeout(120)

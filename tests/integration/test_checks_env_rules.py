@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 from conftest import free_port
-from devstack import ports
-from devstack.checks.result import CheckResult
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.runner import check_service, check_stack
 from devstack.config import load_stack
+from devstack.procs import portowners as ports
 from devstack.spec import StackSpec
 from support.stackrun import listener_on
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.checks.result import CheckResult
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.runner import check_service, check_stack
 from devstack.config import load_stack
 from devstack.spec import StackSpec

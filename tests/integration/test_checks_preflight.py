@@ -15,12 +15,12 @@ import psutil
 import pytest
 
 from conftest import free_port, python_cmd, wait_until
-from devstack import ports
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.ports import free_now
-from devstack.checks.result import CheckResult
 from devstack.checks.runner import check_service, check_stack
 from devstack.config import load_stack
 from devstack.errors import ConfigError
+from devstack.procs import portowners as ports
 from devstack.spec import StackSpec
 
 

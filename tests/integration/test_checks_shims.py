@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
-from devstack.checks.result import CheckResult
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.runner import check_service
 from devstack.config import load_stack
 

@@ -1,7 +1,7 @@
 """The real `devstack up` / `devstack config` on bad input: exit 2, one screen, nothing started.
 
-Every malformed stack.toml / Procfile of ``tests/unit/configs/bad/`` is copied into a
-temporary directory exactly as ``tests/unit/test_config_bad.py`` arranges it, then the
+Every malformed stack.toml / Procfile of ``tests/unit/config/configs/bad/`` is copied into a
+temporary directory exactly as ``tests/unit/config/test_config_bad.py`` arranges it, then the
 installed command runs there. The leak guard also fails a case that starts a service.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from support.stackrun import run_devstack, write_stack
 
-BAD = Path(__file__).parents[1] / "unit" / "configs" / "bad"
+BAD = Path(__file__).parents[1] / "unit" / "config" / "configs" / "bad"
 CASES = sorted(p for p in BAD.iterdir() if p.suffix in (".toml", ".Procfile"))
 SCREEN = 24  # lines: an error must fit on one terminal screen
 

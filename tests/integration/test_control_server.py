@@ -25,7 +25,8 @@ from devstack.control import protocol as p
 from devstack.control.client import ControlClient
 from devstack.control.server import ControlServer, remove_stale, serve
 from devstack.errors import DevstackError, NoStackRunning, UsageError
-from devstack.logs import LogChunk, LogSubscription, make_chunk
+from devstack.logs.chunk import LogChunk, make_chunk
+from devstack.logs.hub import LogSubscription
 from devstack.paths import StatePaths, UnsafeStateDir
 
 

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 from conftest import free_port
-from devstack import ports
+from devstack.procs import portowners as ports
 from support.stackrun import RunningStack, devstack_env, run_devstack
 
 # Each fake program does what the real one would need of this test: stay up (and listen,

@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from conftest import is_alive, python_cmd, wait_until
-from devstack.guardian import Guardian
-from devstack.process import ServiceProcess, spawn
+from devstack.procs.guardian import Guardian
+from devstack.procs.process import ServiceProcess, spawn
 from support.minisup import MiniSupervisor
 
 
@@ -84,7 +84,10 @@ def test_pipe_eof_kills_recorded_and_stack_processes_only() -> None:
 
 def test_guardian_process_refuses_bad_usage() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "devstack.guardian"], capture_output=True, text=True, timeout=30
+        [sys.executable, "-m", "devstack.procs.guardian"],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "usage" in result.stderr

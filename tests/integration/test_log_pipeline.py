@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from conftest import python_cmd
-from devstack.logs import LogHub, pump
-from devstack.printer import Printer
+from devstack.logs.hub import LogHub, pump
+from devstack.logs.printer import Printer
 
 FILE_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr|event ) \| (.*)$")
 

@@ -19,8 +19,8 @@ import psutil
 import pytest
 
 from conftest import free_port, is_alive, python_cmd, wait_until
-from devstack.ports import holder_in_tree, is_port_free, listeners
-from devstack.probes import CmdProbe, HttpProbe, ProbeResult, TcpProbe, http_client
+from devstack.procs.portowners import holder_in_tree, is_port_free, listeners
+from devstack.runtime.probes import CmdProbe, HttpProbe, ProbeResult, TcpProbe, http_client
 
 Serve = Callable[..., tuple[subprocess.Popen[bytes], int]]
 

@@ -19,7 +19,7 @@ import pytest
 
 from conftest import is_alive, python_cmd, wait_until
 from devstack.errors import DevstackError
-from devstack.process import ServiceProcess, SpawnError, spawn
+from devstack.procs.process import ServiceProcess, SpawnError, spawn
 from support.minisup import MiniSupervisor
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="needs Linux prctl")
@@ -310,7 +310,7 @@ def test_leader_dies_with_its_supervisor_by_pdeathsig(tmp_path: Path) -> None:
     code = (
         "import asyncio, os, sys\n"
         "from pathlib import Path\n"
-        "from devstack.process import spawn\n"
+        "from devstack.procs.process import spawn\n"
         "async def main():\n"
         "    p = await spawn(['sleep', '60'], cwd=Path('.'), env=dict(os.environ),\n"
         "                    service='s', stack_id='x')\n"

@@ -19,10 +19,10 @@ import pytest
 
 from conftest import free_port, program
 from devstack.config import load_stack
-from devstack.printer import Printer
+from devstack.logs.printer import Printer
+from devstack.runtime.supervisor import Supervisor
 from devstack.spec import HealthSpec
 from devstack.states import ServiceState
-from devstack.supervisor import Supervisor
 from support.stackrun import RunningStack, write_stack
 
 PY = sys.executable

@@ -15,9 +15,9 @@ import psutil
 
 from conftest import free_port, is_alive, program
 from devstack.config import load_stack
-from devstack.printer import Printer
-from devstack.stackcontrol import SupervisorControl
-from devstack.supervisor import Supervisor
+from devstack.logs.printer import Printer
+from devstack.runtime.stackcontrol import SupervisorControl
+from devstack.runtime.supervisor import Supervisor
 
 PY = sys.executable
 

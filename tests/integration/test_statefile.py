@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from conftest import is_alive, python_cmd, wait_until
-from devstack.process import ProcessRecord
-from devstack.statefile import StackStillRunning, StateFile, reap_stale
+from devstack.procs.process import ProcessRecord
+from devstack.procs.statefile import StackStillRunning, StateFile, reap_stale
 from support.minisup import MiniSupervisor
 
 

@@ -499,7 +499,7 @@ def test_next_up_reaps_a_stale_child_holding_the_port_then_starts(tmp_path: Path
     with RunningStack(tmp_path) as first:
         first.wait_for(r"web\s+\* \[healthy\]")
         tree = first.descendants()
-        guardian = [p for p in tree if "devstack.guardian" in " ".join(p.cmdline())]
+        guardian = [p for p in tree if "devstack.procs.guardian" in " ".join(p.cmdline())]
         server = [
             p for p in tree if p.name().startswith("python") and "listener" in " ".join(p.cmdline())
         ]

@@ -7,6 +7,6 @@ interpreter (``probe_app.py``), and the scan for web apps (``scan.py``) never
 imports anything.
 """
 
-from devstack.checks.result import CheckResult
+from devstack.checks.checkresult import CheckResult
 
 __all__ = ["CheckResult"]

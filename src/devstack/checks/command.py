@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
-from devstack.checks.result import CheckResult
-from devstack.checks.servers import server_of
 from devstack.checks.shims import CannotTell, behind
+from devstack.project.servers import server_of
+from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
-from devstack.venv import find_venv as venv_in
 
 _BIN = "Scripts" if os.name == "nt" else "bin"
 # Console scripts -> the pip package that provides them.

@@ -19,13 +19,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from devstack import ports
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import shown
 from devstack.checks.ports import bind_address
 from devstack.checks.protocols import is_node, speaks, url_protocol
-from devstack.checks.result import CheckResult
 from devstack.config.envfile import read_env_file
 from devstack.errors import DevstackError
+from devstack.procs import portowners as ports
 from devstack.spec import ServiceSpec, StackSpec
 
 _LOCAL_URL = re.compile(

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devstack.checks.bounded import Ran, run_bounded
+from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
 from devstack.checks.provides import DISTRIBUTIONS, listed_in, setup_for
-from devstack.checks.result import CheckResult, Status
-from devstack.checks.servers import ServerCommand, is_compatible, parse_server, suggest
 from devstack.checks.shims import CannotTell
+from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
 from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:

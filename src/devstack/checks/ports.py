@@ -19,12 +19,12 @@ from pathlib import Path
 
 import psutil
 
-from devstack import ports
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import command_argv
-from devstack.checks.result import CheckResult
-from devstack.checks.servers import bind_args, command_port, default_port, parse_server
 from devstack.errors import DevstackError
-from devstack.process import ProcessRecord
+from devstack.procs import portowners as ports
+from devstack.procs.process import ProcessRecord
+from devstack.project.servers import bind_args, command_port, default_port, parse_server
 from devstack.spec import ServiceSpec, StackSpec
 
 # psutil's create_time is rounded differently across calls on some systems.
@@ -52,8 +52,8 @@ def free_now(spec: ServiceSpec) -> bool:
     """Does the port bind right now at an IP address (no resolver, no holder to look up)?
 
     Then ``check_port`` costs a bind and a few string tests: the supervisor runs it on
-    the event loop instead of a thread (a thread hop per service, ~0.3 ms each,
-    interleaves 40 services' checks and delays every first spawn).
+    the event loop instead of a thread (a thread hop per service interleaves 40
+    services' checks and delays every first spawn).
     """
     host, port = bind_address(spec)
     if port is None:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator, Sequence
 
 from devstack.checks.command import command_argv
-from devstack.checks.servers import server_of
+from devstack.project.servers import server_of
 from devstack.spec import ServiceSpec, StackSpec
 
 # URL scheme -> the protocol it names (SQLAlchemy's "postgresql+psycopg" included).

@@ -13,8 +13,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.procs.setuprecord import read_record
+from devstack.project.venv import find_venv
 from devstack.spec import ServiceSpec, StackSpec
-from devstack.venv import find_venv
 
 # Import names whose distribution is named otherwise (pip install NAME).
 DISTRIBUTIONS = {
@@ -136,6 +137,4 @@ def setup_for(spec: ServiceSpec, stack: StackSpec | None) -> Setup | None:
 def _ran(stack: StackSpec | None, service: str) -> bool:
     if stack is None:
         return False
-    from devstack.setupsteps import read_record  # the runtime's module: only on this path
-
     return read_record(stack.state_dir(), service) is not None

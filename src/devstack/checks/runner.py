@@ -16,6 +16,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from devstack.checks.bounded import run_bounded
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import (
     check_executable,
     check_setup_executable,
@@ -27,7 +28,6 @@ from devstack.checks.envwiring import check_env
 from devstack.checks.imports import check_import, import_target
 from devstack.checks.ports import bind_address, check_port, free_now
 from devstack.checks.provides import setup_for
-from devstack.checks.result import CheckResult
 from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import command_argv
-from devstack.checks.result import CheckResult
 from devstack.spec import ServiceSpec
 
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")

@@ -15,7 +15,7 @@ from devstack.cli.options import add_file_option, add_services
 from devstack.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
-    from devstack.checks.result import CheckResult
+    from devstack.checks.checkresult import CheckResult
     from devstack.cli.options import Subparsers
 
 
@@ -37,14 +37,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     from devstack.checks.runner import check_stack
     from devstack.config import load_for_command
+    from devstack.runtime.watchrules import print_warnings
     from devstack.spec import require_services
-    from devstack.watchrules import print_warnings
 
     stack = load_for_command(args.file)
     names: list[str] = list(args.services)
     require_services(stack, names)
     print_warnings(stack)
-    from devstack.setupsteps import pending
+    from devstack.procs.setuprecord import pending
 
     # Setup steps `up` would run first: what they install is not checked before they ran.
     state = stack.state_dir()

@@ -20,7 +20,7 @@ def add_parser(sub: Subparsers) -> None:
 
 def cmd_config(args: argparse.Namespace) -> int:
     from devstack.config import dump_resolved, load_for_command
-    from devstack.watchrules import print_warnings
+    from devstack.runtime.watchrules import print_warnings
 
     stack = load_for_command(args.file)
     print_warnings(stack)

@@ -63,7 +63,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         text = to_compose(source, out.parent if out else Path.cwd())
         warnings: list[str] = []
     else:
-        from devstack.export.procfile import to_procfile
+        from devstack.export.toprocfile import to_procfile
 
         text, warnings = to_procfile(source)
     if warnings:

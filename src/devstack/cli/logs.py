@@ -18,7 +18,7 @@ from devstack.errors import UsageError
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
-    from devstack.logfiles import LogLine
+    from devstack.logs.files import LogLine
     from devstack.paths import StatePaths
 
 _SAFE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
@@ -55,13 +55,13 @@ class LineFormat:
     """Lines as the live terminal shows them: ``NAME  | text``, events with ``*``."""
 
     def __init__(self, names: Sequence[str], color: bool, timestamps: bool) -> None:
-        from devstack.printer import LineFormatter
+        from devstack.logs.printer import LineFormatter
 
         self._formatter = LineFormatter(names, color)
         self.timestamps = timestamps
 
     def format(self, line: LogLine) -> str:
-        from devstack.logfiles import format_time
+        from devstack.logs.files import format_time
 
         prefix = self._formatter.prefix(line.service, "*" if line.stream == "event" else "|")
         if self.timestamps:
@@ -72,8 +72,8 @@ class LineFormat:
 def cmd_logs(args: argparse.Namespace) -> int:
     from devstack.control.client import ControlClient
     from devstack.errors import NoStackRunning
-    from devstack.logfiles import LogLine
-    from devstack.printer import colour_enabled
+    from devstack.logs.files import LogLine
+    from devstack.logs.printer import colour_enabled
 
     if args.lines is not None and args.lines < 0:
         raise UsageError("-n must be 0 or more")
@@ -116,7 +116,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 def _from_files(
     args: argparse.Namespace, paths: StatePaths, since: float | None, color: bool
 ) -> int:
-    from devstack.logfiles import follow, read_lines
+    from devstack.logs.files import follow, read_lines
 
     names = _services(paths, args.services)
     merged: list[LogLine] = []
@@ -138,7 +138,7 @@ def _services(paths: StatePaths, wanted: list[str]) -> list[str]:
     """``wanted``, each with a log file (a usage error names the others), else all kept."""
     import difflib
 
-    from devstack.logfiles import kept_services
+    from devstack.logs.files import kept_services
 
     found = kept_services(paths)
     for name in wanted:

@@ -35,9 +35,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from devstack import graph
     from devstack.config import load_for_command
     from devstack.paths import StatePaths
-    from devstack.setuponly import run_setup_only
+    from devstack.runtime.setuponly import run_setup_only
+    from devstack.runtime.supervisor import running_supervisor
     from devstack.spec import require_services
-    from devstack.supervisor import running_supervisor
 
     stack = load_for_command(args.file, cached=True)
     require_services(stack, args.services)

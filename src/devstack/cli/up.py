@@ -72,8 +72,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         return detach(
             stack.file, stack.root, list(args.services), no_setup=args.no_setup, watch=args.watch
         )
-    from devstack.supervisor import run_stack
-    from devstack.watchrules import print_warnings
+    from devstack.runtime.supervisor import run_stack
+    from devstack.runtime.watchrules import print_warnings
 
     color = False if args.no_color else None
     if stack.from_procfile:

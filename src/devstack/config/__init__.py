@@ -1,7 +1,7 @@
 """stack.toml (or a Procfile) in, a resolved ``devstack.spec.StackSpec`` out.
 
 The only package that imports pydantic, and only when it reads a stack.toml or
-prints its schema (``devstack schema``); a spec-cache hit (``devstack.speccache``)
+prints its schema (``devstack schema``); a spec-cache hit (``devstack.config.speccache``)
 needs none of it. The runtime consumes the frozen specs.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from devstack.config.cached import load_for_command
 from devstack.config.load import load_stack
-from devstack.config.report import dump_resolved
+from devstack.config.problems import dump_resolved
 
 
 def json_schema() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from devstack import speccache
+from devstack.config import speccache
 from devstack.config.load import load_stack
 from devstack.paths import StatePaths
 from devstack.spec import StackSpec

@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 from devstack import graph
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
+from devstack.config.problems import Locator, closest, toml_syntax_line
 from devstack.config.procfile import load_procfile
-from devstack.config.report import Locator, closest, toml_syntax_line
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
+from devstack.project.venv import activate, find_venv
 from devstack.spec import (
     DEFAULT_INTERVAL,
     HTTP_EVERY,
@@ -40,7 +41,6 @@ from devstack.spec import (
 )
 from devstack.stackfile import find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
-from devstack.venv import activate, find_venv
 
 if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
     from _typeshed import DataclassInstance
@@ -113,7 +113,7 @@ def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFi
     from pydantic import ValidationError
 
     from devstack.config.model import StackFile
-    from devstack.config.report import problems_from_validation
+    from devstack.config.problems import problems_from_validation
 
     try:
         return StackFile.model_validate(data)
@@ -308,7 +308,7 @@ class _Resolver:
     def check_command_port(self, spec: ServiceSpec) -> None:
         """``--bind``/``--port``/``-p`` in the command and ``port`` must agree: the probe,
         the url and every ``${services.X.url}`` use ``port``."""
-        from devstack.checks.servers import command_port
+        from devstack.project.servers import command_port
 
         if spec.port is None or spec.shell:
             return

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from devstack.errors import DevstackError
 
 if TYPE_CHECKING:
-    from devstack.logs import LogChunk
+    from devstack.logs.chunk import LogChunk
 
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from devstack.logs import LogChunk, LogSubscription
+    from devstack.logs.chunk import LogChunk
+    from devstack.logs.hub import LogSubscription
 
 
 class StackControl(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 
 from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
-from devstack.export.probes import WILDCARDS, node_probe, python_probe, runtime_of
+from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.export.yaml import Commented, dump
 from devstack.spec import ServiceSpec

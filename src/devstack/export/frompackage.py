@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.checks.scan import WebApp, scan_web_apps
-from devstack.checks.servers import command_port
 from devstack.errors import ConfigError
 from devstack.export.fromprocfile import Inferred, infer_services, needs_shell
-from devstack.venv import find_venv
+from devstack.project.servers import command_port
+from devstack.project.venv import find_venv
 
 DEV_SCRIPTS = ("dev", "develop", "start:dev", "dev:all", "serve")
 _MANAGERS = ("pnpm", "npm", "yarn", "bun")

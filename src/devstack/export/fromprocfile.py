@@ -32,8 +32,8 @@ from pathlib import Path
 from devstack.checks.envwiring import local_urls
 from devstack.checks.imports import import_target
 from devstack.checks.routes import get_routes, module_file, probe_route
-from devstack.checks.servers import command_port, default_port, parse_server
 from devstack.config.procfile import DEFAULT_PORT, PORT_STEP
+from devstack.project.servers import command_port, default_port, parse_server
 from devstack.spec import ServiceSpec
 
 _PORT_VAR = re.compile(r"\$(?:PORT\b|\{PORT\})")

@@ -18,7 +18,7 @@ from pathlib import Path
 from devstack.config import load_stack
 from devstack.config.load import read_document
 from devstack.config.model import ServiceModel
-from devstack.config.report import Locator
+from devstack.config.problems import Locator
 from devstack.spec import StackSpec
 from devstack.stackfile import is_procfile
 

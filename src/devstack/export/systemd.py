@@ -24,7 +24,7 @@ from pathlib import Path
 
 from devstack.checks.command import find_venv, resolve
 from devstack.config.durations import format_duration
-from devstack.export.probes import python_probe
+from devstack.export.probeprograms import python_probe
 from devstack.export.source import ExportSource
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from devstack.refusals import (
+from devstack.runtime.refusals import (
     event_addresses,
     is_local,
     likely_moved,

@@ -18,9 +18,9 @@ import httpx
 from devstack.checks.command import shown
 from devstack.control.client import ControlClient, ps_rows
 from devstack.errors import NoStackRunning
-from devstack.logfiles import read_lines
+from devstack.logs.files import read_lines
 from devstack.paths import StatePaths
-from devstack.refusals import event_addresses, refused_addresses, url_port
+from devstack.runtime.refusals import event_addresses, refused_addresses, url_port
 from devstack.smoke import cause, judge
 from devstack.smoke.result import HEALTHY_STATES, StepResult
 from devstack.spec import ServiceSpec, SmokeSpec, StackSpec

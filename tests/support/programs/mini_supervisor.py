@@ -1,4 +1,4 @@
-"""A tiny supervisor built on devstack.process + Guardian, for supervisor-death tests.
+"""A tiny supervisor built on devstack.procs.process + Guardian, for supervisor-death tests.
 
     mini_supervisor.py [--services N] [--no-guardian] [--subreaper] [--state PATH] -- ARGV...
 
@@ -17,10 +17,10 @@ import signal
 import sys
 from pathlib import Path
 
-from devstack.guardian import Guardian
-from devstack.process import ServiceProcess, spawn
-from devstack.reaper import OrphanReaper, become_subreaper
-from devstack.statefile import StateFile
+from devstack.procs.guardian import Guardian
+from devstack.procs.process import ServiceProcess, spawn
+from devstack.procs.reaper import OrphanReaper, become_subreaper
+from devstack.procs.statefile import StateFile
 
 
 def emit(**event: object) -> None:

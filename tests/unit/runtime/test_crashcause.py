@@ -1,0 +1,73 @@
+"""Crash causes read from real-looking last lines."""
+
+from __future__ import annotations
+
+from devstack.runtime.crashcause import crash_cause
+
+IMPORT_TRACE = """\
+Traceback (most recent call last):
+  File "/u/.venv/lib/python3.11/site-packages/uvicorn/importer.py", line 19, in import_from_string
+    module = importlib.import_module(module_str)
+  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module
+    return _bootstrap._gcd_import(name[level:], package, level)
+  File "/home/u/backend/main.py", line 5, in <module>
+    from converter import convert_input, log_to_ndjson
+ImportError: cannot import name 'log_to_ndjson' from 'converter' (/home/u/backend/converter.py)
+""".splitlines()
+
+
+def test_import_error_names_the_users_file_and_line() -> None:
+    assert crash_cause(IMPORT_TRACE, "exit 1") == (
+        "ImportError: cannot import name 'log_to_ndjson' from 'converter' "
+        "(/home/u/backend/converter.py) (main.py:5)"
+    )
+
+
+def test_module_not_found() -> None:
+    lines = [
+        '  File "/app/api.py", line 1, in <module>',
+        "ModuleNotFoundError: No module named 'flask'",
+    ]
+    assert crash_cause(lines, "exit 1") == "ModuleNotFoundError: No module named 'flask' (api.py:1)"
+
+
+def test_syntax_error_points_at_the_file() -> None:
+    lines = [
+        '  File "/app/api.py", line 12',
+        "    def x(:",
+        "        ^",
+        "SyntaxError: invalid syntax",
+    ]
+    assert crash_cause(lines, "exit 1") == "SyntaxError: invalid syntax (api.py:12)"
+
+
+def test_address_in_use() -> None:
+    lines = [
+        "[ERROR] Connection in use: ('127.0.0.1', 5000)",
+        "OSError: [Errno 98] Address already in use",
+    ]
+    assert crash_cause(lines, "exit 1") == "OSError: [Errno 98] Address already in use"
+    node = ["Error: listen EADDRINUSE: address already in use 127.0.0.1:3000"]
+    assert crash_cause(node, "exit 1") == (
+        "port already in use: Error: listen EADDRINUSE: address already in use 127.0.0.1:3000"
+    )
+
+
+def test_gunicorn_and_uvicorn_app_errors() -> None:
+    assert (
+        crash_cause(["Failed to find attribute 'application' in 'api'."], "exit 4")
+        == "gunicorn: no application in api"
+    )
+    assert (
+        crash_cause(
+            ['ERROR:    Error loading ASGI app. Attribute "app" not found in module "main".'],
+            "exit 1",
+        )
+        == 'uvicorn: error loading ASGI app: Attribute "app" not found in module "main".'
+    )
+
+
+def test_command_not_found_and_nothing_telling() -> None:
+    assert crash_cause(["sh: 1: gunicorn: not found"], "exit 127") == "command not found"
+    assert crash_cause(["bye"], "exit 127") == "command not found (exit 127)"
+    assert crash_cause(["all good", "bye"], "exit 3") is None
