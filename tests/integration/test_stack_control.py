@@ -296,3 +296,26 @@ def test_restart_needed_marks_only_the_services_whose_own_config_changed(tmp_pat
         assert needed() == {"api": True, "web": False}
 
     run_with_control(tmp_path, body)
+
+
+def test_a_venv_its_setup_made_is_no_restart_needed_after_a_restart(tmp_path: Path) -> None:
+    """Field trial: on a first run, the setup step makes .venv; after `restart`, ps said
+    `(restart needed)` though nothing changed (the config read before the venv existed
+    was compared with one read after)."""
+    import json
+
+    from support.stackrun import downed_at_end, run_devstack
+
+    (tmp_path / "stack.toml").write_text(
+        f'[services.api]\ncmd = "{sys.executable} {program("sleeper")}"\n'
+        f'setup = "{sys.executable} -m venv --without-pip .venv"\n'
+    )
+    with downed_at_end(tmp_path):
+        assert run_devstack(tmp_path, "up", "-d").returncode == 0
+        assert (tmp_path / ".venv").is_dir()
+        for _ in range(3):  # ps before and after each restart, as a user would
+            run_devstack(tmp_path, "ps")
+            restarted = run_devstack(tmp_path, "restart", "api")
+            assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+            rows = json.loads(run_devstack(tmp_path, "ps", "--json").stdout)["services"]
+            assert [(r["name"], r["restart_needed"]) for r in rows] == [("api", False)], rows

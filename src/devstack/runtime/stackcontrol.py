@@ -26,7 +26,7 @@ from devstack.logs.hub import LogHub, LogSubscription
 from devstack.paths import StatePaths
 from devstack.procs import proctree
 from devstack.runtime.service import Service
-from devstack.runtime.setupsteps import SetupRunner
+from devstack.runtime.setupsteps import SetupRunner, with_found_venv
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState
 
@@ -149,7 +149,7 @@ class SupervisorControl:
                     # file does not load (a restart would say why).
                     "restart_needed": snap.state.is_up
                     and config is not None
-                    and config.get(name) != self._sup.configured[name],
+                    and not _same_config(config.get(name), self._sup.configured[name]),
                     "cpu_percent": cpu,
                     "rss": rss,
                     "requested": name in self._sup.requested,
@@ -434,3 +434,9 @@ class SupervisorControl:
     @staticmethod
     def _result(name: str, ok: bool, took: float, message: str) -> dict[str, Any]:
         return {"name": name, "ok": ok, "took": round(took, 3), "message": message}
+
+
+def _same_config(now: ServiceSpec | None, started: ServiceSpec) -> bool:
+    """Whether a service's config is what its process was started with. A venv its setup
+    step made since either was read counts on both sides (as ``up`` activates it)."""
+    return now is not None and with_found_venv(now) == with_found_venv(started)
