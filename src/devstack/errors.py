@@ -21,6 +21,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NO_STACK = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`| head`)
 
 
 class DevstackError(Exception):

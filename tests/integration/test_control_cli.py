@@ -133,3 +133,27 @@ def test_an_exited_unreaped_supervisor_counts_as_gone() -> None:
         assert is_pid_alive(os.getpid())
     finally:
         child.wait(timeout=10)
+
+
+def test_logs_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
+    """Field trial: `devstack logs | head -3` ended with a BrokenPipeError traceback and
+    exit 1; now no traceback, exit 141 (128 + SIGPIPE, as a shell reports it)."""
+    from conftest import program
+
+    (tmp_path / "stack.toml").write_text(
+        f'[services.a]\ncmd = "{sys.executable} {program("lines")} 20000"\nrestart = "no"\n'
+    )
+    assert run(["up", "-d"], tmp_path).returncode == 0
+    try:
+        logs = subprocess.Popen(
+            [*CLI, "logs", "a"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert logs.stdout is not None and logs.stderr is not None
+        logs.stdout.readline()
+        logs.stdout.close()  # the reader goes away, as `head` does
+        err = logs.stderr.read().decode()
+        logs.stderr.close()
+        assert logs.wait(timeout=30) == 141, err
+        assert "Traceback" not in err, err
+    finally:
+        run(["down"], tmp_path)

@@ -32,7 +32,7 @@ from devstack.cli import (
 )
 from devstack.cli import exec as exec_
 from devstack.cli.options import EXIT_CODES
-from devstack.errors import EXIT_INTERRUPTED, DevstackError
+from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
 
 # In the order `devstack --help` lists them; a new command adds its module here.
 COMMANDS = [up, setup, check, ps, logs, startstop, down, verify, config, schema, init, export]
@@ -85,3 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `devstack logs | head`: the reader went away. No traceback, and stdout points
+        # at /dev/null so the flush at exit does not fail on the closed pipe again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

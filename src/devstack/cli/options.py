@@ -19,6 +19,7 @@ EXIT_CODES = """exit codes:
   2    bad usage or configuration (nothing was started)
   3    no stack is running (client commands)
   130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP
+  141  the reader of the output went away (devstack logs | head)
 """
 FILE_HELP = "stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile"
 NO_COLOR_HELP = "no colours (also: NO_COLOR=1)"
