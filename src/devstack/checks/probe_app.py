@@ -117,20 +117,34 @@ def _candidates(module: Any) -> list[dict[str, str]]:
     apps: list[dict[str, str]] = []
     others: list[dict[str, str]] = []
     for name, value in sorted(vars(module).items()):
-        if name.startswith("_") or inspect.ismodule(value):
+        if name.startswith("_"):
             continue
-        if getattr(value, "__module__", module.__name__) not in (module.__name__, None) and (
-            inspect.isclass(value) or inspect.isfunction(value)
-        ):
-            continue  # imported, not defined here
-        interface, framework = _interface(value)
-        if interface in ("wsgi", "asgi"):
-            apps.append({"name": name, "kind": f"{framework}, {interface.upper()}"})
-        elif name in ("create_app", "make_app", "app_factory", "get_app"):
-            apps.append({"name": name + "()", "kind": "factory"})
-        else:
-            others.append({"name": name, "kind": type(value).__name__})
+        try:
+            found = _candidate(module, name, value)
+        except Exception:
+            # A lazy proxy (werkzeug's request, current_app, g, session) raises on any
+            # attribute access outside its context: it is no app, pass it by.
+            continue
+        if found is not None:
+            is_app, entry = found
+            (apps if is_app else others).append(entry)
     return apps + others[: max(0, 15 - len(apps))]
+
+
+def _candidate(module: Any, name: str, value: Any) -> tuple[bool, dict[str, str]] | None:
+    """(is it an app, its entry) for one global of the module; None to leave it out."""
+    if inspect.ismodule(value):
+        return None
+    if getattr(value, "__module__", module.__name__) not in (module.__name__, None) and (
+        inspect.isclass(value) or inspect.isfunction(value)
+    ):
+        return None  # imported, not defined here
+    interface, framework = _interface(value)
+    if interface in ("wsgi", "asgi"):
+        return True, {"name": name, "kind": f"{framework}, {interface.upper()}"}
+    if name in ("create_app", "make_app", "app_factory", "get_app"):
+        return True, {"name": name + "()", "kind": "factory"}
+    return False, {"name": name, "kind": type(value).__name__}
 
 
 def _resolve(module: Any, attr: str) -> tuple[Any, bool]:
