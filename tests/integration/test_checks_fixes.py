@@ -171,3 +171,20 @@ def test_a_setup_that_ran_without_installing_the_server_is_said_so(tmp_path: Pat
         f"to install it: devstack setup backend --force (runs its setup step again: {setup}; "
         "it ran before, yet gunicorn is missing)"
     ) in result.stdout
+
+
+def test_a_setup_that_ran_for_another_stack_file_is_said_so_for_that_file(tmp_path: Path) -> None:
+    """The same under `-f dev.toml`: its setup's record is kept apart from stack.toml's,
+    and the fix reads that record (it used to read stack.toml's, and said 'devstack setup
+    backend' as if the setup had never run)."""
+    from support.stackrun import run_devstack
+
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    setup = f"{sys.executable} -m venv --without-pip .venv"
+    (tmp_path / "dev.toml").write_text(gunicorn("app", f'setup = "{setup}"\n'))
+    assert run_devstack(tmp_path, "setup", "-f", "dev.toml", timeout=120).returncode == 0
+    result = run_devstack(tmp_path, "check", "-f", "dev.toml", "backend", timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "devstack setup backend --force" in result.stdout, result.stdout
+    assert "it ran before, yet gunicorn is missing" in result.stdout, result.stdout

@@ -137,4 +137,4 @@ def setup_for(spec: ServiceSpec, stack: StackSpec | None) -> Setup | None:
 def _ran(stack: StackSpec | None, service: str) -> bool:
     if stack is None:
         return False
-    return read_record(stack.state_dir(), service) is not None
+    return read_record(stack.state_dir(), service, stack.file) is not None
