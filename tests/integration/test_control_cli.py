@@ -141,7 +141,8 @@ def test_logs_into_a_pipe_closed_early_ends_quietly(tmp_path: Path) -> None:
     from conftest import program
 
     (tmp_path / "stack.toml").write_text(
-        f'[services.a]\ncmd = "{sys.executable} {program("lines")} 20000"\nrestart = "no"\n'
+        f'[services.a]\ncmd = "{sys.executable} {program("lines")} 20000 && sleep 60"\n'
+        "shell = true\n"
     )
     assert run(["up", "-d"], tmp_path).returncode == 0
     try:

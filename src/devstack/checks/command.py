@@ -18,10 +18,9 @@ from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
 from devstack.project.servers import server_of
-from devstack.project.venv import find_venv as venv_in
+from devstack.project.venv import BIN_DIR, venv_of
 from devstack.spec import ServiceSpec, StackSpec
 
-_BIN = "Scripts" if os.name == "nt" else "bin"
 # Console scripts -> the pip package that provides them.
 _PIP_PACKAGES = {
     "gunicorn": "gunicorn",
@@ -73,7 +72,7 @@ def command_argv(spec: ServiceSpec) -> tuple[str, ...]:
 
 def find_venv(spec: ServiceSpec) -> Path | None:
     """The service's virtualenv: ``venv = ...``, else a .venv/venv in its cwd."""
-    return spec.venv if spec.venv is not None else venv_in(spec.cwd)
+    return venv_of(spec)
 
 
 def search_path(spec: ServiceSpec) -> str:
@@ -82,7 +81,7 @@ def search_path(spec: ServiceSpec) -> str:
     venv = find_venv(spec)
     if venv is None:
         return path
-    bin_dir = str(venv / _BIN)
+    bin_dir = str(venv / BIN_DIR)
     parts = [p for p in path.split(os.pathsep) if p and p != bin_dir]
     return os.pathsep.join([bin_dir, *parts])
 
@@ -100,7 +99,7 @@ def service_env(spec: ServiceSpec) -> dict[str, str]:
 def resolve(spec: ServiceSpec, name: str) -> Resolved:
     """Find ``name`` as exec would: relative to cwd if it has a slash, else on the PATH."""
     venv = find_venv(spec)
-    looked = (*((shown(venv / _BIN, spec.cwd),) if venv else ()), "PATH")
+    looked = (*((shown(venv / BIN_DIR, spec.cwd),) if venv else ()), "PATH")
     if os.sep in name:
         path = (spec.cwd / name).resolve()
         ok = path.is_file() and os.access(path, os.X_OK)
@@ -164,8 +163,8 @@ async def python_of(
                 "nor a script whose first line names one"
             )
     venv = find_venv(spec)
-    if venv is not None and (venv / _BIN / "python").exists():
-        return venv / _BIN / "python"
+    if venv is not None and (venv / BIN_DIR / "python").exists():
+        return venv / BIN_DIR / "python"
     fallback = shutil.which("python3", path=search_path(spec))
     return await _real_python(spec, Path(fallback), env) if fallback else None
 
@@ -304,7 +303,7 @@ def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -
             f"python -m venv .venv && .venv/bin/pip install {what} "
             f"(in {spec.cwd}; devstack uses a .venv it finds there)"
         )
-    return f"{shown(venv / _BIN / 'pip', spec.cwd)} install {what}"
+    return f"{shown(venv / BIN_DIR / 'pip', spec.cwd)} install {what}"
 
 
 def shown(path: Path, cwd: Path) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.procs.setuprecord import read_record
-from devstack.project.venv import find_venv
+from devstack.project.venv import venv_of
 from devstack.spec import ServiceSpec, StackSpec
 
 # Import names whose distribution is named otherwise (pip install NAME).
@@ -124,11 +124,11 @@ def setup_for(spec: ServiceSpec, stack: StackSpec | None) -> Setup | None:
         return Setup(spec.name, spec.setup, _ran(stack, spec.name))
     if stack is None:
         return None
-    venv = spec.venv or find_venv(spec.cwd)
+    venv = venv_of(spec)
     for other in stack.services.values():
         if other.name == spec.name or other.setup is None or not _INSTALLS.search(other.setup):
             continue
-        other_venv = other.venv or find_venv(other.cwd)
+        other_venv = venv_of(other)
         if other.cwd == spec.cwd or (venv is not None and other_venv == venv):
             return Setup(other.name, other.setup, _ran(stack, other.name))
     return None

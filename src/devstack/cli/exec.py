@@ -85,7 +85,7 @@ def resolve(program: str, env: dict[str, str]) -> str | None:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from devstack.config import load_for_command
-    from devstack.runtime.setupsteps import with_found_venv
+    from devstack.project.venv import with_found_venv
     from devstack.spec import require_services
 
     stack = load_for_command(args.file, cached=True)

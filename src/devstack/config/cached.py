@@ -23,11 +23,16 @@ def load_for_command(file: str | os.PathLike[str] | None, *, cached: bool = Fals
     found = find_stack_file(file, cwd)
     if not cached or is_procfile(found):
         return load_stack(found, cwd)
-    cache = StatePaths.of_file(found).spec_cache
-    hit = speccache.load(cache, found, os.environ)
+    return load_through_cache(found, cwd, StatePaths.of_file(found).spec_cache)
+
+
+def load_through_cache(file: Path, cwd: Path, cache: Path) -> StackSpec:
+    """``file``'s stack from ``cache`` when nothing it came from changed, else loaded
+    (validated) and kept there, the state folder made as `up` makes it."""
+    hit = speccache.load(cache, file, os.environ)
     if hit is not None:
         return hit
-    stack = load_stack(found, cwd)
+    stack = load_stack(file, cwd)
     StatePaths.of_stack(stack).prepare()
-    speccache.save(cache, found, os.environ, stack)
+    speccache.save(cache, file, os.environ, stack)
     return stack

@@ -217,10 +217,10 @@ class LogFile:
             self.path.unlink(missing_ok=True)
         else:
             for n in range(self.backups - 1, 0, -1):
-                older = self.path.with_name(f"{self.path.name}.{n}")
+                older = _backup(self.path, n)
                 if older.exists():
-                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+                    os.replace(older, _backup(self.path, n + 1))
+            os.replace(self.path, _backup(self.path, 1))
         self._open()
 
     def close(self) -> None:

@@ -6,8 +6,11 @@ the venv) all use it, so they agree on which gunicorn a service runs.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
+
+from devstack.spec import ServiceSpec
 
 BIN_DIR = "Scripts" if os.name == "nt" else "bin"
 
@@ -27,3 +30,19 @@ def activate(env: dict[str, str], venv: Path) -> None:
     if path.split(os.pathsep)[:1] != [bin_dir]:
         env["PATH"] = os.pathsep.join(p for p in (bin_dir, path) if p)
     env["VIRTUAL_ENV"] = str(venv)
+
+
+def venv_of(spec: ServiceSpec) -> Path | None:
+    """The service's virtualenv: ``venv = ...``, else a .venv/venv in its cwd now."""
+    return spec.venv if spec.venv is not None else find_venv(spec.cwd)
+
+
+def with_found_venv(spec: ServiceSpec) -> ServiceSpec:
+    """``spec`` with the venv a setup step made since it was read activated (as config
+    loading would have)."""
+    venv = venv_of(spec)
+    if spec.venv is not None or venv is None:
+        return spec
+    env = dict(spec.env)
+    activate(env, venv)
+    return dataclasses.replace(spec, venv=venv, env=env)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -28,22 +27,10 @@ from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, pump
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.procs.setuprecord import fingerprint, read_record, top_dirs, why_run, write_record
-from devstack.project.venv import activate, find_venv
+from devstack.project.venv import with_found_venv
 from devstack.spec import ServiceSpec
 
 TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
-
-
-def with_found_venv(spec: ServiceSpec) -> ServiceSpec:
-    """``spec`` with the venv a setup step just made activated (as config loading would)."""
-    if spec.venv is not None:
-        return spec
-    venv = find_venv(spec.cwd)
-    if venv is None:
-        return spec
-    env = dict(spec.env)
-    activate(env, venv)
-    return dataclasses.replace(spec, venv=venv, env=env)
 
 
 class Hooks(Protocol):

@@ -9,7 +9,6 @@ at a time (20 concurrent ``restart backend`` make exactly one backend at the end
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import time
 from collections.abc import Mapping
@@ -25,8 +24,9 @@ from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, LogSubscription
 from devstack.paths import StatePaths
 from devstack.procs import proctree
+from devstack.project.venv import with_found_venv
 from devstack.runtime.service import Service
-from devstack.runtime.setupsteps import SetupRunner, with_found_venv
+from devstack.runtime.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState
 
@@ -341,12 +341,10 @@ class SupervisorControl:
     ) -> tuple[str | None, frozenset[str]]:
         """The service's checks against the new code: a failure text (the old process is
         kept), else None and the checks that passed (the start does not run them again)."""
-        try:
-            runner = importlib.import_module("devstack.checks.runner")
-        except ImportError:  # this build has no preflight checks yet
-            return None, frozenset()
+        from devstack.checks.runner import check_service
+
         # The running copy holds the port: every check but that one (and the setup's).
-        results = await runner.check_service(spec, stack, skip=("port", "setup"))
+        results = await check_service(spec, stack, skip=("port", "setup"))
         failed = [r for r in results if r.status == "fail"]
         if not failed:
             warned = {r.check for r in results if r.status != "ok"}  # shown again at the start
@@ -360,20 +358,13 @@ class SupervisorControl:
     def _reload(self) -> StackSpec:
         """stack.toml and the env files as they are now: from the spec cache when none of
         them changed (the usual restart, after a code edit), else validated again."""
-        from devstack.config import speccache
+        from devstack.config.cached import load_through_cache
+        from devstack.config.load import load_stack
 
         stack = self._sup.stack
-        if stack.file is not None and not stack.from_procfile:
-            cache = self._sup.paths.spec_cache
-            hit = speccache.load(cache, stack.file, os.environ)
-            if hit is not None:
-                return hit
-        from devstack.config import load_stack
-
-        fresh = load_stack(stack.file, stack.root)
-        if stack.file is not None and not stack.from_procfile:
-            speccache.save(cache, stack.file, os.environ, fresh)
-        return fresh
+        if stack.file is None or stack.from_procfile:
+            return load_stack(stack.file, stack.root)
+        return load_through_cache(stack.file, stack.root, self._sup.paths.spec_cache)
 
     def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
         chosen = set(names or self._requested())

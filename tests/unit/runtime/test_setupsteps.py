@@ -12,7 +12,7 @@ from devstack.procs.setuprecord import (
     why_run,
     write_record,
 )
-from devstack.runtime.setupsteps import with_found_venv
+from devstack.project.venv import with_found_venv
 from devstack.spec import ServiceSpec
 
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt"
