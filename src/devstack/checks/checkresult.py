@@ -14,7 +14,9 @@ class CheckResult:
 
     ``summary`` is one line ("gunicorn found (.venv/bin/gunicorn)"); ``details`` are
     the lines shown under a failure (the exception, the file:line, the apps found);
-    ``fix`` is the suggested command or action, if there is one.
+    ``fix`` is the suggested command or action, if there is one. ``kind`` names the
+    class of problem for machines (``check --json``), e.g. "not-installed"; ``file``
+    and ``line`` say where it is, when a file of the user's is at fault.
     """
 
     service: str
@@ -23,6 +25,9 @@ class CheckResult:
     summary: str
     details: tuple[str, ...] = ()
     fix: str | None = None
+    kind: str | None = None
+    file: str | None = None
+    line: int | None = None
 
     @property
     def failed(self) -> bool:
@@ -36,4 +41,7 @@ class CheckResult:
             "summary": self.summary,
             "details": list(self.details),
             "fix": self.fix,
+            "kind": self.kind,
+            "file": self.file,
+            "line": self.line,
         }
