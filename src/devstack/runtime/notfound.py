@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from devstack.checks.command import shown
 from devstack.project.venv import BIN_DIR, find_venv, venv_of
 from devstack.spec import ServiceSpec
 
@@ -76,26 +77,26 @@ def venv_hint(found: NotFound, spec: ServiceSpec) -> str | None:
     other = find_venv(script_dir)
     if other is None or not _runnable(other, found.command):
         return None
-    shown = _shown(other / BIN_DIR / found.command, spec.cwd)
+    command = shown(other / BIN_DIR / found.command, spec.cwd)
     return (
-        f"{shown} exists, but devstack activates no venv for this service: "
-        f'set venv = "{_shown(other, spec.cwd)}" or call {shown} in the script'
+        f"{command} exists, but devstack activates no venv for this service: "
+        f'set venv = "{shown(other, spec.cwd)}" or call {command} in the script'
     )
 
 
 def _in_service_venv(found: NotFound, spec: ServiceSpec, venv: Path) -> str:
     bin_dir = venv / BIN_DIR
-    shown = _shown(bin_dir / found.command, spec.cwd)
+    command = shown(bin_dir / found.command, spec.cwd)
     if not _runnable(venv, found.command):
-        return f"{found.command} is not in {_shown(bin_dir, spec.cwd)} either"
+        return f"{found.command} is not in {shown(bin_dir, spec.cwd)} either"
     if str(bin_dir) not in spec.env.get("PATH", "").split(os.pathsep):
-        return f"{shown} exists: activate the venv in the script or call {shown}"
+        return f"{command} exists: activate the venv in the script or call {command}"
     setter = _path_setter(found, spec.cwd)
     if setter is not None:
-        return f"{shown} exists, but {setter} sets PATH without it: call {shown} there"
+        return f"{command} exists, but {setter} sets PATH without it: call {command} there"
     return (
-        f"{shown} exists and devstack puts {_shown(bin_dir, spec.cwd)} on the service's "
-        f"PATH: the script changes PATH before it; call {shown}"
+        f"{command} exists and devstack puts {shown(bin_dir, spec.cwd)} on the service's "
+        f"PATH: the script changes PATH before it; call {command}"
     )
 
 
@@ -117,10 +118,3 @@ def _path_setter(found: NotFound, cwd: Path) -> str | None:
         if _PATH_SET.match(lines[number - 1]):
             return f"{found.script}:{number}"
     return None
-
-
-def _shown(path: Path, cwd: Path) -> str:
-    try:
-        return str(path.relative_to(cwd))
-    except ValueError:
-        return str(path)
