@@ -28,6 +28,7 @@ _SHAPES = (
 # `sh -c '...'` names the shell, not a file: no script to point at.
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ash", "ksh", "-c"})
 _PATH_SET = re.compile(r"^\s*(?:export\s+)?PATH=")
+_KEEPS_PATH = re.compile(r"\$\{?PATH\b")  # PATH=$PATH:... keeps the venv's bin
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,7 @@ def _runnable(venv: Path, command: str) -> bool:
 
 
 def _path_setter(found: NotFound, cwd: Path) -> str | None:
-    """``script:line`` of the last PATH= before the failing line, if the script has one."""
+    """``script:line`` of the last PATH= before the failing line that drops the old PATH."""
     if found.script is None:
         return None
     path = cwd / found.script
@@ -115,6 +116,7 @@ def _path_setter(found: NotFound, cwd: Path) -> str | None:
         return None
     end = found.line or len(lines)
     for number in range(min(end, len(lines)), 0, -1):
-        if _PATH_SET.match(lines[number - 1]):
+        line = lines[number - 1]
+        if _PATH_SET.match(line) and not _KEEPS_PATH.search(line):
             return f"{found.script}:{number}"
     return None
