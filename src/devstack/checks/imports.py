@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from devstack.checks.bounded import Ran, run_bounded
 from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
-from devstack.checks.envneeded import env_needed
 from devstack.checks.provides import DISTRIBUTIONS, listed_in, setup_for
 from devstack.checks.shims import CannotTell
 from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
@@ -175,6 +174,9 @@ class _Report:
         if error["type"] in ("ImportError", "ModuleNotFoundError"):
             details.append(f"{label} was found, but something it imports is missing")
         fix = self.error_fix(error, python, details)
+        # Only after the import failed: the env files' reader is not on the way to a start.
+        from devstack.checks.envneeded import env_needed
+
         env = env_needed(error, self.spec, self.stack)
         if env is not None:
             return env.apply(self.result("fail", summary, details))
