@@ -94,6 +94,11 @@ def _how_read(need: Mapping[str, Any], name: str, spec: ServiceSpec) -> str:
             f"{need.get('model')} (pydantic-settings) has no value for its field "
             f"{need.get('field')!r}, read from {name}; {spec.name}'s env does not set it"
         )
+    if need.get("how") == "key":  # a KeyError on some mapping: say no more than is known
+        return (
+            f"the app looked {name} up when imported and it was not there; "
+            f"{spec.name}'s env lacks it too"
+        )
     return f"the app reads {name} from its environment when imported; {spec.name}'s env lacks it"
 
 

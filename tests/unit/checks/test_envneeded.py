@@ -42,6 +42,10 @@ def test_a_key_error_on_some_mapping_is_not_called_a_missing_variable(tmp_path: 
     stack = StackSpec("s", tmp_path, None, {"api": api, "worker": worker})
     found = env_needed(error, api, stack)
     assert found is not None and found.kind == "env-elsewhere"
+    assert found.details == (
+        "the app looked API_TOKEN up when imported and it was not there; api's env lacks it too",
+        "API_TOKEN is set in services.worker's environment",
+    )
 
 
 def test_a_variable_the_service_has_is_not_the_problem(tmp_path: Path) -> None:
