@@ -38,10 +38,13 @@ class EnvNeed:
     line: int | None = None
 
     def apply(self, result: CheckResult) -> CheckResult:
+        # The exception's first line is enough (a ValidationError's field list follows
+        # on its own lines): the lines below say which variable, in words.
+        shown = tuple(d.splitlines()[0] if d else d for d in result.details)
         return dataclasses.replace(
             result,
             summary=f"{result.summary}: {self.summary}",
-            details=(*result.details, *self.details),
+            details=(*shown, *self.details),
             fix=self.fix,
             kind=self.kind,
             file=self.file,
