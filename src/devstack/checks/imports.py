@@ -174,6 +174,12 @@ class _Report:
         if error["type"] in ("ImportError", "ModuleNotFoundError"):
             details.append(f"{label} was found, but something it imports is missing")
         fix = self.error_fix(error, python, details)
+        # Only after the import failed: the env files' reader is not on the way to a start.
+        from devstack.checks.envneeded import env_needed
+
+        env = env_needed(error, self.spec, self.stack)
+        if env is not None:
+            return env.apply(self.result("fail", summary, details))
         return await self.with_alternatives(summary, details, error, fix)
 
     def error_fix(self, error: dict[str, Any], python: Path, details: list[str]) -> str | None:

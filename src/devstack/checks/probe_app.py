@@ -19,6 +19,7 @@ import importlib
 import inspect
 import json
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -77,7 +78,84 @@ def _error(exc: BaseException, module: str) -> dict[str, Any]:
         "name": name,
         "module_missing": missing,
         "frame": None if missing else _user_frame(exc),
+        "env": _env_needed(exc),
     }
+
+
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*[A-Z0-9]$")
+_NOT_SET = re.compile(
+    r"\b([A-Z][A-Z0-9_]*[A-Z0-9])\b[`'\"]? (?:is not set|is unset|not set|is required|"
+    r"must be set|is missing|missing)|(?:environment variable|env var)[s]? [`'\"]?([A-Z][A-Z0-9_]*)"
+)
+
+
+def _env_needed(exc: BaseException) -> list[dict[str, str]]:
+    """The environment variables the exception says are missing: [{"name", "how"}].
+
+    how: "environ" (os.environ[X]), "key" (a KeyError on an env-like name, from another
+    mapping), "settings" (a pydantic-settings field without a value; "model" names the
+    class), "message" (the app's own "X is not set").
+    """
+    try:
+        if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str):
+            key = exc.args[0]
+            if _raised_by_environ(exc):
+                return [{"name": key, "how": "environ"}]
+            return [{"name": key, "how": "key"}] if _ENV_NAME.match(key) else []
+        if type(exc).__name__ == "ValidationError" and hasattr(exc, "errors"):
+            return _settings_fields(exc)
+        found = _NOT_SET.search(str(exc))
+        if found:
+            return [{"name": found.group(1) or found.group(2), "how": "message"}]
+    except Exception:  # the app's exception is not ours to fail on
+        pass
+    return []
+
+
+def _raised_by_environ(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    return isinstance(tb.tb_frame.f_locals.get("self"), os._Environ)
+
+
+def _settings_fields(exc: Any) -> list[dict[str, str]]:
+    """A pydantic-settings class's missing fields, as the env names it reads them from."""
+    model = _settings_class(exc)
+    if model is None:
+        return []
+    config = getattr(model, "model_config", {})
+    prefix = config.get("env_prefix") or ""
+    fields = getattr(model, "model_fields", {})
+    names = []
+    for error in exc.errors():
+        loc = list(error.get("loc") or ())
+        if error.get("type") != "missing" or len(loc) != 1 or not isinstance(loc[0], str):
+            continue
+        field = loc[0]
+        # A field is read as env_prefix + its name; an alias as it is written.
+        env = prefix + field if field in fields else field
+        if not config.get("case_sensitive"):
+            env = env.upper()
+        names.append({"name": env, "how": "settings", "model": model.__name__, "field": field})
+    return names
+
+
+def _settings_class(exc: Any) -> Any:
+    """The BaseSettings subclass whose __init__ raised ``exc`` (None when it is no settings)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            cls = value if inspect.isclass(value) else type(value)
+            bases = [c.__module__ for c in getattr(cls, "__mro__", ())]
+            if cls.__name__ == getattr(exc, "title", None) and any(
+                b.startswith("pydantic_settings") for b in bases
+            ):
+                return cls
+        tb = tb.tb_next
+    return None
 
 
 def _interface(obj: Any) -> tuple[str, str]:

@@ -2,6 +2,9 @@
 
 Pure: no I/O. Used for the ``[crashed]`` line, ``ps``'s reason and what every
 dependent is told (``frontend: not started: backend crashed: ImportError: ...``).
+In order: a traceback's exception line, a known server message, a shell's "command
+not found" (``runtime/notfound.py``), the last line that says the program gave up
+(``FATAL: lock file "postmaster.pid" already exists``).
 """
 
 from __future__ import annotations
@@ -9,17 +12,29 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from devstack.runtime.notfound import parse_not_found
+
 _TRACE_FILE = re.compile(r'^\s*File "([^"]+)", line (\d+)')
 _PY_ERROR = re.compile(
     r"^(?:[\w.]+\.)?(ModuleNotFoundError|ImportError|SyntaxError|IndentationError|"
     r"NameError|AttributeError|KeyError|TypeError|ValueError|RuntimeError|"
     r"FileNotFoundError|PermissionError|OSError|ConnectionRefusedError)\b:?\s*(.*)$"
 )
+_TRACEBACK = "Traceback (most recent call last):"
+# Any other exception line of a traceback (psycopg2.OperationalError: ..., KeyError: 'X').
+_ANY_EXCEPTION = re.compile(
+    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure|Timeout))"
+    r"(?::\s*(.*))?$"
+)
+# The line a program prints when it gives up: postgres' FATAL, a logger's [ERROR],
+# node's "Error: ...", Go's "panic: ...". The last such line is the key line.
+_KEY_LINE = re.compile(
+    r"(?:^|[\s\]])\[?(FATAL|PANIC|CRITICAL|ERROR|Error|error|fatal|panic)(?:\]\s*|:\s+)(\S.*)$"
+)
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"address already in use|EADDRINUSE", re.I), "port already in use"),
     (re.compile(r"Failed to find attribute '([^']+)' in '([^']+)'"), "gunicorn: no {0} in {1}"),
     (re.compile(r"Error loading ASGI app\.?\s*(.*)"), "uvicorn: error loading ASGI app: {0}"),
-    (re.compile(r"(?:command not found|: not found)$"), "command not found"),
     (re.compile(r"Cannot find module '([^']+)'"), "node: cannot find module {0}"),
 )
 
@@ -41,14 +56,29 @@ def crash_cause(lines: Sequence[str], exit_text: str) -> str | None:
                 if text == "port already in use":
                     return f"port already in use: {line.strip()}"
                 return message
+    not_found = parse_not_found(lines)
+    if not_found is not None:
+        return not_found.describe()
+    key = _key_line(lines)
+    if key is not None:
+        return key
     if exit_text in ("exit 127",):
         return "command not found (exit 127)"
     return None
 
 
+def _key_line(lines: Sequence[str]) -> str | None:
+    """The last line that says the program failed, from its keyword on, spaces squeezed."""
+    for line in reversed(lines):
+        found = _KEY_LINE.search(line.rstrip())
+        if found:
+            return " ".join(f"{found.group(1)}: {found.group(2)}".split())
+    return None
+
+
 def _python_error(lines: Sequence[str]) -> str | None:
     for index in range(len(lines) - 1, -1, -1):
-        found = _PY_ERROR.match(lines[index].strip())
+        found = _PY_ERROR.match(lines[index].strip()) or _after_traceback(lines, index)
         if not found:
             continue
         kind, message = found.group(1), found.group(2).strip()
@@ -56,6 +86,16 @@ def _python_error(lines: Sequence[str]) -> str | None:
         text = f"{kind}: {message}" if message else kind
         return f"{text} ({where})" if where else text
     return None
+
+
+def _after_traceback(lines: Sequence[str], index: int) -> re.Match[str] | None:
+    """The exception line of a traceback, whatever the exception's class."""
+    line = lines[index]
+    if line[:1].isspace() or not any(ln.startswith(_TRACEBACK) for ln in lines[:index]):
+        return None
+    if index == 0 or not lines[index - 1][:1].isspace():
+        return None  # an exception line follows a frame's indented source line
+    return _ANY_EXCEPTION.match(line.strip())
 
 
 def _user_frame(before: Sequence[str], kind: str, message: str) -> str | None:

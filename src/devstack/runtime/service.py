@@ -116,6 +116,9 @@ class Service:
         self.last_probe: ProbeResult | None = None
         self.last_exit: ExitStatus | None = None
         self.last_cause: str | None = None  # one line: why the last process died
+        # While not started: the dependency's own dead end ("db failed: exit 1: FATAL: ..."),
+        # which this service's dependents are told in place of its whole reason.
+        self._upstream: str | None = None
         self._changed = asyncio.Event()
         self._log_probe: LogProbe | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -167,6 +170,7 @@ class Service:
     def _set(self, state: ServiceState, reason: str | None = None) -> None:
         self.state = state
         self.reason = reason
+        self._upstream = None
         # Wake every waiter; each re-checks its own condition.
         self._changed.set()
         self._changed = asyncio.Event()
@@ -212,7 +216,10 @@ class Service:
             ServiceState.NOT_STARTED: "was not started",
             ServiceState.STOPPED: "was stopped",
         }[self.state]
-        return f"{verb}: {self.reason}" if self.reason else verb
+        # A chain names each service once, down to the one that broke and its key line.
+        reason = self._upstream if self.state is ServiceState.NOT_STARTED else None
+        reason = reason or self.reason
+        return f"{verb}: {reason}" if reason else verb
 
     # --- the service's task ------------------------------------------------------------
 
@@ -306,6 +313,7 @@ class Service:
                                 f"depends on {name} ({cond}), which {why.removeprefix(name + ' ')}"
                             )
                             self._set(ServiceState.NOT_STARTED, reason)
+                            self._upstream = why
                             self._hub.event(self.name, f"[not started] {reason}", "error")
                             return False
         finally:
@@ -411,8 +419,12 @@ class Service:
             line for chunk in chunks if chunk.stream != "event" for line in chunk.text.splitlines()
         ]
         from devstack.runtime.crashcause import crash_cause
+        from devstack.runtime.notfound import parse_not_found, venv_hint
 
-        return crash_cause(lines, status.describe())
+        cause = crash_cause(lines, status.describe())
+        not_found = parse_not_found(lines) if status.code == 127 else None
+        hint = venv_hint(not_found, self.spec) if not_found is not None else None
+        return f"{cause}; {hint}" if cause and hint else cause
 
     async def _release(self, proc: ServiceProcess) -> None:
         """Every process of a spawn is gone: drain its pipes (bounded) and forget it."""

@@ -68,6 +68,36 @@ def test_gunicorn_and_uvicorn_app_errors() -> None:
 
 
 def test_command_not_found_and_nothing_telling() -> None:
-    assert crash_cause(["sh: 1: gunicorn: not found"], "exit 127") == "command not found"
+    assert crash_cause(["sh: 1: gunicorn: not found"], "exit 127") == "gunicorn: command not found"
     assert crash_cause(["bye"], "exit 127") == "command not found (exit 127)"
     assert crash_cause(["all good", "bye"], "exit 3") is None
+
+
+def test_the_key_line_of_a_program_that_gives_up() -> None:
+    """The last FATAL / ERROR / Error / panic line, from its keyword on, spaces squeezed."""
+    postgres = [
+        "2026-12-01 10:00:00.123 UTC [42] LOG:  starting PostgreSQL 16.2",
+        '2026-12-01 10:00:00.124 UTC [42] FATAL:  lock file "postmaster.pid" already exists',
+        "2026-12-01 10:00:00.124 UTC [42] HINT:  Is another postmaster (PID 41) running?",
+    ]
+    assert crash_cause(postgres, "exit 1") == 'FATAL: lock file "postmaster.pid" already exists'
+    gunicorn = ["[2026-12-01 10:00:00 +0000] [7] [ERROR] Worker failed to boot."]
+    assert crash_cause(gunicorn, "exit 3") == "ERROR: Worker failed to boot."
+    node = ["Error: connect ECONNREFUSED 127.0.0.1:5432", "    at TCPConnectWrap (node:net:1)"]
+    assert crash_cause(node, "exit 1") == "Error: connect ECONNREFUSED 127.0.0.1:5432"
+    assert crash_cause(["panic: runtime error: index out of range"], "exit 2") == (
+        "panic: runtime error: index out of range"
+    )
+    assert crash_cause(["0 errors", "an error occurred, retrying", "done"], "exit 1") is None
+
+
+def test_any_exception_line_that_ends_a_traceback() -> None:
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/srv/app/db.py", line 3, in <module>',
+        "    connect()",
+        "psycopg2.OperationalError: connection to server failed",
+    ]
+    assert crash_cause(lines, "exit 1") == (
+        "psycopg2.OperationalError: connection to server failed (db.py:3)"
+    )
