@@ -342,7 +342,9 @@ def test_verify_after_a_failed_run_prints_this_runs_failure_once(tmp_path: Path)
     crashing_api(tmp_path, with_web=False)
     with downed_at_end(tmp_path):
         first = run_devstack(tmp_path, "up", "-d", timeout=60)
-        assert first.returncode == 1 and "[failed] exit 3" in first.stdout, first.stdout
+        # The supervisor may end (no service left) before or after up -d reads ps: the
+        # failure shows as the log's tail or as a ps row; either names exit 3.
+        assert first.returncode == 1 and "exit 3" in first.stdout, first.stdout
         code, out, err = verify(tmp_path)
     assert code == 1, out + err
     assert out.count("[failed] exit 3 (restart = no)") == 1, out
