@@ -11,6 +11,7 @@ import contextlib
 import json
 import socket
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -345,6 +346,11 @@ def test_verify_after_a_failed_run_prints_this_runs_failure_once(tmp_path: Path)
         # The supervisor may end (no service left) before or after up -d reads ps: the
         # failure shows as the log's tail or as a ps row; either names exit 3.
         assert first.returncode == 1 and "exit 3" in first.stdout, first.stdout
+        # With nothing left running that supervisor ends; verify then starts its own run.
+        pid = supervisor_pid(tmp_path)
+        deadline = time.monotonic() + 30
+        while pid is not None and is_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         code, out, err = verify(tmp_path)
     assert code == 1, out + err
     assert out.count("[failed] exit 3 (restart = no)") == 1, out
