@@ -9,6 +9,7 @@ one to start SVC... (with what they need), or without names the services the fir
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from devstack.control.client import ControlClient, ps_rows
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
 from devstack.paths import StatePaths
+from devstack.states import ServiceState
 
 # A start has an outcome once no service is still on its way.
 _ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
@@ -111,12 +113,17 @@ def detach(
     deadline = time.monotonic() + timeout
     rows: list[dict[str, object]] | None = None
     while time.monotonic() < deadline:
+        rows = ps_rows(paths)
+        if is_settled(rows) and all(ServiceState(str(r["state"])).is_final for r in rows or ()):
+            # Nothing is left for that supervisor to run: it is ending. Return once it
+            # has, so the next command (verify, up) does not find a stack on its way out.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=min(5.0, max(0.0, deadline - time.monotonic())))
         if proc.poll() is not None:
             tail = lines_since(log_path, run_starts)[-15:]
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
-        rows = ps_rows(paths)
         if is_settled(rows):
             break
         time.sleep(0.05)
