@@ -1,0 +1,129 @@
+"""Stops the way real servers expect (reliability case 41 of docs/reliability.md): a
+Celery worker finishes the task it is running on `restart` and on `down`; a gunicorn
+request in flight completes during `restart`. The stop times are printed (-s shows them).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import wait_until
+from support.stackrun import downed_at_end, run_devstack, write_stack
+
+pytestmark = pytest.mark.slow
+
+TASKS = """
+import os
+import time
+from pathlib import Path
+
+from celery import Celery
+
+app = Celery("tasks", broker="filesystem://", backend="file://" + os.environ["RESULTS"])
+app.conf.broker_transport_options = {
+    "data_folder_in": os.environ["QUEUE"],
+    "data_folder_out": os.environ["QUEUE"],
+    "processed_folder": os.environ["PROCESSED"],
+    "control_folder": os.environ["CONTROL"],
+    "store_processed": True,
+}
+app.conf.broker_connection_retry_on_startup = True
+
+
+@app.task
+def slow(path):
+    Path(path + ".started").write_text("")
+    time.sleep(3)
+    Path(path).write_text("done")
+    return "ok"
+"""
+
+
+def celery_stack(root: Path) -> dict[str, str]:
+    """A stack of one Celery worker (prefork, one process) on the filesystem transport."""
+    env = {name: str(root / name.lower()) for name in ("QUEUE", "PROCESSED", "RESULTS", "CONTROL")}
+    for folder in env.values():
+        Path(folder).mkdir()
+    (root / "tasks.py").write_text(TASKS)
+    argv = [sys.executable, "-m", "celery", "-A", "tasks", "worker"]
+    argv += ["--pool", "prefork", "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat"]
+    cmd = ", ".join(f'"{a}"' for a in argv)
+    values = ", ".join(f'{k} = "{v}"' for k, v in env.items())
+    write_stack(
+        root,
+        f"""
+        [services.worker]
+        cmd = [{cmd}]
+        env = {{ {values}, PYTHONPATH = "{root}" }}
+        """,
+    )
+    return env
+
+
+def send_slow_task(root: Path, env: dict[str, str], name: str) -> tuple[object, Path]:
+    """Send tasks.slow from this process; wait until the worker runs it."""
+    import os
+
+    os.environ.update(env)
+    sys.path.insert(0, str(root))
+    try:
+        import tasks  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(root))
+    marker = root / name
+    result = tasks.slow.delay(str(marker))
+    wait_until(lambda: Path(f"{marker}.started").exists(), timeout=60)
+    return result, marker
+
+
+def worker_log(root: Path) -> str:
+    return (root / ".devstack" / "logs" / "worker.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def fresh_tasks_module() -> object:
+    yield
+    sys.modules.pop("tasks", None)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.usefixtures("fresh_tasks_module")
+def test_celery_worker_finishes_its_task_on_restart_and_on_down(tmp_path: Path) -> None:
+    """Reliability case 41: `restart worker` and `down` send SIGTERM to Celery's main
+    process alone (a warm shutdown: it waits for the task); before, its pool child got
+    SIGTERM too (`ForkPoolWorker-1 ... exited with 'signal 15 (SIGTERM)'`) and the task
+    stayed PENDING."""
+    pytest.importorskip("celery")
+    env = celery_stack(tmp_path)
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_until(lambda: " ready." in worker_log(tmp_path), timeout=60)
+
+        first, marker = send_slow_task(tmp_path, env, "first")
+        started = time.monotonic()
+        restart = run_devstack(tmp_path, "restart", "worker", timeout=60)
+        restart_took = time.monotonic() - started
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+        assert marker.read_text() == "done"  # the task ran to its end before the stop ended
+        assert first.get(timeout=10) == "ok" and first.state == "SUCCESS"  # type: ignore[attr-defined]
+
+        wait_until(lambda: worker_log(tmp_path).count(" ready.") >= 2, timeout=60)
+        second, marker = send_slow_task(tmp_path, env, "second")
+        started = time.monotonic()
+        down = run_devstack(tmp_path, "down", timeout=60)
+        down_took = time.monotonic() - started
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert marker.read_text() == "done"
+        assert second.get(timeout=10) == "ok" and second.state == "SUCCESS"  # type: ignore[attr-defined]
+
+    log = worker_log(tmp_path)
+    assert not re.search(r"ForkPoolWorker-\d+.*exited with .signal", log), log
+    assert "Warm shutdown" in log, log
+    assert "killed after" not in log
+    print(f"\ncelery: restart took {restart_took:.2f}s, down took {down_took:.2f}s")
