@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 from support.stackrun import downed_at_end, run_devstack, write_stack
 
 pytestmark = pytest.mark.slow
@@ -127,3 +129,67 @@ def test_celery_worker_finishes_its_task_on_restart_and_on_down(tmp_path: Path) 
     assert "Warm shutdown" in log, log
     assert "killed after" not in log
     print(f"\ncelery: restart took {restart_took:.2f}s, down took {down_took:.2f}s")
+
+
+FLASK_APP = """
+import os
+import time
+from pathlib import Path
+
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/slow")
+def slow():
+    Path(os.environ["MARKER"]).write_text(str(os.getpid()))
+    time.sleep(2)
+    return "slow done"
+"""
+
+
+@pytest.mark.timeout(180)
+def test_gunicorn_request_in_flight_completes_during_restart(
+    tmp_path: Path, web_venv: Path
+) -> None:
+    """Reliability case 41: `restart web` sends SIGTERM to gunicorn's master alone, which
+    lets its sync worker answer the request it is serving before it stops."""
+    port = free_port()
+    marker = tmp_path / "in-flight"
+    (tmp_path / "app.py").write_text(FLASK_APP)
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{web_venv}/bin/gunicorn app:app --bind 127.0.0.1:${{port}} --workers 2"
+        port = {port}
+        env = {{ MARKER = "{marker}" }}
+        venv = "{web_venv}"
+        """,
+    )
+    answers: list[object] = []
+
+    def request() -> None:
+        try:
+            url = f"http://127.0.0.1:{port}/slow"
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                answers.append((resp.status, resp.read()))
+        except OSError as exc:
+            answers.append(exc)
+
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        client = threading.Thread(target=request)
+        client.start()
+        try:
+            wait_until(marker.exists, timeout=30)
+            started = time.monotonic()
+            restart = run_devstack(tmp_path, "restart", "web", timeout=60)
+            restart_took = time.monotonic() - started
+        finally:
+            client.join(timeout=40)
+        assert restart.returncode == 0, restart.stdout + restart.stderr
+    assert answers == [(200, b"slow done")], answers
+    print(f"\ngunicorn: restart took {restart_took:.2f}s")
