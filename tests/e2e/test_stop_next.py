@@ -41,6 +41,7 @@ def alive(proc: psutil.Process) -> bool:
 
 
 def test_pnpm_dev_is_fully_gone_on_down_without_sigkill(root: Path) -> None:  # noqa: F811
+    """Reliability case 1: after `down`, no process of `pnpm dev` is alive."""
     up = run_devstack(root, "up", "-d", timeout=540)
     assert up.returncode == 0, up.stdout + up.stderr
     tree = frontend_processes(root)

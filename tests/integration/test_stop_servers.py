@@ -5,12 +5,14 @@ request in flight completes during `restart`. The stop times are printed (-s sho
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,7 +39,7 @@ app.conf.broker_transport_options = {
 app.conf.broker_connection_retry_on_startup = True
 
 
-@app.task
+@app.task(name="tasks.slow")
 def slow(path):
     Path(path + ".started").write_text("")
     time.sleep(3)
@@ -67,16 +69,19 @@ def celery_stack(root: Path) -> dict[str, str]:
     return env
 
 
-def send_slow_task(root: Path, env: dict[str, str], name: str) -> tuple[object, Path]:
-    """Send tasks.slow from this process; wait until the worker runs it."""
-    import os
+def load_tasks(root: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The worker's tasks module, loaded in this process too (to send tasks, read results)."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(f"tasks_{root.name}", root / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    os.environ.update(env)
-    sys.path.insert(0, str(root))
-    try:
-        import tasks  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(root))
+
+def send_slow_task(tasks: Any, root: Path, name: str) -> tuple[Any, Path]:
+    """Send tasks.slow; wait until the worker runs it."""
     marker = root / name
     result = tasks.slow.delay(str(marker))
     wait_until(lambda: Path(f"{marker}.started").exists(), timeout=60)
@@ -87,42 +92,36 @@ def worker_log(root: Path) -> str:
     return (root / ".devstack" / "logs" / "worker.log").read_text(errors="replace")
 
 
-@pytest.fixture
-def fresh_tasks_module() -> object:
-    yield
-    sys.modules.pop("tasks", None)
-
-
 @pytest.mark.timeout(180)
-@pytest.mark.usefixtures("fresh_tasks_module")
-def test_celery_worker_finishes_its_task_on_restart_and_on_down(tmp_path: Path) -> None:
+def test_celery_worker_finishes_its_task_on_restart_and_on_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Reliability case 41: `restart worker` and `down` send SIGTERM to Celery's main
     process alone (a warm shutdown: it waits for the task); before, its pool child got
     SIGTERM too (`ForkPoolWorker-1 ... exited with 'signal 15 (SIGTERM)'`) and the task
     stayed PENDING."""
-    pytest.importorskip("celery")
-    env = celery_stack(tmp_path)
+    tasks = load_tasks(tmp_path, celery_stack(tmp_path), monkeypatch)
     with downed_at_end(tmp_path):
         up = run_devstack(tmp_path, "up", "-d", timeout=60)
         assert up.returncode == 0, up.stdout + up.stderr
         wait_until(lambda: " ready." in worker_log(tmp_path), timeout=60)
 
-        first, marker = send_slow_task(tmp_path, env, "first")
+        first, marker = send_slow_task(tasks, tmp_path, "first")
         started = time.monotonic()
         restart = run_devstack(tmp_path, "restart", "worker", timeout=60)
         restart_took = time.monotonic() - started
         assert restart.returncode == 0, restart.stdout + restart.stderr
         assert marker.read_text() == "done"  # the task ran to its end before the stop ended
-        assert first.get(timeout=10) == "ok" and first.state == "SUCCESS"  # type: ignore[attr-defined]
+        assert first.get(timeout=10) == "ok" and first.state == "SUCCESS"
 
         wait_until(lambda: worker_log(tmp_path).count(" ready.") >= 2, timeout=60)
-        second, marker = send_slow_task(tmp_path, env, "second")
+        second, marker = send_slow_task(tasks, tmp_path, "second")
         started = time.monotonic()
         down = run_devstack(tmp_path, "down", timeout=60)
         down_took = time.monotonic() - started
         assert down.returncode == 0, down.stdout + down.stderr
         assert marker.read_text() == "done"
-        assert second.get(timeout=10) == "ok" and second.state == "SUCCESS"  # type: ignore[attr-defined]
+        assert second.get(timeout=10) == "ok" and second.state == "SUCCESS"
 
     log = worker_log(tmp_path)
     assert not re.search(r"ForkPoolWorker-\d+.*exited with .signal", log), log
