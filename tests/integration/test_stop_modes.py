@@ -12,11 +12,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_process import read_until_ready
 
-from conftest import is_alive, python_cmd
+from conftest import is_alive, python_cmd, wait_until
 from devstack.procs.process import ServiceProcess, spawn
 from devstack.spec import StopMode
+from support.stackrun import downed_at_end, run_devstack, write_stack
 
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -119,3 +121,26 @@ def test_main_mode_signals_nothing_but_the_leader_while_it_stops() -> None:
         assert not is_alive(pids["grandchild"])
 
     run(main())
+
+
+@pytest.mark.parametrize(
+    ("written", "seen"),
+    [("", "task done"), ('stop_mode = "group"', "worker exited with signal 15")],
+)
+def test_devstack_stop_follows_the_services_stop_mode(
+    tmp_path: Path, written: str, seen: str
+) -> None:
+    """The key reaches the stop: `devstack stop` of the pool program, by default (the
+    worker finishes its task) and with stop_mode = "group" (it is signalled directly)."""
+    cmd = ", ".join(f'"{a}"' for a in python_cmd("pool", "0.5"))
+    write_stack(tmp_path, f"[services.pool]\ncmd = [{cmd}]\n{written}\n")
+    log = tmp_path / ".devstack" / "logs" / "pool.log"
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        wait_until(lambda: "ready" in log.read_text(), timeout=30)
+        stop = run_devstack(tmp_path, "stop", "pool", timeout=60)
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        text = log.read_text()
+        assert "master got TERM" in text and seen in text, text
+        assert "killed" not in text
