@@ -16,6 +16,8 @@ from typing import Literal
 from devstack.states import Condition, RestartPolicy
 
 ProbeKind = Literal["http", "tcp", "cmd", "log"]
+# How a stop signals: "main" the leader alone first, "group" every process at once.
+StopMode = Literal["main", "group"]
 DEFAULT_INTERVAL = 5.0  # health.interval when not written
 # health.interval not written, an http probe: once healthy, its request only this often.
 HTTP_EVERY = 30.0
@@ -67,6 +69,7 @@ class ServiceSpec:
     restart: RestartSpec = field(default_factory=RestartSpec)
     stop_signal: signal.Signals = signal.SIGTERM
     stop_timeout: float = 10.0
+    stop_mode: StopMode = "main"
     restart_on_unhealthy: bool = False
     shell: bool = False
     env_files: tuple[Path, ...] = ()  # the files the env was read from (restart-needed detection)

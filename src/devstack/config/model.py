@@ -262,6 +262,13 @@ class ServiceModel(BaseModel):
         json_schema_extra={"default": "SIGTERM"},
     )
     stop_timeout: Duration = _duration("10s", "grace period after `stop_signal` before SIGKILL.")
+    stop_mode: Literal["main", "group"] = Field(
+        "main",
+        description='who gets `stop_signal`: `"main"`, the service\'s main process alone (it '
+        "stops its own workers; what is left once it exited gets `stop_signal`, then SIGKILL); "
+        '`"group"`, every process of the service at once, as Ctrl-C in a terminal does. See '
+        "[Stopping](#stopping).",
+    )
     restart_on_unhealthy: bool = Field(
         False,
         description="stop the process when it becomes `unhealthy`; the `restart` policy then "

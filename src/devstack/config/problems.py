@@ -283,6 +283,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         f"stop_signal = {q(svc.stop_signal.name)}",
         f"stop_timeout = {q(format_duration(svc.stop_timeout))}",
     ]
+    if svc.stop_mode != "main":
+        out.append(f"stop_mode = {q(svc.stop_mode)}")
     if svc.restart_on_unhealthy:
         out.append("restart_on_unhealthy = true")
     if svc.setup is not None:

@@ -5,9 +5,13 @@ Spawn: ``start_new_session`` (a group and session of its own), ``stdin`` from
 process that escaped the tree is still found), SIGINT/SIGQUIT reset to default and,
 on Linux, a parent-death SIGKILL on the leader.
 
-Stop: signal the leader, its group (only while it holds a verified member), then
-every other member; wait until *no member* is alive, not just the leader
-(process-compose #520); SIGKILL what outlives the timeout; always reap the leader.
+Stop, mode "main" (a service's default): signal the leader alone and wait for it to
+exit, so a server that stops its own workers (Celery, gunicorn, uvicorn) can let them
+finish; once it is gone, signal what is left of its tree and give that a short grace.
+Mode "group" (a setup step's; a terminal's Ctrl-C): signal the leader, its group (only
+while it holds a verified member), then every other member, at once. Either way: wait
+until *no member* is alive, not just the leader (process-compose #520); SIGKILL what
+outlives the timeout; always reap the leader.
 
 ``PR_SET_PDEATHSIG`` fires when the *thread* that forked exits, so spawn only from
 the event-loop thread, which lives as long as the supervisor. It is set by
@@ -41,10 +45,15 @@ import psutil
 
 from devstack.errors import DevstackError
 from devstack.procs import proctree, reaper
+from devstack.spec import StopMode
 
 _PR_SET_PDEATHSIG = 1
 _KILL_WAIT = 2.0  # after SIGKILL, how long to wait for the kernel to finish the job
 _CLOSE_WAIT = 0.5  # once all are gone, for asyncio to see EOF on the pipes
+# Mode "main": once the leader exited, the most what it left behind gets before SIGKILL.
+# Short: the main process is gone, so the service is down; what lingers is a worker on
+# its way out or the child of a wrapper that did not forward the signal.
+_LINGER = 2.0
 _PIPE_LIMIT = 2**16
 
 
@@ -127,6 +136,7 @@ class StopResult:
     signalled: int  # how many processes got the stop signal
     duration: float
     survivors: tuple[int, ...] = field(default=())  # alive even after SIGKILL (D state): pids
+    lingered: bool = False  # mode "main": SIGKILL went to what outlived the leader's exit
 
 
 def _resolve_prctl() -> Callable[..., int] | None:
@@ -259,9 +269,14 @@ class ServiceProcess:
     """One spawn of a service: its leader (an asyncio child) and everything it started."""
 
     def __init__(
-        self, proc: asyncio.subprocess.Process, protocol: _LeaderProtocol, record: ProcessRecord
+        self,
+        proc: asyncio.subprocess.Process,
+        protocol: _LeaderProtocol,
+        record: ProcessRecord,
+        stop_mode: StopMode = "group",
     ) -> None:
         self._proc = proc
+        self.stop_mode: StopMode = stop_mode
         self._exited = protocol.exited
         self.record = record
         self.pid = proc.pid
@@ -302,17 +317,46 @@ class ServiceProcess:
         )
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> StopResult:
-        """Stop every member: ``sig``, then SIGKILL at ``timeout``; returns once none is alive.
+        """Stop every member, SIGKILL at ``timeout`` at the latest; returns once none is alive.
 
-        Concurrent calls run one after the other; a later one finds nothing left.
+        ``stop_mode`` "group": ``sig`` to every member at once. "main": ``sig`` to the
+        leader alone; once it exited (within ``timeout``), ``sig`` to what is left, SIGKILL
+        after ``_LINGER`` (or at ``timeout``, if sooner). Concurrent calls run one after
+        the other; a later one finds nothing left.
         """
         async with self._stop_lock:
-            return await self._stop(sig, timeout)
+            if self.stop_mode == "main":
+                return await self._stop_main(sig, timeout)
+            return await self._stop_group(sig, timeout)
 
-    async def _stop(self, sig: int, timeout: float) -> StopResult:
+    async def _stop_group(self, sig: int, timeout: float) -> StopResult:
         started = time.monotonic()
-        members = self.members()
+        signalled = self._signal_members(sig, set())
+        left = await self._wait_gone(started + timeout, signalled, sig)
+        return await self._finish(started, left, signalled)
+
+    async def _stop_main(self, sig: int, timeout: float) -> StopResult:
+        started = time.monotonic()
+        deadline = started + timeout
         signalled: set[int] = set()
+        if not self._exited.done():
+            # Not yet reaped, so the pid is still the leader's; verified all the same.
+            leader = proctree.verified(self.pid, self.record.create_time)
+            if leader is not None and proctree.send(leader, sig):
+                signalled.add(leader.pid)
+            await asyncio.wait([self._exited], timeout=max(0.0, deadline - time.monotonic()))
+        if not self._exited.done():
+            return await self._finish(started, self.members(), signalled)
+        # The leader is gone: what it left (workers on their way out, the child of a
+        # wrapper that does not forward signals) gets ``sig`` and a short grace.
+        self._signal_members(sig, signalled)
+        linger = min(deadline, time.monotonic() + _LINGER)
+        left = await self._wait_gone(linger, signalled, sig)
+        return await self._finish(started, left, signalled, lingered=bool(left))
+
+    def _signal_members(self, sig: int, signalled: set[int]) -> set[int]:
+        """``sig`` to the leader, its group, then every other member; adds to ``signalled``."""
+        members = self.members()
         leader = next((p for p in members if p.pid == self.pid), None)
         if leader is not None and proctree.send(leader, sig):
             signalled.add(leader.pid)
@@ -321,8 +365,18 @@ class ServiceProcess:
         for proc in members:
             if proc.pid not in signalled and proctree.send(proc, sig):
                 signalled.add(proc.pid)
+        return signalled
+
+    async def _finish(
+        self,
+        started: float,
+        left: list[psutil.Process],
+        signalled: set[int],
+        *,
+        lingered: bool = False,
+    ) -> StopResult:
+        """SIGKILL ``left`` (what outlived the grace), then reap the leader."""
         killed = False
-        left = await self._wait_gone(started + timeout, signalled, sig)
         if left:
             killed = True
             for proc in left:
@@ -342,6 +396,7 @@ class ServiceProcess:
             signalled=len(signalled),
             duration=time.monotonic() - started,
             survivors=tuple(p.pid for p in left),
+            lingered=lingered,
         )
 
     async def _wait_gone(
@@ -421,8 +476,11 @@ async def spawn(
     env: Mapping[str, str],
     service: str,
     stack_id: str,
+    stop_mode: StopMode = "group",
 ) -> ServiceProcess:
-    """Start ``argv`` as a service leader in a session of its own.
+    """Start ``argv`` as a service leader in a session of its own, to be stopped the
+    ``stop_mode`` way (a service's is its spec's; a setup step is a "group", like a
+    command in a terminal).
 
     Call it from the event-loop thread only (see the module docstring). Raises
     ``SpawnError`` when the command or the working directory is unusable.
@@ -466,4 +524,4 @@ async def spawn(
     record = ProcessRecord(
         pid=proc.pid, pgid=proc.pid, sid=proc.pid, create_time=create_time, token=token
     )
-    return ServiceProcess(proc, protocol, record)
+    return ServiceProcess(proc, protocol, record, stop_mode)

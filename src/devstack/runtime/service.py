@@ -365,7 +365,12 @@ class Service:
         self._set(ServiceState.STARTING)
         try:
             proc = await spawn(
-                spec.argv, cwd=spec.cwd, env=spec.env, service=self.name, stack_id=self._stack_id
+                spec.argv,
+                cwd=spec.cwd,
+                env=spec.env,
+                service=self.name,
+                stack_id=self._stack_id,
+                stop_mode=spec.stop_mode,
             )
         except SpawnError as exc:
             self._set(ServiceState.BLOCKED, exc.message)
@@ -574,6 +579,8 @@ class Service:
         finally:
             await self._release(proc)
         note = f" (killed after {self.spec.stop_timeout:g}s)" if result.killed else ""
+        if result.lingered:
+            note = " (main process exited; what it left was killed)"
         self._set(ServiceState.STOPPED)
         self._hub.event(self.name, f"[stopped]{note}", "info")
 
