@@ -26,18 +26,13 @@ from pathlib import Path
 from devstack.checks.scan import WebApp, scan_web_apps
 from devstack.errors import ConfigError
 from devstack.export.fromprocfile import Inferred, infer_services, needs_shell
+from devstack.project.nodepackage import LOCKFILES, MANAGERS
 from devstack.project.servers import command_port
 from devstack.project.venv import find_venv
 
 DEV_SCRIPTS = ("dev", "develop", "start:dev", "dev:all", "serve")
-_MANAGERS = ("pnpm", "npm", "yarn", "bun")
-_LOCKFILES = {
-    "pnpm-lock.yaml": "pnpm",
-    "yarn.lock": "yarn",
-    "bun.lockb": "bun",
-    "bun.lock": "bun",
-    "package-lock.json": "npm",
-}
+_MANAGERS = MANAGERS
+_LOCKFILES = LOCKFILES
 # Node dev servers: program -> (default port, its port option).
 _NODE_SERVERS = {
     "next": (3000, "--port"),
