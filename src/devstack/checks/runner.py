@@ -25,6 +25,7 @@ from devstack.checks.command import (
     service_env,
 )
 from devstack.checks.envwiring import check_env
+from devstack.checks.frontendproxy import check_proxy
 from devstack.checks.imports import check_import, import_target
 from devstack.checks.nodesetup import check_node
 from devstack.checks.ports import bind_address, check_port, free_now
@@ -33,7 +34,10 @@ from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
-CHECKS = ("executable", "setup", "syntax", "import", "node", "port", "env", "localhost", "cmd")
+CHECKS = (
+    *("executable", "setup", "syntax", "import", "node", "port", "env", "localhost", "proxy"),
+    "cmd",
+)
 # What a setup step provides (a venv's programs, installed packages): unchecked until it ran.
 _SETUP_PROVIDES = ("executable", "import")
 _OUTPUT_LINES = 20
@@ -87,6 +91,8 @@ async def check_service(
             jobs.append(group.create_task(_in_thread(check_port, spec, stack)))
         if "env" not in skip:
             results += check_env(spec, stack)
+        if "proxy" not in skip:
+            results += check_proxy(spec, stack)
         if "node" not in skip:
             jobs.append(group.create_task(check_node(spec, stack, timeout=timeout)))
         if "cmd" not in skip:

@@ -180,6 +180,12 @@ class CheckModel(BaseModel):
         description="`false`: no node check (node_modules installed and not older than the "
         "lockfile; the script `pnpm|npm|yarn|bun [run] X` runs exists; `engines.node`).",
     )
+    proxy: bool = Field(
+        True,
+        description="`false`: no proxy check (a loopback target in next.config rewrites or "
+        "Vite's `server.proxy` on a port no service declares, the frontend's own, or a "
+        "non-http service's).",
+    )
 
 
 class ServiceModel(BaseModel):
