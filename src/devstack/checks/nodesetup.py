@@ -283,9 +283,9 @@ def _install_state(
         if setup is not None and why is not None:
             return _setup_first(spec, setup, why, summary), []
         source = f" ({manager}, from {lock_name})" if lock_name else f" ({manager})"
-        fix = f"devstack setup {setup.name}" if setup is not None else install
+        # A setup step that ran and still left none installs elsewhere: the manager's own.
         failed = CheckResult(
-            spec.name, CHECK, "fail", summary + source, (), fix, "not-installed", where_pkg
+            spec.name, CHECK, "fail", summary + source, (), install, "not-installed", where_pkg
         )
         return failed, []
     if lock is None:
@@ -307,7 +307,7 @@ def _install_state(
         "warn",
         summary,
         details,
-        f"devstack setup {setup.name}" if setup is not None else install,
+        install,
         kind="stale-install",
         file=lock_name,
     ), []
