@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from devstack.checks.checkresult import CheckResult
+from devstack.checks.checkresult import CheckResult, crashed
 from devstack.checks.command import shown
 from devstack.checks.envwiring import (
     NODE_ENV_FILES,
@@ -40,6 +40,13 @@ CHECK = "proxy"
 
 def check_proxy(spec: ServiceSpec, stack: StackSpec) -> list[CheckResult]:
     """The proxy check of ``spec`` (nothing for a service that is not a Node frontend)."""
+    try:
+        return _check_proxy(spec, stack)
+    except Exception as exc:  # any bug here is devstack's, told in one line
+        return [crashed(spec.name, CHECK, exc)]
+
+
+def _check_proxy(spec: ServiceSpec, stack: StackSpec) -> list[CheckResult]:
     if not is_node(spec):
         return []
     run = invocation(spec)

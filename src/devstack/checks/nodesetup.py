@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack.checks.bounded import run_bounded
-from devstack.checks.checkresult import CheckResult, Status
+from devstack.checks.checkresult import CheckResult, Status, crashed
 from devstack.checks.command import command_argv, service_env, shown
 from devstack.checks.protocols import is_node, simple_commands
 from devstack.procs.setuprecord import pending, read_record
@@ -108,6 +108,13 @@ async def check_node(
     spec: ServiceSpec, stack: StackSpec, *, timeout: float = 15.0
 ) -> list[CheckResult]:
     """The node check of ``spec`` (nothing for a service that is not Node's)."""
+    try:
+        return await _check_node(spec, stack, timeout)
+    except Exception as exc:  # any bug here is devstack's, told in one line
+        return [crashed(spec.name, CHECK, exc)]
+
+
+async def _check_node(spec: ServiceSpec, stack: StackSpec, timeout: float) -> list[CheckResult]:
     if not is_node(spec):
         return []
     run = invocation(spec)
@@ -116,7 +123,7 @@ async def check_node(
     if package is None:
         return []
     results: list[CheckResult] = []
-    lock = find_lockfile(folder, stack.root)
+    lock = find_lockfile(folder, stack.root, run.manager if run else package.package_manager)
     install, said = _install_state(spec, stack, package, lock)
     if install is not None:
         results.append(install)

@@ -86,14 +86,14 @@ def _parsed(path: Path, _size: int, _mtime_ns: int) -> Package | None:
     )
 
 
-def find_lockfile(folder: Path, top: Path) -> Lockfile | None:
+def find_lockfile(folder: Path, top: Path, prefer: str | None = None) -> Lockfile | None:
     """The lockfile of the project ``folder`` belongs to: in ``folder`` or a parent up to
-    ``top`` (a workspace keeps one at its root); only ``folder`` when it is not under ``top``."""
+    ``top`` (a workspace keeps one at its root); only ``folder`` when it is not under ``top``.
+    Of several in one folder, ``prefer``'s (the manager the command runs)."""
     for parent in _upwards(folder, top):
-        for name, manager in LOCKFILES.items():
-            path = parent / name
-            if path.is_file():
-                return Lockfile(path, manager)
+        found = [Lockfile(parent / n, m) for n, m in LOCKFILES.items() if (parent / n).is_file()]
+        if found:
+            return next((lock for lock in found if lock.manager == prefer), found[0])
     return None
 
 
