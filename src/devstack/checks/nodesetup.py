@@ -50,8 +50,8 @@ _NPM_INSTALL = re.compile(r"\bnpm\s+(?:install|i|ci)\b")
 _DIR_OPTIONS = frozenset({"-C", "--dir", "--prefix", "--cwd"})
 _OTHER_PACKAGE = frozenset({"-F", "--filter", "-w", "--workspace", "-r", "--recursive"})
 _WORKSPACE_WORDS = frozenset({"workspace", "workspaces"})
-# Each manager's own commands (and aliases): ``pnpm add`` is no script. npm runs no
-# script without ``run`` but these four.
+# Each manager's own commands (and aliases): ``pnpm add`` is no script; ``start`` runs
+# the start script (else ``node server.js``). npm runs no script without ``run`` but these.
 _NPM_SCRIPTS = frozenset({"start", "test", "stop", "restart"})
 
 
@@ -63,7 +63,7 @@ _BUILTINS = {
     "pnpm": _words(
         "add i install update up upgrade remove rm uninstall un link ln unlink import rebuild"
         " rb prune fetch install-test it patch patch-commit patch-remove audit list ls ll la"
-        " outdated why licenses test t tst start exec dlx create init publish pack recursive"
+        " outdated why licenses test t tst exec dlx create init publish pack recursive"
         " m multi server store root bin setup env config c get set doctor deploy"
         " approve-builds ignored-builds self-update cat-file cat-index find-hash help login"
         " logout whoami search view info show dist-tag docs home repo ping owner star stars"
@@ -74,7 +74,7 @@ _BUILTINS = {
         " help import info init install licenses link list login logout node outdated owner"
         " pack policies publish remove tag team test unlink unplug upgrade"
         " upgrade-interactive version versions why workspace workspaces dlx explain npm"
-        " patch patch-commit plugin rebuild set stage up constraints dedupe start"
+        " patch patch-commit plugin rebuild set stage up constraints dedupe"
     ),
     "bun": _words(
         "x repl exec install i add a remove rm update outdated link unlink publish patch"
@@ -85,7 +85,7 @@ _BUILTINS = {
         " docs doctor edit exec explain explore find-dupes fund get help help-search hook"
         " init install install-ci-test install-test link ll login logout ls org outdated"
         " owner pack ping pkg prefix profile prune publish query rebuild repo restart root"
-        " sbom search set shrinkwrap star stars start stop team test token undeprecate"
+        " sbom search set shrinkwrap star stars stop team test token undeprecate"
         " uninstall unpublish unstar update version view whoami i add x c t tst un rm r up"
         " it cit ln la list info show home"
     ),
@@ -123,7 +123,7 @@ async def _check_node(spec: ServiceSpec, stack: StackSpec, timeout: float) -> li
     if package is None:
         return []
     results: list[CheckResult] = []
-    lock = find_lockfile(folder, stack.root, run.manager if run else package.package_manager)
+    lock = find_lockfile(folder, run.manager if run else package.package_manager)
     install, said = _install_state(spec, stack, package, lock)
     if install is not None:
         results.append(install)
@@ -189,8 +189,7 @@ def _parse(manager: str, args: list[str], folder: Path) -> Invocation | None:
     if not words or words[0] in _WORKSPACE_WORDS:
         return None
     script = words[0]
-    start = manager in ("npm", "pnpm") and script == "start"  # runs the start script
-    if not explicit and script in _BUILTINS[manager] and not start:
+    if not explicit and script in _BUILTINS[manager]:
         return None
     shown_words = f"{manager} {'run ' if explicit else ''}{script}"
     return Invocation(manager, script, shown_words, explicit, folder)
@@ -213,7 +212,7 @@ def _script(
     if run.manager == "npm":
         return None  # an npm command this table lacks; npm says so itself
     # yarn/bun/pnpm X (and yarn/bun run X) fall back to a program; unknowable before install.
-    modules = node_modules(run.folder, stack.root)
+    modules = node_modules(run.folder)
     if modules is None or _is_program(run, modules, spec):
         return None
     return _no_script(spec, stack, package, run)
@@ -282,7 +281,7 @@ def _install_state(
     )
     setup = _setup_of(spec, stack, where)
     why = pending(setup, stack.state_dir(), stack.file) if setup is not None else None
-    modules = node_modules(folder, stack.root)
+    modules = node_modules(folder)
     lock_name = shown(lock.path, stack.root) if lock else None
     if modules is None:
         where_pkg = shown(package.path, stack.root)

@@ -86,20 +86,23 @@ def _parsed(path: Path, _size: int, _mtime_ns: int) -> Package | None:
     )
 
 
-def find_lockfile(folder: Path, top: Path, prefer: str | None = None) -> Lockfile | None:
-    """The lockfile of the project ``folder`` belongs to: in ``folder`` or a parent up to
-    ``top`` (a workspace keeps one at its root); only ``folder`` when it is not under ``top``.
+def find_lockfile(folder: Path, prefer: str | None = None) -> Lockfile | None:
+    """The lockfile of the project ``folder`` belongs to: in ``folder`` or a parent (a
+    workspace keeps one at its root), not above the repository's root (a ``.git``).
     Of several in one folder, ``prefer``'s (the manager the command runs)."""
-    for parent in _upwards(folder, top):
+    for parent in _upwards(folder):
         found = [Lockfile(parent / n, m) for n, m in LOCKFILES.items() if (parent / n).is_file()]
         if found:
             return next((lock for lock in found if lock.manager == prefer), found[0])
+        if (parent / ".git").exists():
+            return None
     return None
 
 
-def node_modules(folder: Path, top: Path) -> Path | None:
-    """The node_modules Node resolves ``folder``'s packages from (the nearest upwards)."""
-    for parent in _upwards(folder, top):
+def node_modules(folder: Path) -> Path | None:
+    """The node_modules Node resolves ``folder``'s packages from: the nearest upwards, as
+    Node's own lookup goes (a workspace's root, a folder above the stack's)."""
+    for parent in _upwards(folder):
         if (parent / "node_modules").is_dir():
             return parent / "node_modules"
     return None
@@ -120,12 +123,6 @@ def installed_at(modules: Path, manager: str) -> tuple[float, Path]:
     return modules.stat().st_mtime, modules
 
 
-def _upwards(folder: Path, top: Path) -> list[Path]:
+def _upwards(folder: Path) -> list[Path]:
     folder = Path(os.path.abspath(folder))
-    top = Path(os.path.abspath(top))
-    if folder != top and top not in folder.parents:
-        return [folder]
-    found = [folder]
-    while found[-1] != top:
-        found.append(found[-1].parent)
-    return found
+    return [folder, *folder.parents]
