@@ -158,3 +158,44 @@ def test_check_proxy_false_switches_it_off(tmp_path: Path) -> None:
     stack(tmp_path, backend, web, "check.proxy = false\n")
     rc, results = proxy_results(tmp_path)
     assert rc == 0 and results == []
+
+
+def test_a_proxy_to_another_http_service_than_the_one_depended_on(tmp_path: Path) -> None:
+    backend, admin, web = free_port(), free_port(), free_port()
+    frontend(tmp_path, "llm-rag-agent/vite.config.ts", 8000, admin)
+    admin_cmd = f"{sys.executable} -m http.server ${{port}} --bind 127.0.0.1"
+    stack(tmp_path, backend, web, f'\n[services.admin]\ncmd = "{admin_cmd}"\nport = {admin}\n')
+    rc, results = proxy_results(tmp_path)
+    assert rc == 0
+    (result,) = results
+    assert f"port {admin}, which is admin's, though web depends on backend, not admin" in str(
+        result["summary"]
+    )
+    assert f"it most likely means backend (port {backend})" in result["details"]
+
+
+def test_an_env_file_url_on_a_database_port_is_the_wrong_service(tmp_path: Path) -> None:
+    backend, db, web = free_port(), free_port(), free_port()
+    web_dir = tmp_path / "web"
+    web_dir.mkdir()
+    (web_dir / "package.json").write_text(json.dumps(PACKAGE))
+    (web_dir / ".env").write_text("NEXTAUTH_URL=http://localhost:3000\n")
+    (web_dir / ".env.local").write_text(f"# local\nNEXT_PUBLIC_API_URL=http://localhost:{db}/api\n")
+    db_service = f'\n[services.db]\ncmd = "postgres -p ${{port}}"\nport = {db}\n'
+    stack(tmp_path, backend, web, db_service)
+    _rc, results = proxy_results(tmp_path)  # postgres may not be installed: rc 0 or 1
+    (result,) = results
+    assert result["summary"] == (
+        f"web/.env.local:2 sets NEXT_PUBLIC_API_URL to http://localhost:{db}/api: port {db}, "
+        "which is db's, and db speaks postgres, not http"
+    )
+    assert (result["file"], result["line"], result["kind"]) == (
+        "web/.env.local",
+        2,
+        "frontend-proxy",
+    )
+    assert result["fix"] == (
+        "in stack.toml: [services.web] env = "
+        '{ NEXT_PUBLIC_API_URL = "${services.backend.url}/api" } '
+        "(it wins over web/.env.local:2), or correct that line"
+    )

@@ -268,11 +268,7 @@ def _node_env_files(
     """Local URLs in a Node frontend's env files, and lines there contradicting the stack."""
     if not (spec.cwd / "package.json").is_file():
         return [], []
-    merged: dict[str, tuple[str, str]] = {}  # key -> (value, "file:line"); later files win
-    for name in NODE_ENV_FILES:
-        for key, (value, line) in read_env_lines(spec.cwd / name).items():
-            if key not in ignored:
-                merged[key] = (value, f"{name}:{line}")
+    merged = node_env_values(spec.cwd, ignored)
     results = []
     for key, (value, where) in merged.items():
         if key in declared and declared[key] != value:
@@ -293,6 +289,17 @@ def _node_env_files(
         {k: v for k, (v, _) in merged.items()}, {k: w for k, (_, w) in merged.items()}
     )
     return urls, results
+
+
+def node_env_values(folder: Path, ignored: Collection[str] = ()) -> dict[str, tuple[str, str]]:
+    """KEY -> (value, "FILE:LINE") of the env files Next.js and Vite read in ``folder``,
+    merged as they merge them (later files win)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name in NODE_ENV_FILES:
+        for key, (value, line) in read_env_lines(folder / name).items():
+            if key not in ignored:
+                merged[key] = (value, f"{name}:{line}")
+    return merged
 
 
 def _url_host(host: str) -> str:

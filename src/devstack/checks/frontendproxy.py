@@ -18,20 +18,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 from devstack.checks.checkresult import CheckResult, crashed
 from devstack.checks.command import shown
 from devstack.checks.envwiring import (
-    NODE_ENV_FILES,
     LocalUrl,
     is_listened,
     likely_service,
+    local_urls,
+    node_env_values,
     port_owners,
-    read_env_lines,
 )
 from devstack.checks.nodesetup import invocation
 from devstack.checks.ports import bind_address
-from devstack.checks.protocols import is_node, speaks
+from devstack.checks.protocols import is_node, speaks, url_protocol
 from devstack.project.frontendconfig import ProxyTarget, proxy_targets
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -52,13 +53,19 @@ def _check_proxy(spec: ServiceSpec, stack: StackSpec) -> list[CheckResult]:
     run = invocation(spec)
     folder = run.folder if run is not None else spec.cwd
     targets = proxy_targets(folder)
-    if not targets:
+    env_values = node_env_values(folder, spec.check_env_ignore)
+    env_targets = [
+        _env_target(folder, url)
+        for url in local_urls(
+            {k: v for k, (v, _) in env_values.items()}, {k: w for k, (_, w) in env_values.items()}
+        )
+        if url.var not in spec.env  # the stack's value wins
+    ]
+    if not targets and not env_targets:
         return []
     set_vars = set(spec.env)
     if any(t.file.name.startswith("next.config") for t in targets):
-        # Next.js loads its env files before it reads next.config.
-        for name in NODE_ENV_FILES:
-            set_vars.update(read_env_lines(folder / name))
+        set_vars.update(env_values)  # Next.js loads its env files before it reads next.config
     owners = port_owners(stack)
     results = []
     judged = 0
@@ -69,11 +76,35 @@ def _check_proxy(spec: ServiceSpec, stack: StackSpec) -> list[CheckResult]:
         result = _judge(spec, stack, target, owners.get(target.port))
         if result is not None:
             results.append(result)
+    for target in env_targets:
+        # A port nothing serves is the env check's; the frontend's own is often meant
+        # (NEXTAUTH_URL): only another service's, the wrong one, is this check's.
+        owner = owners.get(target.port)
+        if owner is not None and owner.name != spec.name:
+            result = _judge(spec, stack, target, owner)
+            if result is not None:
+                results.append(result)
     if not results and judged:
         where = ", ".join(sorted({t.file.name for t in targets}))
         summary = f"{judged} proxy target{'s' if judged != 1 else ''} in {where}, each a service's"
         results.append(CheckResult(spec.name, CHECK, "ok", summary))
     return results
+
+
+def _env_target(folder: Path, url: LocalUrl) -> ProxyTarget:
+    """A local URL of an env file's line, as a target (its variable is the key)."""
+    where = url.where or ""
+    name, _, line = where.rpartition(":")
+    return ProxyTarget(
+        folder / name,
+        int(line or 0),
+        url.value[url.start :].split()[0] if url.value[url.start :].split() else url.value,
+        url.scheme,
+        url.host,
+        url.port,
+        None,
+        url.var,
+    )
 
 
 def _judge(
@@ -93,12 +124,23 @@ def _judge(
         seen = f"port {target.port}, {spec.name}'s own port: the proxy would call itself"
     else:
         protocols = speaks(owner, stack)
-        if not protocols or "http" in protocols:
+        if protocols and "http" not in protocols and url_protocol(target.scheme) == "http":
+            seen = (
+                f"port {target.port}, which is {owner.name}'s, and {owner.name} speaks "
+                f"{'/'.join(sorted(protocols))}, not http"
+            )
+        elif (
+            likely is not None
+            and likely.name != owner.name
+            and likely.name in spec.depends_on
+            and owner.name not in spec.depends_on
+        ):
+            seen = (
+                f"port {target.port}, which is {owner.name}'s, though {spec.name} depends on "
+                f"{likely.name}, not {owner.name}"
+            )
+        else:
             return None
-        seen = (
-            f"port {target.port}, which is {owner.name}'s, and {owner.name} speaks "
-            f"{'/'.join(sorted(protocols))}, not http"
-        )
     file = shown(target.file, stack.root)
     details = []
     if likely is not None:
@@ -139,6 +181,12 @@ def _fix(spec: ServiceSpec, target: ProxyTarget, likely: ServiceSpec, file: str)
         var = target.key if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.key) else None
     var = var or re.sub(r"[^A-Z0-9]+", "_", likely.name.upper()) + "_URL"
     rest = _after_port(target.url)
+    if target.file.name.startswith(".env"):  # a dotenv line: the stack's env wins over it
+        value = f"${{services.{likely.name}.url}}{rest}"
+        return (
+            f'in stack.toml: [services.{spec.name}] env = {{ {target.key} = "{value}" }} '
+            f"(it wins over {file}:{target.line}), or correct that line"
+        )
     if target.url.startswith("http"):
         stack_side = f'{var} = "${{services.{likely.name}.url}}"'
     else:  # ws://: the port alone keeps the scheme
