@@ -239,3 +239,24 @@ def test_check_node_false_switches_it_off(tmp_path: Path) -> None:
     assert not (web / "node_modules").exists()
     rc, results = node_results(tmp_path)
     assert rc == 0 and results == []
+
+
+def test_plain_node_with_dev_tools_only_is_a_warning_not_a_block(tmp_path: Path) -> None:
+    web = tmp_path / "web"
+    web.mkdir()
+    (web / "package.json").write_text(
+        json.dumps({"name": "web", "devDependencies": {"nodemon": "3"}, "scripts": SCRIPTS})
+    )
+    (web / "package-lock.json").write_text("{}")
+    (web / "server.js").write_text("require('http').createServer().close()\n")
+    stack(tmp_path, "node server.js")
+    real = subprocess.run(["node", "server.js"], cwd=web, capture_output=True, timeout=60)
+    assert real.returncode == 0  # it runs without node_modules
+    rc, results = node_results(tmp_path)
+    assert rc == 0, results
+    (result,) = results
+    assert (result["status"], result["kind"], result["fix"]) == (
+        "warn",
+        "not-installed",
+        "npm install",
+    )

@@ -289,9 +289,12 @@ def _install_state(
         if setup is not None and why is not None:
             return _setup_first(spec, setup, why, summary), []
         source = f" ({manager}, from {lock_name})" if lock_name else f" ({manager})"
+        # Certain when the command runs a tool of node_modules or the app's own
+        # dependencies; `node server.js` with dev tools only may well run without them.
+        status: Status = "fail" if package.has_runtime_dependencies or _runs_tool(spec) else "warn"
         # A setup step that ran and still left none installs elsewhere: the manager's own.
         failed = CheckResult(
-            spec.name, CHECK, "fail", summary + source, (), install, "not-installed", where_pkg
+            spec.name, CHECK, status, summary + source, (), install, "not-installed", where_pkg
         )
         return failed, []
     if lock is None:
@@ -317,6 +320,15 @@ def _install_state(
         kind="stale-install",
         file=lock_name,
     ), []
+
+
+def _runs_tool(spec: ServiceSpec) -> bool:
+    """Does the command run a package manager's script or a Node tool, not bare ``node``?"""
+    return any(
+        os.path.basename(argv[0]) not in ("node", "nodejs")
+        for argv in simple_commands(command_argv(spec))
+        if argv[0] != "cd"
+    )
 
 
 def _setup_of(spec: ServiceSpec, stack: StackSpec, where: Path) -> ServiceSpec | None:

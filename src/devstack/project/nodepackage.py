@@ -41,6 +41,7 @@ class Package:
     path: Path
     scripts: dict[str, str] = field(default_factory=dict)
     has_dependencies: bool = False
+    has_runtime_dependencies: bool = False  # "dependencies" itself, not dev/optional ones
     engines_node: str | None = None
     package_manager: str | None = None  # the "packageManager" field's name ("pnpm")
     workspaces: bool = False
@@ -80,6 +81,7 @@ def _parsed(path: Path, _size: int, _mtime_ns: int) -> Package | None:
         if isinstance(scripts, dict)
         else {},
         any(isinstance(data.get(k), dict) and data[k] for k in _DEPENDENCY_KEYS),
+        isinstance(data.get("dependencies"), dict) and bool(data["dependencies"]),
         node if isinstance(node, str) and node.strip() else None,
         manager if manager in MANAGERS else None,
         bool(data.get("workspaces")),
