@@ -45,3 +45,15 @@ class CheckResult:
             "file": self.file,
             "line": self.line,
         }
+
+
+def crashed(service: str, check: str, exc: BaseException) -> CheckResult:
+    """A check of devstack's own that raised: devstack's bug, said in one line, no verdict
+    on the user's app (a warning: it must not block a healthy stack)."""
+    return CheckResult(
+        service,
+        check,
+        "warn",
+        f"the {check} check could not run (a devstack bug): {type(exc).__name__}: {exc}",
+        kind="check-error",
+    )

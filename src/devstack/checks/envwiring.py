@@ -111,11 +111,11 @@ def check_env(
     results += contradictions
     urls += [u for u in file_values if u.var not in declared]
     # Only with URLs to match: every service's bind address, for each of 40 services, is O(n^2).
-    owners = _port_owners(stack) if urls else {}
+    owners = port_owners(stack) if urls else {}
     origins: dict[str, str] | None = None
     for url in urls:
         owner = owners.get(url.port)
-        if owner is None and _is_listened(url.port):
+        if owner is None and is_listened(url.port):
             continue
         if url.where is None:
             origins = _origins(spec, stack) if origins is None else origins
@@ -137,7 +137,7 @@ def check_env(
     return results
 
 
-def _port_owners(stack: StackSpec) -> dict[int, ServiceSpec]:
+def port_owners(stack: StackSpec) -> dict[int, ServiceSpec]:
     owners: dict[int, ServiceSpec] = {}
     for svc in stack.services.values():
         port = bind_address(svc)[1]
@@ -147,7 +147,7 @@ def _port_owners(stack: StackSpec) -> dict[int, ServiceSpec]:
     return owners
 
 
-def _is_listened(port: int) -> bool:
+def is_listened(port: int) -> bool:
     try:
         return not ports.is_port_free(port, "127.0.0.1") or bool(ports.listeners(port))
     except DevstackError:
@@ -182,7 +182,7 @@ def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult
     )
     details: list[str] = []
     fix = None
-    likely = _likely_service(spec, stack, url)
+    likely = likely_service(spec, stack, url)
     if likely is not None:
         port = bind_address(likely)[1] or likely.port
         details.append(f"it most likely means {likely.name} (port {port})")
@@ -214,7 +214,7 @@ def _fix(
     return f'in stack.toml: [services.{spec.name}] env = {{ {url.var} = "{value}" }}'
 
 
-def _likely_service(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> ServiceSpec | None:
+def likely_service(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> ServiceSpec | None:
     """The service the URL most likely means, among those speaking its scheme (none when
     no service surely does: a guess across protocols misleads more than it helps)."""
     protocol = url_protocol(url.scheme)
@@ -268,11 +268,7 @@ def _node_env_files(
     """Local URLs in a Node frontend's env files, and lines there contradicting the stack."""
     if not (spec.cwd / "package.json").is_file():
         return [], []
-    merged: dict[str, tuple[str, str]] = {}  # key -> (value, "file:line"); later files win
-    for name in NODE_ENV_FILES:
-        for key, (value, line) in read_env_lines(spec.cwd / name).items():
-            if key not in ignored:
-                merged[key] = (value, f"{name}:{line}")
+    merged = node_env_values(spec.cwd, ignored)
     results = []
     for key, (value, where) in merged.items():
         if key in declared and declared[key] != value:
@@ -293,6 +289,17 @@ def _node_env_files(
         {k: v for k, (v, _) in merged.items()}, {k: w for k, (_, w) in merged.items()}
     )
     return urls, results
+
+
+def node_env_values(folder: Path, ignored: Collection[str] = ()) -> dict[str, tuple[str, str]]:
+    """KEY -> (value, "FILE:LINE") of the env files Next.js and Vite read in ``folder``,
+    merged as they merge them (later files win)."""
+    merged: dict[str, tuple[str, str]] = {}
+    for name in NODE_ENV_FILES:
+        for key, (value, line) in read_env_lines(folder / name).items():
+            if key not in ignored:
+                merged[key] = (value, f"{name}:{line}")
+    return merged
 
 
 def _url_host(host: str) -> str:

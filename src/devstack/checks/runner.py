@@ -25,14 +25,19 @@ from devstack.checks.command import (
     service_env,
 )
 from devstack.checks.envwiring import check_env
+from devstack.checks.frontendproxy import check_proxy
 from devstack.checks.imports import check_import, import_target
+from devstack.checks.nodesetup import check_node
 from devstack.checks.ports import bind_address, check_port, free_now
 from devstack.checks.provides import setup_for
 from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
 from devstack.spec import ServiceSpec, StackSpec
 
-CHECKS = ("executable", "setup", "syntax", "import", "port", "env", "localhost", "cmd")
+CHECKS = (
+    *("executable", "setup", "syntax", "import", "node", "port", "env", "localhost", "proxy"),
+    "cmd",
+)
 # What a setup step provides (a venv's programs, installed packages): unchecked until it ran.
 _SETUP_PROVIDES = ("executable", "import")
 _OUTPUT_LINES = 20
@@ -86,6 +91,10 @@ async def check_service(
             jobs.append(group.create_task(_in_thread(check_port, spec, stack)))
         if "env" not in skip:
             results += check_env(spec, stack)
+        if "proxy" not in skip:
+            results += check_proxy(spec, stack)
+        if "node" not in skip:
+            jobs.append(group.create_task(check_node(spec, stack, timeout=timeout)))
         if "cmd" not in skip:
             for cmd in spec.check_cmds:
                 jobs.append(group.create_task(_custom(spec, cmd, timeout)))

@@ -538,7 +538,9 @@ def _checks_off(check: CheckModel | None) -> tuple[str, ...]:
         return ()
     off = ("import",) if check.import_ is False else ()
     return off + tuple(
-        name for name in ("env", "port", "executable", "syntax") if not getattr(check, name)
+        name
+        for name in ("env", "port", "executable", "syntax", "node", "proxy")
+        if not getattr(check, name)
     )
 
 

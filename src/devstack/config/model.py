@@ -175,6 +175,17 @@ class CheckModel(BaseModel):
         True, description="`false`: no check that the command's program is found (venv, `PATH`)."
     )
     syntax: bool = Field(True, description="`false`: no check that a `python FILE.py` compiles.")
+    node: bool = Field(
+        True,
+        description="`false`: no node check (node_modules installed and not older than the "
+        "lockfile; the script `pnpm|npm|yarn|bun [run] X` runs exists; `engines.node`).",
+    )
+    proxy: bool = Field(
+        True,
+        description="`false`: no proxy check (a loopback target in next.config rewrites or "
+        "Vite's `server.proxy` on a port no service declares, the frontend's own, or a "
+        "non-http service's).",
+    )
 
 
 class ServiceModel(BaseModel):

@@ -26,18 +26,14 @@ from pathlib import Path
 from devstack.checks.scan import WebApp, scan_web_apps
 from devstack.errors import ConfigError
 from devstack.export.fromprocfile import Inferred, infer_services, needs_shell
+from devstack.project.frontendconfig import LOOPBACK_URL
+from devstack.project.nodepackage import LOCKFILES, MANAGERS
 from devstack.project.servers import command_port
 from devstack.project.venv import find_venv
 
 DEV_SCRIPTS = ("dev", "develop", "start:dev", "dev:all", "serve")
-_MANAGERS = ("pnpm", "npm", "yarn", "bun")
-_LOCKFILES = {
-    "pnpm-lock.yaml": "pnpm",
-    "yarn.lock": "yarn",
-    "bun.lockb": "bun",
-    "bun.lock": "bun",
-    "package-lock.json": "npm",
-}
+_MANAGERS = MANAGERS
+_LOCKFILES = LOCKFILES
 # Node dev servers: program -> (default port, its port option).
 _NODE_SERVERS = {
     "next": (3000, "--port"),
@@ -57,10 +53,6 @@ _RUN_ALL = {"run-p", "npm-run-all", "run-s"}
 _PIP = re.compile(r"^(?:pip3?|python3?(?:\.\d+)? -m pip) install\b(.*)$")
 _ACTIVATE = re.compile(r"^(?:\.|source) (\S+)/bin/activate$")
 _PYTHON_PROGRAMS = re.compile(r"^(python3?(\.\d+)?|flask|gunicorn|uvicorn|hypercorn|granian)$")
-_PROXY_URL = re.compile(
-    r"https?://(?:127\.0\.0\.1|localhost|0\.0\.0\.0|\[::1\]):"
-    r"(?:(\d+)|\$\{[^}|]*\|\|\s*(\d+)\s*\})"
-)
 _ENTRY_MODULES = ("api.index", "app", "main", "api", "server", "wsgi", "asgi", "index")
 
 
@@ -369,8 +361,8 @@ def proxy_targets(root: Path) -> dict[int, str]:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 continue
-            for match in _PROXY_URL.finditer(text):
-                found.setdefault(int(match.group(1) or match.group(2)), path.name)
+            for match in LOOPBACK_URL.finditer(text):
+                found.setdefault(int(match.group("port") or match.group("fallback")), path.name)
     return found
 
 
