@@ -9,8 +9,8 @@ not parse (``K='a b'`` is two words there); it also needs jinja2. Units here:
   "healthy" gets an ``ExecStartPost=`` that polls its probe, so it counts as
   started (and its dependents start) only once it answers, as under devstack.
   "completed" makes the dependency ``Type=oneshot``.
-- ``ExecStartPre=`` runs ``devstack check SVC``; ``KillMode=control-group``,
-  ``KillSignal=`` / ``TimeoutStopSec=`` from stop_signal / stop_timeout;
+- ``ExecStartPre=`` runs ``devstack check SVC``; ``KillMode=mixed`` (stop_mode
+  "main") or ``control-group`` ("group"), ``KillSignal=`` / ``TimeoutStopSec=`` from stop_signal / stop_timeout;
   ``Restart=`` / ``RestartSec=`` / ``StartLimitBurst=`` from the policy.
 - Values are quoted the systemd way: ``%`` doubled everywhere, ``$`` doubled in
   command lines, C-style escapes inside double quotes.
@@ -138,7 +138,9 @@ def _service_unit(
     lines += [
         f"Restart={policy}",
         f"RestartSec={format_duration(r.backoff)}",
-        "KillMode=control-group",
+        # systemd's "mixed" is stop_mode "main": the signal to the main process alone,
+        # SIGKILL to what is left after TimeoutStopSec.
+        f"KillMode={'mixed' if spec.stop_mode == 'main' else 'control-group'}",
         f"KillSignal={spec.stop_signal.name}",
         f"TimeoutStopSec={format_duration(spec.stop_timeout)}",
         "",

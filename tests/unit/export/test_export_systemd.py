@@ -94,7 +94,7 @@ def test_units_and_target(tmp_path: Path) -> None:
     )
     python = shutil.which("python3")
     assert f"ExecStart={python} -m http.server 7102 --bind 127.0.0.1" in api
-    assert "KillMode=control-group" in api and "KillSignal=SIGINT" in api
+    assert "KillMode=mixed" in api and "KillSignal=SIGINT" in api
     assert "TimeoutStopSec=3s" in api and "Restart=on-failure" in api
     assert "RestartSec=2s" in api and "StartLimitBurst=3" in api
 
@@ -171,7 +171,7 @@ def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
     copy_demo_stack(tmp_path)
     units = units_of(tmp_path)
     units["demo-api.service"] = units["demo-api.service"].replace(
-        "KillMode=control-group", "KillMode=control-group\nBogusKey=1"
+        "KillMode=mixed", "KillMode=mixed\nBogusKey=1"
     )
     out = write(units, tmp_path / "units")
     assert any("BogusKey" in line for line in problems(verify(out), out))
@@ -242,3 +242,21 @@ def test_exec_start_post_waits_for_the_port(tmp_path: Path) -> None:
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+def test_stop_mode_picks_the_kill_mode(tmp_path: Path) -> None:
+    """stop_mode "main" is systemd's KillMode=mixed; "group" signals the whole cgroup."""
+    units = units_of(
+        tmp_path,
+        """
+        [stack]
+        name = "modes"
+        [services.api]
+        cmd = "python3 -m http.server 7110 --bind 127.0.0.1"
+        [services.worker]
+        cmd = "python3 -m http.server 7111 --bind 127.0.0.1"
+        stop_mode = "group"
+        """,
+    )
+    assert "KillMode=mixed" in lines(units["modes-api.service"])
+    assert "KillMode=control-group" in lines(units["modes-worker.service"])
