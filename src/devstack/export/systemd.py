@@ -10,7 +10,8 @@ not parse (``K='a b'`` is two words there); it also needs jinja2. Units here:
   started (and its dependents start) only once it answers, as under devstack.
   "completed" makes the dependency ``Type=oneshot``.
 - ``ExecStartPre=`` runs ``devstack check SVC``; ``KillMode=mixed`` (stop_mode
-  "main") or ``control-group`` ("group"), ``KillSignal=`` / ``TimeoutStopSec=`` from stop_signal / stop_timeout;
+  "main") or ``control-group`` ("group"), ``KillSignal=`` / ``TimeoutStopSec=``
+  from stop_signal / stop_timeout;
   ``Restart=`` / ``RestartSec=`` / ``StartLimitBurst=`` from the policy.
 - Values are quoted the systemd way: ``%`` doubled everywhere, ``$`` doubled in
   command lines, C-style escapes inside double quotes.
