@@ -20,7 +20,16 @@ from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError, NoStackRunning
 from devstack.paths import StatePaths
 
 # A start has an outcome once no service is still on its way.
-_ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
+_ON_THE_WAY = {
+    "pending",
+    "setup",
+    "waiting",
+    "checking",
+    "spawning",
+    "starting",
+    "crashed",
+    "backoff",
+}
 _BAD = {"failed", "blocked", "not started"}
 
 
