@@ -285,8 +285,10 @@ class LogHub:
         backups: int = 3,
         subscriber_chunks: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        print_output: bool = True,
     ) -> None:
         self._printer = printer
+        self._print_output = print_output  # False: the printer gets events and messages only
         self._log_dir = log_dir
         self._max_bytes = max_bytes
         self._backups = backups
@@ -368,7 +370,7 @@ class LogHub:
         if self._closed:
             return
         self._record(chunk)
-        if self._printer is not None:
+        if self._printer is not None and self._print_output:
             self._printer.output(chunk)
 
     def event(self, service: str, text: str, level: str = "info") -> None:
