@@ -80,6 +80,7 @@ def test_42_a_full_disk_pauses_the_log_file_says_so_and_writing_resumes_unsplice
             out = up.output()
         text = log.read_text(errors="replace")
     assert out.count("[log file] disabled") == 1, out  # once, not per chunk
+    assert "log file of chatty" not in out, out  # no second, raw logging line
     assert out.count("[log file] written again") == 1, out
     assert "Traceback" not in out, out
     assert_no_splice(text)

@@ -326,7 +326,7 @@ class LogHub:
             return
         if paused is not None and notice is not None:
             del self._paused[name]
-            log.warning("log file of %s written again", name)
+            log.info("log file of %s written again", name)
             self._share(notice)
             if self._printer is not None:
                 self._printer.event(name, notice.text[:-1], "ok")
@@ -341,8 +341,9 @@ class LogHub:
         path = self._log_dir / f"{name}.log"
         reason = exc.strerror or str(exc)
         self._paused[name] = _Paused(path, reason, time.time(), self._clock() + _RETRY, lines)
-        # Said once (the terminal, `logs -f`, the tail), never into the failing file.
-        log.warning("log file of %s disabled: %s", name, exc)
+        # Said once (the terminal, `logs -f`, the tail), never into the failing file;
+        # the diagnostic log at info: a warning would print a second, raw line.
+        log.info("log file of %s disabled: %s", name, exc)
         text = (
             f"[log file] disabled: {path}: {reason}; output is not written to it until "
             "writing works again (tried every second)"

@@ -103,7 +103,7 @@ class StateFile:
         except OSError as exc:
             if self.failing is None:
                 self.failing = exc.strerror or str(exc)
-                log.warning("state.json not written: %s", exc)
+                log.info("state.json not written: %s", exc)
                 self._tell(
                     f"{self.path} not updated: {self.failing}; it keeps the last state "
                     "written (tried again on each change)",
