@@ -134,25 +134,25 @@ class StatePaths:
     def _check_kinds(self) -> None:
         """Refuse a path of the state folder that is of the wrong kind (``logs`` a file,
         ``state.json`` a directory): later it would fail deep inside a write."""
-        wanted = {
-            self.log_dir: True,
-            self.state_file: False,
-            self.pid_file: False,
-            self.dir / "supervisor.log": False,
-            self.spec_cache: False,
-            self.dir / ".gitignore": False,
+        folders = {self.log_dir: "the services' log files", self.dir / "setup": "setup records"}
+        files = {
+            self.state_file: "the running processes",
+            self.pid_file: "the supervisor's pid",
+            self.dir / "supervisor.log": "the output of `up -d`",
+            self.spec_cache: "the parsed stack.toml",
+            self.dir / ".gitignore": "what git should ignore",
+            self.socket: "the control socket",
         }
-        for path, is_dir in wanted.items():
+        for path, is_dir in [*((f, True) for f in folders), *((f, False) for f in files)]:
             try:
                 mode = os.stat(path).st_mode
             except FileNotFoundError:
                 continue
             if stat.S_ISDIR(mode) != is_dir:
-                what = "a directory" if is_dir else "a file"
+                kind = "is not a directory" if is_dir else "is a directory"
+                purpose = folders[path] if is_dir else files[path]
                 raise UnsafeStateDir(
-                    f"{path} is not {what}; devstack keeps its "
-                    + ("log files" if is_dir else "own state")
-                    + " there",
+                    f"{path} {kind}; devstack keeps {purpose} there",
                     hint=f"remove it (rm -r {path}) and run the command again",
                 )
 

@@ -17,10 +17,11 @@ from support.stackrun import downed_at_end, run_devstack, write_stack
 @pytest.mark.parametrize(
     ("name", "make", "kind"),
     [
-        ("logs", lambda p: p.write_text("not a folder\n"), "a directory"),
-        ("state.json", lambda p: p.mkdir(), "a file"),
+        ("logs", lambda p: p.write_text("not a folder\n"), "is not a directory"),
+        ("state.json", lambda p: p.mkdir(), "is a directory"),
+        ("devstack.sock", lambda p: p.mkdir(), "is a directory"),
     ],
-    ids=["logs-is-a-file", "state-json-is-a-folder"],
+    ids=["logs-is-a-file", "state-json-is-a-folder", "socket-is-a-folder"],
 )
 def test_a_state_path_of_the_wrong_kind_is_one_clear_error_and_exit_2(
     tmp_path: Path, detach: bool, name: str, make: object, kind: str
@@ -37,6 +38,6 @@ def test_a_state_path_of_the_wrong_kind_is_one_clear_error_and_exit_2(
         done = run_devstack(tmp_path, "up", *(["-d"] if detach else []), timeout=60)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
-    assert f"{state / name} is not {kind}" in done.stderr, done.stderr
+    assert f"{state / name} {kind}; devstack keeps " in done.stderr, done.stderr
     assert f"remove it (rm -r {state / name})" in done.stderr, done.stderr
     assert not (state / "supervisor.pid").exists()  # nothing was started
