@@ -268,8 +268,8 @@ class _Paused:
     def resumed_text(self) -> str:
         noun = "line" if self.lost == 1 else "lines"
         return (
-            f"[log file] written again; {self.lost} {noun} of output were not written "
-            f"while it failed ({self.reason})"
+            f"[log file] written again; {self.lost} {noun} not written while it failed "
+            f"({self.reason})"
         )
 
 
