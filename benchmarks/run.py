@@ -562,6 +562,7 @@ BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
     "client": lambda q: client_commands(8 if q else 20),
     "check": lambda q: check_incident(3 if q else 7),
     "watch": lambda q: _watch(q),
+    "churn": lambda q: _churn(q),
 }
 
 
@@ -571,6 +572,12 @@ def _watch(quick: bool) -> list[tuple[str, str, str, str]]:
     return bench_watch.watch_latency(5 if quick else 15) + bench_watch.watch_idle(
         20_000, 5.0 if quick else 10.0
     )
+
+
+def _churn(quick: bool) -> list[tuple[str, str, str, str]]:
+    import bench_churn  # benchmarks/ is on sys.path: run.py is run as a script
+
+    return bench_churn.churn(2.0 if quick else 10.0)
 
 
 def main() -> None:

@@ -7,13 +7,14 @@ Stdlib only: the client commands import this.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devstack.errors import DevstackError
+from devstack.errors import EXIT_USAGE, DevstackError
 from devstack.stackfile import is_procfile
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ GITIGNORE = "# Created by devstack: its state and logs are no part of the projec
 
 
 class UnsafeStateDir(DevstackError):
-    """The state folder exists but is not a private directory of this user."""
+    """The state folder (or a path in it) is not what devstack can safely use: exit 2,
+    the user has to move something out of the way."""
+
+    exit_code = EXIT_USAGE
 
 
 def resolve_state_dir(root: str, configured: str | None, environ: Mapping[str, str]) -> str:
@@ -116,7 +120,9 @@ class StatePaths:
         make_private_dir(self.dir)
         old = os.umask(0o077)
         try:
-            self.log_dir.mkdir(exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # its kind is checked below
+                self.log_dir.mkdir()
+            self._check_kinds()
             made = write_gitignore(self.dir)
         finally:
             os.umask(old)
@@ -124,6 +130,31 @@ class StatePaths:
             from devstack.gitexclude import exclude_from_git
 
             exclude_from_git(str(self.dir))
+
+    def _check_kinds(self) -> None:
+        """Refuse a path of the state folder that is of the wrong kind (``logs`` a file,
+        ``state.json`` a directory): later it would fail deep inside a write."""
+        folders = {self.log_dir: "the services' log files", self.dir / "setup": "setup records"}
+        files = {
+            self.state_file: "the running processes",
+            self.pid_file: "the supervisor's pid",
+            self.dir / "supervisor.log": "the output of `up -d`",
+            self.spec_cache: "the parsed stack.toml",
+            self.dir / ".gitignore": "what git should ignore",
+            self.socket: "the control socket",
+        }
+        for path, is_dir in [*((f, True) for f in folders), *((f, False) for f in files)]:
+            try:
+                mode = os.stat(path).st_mode
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(mode) != is_dir:
+                kind = "is not a directory" if is_dir else "is a directory"
+                purpose = folders[path] if is_dir else files[path]
+                raise UnsafeStateDir(
+                    f"{path} {kind}; devstack keeps {purpose} there",
+                    hint=f"remove it (rm -r {path}) and run the command again",
+                )
 
 
 def write_gitignore(state_dir: str | os.PathLike[str]) -> bool:

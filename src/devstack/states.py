@@ -13,7 +13,8 @@ class ServiceState(StrEnum):
     SETUP = "setup"  # its setup step runs (a venv, `pnpm install`): nothing started yet
     WAITING = "waiting"  # waiting for dependencies to reach their condition
     CHECKING = "checking"  # preflight checks running
-    STARTING = "starting"  # spawned, not yet healthy (probe pending)
+    SPAWNING = "spawning"  # its process is being created: no pid yet
+    STARTING = "starting"  # spawned (it has a pid), not yet healthy (probe pending)
     RUNNING = "running"  # spawned, no probe declared
     HEALTHY = "healthy"  # probe passed
     UNHEALTHY = "unhealthy"  # probe failed after having passed

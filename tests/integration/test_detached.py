@@ -714,7 +714,8 @@ def test_down_returns_only_when_every_process_including_grandchildren_is_gone(
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         log = tmp_path / ".devstack" / "supervisor.log"
-        found = wait_until(lambda: re.search(r"grandchild (\d+)", log.read_text()))
+        output = tmp_path / ".devstack" / "logs" / "api.log"  # not in supervisor.log
+        found = wait_until(lambda: re.search(r"grandchild (\d+)", output.read_text()))
         assert isinstance(found, re.Match)
         grandchild = int(found.group(1))
         assert is_alive(grandchild)

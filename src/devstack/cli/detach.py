@@ -3,8 +3,9 @@
 A second ``up`` in a directory never starts a second supervisor: it asks the running
 one to start SVC... (with what they need), or without names the services the first
 ``up`` left out; with nothing new to start it says the stack runs (pid, since when).
-``up -d`` starts the supervisor in a session of its own, its output in
-``.devstack/supervisor.log``, and returns once every service has an outcome.
+``up -d`` starts the supervisor in a session of its own, devstack's own lines (events,
+not the services' output, which is in ``logs/``) in ``.devstack/supervisor.log``, and
+returns once every service has an outcome.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ from devstack.paths import StatePaths
 from devstack.states import ServiceState
 
 # A start has an outcome once no service is still on its way.
-_ON_THE_WAY = {"pending", "setup", "waiting", "checking", "starting", "crashed", "backoff"}
+_ON_THE_WAY = {
+    "pending",
+    "setup",
+    "waiting",
+    "checking",
+    "spawning",
+    "starting",
+    "crashed",
+    "backoff",
+}
 _BAD = {"failed", "blocked", "not started"}
 
 
@@ -97,6 +107,7 @@ def detach(
                 "devstack",
                 "up",
                 "--no-color",
+                "--events-only",  # the services' output is in logs/, rotated
                 "--file",
                 str(stack_file),
                 *(["--no-setup"] if no_setup else []),

@@ -101,6 +101,8 @@ def ps_table(rows: list[dict[str, object]]) -> str:
         )
         if row.get("reason"):
             notes.append(f"{row.get('name')}: {row.get('reason')}")
+        if row.get("log_file"):
+            notes.append(f"{row.get('name')}: log file {row.get('log_file')}")
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
     return "\n".join(lines + notes) + "\n"

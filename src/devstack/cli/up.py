@@ -29,7 +29,8 @@ def add_parser(sub: Subparsers) -> None:
         "-d",
         "--detach",
         action="store_true",
-        help="run in the background (output in .devstack/supervisor.log); return once "
+        help="run in the background (devstack's own lines in .devstack/supervisor.log, "
+        "the services' output in .devstack/logs/); return once "
         "every service is healthy/running or has failed",
     )
     up.add_argument(
@@ -37,6 +38,9 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="skip the services' setup steps (devstack setup runs them alone)",
     )
+    # `up -d`'s supervisor: its output file (supervisor.log) gets devstack's own lines;
+    # the services' output is in their rotated log files already.
+    up.add_argument("--events-only", action="store_true", help=argparse.SUPPRESS)
     watching = up.add_mutually_exclusive_group()
     watching.add_argument(
         "--watch",
@@ -83,4 +87,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print_warnings(stack)
-    return run_stack(stack, args.services, color=color, setup=not args.no_setup, watch=args.watch)
+    return run_stack(
+        stack,
+        args.services,
+        color=color,
+        setup=not args.no_setup,
+        watch=args.watch,
+        print_output=not args.events_only,
+    )

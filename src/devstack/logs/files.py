@@ -154,7 +154,10 @@ class LogFile:
     """``.devstack/logs/SERVICE.log`` with size-based rotation (SERVICE.log.1 ... .N).
 
     A line is never split across two files. A file exceeds ``max_bytes`` only when a
-    single line is longer than that.
+    single line is longer than that. A write that fails (a full disk) closes the file
+    and raises; the next write opens it again, and an opening that finds the file
+    ending inside a line (cut by that failure, or by a killed writer of an earlier
+    run) ends that line first: a record never continues a cut one.
     """
 
     def __init__(self, path: Path, max_bytes: int = 10 * 2**20, backups: int = 3) -> None:
@@ -169,22 +172,41 @@ class LogFile:
         self._open()
 
     def _open(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)  # an older file may have been created wider
+        # Read access too: the last byte says whether the file ends inside a line.
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # an older file may have been created wider
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                _write_all(fd, b"\n")
+                size += 1
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
-        self._size = os.fstat(fd).st_size
+        self._size = size
 
     @property
     def closed(self) -> bool:
         return self._fd < 0
 
     def write(self, chunk: LogChunk) -> None:
-        if self._fd < 0:
-            return
         self.write_bytes(file_lines(chunk))
 
     def write_bytes(self, data: bytes) -> None:
-        """Append complete lines, rotating between lines when the file is full."""
+        """Append complete lines, rotating between lines when the file is full.
+
+        Raises OSError (ENOSPC...) with the file closed; the next call tries again."""
+        try:
+            if self._fd < 0:
+                self._open()
+            self._append(data)
+        except OSError:
+            self.close()
+            raise
+
+    def _append(self, data: bytes) -> None:
         while data:
             room = self.max_bytes - self._size
             if len(data) <= room:
@@ -204,10 +226,7 @@ class LogFile:
                 self._rotate()
 
     def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        _write_all(self._fd, data)
         self._size += len(data)
 
     def _rotate(self) -> None:
@@ -227,3 +246,10 @@ class LogFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

@@ -19,6 +19,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -246,6 +247,32 @@ def max_bytes_from_env() -> int:
     return int(raw)
 
 
+_RETRY = 1.0  # seconds between attempts to write a paused log file
+
+
+@dataclass(slots=True)
+class _Paused:
+    """A log file whose last write failed."""
+
+    path: Path
+    reason: str  # "No space left on device"
+    since: float  # epoch seconds
+    retry_at: float  # on the hub's clock
+    lost: int  # lines not written
+
+    def describe(self) -> str:
+        since = time.strftime("%H:%M:%S", time.localtime(self.since))
+        noun = "line" if self.lost == 1 else "lines"
+        return f"disabled since {since}: {self.reason} ({self.lost} {noun} not written)"
+
+    def resumed_text(self) -> str:
+        noun = "line" if self.lost == 1 else "lines"
+        return (
+            f"[log file] written again; {self.lost} {noun} not written while it failed "
+            f"({self.reason})"
+        )
+
+
 class LogHub:
     """The single fan-out the supervisor talks to. Used from the event loop's thread."""
 
@@ -257,56 +284,94 @@ class LogHub:
         max_bytes: int = 10 * 2**20,
         backups: int = 3,
         subscriber_chunks: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+        print_output: bool = True,
     ) -> None:
         self._printer = printer
+        self._print_output = print_output  # False: the printer gets events and messages only
         self._log_dir = log_dir
         self._max_bytes = max_bytes
         self._backups = backups
-        self._files: dict[str, LogFile | None] = {}
+        self._files: dict[str, LogFile] = {}
+        self._paused: dict[str, _Paused] = {}  # service -> why its file is not written
+        self._clock = clock
         self._tail = LogTail(tail_lines)
         self._subscribers: list[LogSubscription] = []
         self._subscriber_chunks = subscriber_chunks
         self._closed = False
 
-    def _file(self, service: str) -> LogFile | None:
+    def _to_file(self, chunk: LogChunk) -> None:
+        """Append ``chunk`` to its service's file. A failed write (a full disk) pauses
+        that file: lines are counted, not written, and the write is tried again at most
+        every ``_RETRY`` seconds, so a full disk costs a clock read per chunk."""
+        if self._log_dir is None:
+            return
+        name = chunk.service
+        paused = self._paused.get(name)
+        if paused is not None and self._clock() < paused.retry_at:
+            paused.lost += chunk.lines
+            return
+        notice: LogChunk | None = None
         try:
-            return self._files[service]
-        except KeyError:
-            pass
-        file: LogFile | None = None
-        if self._log_dir is not None:
-            try:
-                file = LogFile(self._log_dir / f"{service}.log", self._max_bytes, self._backups)
-            except OSError as exc:
-                self._file_failed(service, exc)
-        self._files[service] = file
-        return file
+            file = self._files.get(name)
+            if file is None:
+                file = LogFile(self._log_dir / f"{name}.log", self._max_bytes, self._backups)
+                self._files[name] = file
+            if paused is not None:  # the gap is said in the file itself
+                notice = make_chunk(name, "event", paused.resumed_text())
+                file.write(notice)
+            file.write(chunk)
+        except OSError as exc:
+            self._pause(name, exc, chunk.lines)
+            return
+        if paused is not None and notice is not None:
+            del self._paused[name]
+            log.info("log file of %s written again", name)
+            self._share(notice)
+            if self._printer is not None:
+                self._printer.event(name, notice.text[:-1], "ok")
 
-    def _file_failed(self, service: str, exc: OSError) -> None:
-        # The terminal and tail still work; say once that the record stopped.
-        log.warning("log file of %s disabled: %s", service, exc)
+    def _pause(self, name: str, exc: OSError, lines: int) -> None:
+        paused = self._paused.get(name)
+        if paused is not None:
+            paused.retry_at = self._clock() + _RETRY
+            paused.lost += lines
+            return
+        assert self._log_dir is not None
+        path = self._log_dir / f"{name}.log"
+        reason = exc.strerror or str(exc)
+        self._paused[name] = _Paused(path, reason, time.time(), self._clock() + _RETRY, lines)
+        # Said once (the terminal, `logs -f`, the tail), never into the failing file;
+        # the diagnostic log at info: a warning would print a second, raw line.
+        log.info("log file of %s disabled: %s", name, exc)
+        text = (
+            f"[log file] disabled: {path}: {reason}; output is not written to it until "
+            "writing works again (tried every second)"
+        )
+        self._share(make_chunk(name, "event", text))
         if self._printer is not None:
-            self._printer.message(f"{service}: log file disabled: {exc}", "warn")
+            self._printer.event(name, text, "warn")
 
-    def _record(self, chunk: LogChunk) -> None:
-        file = self._file(chunk.service)
-        if file is not None:
-            try:
-                file.write(chunk)
-            except OSError as exc:
-                file.close()
-                self._files[chunk.service] = None
-                self._file_failed(chunk.service, exc)
+    def file_problem(self, service: str) -> str | None:
+        """Why ``service``'s log file is not written now (for ``ps``), or None."""
+        paused = self._paused.get(service)
+        return None if paused is None else paused.describe()
+
+    def _share(self, chunk: LogChunk) -> None:
         self._tail.add(chunk)
         for queue in self._subscribers:
             queue.offer(chunk)
+
+    def _record(self, chunk: LogChunk) -> None:
+        self._to_file(chunk)
+        self._share(chunk)
 
     def output(self, chunk: LogChunk) -> None:
         """A service's output: file first (it is the record), then tail, then printer."""
         if self._closed:
             return
         self._record(chunk)
-        if self._printer is not None:
+        if self._printer is not None and self._print_output:
             self._printer.output(chunk)
 
     def event(self, service: str, text: str, level: str = "info") -> None:
@@ -354,8 +419,7 @@ class LogHub:
             return
         self._closed = True
         for file in self._files.values():
-            if file is not None:
-                file.close()
+            file.close()
         self._files.clear()
         if self._printer is not None:
             self._printer.close()

@@ -20,6 +20,7 @@ Events and messages are never dropped.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import sys
@@ -135,6 +136,7 @@ class Printer:
         self._closed = False
         self.broken = False  # the output went away (EPIPE, closed fd): keep draining, no writes
         self.error: OSError | None = None
+        self._cut = False  # a failed write (ENOSPC) left the output inside a line
         self._write: Callable[[bytes], None] = (
             self._write_fd if self._file is None else self._write_file
         )
@@ -233,10 +235,13 @@ class Printer:
 
     def _write_fd(self, data: bytes) -> None:
         fd = -1 if self._fd is None else self._fd
+        if self._cut:  # the last batch stopped inside a line: end it first
+            data = b"\n" + data
         view = memoryview(data)
         while view:
             try:
                 written = os.write(fd, view)
+                self._cut = False
             except BlockingIOError:
                 # A non-blocking stdout (set by someone else): wait until writable.
                 select.select([], [fd], [], 1.0)
@@ -244,6 +249,13 @@ class Printer:
             except InterruptedError:
                 continue
             except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    # A full disk under a file (`up -d`'s supervisor.log): this batch is
+                    # lost, the next ones are tried; never the output gone for good.
+                    done = len(data) - len(view)
+                    self._cut = self._cut or (done > 0 and data[done - 1] != 0x0A)
+                    self.error = exc
+                    return
                 # EPIPE, EBADF, EIO (terminal gone)...: stop writing, keep draining.
                 self.broken = True
                 self.error = exc

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ import psutil
 from devstack.errors import DevstackError
 from devstack.procs import proctree
 from devstack.procs.process import ProcessRecord
+
+log = logging.getLogger(__name__)
 
 _GRACE = 2.0  # between SIGTERM and SIGKILL for stale processes
 _KILL_WAIT = 2.0
@@ -39,9 +43,17 @@ class StackStillRunning(DevstackError):
 class StateFile:
     """The state of the running supervisor, rewritten whole on each change."""
 
-    def __init__(self, path: Path, stack_id: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        stack_id: str | None = None,
+        notify: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.path = path
         self.stack_id = stack_id
+        # (text, level): told once when a write fails and once when one works again.
+        self._notify = notify
+        self.failing: str | None = None  # why the last write failed; None: up to date
         self._services: dict[str, ProcessRecord] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending = False
@@ -84,6 +96,29 @@ class StateFile:
             self.path.unlink()
 
     def _write(self) -> None:
+        """Write the file whole, or keep the last good one: a failed write (a full disk)
+        leaves the previous file in place and is said once, not raised per change."""
+        try:
+            self._replace()
+        except OSError as exc:
+            if self.failing is None:
+                self.failing = exc.strerror or str(exc)
+                log.info("state.json not written: %s", exc)
+                self._tell(
+                    f"{self.path} not updated: {self.failing}; it keeps the last state "
+                    "written (tried again on each change)",
+                    "warn",
+                )
+            return
+        if self.failing is not None:
+            self.failing = None
+            self._tell(f"{self.path} written again", "info")
+
+    def _tell(self, text: str, level: str) -> None:
+        if self._notify is not None:
+            self._notify(text, level)
+
+    def _replace(self) -> None:
         data = {
             "supervisor": self._supervisor,
             "stack_id": self.stack_id,

@@ -362,7 +362,8 @@ class Service:
     async def _run_once(self) -> ExitStatus | None:
         """Spawn, probe and wait for one process; its exit status, or None if it could not start."""
         spec = self.spec
-        self._set(ServiceState.STARTING)
+        # Not `starting` yet: that state has a pid, and until spawn returns there is none.
+        self._set(ServiceState.SPAWNING)
         try:
             proc = await spawn(
                 spec.argv,
@@ -379,11 +380,10 @@ class Service:
         self.process = proc
         self.ever_spawned = True
         self.started_at, self._started_mono = time.time(), self._clock()
+        self._set(ServiceState.RUNNING if spec.health is None else ServiceState.STARTING)
         self._hooks.spawned(self.name, proc.record)
         where = f", port {spec.port}" if spec.port is not None else ""
         self._hub.event(self.name, f"[start] pid {proc.pid}{where}", "info")
-        if spec.health is None:
-            self._set(ServiceState.RUNNING)
         started = self._clock()
         probe = self._make_probe()
         self._pumps = [

@@ -121,6 +121,7 @@ class SupervisorControl:
         now = time.monotonic()
         seen: dict[tuple[int, float], tuple[float, float]] = {}
         config = self._current_config()
+        hub = self._sup.hub
         for name, svc in self._sup.services.items():
             snap = svc.snapshot()
             probe = snap.last_probe
@@ -153,6 +154,7 @@ class SupervisorControl:
                     "cpu_percent": cpu,
                     "rss": rss,
                     "requested": name in self._sup.requested,
+                    "log_file": None if hub is None else hub.file_problem(name),
                 }
             )
         self._cpu = seen

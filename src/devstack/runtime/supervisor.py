@@ -60,8 +60,10 @@ class Supervisor(ProcessHooks):
         checks: bool = True,
         setup: bool = True,
         watch: bool | None = None,
+        print_output: bool = True,
     ) -> None:
         self.stack = stack
+        self._print_output = print_output  # False: events only on the printer (up -d)
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
         chosen = graph.closure(deps, names) if names else set(stack.services)
         # Declaration order, restricted to what was asked for and what it needs: what
@@ -139,7 +141,12 @@ class Supervisor(ProcessHooks):
         """Run the stack until it ends; the exit code (0, 1, or 128+signal)."""
         self.paths.prepare()
         printer = self._printer or Printer(list(self.stack.services), color=self._color)
-        self.hub = hub = LogHub(printer, self.paths.log_dir, max_bytes=max_bytes_from_env())
+        self.hub = hub = LogHub(
+            printer,
+            self.paths.log_dir,
+            max_bytes=max_bytes_from_env(),
+            print_output=self._print_output,
+        )
         if self._run_setup:
             self.setups = SetupRunner(
                 self.paths.dir, hub, self, self.stack_id, stack_file=self.stack.file
@@ -152,7 +159,7 @@ class Supervisor(ProcessHooks):
             await self._claim_directory()
             for line in reap_stale(self.paths.state_file):
                 hub.message(line, "warn")
-            self._state = StateFile(self.paths.state_file, stack_id=self.stack_id)
+            self._state = StateFile(self.paths.state_file, self.stack_id, hub.message)
             self._state.coalesce(loop)
             if self._use_guardian:
                 self._guardian = await Guardian.start(self.stack_id)
