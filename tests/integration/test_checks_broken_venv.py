@@ -83,6 +83,11 @@ def test_a_venv_whose_python_was_removed_fails_with_the_command_that_remakes_it(
     assert f"to fix: {fix}" in out, out
     assert "could not run" not in out, out
     assert (exe["kind"], exe["fix"]) == ("broken-venv", fix)
+    # The venv's python named by its path: the same (it was "not found").
+    stack(tmp_path, ".venv/bin/python -m gunicorn api:app --bind 127.0.0.1:${port}")
+    ran, exe = results(tmp_path)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert (exe["kind"], exe["fix"]) == ("broken-venv", fix)
 
 
 def test_python_of_a_broken_venv_with_a_setup_step_gets_the_setup_again(tmp_path: Path) -> None:

@@ -34,9 +34,11 @@ async def check_venv(
     """``exe`` (the executable check's result), or a failure when the service runs from a
     virtualenv that cannot start any more."""
     venv = venv_of(spec)
-    if venv is None or not _runs_from(spec, venv, resolved):
+    python = _venv_python(spec, venv, resolved) if venv is not None else None
+    if venv is None or python is None:
         return exe
-    why = await _broken(spec, venv, resolved, timeout)
+    program = shown(resolved.path, spec.cwd) if resolved and resolved.path else str(python)
+    why = await _broken(spec, venv, python, program, timeout)
     if why is None:
         return exe
     where = shown(venv, spec.cwd)
@@ -54,15 +56,27 @@ async def check_venv(
     )
 
 
-def _runs_from(spec: ServiceSpec, venv: Path, resolved: Resolved | None) -> bool:
-    """The command is a program of the venv, or a ``python`` its bin would have answered."""
+def _venv_python(spec: ServiceSpec, venv: Path, resolved: Resolved | None) -> Path | None:
+    """The venv's interpreter the command starts: a venv script's ``#!`` line, or its
+    ``python``; None when the command does not run on the venv's Python."""
     argv = command_argv(spec)
     if not argv:
-        return False
+        return None
+    name = os.path.basename(argv[0])
     bin_dir = venv / BIN_DIR
-    if resolved is not None and resolved.path is not None:
-        return resolved.path.parent in (bin_dir, bin_dir.resolve()) or _is_python(argv[0])
-    return os.path.lexists(bin_dir / os.path.basename(argv[0])) or _is_python(argv[0])
+    if _is_python(name) and os.sep not in argv[0] and os.path.lexists(bin_dir / name):
+        # Even when a link to a removed Python, PATH going on to another one: the venv's.
+        return bin_dir / name
+    if os.sep in argv[0]:  # `.venv/bin/python app.py`, not resolved through its link
+        path = spec.cwd / argv[0]
+        if path.parent.resolve() != bin_dir.resolve() or not os.path.lexists(path):
+            return None
+        return path if _is_python(name) else shebang_python(spec, path)
+    if resolved is None or resolved.path is None:
+        return None
+    if resolved.path.parent not in (bin_dir, bin_dir.resolve()):
+        return None
+    return resolved.path if _is_python(name) else shebang_python(spec, resolved.path)
 
 
 def _is_python(program: str) -> bool:
@@ -70,27 +84,22 @@ def _is_python(program: str) -> bool:
 
 
 async def _broken(
-    spec: ServiceSpec, venv: Path, resolved: Resolved | None, timeout: float
+    spec: ServiceSpec, venv: Path, python: Path, program: str, timeout: float
 ) -> str | None:
-    """Why the venv cannot start, or None when it can (or devstack cannot tell)."""
-    where = shown(venv, spec.cwd)
-    python = venv / BIN_DIR / "python"
-    if not os.path.lexists(python):
-        python = venv / BIN_DIR / "python3"
-    if os.path.islink(python) and not python.exists():
-        target = os.path.realpath(python)
-        return f"{shown(python, spec.cwd)} is a link to {target}, which no longer exists"
-    if not os.path.lexists(python):
-        return f"{where} has no {BIN_DIR}/python"
-    if resolved is not None and resolved.path is not None and resolved.path.parent == python.parent:
-        wanted = shebang_python(spec, resolved.path)
-        if wanted is not None and not os.path.lexists(wanted):
+    """Why ``python`` (the venv's, as the command names it) cannot start, or None when it
+    can, or devstack cannot tell."""
+    if not python.exists():
+        if os.path.islink(python):
+            target = os.path.realpath(python)
+            return f"{shown(python, spec.cwd)} is a link to {target}, which no longer exists"
+        if python.parent != venv / BIN_DIR:
             return (
-                f"{shown(resolved.path, spec.cwd)} starts with #!{wanted}, which does not "
-                f"exist (the virtualenv was moved or renamed since it was made)"
+                f"{program} starts with #!{python}, which does not exist "
+                "(the virtualenv was moved or renamed since it was made)"
             )
+        return f"{shown(python, spec.cwd)} does not exist"
     home = _config(venv).get("home")
-    if home and not Path(home).is_dir():
+    if home and not Path(home).is_dir() and python.parent == venv / BIN_DIR:
         # A copied interpreter finds its standard library through home: ask it to start.
         ran = await run_bounded(
             [str(python), "-c", ""], cwd=spec.cwd, env=service_env(spec), timeout=timeout
