@@ -4,7 +4,8 @@ requirements*.txt (following ``-r`` includes), pyproject.toml (``[project]``
 dependencies, optional dependencies, dependency groups, ``[tool.poetry]``), Pipfile
 and uv.lock, from the service's directory up to the stack's root or the repository's
 root. Each file is parsed once per run (keyed by its size and mtime), and only on the
-way to a message: a missing module, a missing program, a virtualenv to recreate.
+way to a message: a missing module, a missing program, a virtualenv to recreate (so
+this module, and packaging, are imported only there).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 # Import names whose distribution is named otherwise (pip install NAME).
 DISTRIBUTIONS = {
@@ -86,6 +84,8 @@ class Manifests:
     declarations: dict[str, Declaration]  # canonical name -> its nearest declaration
 
     def find(self, distribution: str) -> Declaration | None:
+        from packaging.utils import canonicalize_name
+
         return self.declarations.get(canonicalize_name(distribution))
 
     def declared(self, candidates: list[str]) -> Declaration | None:
@@ -101,6 +101,8 @@ def distribution_candidates(module: str) -> list[str]:
     """The distributions that likely provide ``module`` (a dotted import name), best first:
     the known names (``yaml`` -> PyYAML), then the name itself with dots as dashes
     (``google.cloud.storage`` -> google-cloud-storage), then ``python-NAME``."""
+    from packaging.utils import canonicalize_name
+
     parts = module.split(".")
     prefixes = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
     names = [DISTRIBUTIONS[p] for p in prefixes if p in DISTRIBUTIONS]
@@ -122,6 +124,8 @@ def distribution_of(module: str) -> str:
 def manifests(cwd: Path, root: Path | None = None) -> Manifests:
     """The dependency files from ``cwd`` up to ``root`` (the stack's folder) or the
     repository's root, whichever comes first; nearer files win a name declared twice."""
+    from packaging.utils import canonicalize_name
+
     files: list[Path] = []
     declarations: dict[str, Declaration] = {}
     for directory in _upwards(cwd.resolve(), root.resolve() if root else None):
@@ -217,6 +221,8 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 
 def _requirement(text: str) -> str | None:
     """The distribution name of one PEP 508 requirement, or None (a path, a URL)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     for candidate in (text, text.split(";", 1)[0]):
         try:
             return Requirement(candidate.strip()).name

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from devstack.checks.bounded import Ran, run_bounded
 from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
-from devstack.checks.modulehints import cwd_fix, explain_missing, module_dirs, module_file
 from devstack.checks.shims import CannotTell
 from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
 from devstack.spec import ServiceSpec, StackSpec
@@ -197,6 +196,8 @@ class _Report:
         missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
         frame = error.get("frame")
         if missing:
+            from devstack.checks.modulehints import explain_missing
+
             hint = explain_missing(
                 missing,
                 Path(frame["file"]) if frame else None,
@@ -237,6 +238,8 @@ class _Report:
     async def moved(self, summary: str, details: list[str], python: Path) -> CheckResult | None:
         """The module is not where the service runs, but imports from a subfolder (its
         sibling imports too): run it there (``cwd``), rather than as ``server.api``."""
+        from devstack.checks.modulehints import cwd_fix, module_dirs, module_file
+
         for directory in module_dirs(self.target.cwd, self.target.module)[:3]:
             there = dataclasses.replace(self.target, cwd=directory, paths=(directory,))
             answer, _ = await _run_probe(self.spec, there, python, self.timeout)

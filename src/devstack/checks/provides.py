@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.checks.declared import manifests
 from devstack.procs.setuprecord import read_record
 from devstack.project.venv import venv_of
 from devstack.spec import ServiceSpec, StackSpec
@@ -27,6 +26,8 @@ _INSTALLS = re.compile(
 def listed_in(cwd: Path, distribution: str, root: Path | None = None) -> Path | None:
     """The file to install from (requirements*.txt, pyproject.toml, Pipfile...) that
     declares ``distribution``, in ``cwd`` or, given the stack's ``root``, up to it."""
+    from devstack.checks.declared import manifests
+
     found = manifests(cwd, root or cwd).find(distribution)
     return found.source if found is not None else None
 

@@ -16,8 +16,6 @@ from pathlib import Path
 from devstack.checks.bounded import run_bounded
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import Resolved, command_argv, service_env, shebang_python, shown
-from devstack.checks.declared import install_command, manifests
-from devstack.checks.provides import setup_for
 from devstack.project.venv import BIN_DIR, venv_of
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -131,6 +129,9 @@ def _made_with(venv: Path) -> str | None:
 def _recreate(spec: ServiceSpec, stack: StackSpec | None, venv: Path) -> str:
     """Remove and make the venv again: through the setup step that makes it, else venv
     and the install its declared dependencies need."""
+    from devstack.checks.declared import install_command, manifests
+    from devstack.checks.provides import setup_for
+
     where = shown(venv, spec.cwd)
     setup = setup_for(spec, stack)
     if setup is not None:
