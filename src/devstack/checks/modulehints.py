@@ -76,9 +76,12 @@ def explain_missing(
             fix,
         )
     typo = typo_of(missing, dirs) if top not in DISTRIBUTIONS else None
-    if typo is not None:
-        return _typo(typo, importer)
     package = distribution_of(missing)
+    if typo is not None:
+        # `import requests` beside request.py may as well be a package never installed.
+        hint = _typo(typo, importer)
+        other = f"(if {top} is a package to install instead: {python} -m pip install {package})"
+        return Hint(hint.kind, (*hint.details, other), hint.fix)
     if found.files:
         names = ", ".join(dict.fromkeys(os.path.relpath(f, spec.cwd) for f in found.files))
         said = f"{package} is not declared in {names}"
