@@ -26,6 +26,7 @@ from devstack.project.servers import ServerCommand, is_compatible, parse_server,
 from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:
+    from devstack.checks.modulehints import Hint
     from devstack.checks.scan import WebApp
 
 PROBE = Path(__file__).with_name("probe_app.py")
@@ -128,15 +129,21 @@ class _Report:
         self.server = target.server
         self.port = port or spec.port
         self.timeout = 15.0
-        # What error_fix learnt of a missing module: its kind, and the import's file:line.
-        self.facts: str | None = None
+        # What error_fix learnt of a missing module (Hint), and the import's file:line.
+        self.facts: Hint | None = None
         self.facts_file: str | None = None
         self.facts_line: int | None = None
 
     def result(
         self, status: Status, summary: str, details: list[str], fix: str | None = None
     ) -> CheckResult:
-        return CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        if self.facts is None or fix != self.facts.fix:
+            return result
+        # The fix error_fix found for a missing module: its kind, and the import's file:line.
+        return dataclasses.replace(
+            result, kind=self.facts.kind, file=self.facts_file, line=self.facts_line
+        )
 
     def rel(self, path: str | None) -> str:
         return shown(Path(path), self.target.cwd) if path else "?"
@@ -183,12 +190,7 @@ class _Report:
         if error["type"] in ("ImportError", "ModuleNotFoundError"):
             details.append(f"{label} was found, but something it imports is missing")
         fix = self.error_fix(error, python, details)
-        result = await self.with_alternatives(summary, details, error, fix)
-        if self.facts is None or result.fix != fix:
-            return result
-        return dataclasses.replace(
-            result, kind=self.facts, file=self.facts_file, line=self.facts_line
-        )
+        return await self.with_alternatives(summary, details, error, fix)
 
     def error_fix(self, error: dict[str, Any], python: Path, details: list[str]) -> str | None:
         """What fixes the error the module raised: install the missing dependency (through
@@ -209,7 +211,7 @@ class _Report:
             )
             if hint is not None:
                 details += hint.details
-                self.facts = hint.kind
+                self.facts = hint
                 if frame:
                     self.facts_file, self.facts_line = self.rel(frame["file"]), frame["line"]
                 return hint.fix
