@@ -56,6 +56,7 @@ DISTRIBUTIONS = {
     "win32api": "pywin32",
     "markdown": "Markdown",
     "pkg_resources": "setuptools",
+    "distutils": "setuptools",  # gone from the standard library in 3.12
 }
 # Folders that end the walk upwards: a repository's root.
 _VCS = (".git", ".hg", ".svn")
