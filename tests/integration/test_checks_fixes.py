@@ -45,14 +45,6 @@ def app(directory: Path, module: str, imports: str = "", name: str = "app") -> N
     (directory / f"{module}.py").write_text(FLASK_APP.format(imports=imports, name=name))
 
 
-@pytest.fixture
-def backend(tmp_path: Path, web_venv: Path) -> Path:
-    directory = tmp_path / "backend"
-    directory.mkdir()
-    (directory / ".venv").symlink_to(web_venv)
-    return directory
-
-
 def check(root: Path, toml: str, service: str = "backend") -> dict[str, CheckResult]:
     (root / "stack.toml").write_text(toml)
     stack = load_stack(root / "stack.toml", root)

@@ -32,14 +32,6 @@ def gunicorn(cwd: str = "backend", extra: str = "") -> str:
     )
 
 
-@pytest.fixture
-def backend(tmp_path: Path, web_venv: Path) -> Path:
-    directory = tmp_path / "backend"
-    directory.mkdir()
-    (directory / ".venv").symlink_to(web_venv)
-    return directory
-
-
 def check(root: Path, toml: str) -> tuple[str, dict[str, object]]:
     """``devstack check``'s text and the import result of ``check --json``."""
     (root / "stack.toml").write_text(toml)
