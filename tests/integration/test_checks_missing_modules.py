@@ -145,3 +145,23 @@ def test_a_module_in_a_subfolder_gets_the_cwd_that_imports_it(
     (tmp_path / "stack.toml").write_text(chdir)
     ran = run_devstack(tmp_path, "check", timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_a_missing_server_declared_in_the_stack_folders_requirements(tmp_path: Path) -> None:
+    """The executable check reads the same declarations, up to the stack's folder: gunicorn
+    in ../requirements.txt is installed from it, not alone."""
+    import subprocess
+    import sys
+
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    venv = [sys.executable, "-m", "venv", "--without-pip", str(backend / ".venv")]
+    subprocess.run(venv, check=True, timeout=60)
+    (tmp_path / "requirements.txt").write_text("flask\ngunicorn==23.0.0\n")
+    (tmp_path / "stack.toml").write_text(gunicorn(extra='env = { PATH = "/nonexistent" }\n'))
+    ran = run_devstack(tmp_path, "check", "--json", timeout=120)
+    exe = next(
+        r for r in json.loads(ran.stdout)["services"]["backend"] if r["check"] == "executable"
+    )
+    assert exe["summary"] == "gunicorn: not found (looked in .venv/bin, PATH)"
+    assert exe["fix"] == ".venv/bin/pip install -r ../requirements.txt"

@@ -193,8 +193,9 @@ class _Report:
         return await self.with_alternatives(summary, details, error, fix)
 
     def error_fix(self, error: dict[str, Any], python: Path, details: list[str]) -> str | None:
-        """What fixes the error the module raised: install the missing dependency (through
-        the setup, when the requirements list it), or fix the line that raised it."""
+        """What fixes the error the module raised: for a module not found, what
+        ``modulehints`` makes of it (a declared dependency to install, through the setup
+        when there is one; an undeclared one; a typo), else fix the line that raised it."""
         missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
         frame = error.get("frame")
         if missing:
