@@ -90,26 +90,31 @@ class Manifests:
         return self.declarations.get(canonicalize_name(distribution))
 
     def declared(self, candidates: list[str]) -> Declaration | None:
-        """The first of ``candidates`` (distribution names) that is declared."""
+        """The first of ``candidates`` (distribution names) that is declared; else one
+        whose name extends the first (``google-cloud`` -> google-cloud-storage)."""
         for name in candidates:
             found = self.find(name)
             if found is not None:
                 return found
-        return None
+        from packaging.utils import canonicalize_name
+
+        stem = canonicalize_name(candidates[0]) + "-" if candidates else None
+        return next((d for n, d in self.declarations.items() if stem and n.startswith(stem)), None)
 
 
 def distribution_candidates(module: str) -> list[str]:
-    """The distributions that likely provide ``module`` (a dotted import name), best first:
-    the known names (``yaml`` -> PyYAML), then the name itself with dots as dashes
-    (``google.cloud.storage`` -> google-cloud-storage), then ``python-NAME``."""
+    """The distributions that likely provide ``module``, a name Python could not find,
+    best first. Python names the first part it could not find, so the packages above a
+    dotted name were found: ``yaml.foo`` is no sign PyYAML is missing, while
+    ``google.cloud`` (a namespace ``google`` found) is google-cloud-*. A top-level name:
+    the known distribution (``yaml`` -> PyYAML), the name itself, ``python-NAME``."""
     from packaging.utils import canonicalize_name
 
-    parts = module.split(".")
-    prefixes = [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
-    names = [DISTRIBUTIONS[p] for p in prefixes if p in DISTRIBUTIONS]
-    names += [p.replace(".", "-") for p in prefixes]
-    names += [f"python-{parts[0]}", f"py{parts[0]}"]
-    return list(dict.fromkeys(canonicalize_name(n) for n in names))
+    if "." in module:
+        names = [DISTRIBUTIONS.get(module, ""), module.replace(".", "-")]
+    else:
+        names = [DISTRIBUTIONS.get(module, ""), module, f"python-{module}", f"py{module}"]
+    return list(dict.fromkeys(canonicalize_name(n) for n in names if n))
 
 
 def distribution_of(module: str) -> str:

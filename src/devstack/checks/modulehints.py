@@ -75,6 +75,8 @@ def explain_missing(
             (f"{declared.distribution} is declared in {at}, but not installed in {interpreter}",),
             fix,
         )
+    if "." in missing:
+        return None  # its package is there; the line that imports it says the rest
     typo = typo_of(missing, dirs) if top not in DISTRIBUTIONS else None
     package = distribution_of(missing)
     if typo is not None:

@@ -177,3 +177,8 @@ def test_a_declared_distribution_is_matched_by_its_import_name(tmp_path: Path) -
         decl = found.declared(distribution_candidates(module))
         assert decl is not None and decl.distribution == name, module
     assert found.declared(distribution_candidates("requests_oauthlib")) is None
+    # A namespace package found, its part not: a declared google-cloud-* provides it.
+    decl = found.declared(distribution_candidates("google.cloud"))
+    assert decl is not None and decl.distribution == "google-cloud-storage"
+    # yaml found, yaml.foo not: no sign that PyYAML is missing.
+    assert found.declared(distribution_candidates("yaml.foo")) is None
