@@ -80,7 +80,7 @@ def test_a_venv_whose_python_was_removed_fails_with_the_command_that_remakes_it(
     assert "fail  executable  the virtualenv .venv is broken: its Python is gone" in out, out
     assert f".venv/bin/python is a link to {base}, which no longer exists" in out, out
     fix = "python3 -m venv --clear .venv && .venv/bin/python -m pip install -r requirements.txt"
-    assert f"to fix: {fix}" in out, out
+    assert f"fix: {fix}" in out, out
     assert "could not run" not in out, out
     assert (exe["kind"], exe["fix"]) == ("broken-venv", fix)
     # The venv's python named by its path: the same (it was "not found").

@@ -130,8 +130,8 @@ def _typo(typo: Typo, importer: Path | None) -> Hint:
     found = typo.path.name + ("/" if typo.path.is_dir() else "")
     beside = f"beside {importer.name}" if importer and importer.parent == typo.path.parent else ""
     where = beside or f"in {typo.path.parent}"
-    fix = f"did you mean {typo.found} ({found} {where})?"
-    return Hint("typo", (fix,), fix)
+    said = f"{typo.wanted} is not found, {found} is {where}"
+    return Hint("typo", (said,), f"did you mean {typo.found} ({found} {where})?")
 
 
 def _modules_in(directory: Path) -> dict[str, Path]:

@@ -42,7 +42,7 @@ async def check_venv(
     where = shown(venv, spec.cwd)
     fix = _recreate(spec, stack, venv)
     made = _made_with(venv)
-    details = (why, *((f"it was made with Python {made}",) if made else ()), f"to fix: {fix}")
+    details = (why, *((f"it was made with Python {made}",) if made else ()))
     return CheckResult(
         spec.name,
         "executable",
