@@ -251,7 +251,7 @@ class _Report:
             sub = os.path.relpath(directory, self.target.cwd)
             fix = cwd_fix(self.spec, self.stack, directory)
             found = module_file(directory, self.target.module)
-            details.append(f"{self.rel(str(found))} imports when run from {sub}/: {fix}")
+            details.append(f"{self.rel(str(found))} is there, and imports when run from {sub}/")
             siblings = await asyncio.to_thread(_siblings, found, directory)
             if siblings:
                 details.append(
@@ -260,9 +260,7 @@ class _Report:
                 )
             if self.server is not None and self.server.server in _CHDIR:
                 flag = f"{_CHDIR[self.server.server]} {sub}"
-                details.append(
-                    f"(or keep the cwd and add {flag} to the {self.server.server} command)"
-                )
+                details.append(f"(or keep the cwd: {self.server.server} {flag} does the same)")
             return CheckResult(
                 self.spec.name, "import", "fail", summary, tuple(details), fix, kind="wrong-cwd"
             )
