@@ -90,16 +90,20 @@ class Manifests:
         return self.declarations.get(canonicalize_name(distribution))
 
     def declared(self, candidates: list[str]) -> Declaration | None:
-        """The first of ``candidates`` (distribution names) that is declared; else one
-        whose name extends the first (``google-cloud`` -> google-cloud-storage)."""
+        """The first of ``candidates`` (distribution names) that is declared."""
         for name in candidates:
             found = self.find(name)
             if found is not None:
                 return found
+        return None
+
+    def extending(self, name: str) -> Declaration | None:
+        """A declared distribution whose name extends ``name`` (``google-cloud`` ->
+        google-cloud-storage): the part of a namespace package that is missing."""
         from packaging.utils import canonicalize_name
 
-        stem = canonicalize_name(candidates[0]) + "-" if candidates else None
-        return next((d for n, d in self.declarations.items() if stem and n.startswith(stem)), None)
+        stem = canonicalize_name(name) + "-"
+        return next((d for n, d in self.declarations.items() if n.startswith(stem)), None)
 
 
 def distribution_candidates(module: str) -> list[str]:
@@ -169,18 +173,33 @@ def _in_directory(directory: Path) -> Iterator[tuple[Path, tuple[Declaration, ..
 
 
 def _cached(reader: _Reader, path: Path) -> tuple[Declaration, ...]:
+    found, included = _read(reader, path, _stamp(path))
+    if any(_stamp(p) != stamp for p, stamp in included):
+        _read.cache_clear()  # an included file changed (-r base.txt)
+        found, included = _read(reader, path, _stamp(path))
+    return found
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
     try:
         stat = path.stat()
     except OSError:
-        return ()
-    return _read(reader, path, stat.st_mtime_ns, stat.st_size)
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=256)
-def _read(reader: _Reader, path: Path, mtime_ns: int, size: int) -> tuple[Declaration, ...]:
-    # mtime and size are the cache key: a file edited while the supervisor runs is read again.
-    del mtime_ns, size
-    return tuple(reader(path))
+def _read(
+    reader: _Reader, path: Path, stamp: tuple[int, int] | None
+) -> tuple[tuple[Declaration, ...], tuple[tuple[Path, tuple[int, int] | None], ...]]:
+    """The declarations of ``path`` and the stamps of the other files they came from.
+    The stamp (mtime, size) is in the key: a file edited while the supervisor runs is
+    read again."""
+    if stamp is None:
+        return (), ()
+    found = tuple(reader(path))
+    others = {d.path for d in found if d.path != path}
+    return found, tuple((p, _stamp(p)) for p in sorted(others))
 
 
 def _requirements(

@@ -61,6 +61,8 @@ def explain_missing(
         return _typo(typo, importer) if typo is not None else None
     found = manifests(spec.cwd, stack.root if stack else None)
     declared = found.declared(distribution_candidates(missing))
+    if declared is None and "." in missing:
+        declared = found.extending(missing.replace(".", "-"))
     if declared is not None:
         where = os.path.relpath(declared.path, spec.cwd)
         at = f"{where}:{declared.line}" if declared.line else where

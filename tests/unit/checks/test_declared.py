@@ -141,6 +141,12 @@ def test_each_file_is_parsed_once_until_it_changes(
     write(path, "flask\npyyaml\n")
     assert manifests(tmp_path, tmp_path).find("PyYAML") is not None
     assert reads == [path, path]
+    # An included file that changes is read again too.
+    write(path, "-r base.txt\n")
+    write(tmp_path / "base.txt", "flask\n")
+    assert manifests(tmp_path, tmp_path).find("requests") is None
+    write(tmp_path / "base.txt", "flask\nrequests\n")
+    assert manifests(tmp_path, tmp_path).find("requests") is not None
 
 
 @pytest.mark.parametrize(
@@ -178,7 +184,8 @@ def test_a_declared_distribution_is_matched_by_its_import_name(tmp_path: Path) -
         assert decl is not None and decl.distribution == name, module
     assert found.declared(distribution_candidates("requests_oauthlib")) is None
     # A namespace package found, its part not: a declared google-cloud-* provides it.
-    decl = found.declared(distribution_candidates("google.cloud"))
+    decl = found.extending("google-cloud")
     assert decl is not None and decl.distribution == "google-cloud-storage"
+    assert found.extending("pyyaml") is None
     # yaml found, yaml.foo not: no sign that PyYAML is missing.
     assert found.declared(distribution_candidates("yaml.foo")) is None
