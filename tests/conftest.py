@@ -179,6 +179,15 @@ def web_venv() -> Path:
     return venv
 
 
+@pytest.fixture
+def backend(tmp_path: Path, web_venv: Path) -> Path:
+    """``tmp_path/backend`` with ``web_venv`` as its ``.venv``: a Flask service's folder."""
+    directory = tmp_path / "backend"
+    directory.mkdir()
+    (directory / ".venv").symlink_to(web_venv)
+    return directory
+
+
 def _relocate(building: Path, venv: Path) -> None:
     old, new = str(building).encode(), str(venv).encode()
     for script in (building / "bin").iterdir():

@@ -45,14 +45,6 @@ def app(directory: Path, module: str, imports: str = "", name: str = "app") -> N
     (directory / f"{module}.py").write_text(FLASK_APP.format(imports=imports, name=name))
 
 
-@pytest.fixture
-def backend(tmp_path: Path, web_venv: Path) -> Path:
-    directory = tmp_path / "backend"
-    directory.mkdir()
-    (directory / ".venv").symlink_to(web_venv)
-    return directory
-
-
 def check(root: Path, toml: str, service: str = "backend") -> dict[str, CheckResult]:
     (root / "stack.toml").write_text(toml)
     stack = load_stack(root / "stack.toml", root)
@@ -98,16 +90,20 @@ def test_a_missing_dependency_is_installed_into_the_services_interpreter(
         "ModuleNotFoundError: No module named 'yaml'",
         "at api.py:2: import yaml",
         "api.py was found, but something it imports is missing",
+        "PyYAML is not declared: no requirements*.txt, pyproject.toml or Pipfile here",
+        "install it into .venv (the service's Python), and add it to requirements.txt",
     )
     assert imp.fix == ".venv/bin/python -m pip install PyYAML"
+    assert (imp.kind, imp.file, imp.line) == ("undeclared", "api.py", 2)
 
 
 def test_a_dependency_the_requirements_list_gets_the_setup(tmp_path: Path, backend: Path) -> None:
     app(backend, "api", "import yaml")
     (backend / "requirements.txt").write_text("flask==3.1.3\ngunicorn\nPyYAML>=6  # config\n")
     imp = check(tmp_path, gunicorn("api"))["import"]
-    assert imp.details[-1] == "requirements.txt lists PyYAML"
+    assert imp.details[-1] == "PyYAML is declared in requirements.txt:3, but not installed in .venv"
     assert imp.fix == ".venv/bin/python -m pip install -r requirements.txt"
+    assert imp.kind == "not-installed"
     imp = check(tmp_path, gunicorn("api", f'setup = "{SETUP}"\n'))["import"]
     assert imp.fix == f"devstack setup backend (runs its setup step: {SETUP})"
 

@@ -285,7 +285,7 @@ def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -
     own or a sibling's), its requirements into the venv, pip, a tool's installer, PATH."""
     base = os.path.basename(name)
     package = _PIP_PACKAGES.get(base)
-    requirements = listed_in(spec.cwd, package or base)
+    requirements = listed_in(spec.cwd, package or base, stack.root if stack else None)
     if package is None and requirements is None:
         return _INSTALL_HINTS.get(
             base, f"install {base}, or add the directory that holds it to PATH"
@@ -297,7 +297,7 @@ def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -
     if venv is None and spec.setup is not None:
         # `devstack check` before the first `up`: the setup step makes the venv.
         return f"devstack setup {spec.name} (runs its setup step: {spec.setup})"
-    what = f"-r {shown(requirements, spec.cwd)}" if requirements else package
+    what = f"-r {os.path.relpath(requirements, spec.cwd)}" if requirements else package
     if venv is None:
         return (
             f"python -m venv .venv && .venv/bin/pip install {what} "

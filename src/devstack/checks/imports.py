@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -20,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from devstack.checks.bounded import Ran, run_bounded
 from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
-from devstack.checks.provides import DISTRIBUTIONS, listed_in, setup_for
 from devstack.checks.shims import CannotTell
 from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
 from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:
+    from devstack.checks.modulehints import Hint
     from devstack.checks.scan import WebApp
 
 PROBE = Path(__file__).with_name("probe_app.py")
+# A server's own flag for the directory it loads the app from (cwd or sys.path).
+_CHDIR = {"gunicorn": "--chdir", "uvicorn": "--app-dir"}
 _SERVES = {"asgi": "ASGI", "wsgi": "WSGI", "rsgi": "RSGI", "either": "WSGI or ASGI"}
 
 
@@ -80,6 +83,7 @@ async def check_import(
     if not target.attrs:
         return _needs_attr(spec, target)
     report = _Report(spec, target, port, stack)
+    report.timeout = timeout
     if isinstance(python, CannotTell):
         return report.result(
             "warn", f"skipped: devstack cannot tell which Python runs it: {python.why}", []
@@ -124,11 +128,22 @@ class _Report:
         self.target = target
         self.server = target.server
         self.port = port or spec.port
+        self.timeout = 15.0
+        # What error_fix learnt of a missing module (Hint), and the import's file:line.
+        self.facts: Hint | None = None
+        self.facts_file: str | None = None
+        self.facts_line: int | None = None
 
     def result(
         self, status: Status, summary: str, details: list[str], fix: str | None = None
     ) -> CheckResult:
-        return CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        if self.facts is None or fix != self.facts.fix:
+            return result
+        # The fix error_fix found for a missing module: its kind, and the import's file:line.
+        return dataclasses.replace(
+            result, kind=self.facts.kind, file=self.facts_file, line=self.facts_line
+        )
 
     def rel(self, path: str | None) -> str:
         return shown(Path(path), self.target.cwd) if path else "?"
@@ -167,7 +182,8 @@ class _Report:
         if error.get("module_missing"):
             looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
             summary = f"module {self.target.module!r} not found (looked in {looked})"
-            return await self.with_alternatives(summary, details)
+            moved = await self.moved(summary, details, python)
+            return moved or await self.with_alternatives(summary, details)
         summary = f"{label} could not be imported"
         if frame:
             details.append(f"at {self.rel(frame['file'])}:{frame['line']}: {frame['code']}")
@@ -183,22 +199,29 @@ class _Report:
         return await self.with_alternatives(summary, details, error, fix)
 
     def error_fix(self, error: dict[str, Any], python: Path, details: list[str]) -> str | None:
-        """What fixes the error the module raised: install the missing dependency (through
-        the setup, when the requirements list it), or fix the line that raised it."""
+        """What fixes the error the module raised: for a module not found, what
+        ``modulehints`` makes of it (a declared dependency to install, through the setup
+        when there is one; an undeclared one; a typo), else fix the line that raised it."""
         missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
         frame = error.get("frame")
-        if missing and not self.is_local(missing):
-            top = missing.split(".")[0]
-            package = DISTRIBUTIONS.get(missing) or DISTRIBUTIONS.get(top, top)
-            requirements = listed_in(self.spec.cwd, package)
-            setup = setup_for(self.spec, self.stack) if requirements else None
-            pip = f"{self.shown_python(python)} -m pip install"
-            if requirements is None:
-                return f"{pip} {package}"
-            details.append(f"{self.rel(str(requirements))} lists {package}")
-            if setup is not None:
-                return setup.fix(package)
-            return f"{pip} -r {shown(requirements, self.spec.cwd)}"
+        if missing:
+            from devstack.checks.modulehints import explain_missing
+
+            hint = explain_missing(
+                missing,
+                Path(frame["file"]) if frame else None,
+                self.target.paths,
+                self.spec,
+                self.stack,
+                self.shown_python(python),
+                self.environment(python),
+            )
+            if hint is not None:
+                details += hint.details
+                self.facts = hint
+                if frame:
+                    self.facts_file, self.facts_line = self.rel(frame["file"]), frame["line"]
+                return hint.fix
         if not frame:
             return None
         where = f"{self.rel(frame['file'])}:{frame['line']}"
@@ -214,10 +237,40 @@ class _Report:
             python = venv / "bin" / python.name
         return shown(python, self.spec.cwd)
 
-    def is_local(self, dotted: str) -> bool:
-        """``dotted``'s top-level package is a file or directory of the app's own."""
-        top = dotted.split(".")[0]
-        return any((p / top).is_dir() or (p / f"{top}.py").is_file() for p in self.target.paths)
+    def environment(self, python: Path) -> str:
+        """Where packages for ``python`` go, in words: ``.venv``, or the interpreter."""
+        venv = find_venv(self.spec)
+        if venv is not None and (venv / "bin").resolve() == python.parent.resolve():
+            return shown(venv, self.spec.cwd)
+        return str(python)
+
+    async def moved(self, summary: str, details: list[str], python: Path) -> CheckResult | None:
+        """The module is not where the service runs, but imports from a subfolder (its
+        sibling imports too): run it there (``cwd``), rather than as ``server.api``."""
+        from devstack.checks.modulehints import cwd_fix, module_dirs, module_file
+
+        for directory in module_dirs(self.target.cwd, self.target.module)[:3]:
+            there = dataclasses.replace(self.target, cwd=directory, paths=(directory,))
+            answer, _ = await _run_probe(self.spec, there, python, self.timeout)
+            if not answer or not answer.get("ok"):
+                continue
+            sub = os.path.relpath(directory, self.target.cwd)
+            fix = cwd_fix(self.spec, self.stack, directory)
+            found = module_file(directory, self.target.module)
+            details.append(f"{self.rel(str(found))} is there, and imports when run from {sub}/")
+            siblings = await asyncio.to_thread(_siblings, found, directory)
+            if siblings:
+                details.append(
+                    f"(not as {sub.replace(os.sep, '.')}.{self.target.module}: it imports "
+                    f"{', '.join(siblings)} from its own folder)"
+                )
+            if self.server is not None and self.server.server in _CHDIR:
+                flag = f"{_CHDIR[self.server.server]} {sub}"
+                details.append(f"(or keep the cwd: {self.server.server} {flag} does the same)")
+            return CheckResult(
+                self.spec.name, "import", "fail", summary, tuple(details), fix, kind="wrong-cwd"
+            )
+        return None
 
     async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
         label = self.module_label(answer.get("origin"))
@@ -378,6 +431,14 @@ class _Report:
             "a devstack limitation, not a verdict on the app",
             [],
         )
+
+
+def _siblings(path: Path, directory: Path) -> list[str]:
+    """The modules of ``directory`` that ``path`` imports as top-level names."""
+    from devstack.checks.scan import imports_of
+
+    files, _ = imports_of(path, [directory])
+    return sorted(shown(f, directory) for f in files if f != path.resolve())
 
 
 def _needs_attr(spec: ServiceSpec, target: ImportTarget) -> CheckResult:

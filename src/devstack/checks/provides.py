@@ -9,7 +9,6 @@ which, and whether that setup has run.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,86 +16,20 @@ from devstack.procs.setuprecord import read_record
 from devstack.project.venv import venv_of
 from devstack.spec import ServiceSpec, StackSpec
 
-# Import names whose distribution is named otherwise (pip install NAME).
-DISTRIBUTIONS = {
-    "yaml": "PyYAML",
-    "dotenv": "python-dotenv",
-    "PIL": "Pillow",
-    "cv2": "opencv-python",
-    "sklearn": "scikit-learn",
-    "bs4": "beautifulsoup4",
-    "jwt": "PyJWT",
-    "jose": "python-jose",
-    "dateutil": "python-dateutil",
-    "psycopg2": "psycopg2-binary",
-    "MySQLdb": "mysqlclient",
-    "Crypto": "pycryptodome",
-    "OpenSSL": "pyOpenSSL",
-    "magic": "python-magic",
-    "multipart": "python-multipart",
-    "socketio": "python-socketio",
-    "engineio": "python-engineio",
-    "attr": "attrs",
-    "google.protobuf": "protobuf",
-    "flask_cors": "Flask-Cors",
-}
 # A setup line that installs Python packages (or makes the venv they go in).
 _INSTALLS = re.compile(
     r"\bpip3?\s+install\b|\buv\s+(pip|sync)\b|\bpoetry\s+install\b|\bpipenv\s+(install|sync)\b"
     r"|\bpdm\s+(install|sync)\b|-m\s+venv\b|\bvirtualenv\b|\bhatch\b|\brye\s+sync\b"
 )
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def normalized(name: str) -> str:
-    """A distribution name as pip compares them (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+def listed_in(cwd: Path, distribution: str, root: Path | None = None) -> Path | None:
+    """The file to install from (requirements*.txt, pyproject.toml, Pipfile...) that
+    declares ``distribution``, in ``cwd`` or, given the stack's ``root``, up to it."""
+    from devstack.checks.declared import manifests
 
-
-def listed_in(cwd: Path, distribution: str) -> Path | None:
-    """The requirements*.txt or pyproject.toml in ``cwd`` that lists ``distribution``."""
-    want = normalized(distribution)
-    for path in sorted(cwd.glob("requirements*.txt")):
-        if want in _requirement_names(path):
-            return path
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file() and want in _pyproject_names(pyproject):
-        return pyproject
-    return None
-
-
-def _requirement_names(path: Path) -> set[str]:
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return set()
-    names = set()
-    for line in lines:
-        found = _NAME.match(line.split("#", 1)[0])
-        if found and not line.lstrip().startswith("-"):
-            names.add(normalized(found[1]))
-    return names
-
-
-def _pyproject_names(path: Path) -> set[str]:
-    try:
-        data = tomllib.loads(path.read_text(errors="replace"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return set()
-    project = data.get("project") or {}
-    specs = list(project.get("dependencies") or [])
-    for extra in (project.get("optional-dependencies") or {}).values():
-        specs += list(extra or [])
-    groups = data.get("dependency-groups") or {}
-    specs += [s for group in groups.values() for s in (group or []) if isinstance(s, str)]
-    poetry = (data.get("tool") or {}).get("poetry") or {}
-    specs += list((poetry.get("dependencies") or {}).keys())
-    names = set()
-    for spec in specs:
-        found = _NAME.match(str(spec))
-        if found:
-            names.add(normalized(found[1]))
-    return names
+    found = manifests(cwd, root or cwd).find(distribution)
+    return found.source if found is not None else None
 
 
 @dataclass(frozen=True, slots=True)

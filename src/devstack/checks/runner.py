@@ -32,6 +32,7 @@ from devstack.checks.ports import bind_address, check_port, free_now
 from devstack.checks.provides import setup_for
 from devstack.checks.shims import CannotTell
 from devstack.checks.syntax import check_syntax
+from devstack.checks.venvhealth import check_venv
 from devstack.spec import ServiceSpec, StackSpec
 
 CHECKS = (
@@ -63,6 +64,8 @@ async def check_service(
     skip = {*skip, *spec.check_off}
     results: list[CheckResult] = []
     exe, resolved = (None, None) if "executable" in skip else check_executable(spec, stack)
+    if "executable" not in skip:
+        exe = await check_venv(spec, exe, resolved, stack)
     behind: Path | CannotTell | None = None
     if exe is not None and not exe.failed and resolved is not None and resolved.path:
         # A version-manager shim is asked what it runs here (once: the import check too).
