@@ -17,7 +17,7 @@ from pathlib import Path
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
-from devstack.project.servers import server_of
+from devstack.project.servers import server_of, unwrapped
 from devstack.project.venv import BIN_DIR, venv_of
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -148,6 +148,12 @@ async def python_of(
     """
     argv = command_argv(spec)
     env = service_env(spec)
+    venv = find_venv(spec)
+    if unwrapped(argv) and server_of(argv) is not None:
+        # uv run / poetry run / pipenv run: the project's environment runs the server.
+        if venv is None or not (venv / BIN_DIR / "python").exists():
+            return CannotTell(f"{argv[0]} run uses an environment devstack does not find")
+        return venv / BIN_DIR / "python"
     if program is not None and argv:
         real = known if known is not None else await behind(program, cwd=spec.cwd, env=env)
         if _PYTHON.match(os.path.basename(argv[0])):
@@ -162,7 +168,6 @@ async def python_of(
                 f"{argv[0]} ({real}) is neither a Python interpreter "
                 "nor a script whose first line names one"
             )
-    venv = find_venv(spec)
     if venv is not None and (venv / BIN_DIR / "python").exists():
         return venv / BIN_DIR / "python"
     fallback = shutil.which("python3", path=search_path(spec))

@@ -22,7 +22,17 @@ from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
 from devstack.checks.provides import DISTRIBUTIONS, listed_in, setup_for
 from devstack.checks.shims import CannotTell
-from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
+from devstack.project.servers import (
+    FACTORY_RULES,
+    WORKER_DISTRIBUTIONS,
+    ServerCommand,
+    django_settings,
+    factory_command,
+    is_compatible,
+    module_of_path,
+    parse_server,
+    suggest,
+)
 from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:
@@ -42,6 +52,7 @@ class ImportTarget:
     cwd: Path  # the server's working directory (after --chdir)
     paths: tuple[Path, ...]  # first on sys.path, as the server puts them
     server: ServerCommand | None
+    settings: bool = False  # Django's settings module: imported, no attribute looked up
 
 
 def import_target(spec: ServiceSpec) -> ImportTarget | None:
@@ -51,13 +62,22 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
     if server is not None and server.chdir:
         cwd = (spec.cwd / server.chdir).resolve()
     extra = tuple((cwd / p).resolve() for p in (server.paths if server else ()))
+    module = server.module if server else None
+    if server is not None and server.app_path is not None and not server.settings:
+        # flask --app api/index, fastapi dev [PATH]: the module as the server names it.
+        found = module_of_path(cwd, server.app_path)
+        if found is not None:
+            module, extra = found[0], (found[1], *extra)
+    elif server is not None and server.settings and module is None:
+        module = django_settings(cwd / server.app_path) if server.app_path else None
     paths = tuple(dict.fromkeys((*extra, cwd)))
     if spec.check_import:
         module, colon, attr = spec.check_import.partition(":")
         return ImportTarget(module, (attr if colon else "app",), False, cwd, paths, server)
-    if server is None or server.module is None:
+    if server is None or module is None:
         return None
-    return ImportTarget(server.module, server.attrs, server.factory, cwd, paths, server)
+    settings = server.settings
+    return ImportTarget(module, server.attrs, server.factory, cwd, paths, server, settings)
 
 
 async def check_import(
@@ -75,9 +95,12 @@ async def check_import(
     target = import_target(spec)
     if target is None:
         return None
-    if target.server is not None and target.server.target is None and not spec.check_import:
+    server = target.server
+    # fastapi dev and manage.py runserver find their module when the command names none.
+    finds_own = server is not None and (server.app_path is not None or server.settings)
+    if server is not None and server.target is None and not spec.check_import and not finds_own:
         return None
-    if not target.attrs:
+    if not target.attrs and not target.settings:
         return _needs_attr(spec, target)
     report = _Report(spec, target, port, stack)
     if isinstance(python, CannotTell):
@@ -99,6 +122,8 @@ async def _run_probe(
         "factory": target.factory,
         "paths": [str(p) for p in target.paths],
         "argv0": target.server.server if target.server else target.module,
+        "settings": target.settings,
+        "worker": target.server.worker_class if target.server else None,
     }
     argv = [str(python), str(PROBE), json.dumps(request)]
     try:
@@ -126,9 +151,14 @@ class _Report:
         self.port = port or spec.port
 
     def result(
-        self, status: Status, summary: str, details: list[str], fix: str | None = None
+        self,
+        status: Status,
+        summary: str,
+        details: list[str],
+        fix: str | None = None,
+        kind: str | None = None,
     ) -> CheckResult:
-        return CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        return CheckResult(self.spec.name, "import", status, summary, tuple(details), fix, kind)
 
     def rel(self, path: str | None) -> str:
         return shown(Path(path), self.target.cwd) if path else "?"
@@ -152,13 +182,18 @@ class _Report:
 
     async def from_answer(self, answer: dict[str, Any], python: Path) -> CheckResult:
         stage = answer.get("stage")
+        if stage == "worker":
+            return self.worker_failed(answer, python)
+        if stage == "settings":
+            label = self.module_label(answer.get("origin"))
+            return self.result("ok", f"{self.target.module} imports (Django settings, {label})", [])
         if stage == "import":
             return await self.import_failed(answer["error"], python)
         if stage == "attr":
             return await self.attr_missing(answer)
         if stage == "factory":
             return await self.factory_failed(answer)
-        return self.kind(answer)
+        return await self.kind(answer)
 
     async def import_failed(self, error: dict[str, Any], python: Path) -> CheckResult:
         label = self.module_label()
@@ -167,6 +202,8 @@ class _Report:
         if error.get("module_missing"):
             looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
             summary = f"module {self.target.module!r} not found (looked in {looked})"
+            if self.target.settings:
+                return self.settings_missing(summary, details)
             return await self.with_alternatives(summary, details)
         summary = f"{label} could not be imported"
         if frame:
@@ -213,8 +250,29 @@ class _Report:
         top = dotted.split(".")[0]
         return any((p / top).is_dir() or (p / f"{top}.py").is_file() for p in self.target.paths)
 
+    def settings_missing(self, summary: str, details: list[str]) -> CheckResult:
+        """Django's settings module not found: the settings modules that are here."""
+        found = sorted(
+            ".".join(p.relative_to(self.target.cwd).with_suffix("").parts)
+            for p in self.target.cwd.glob("*/settings.py")
+        )
+        fix = f"--settings {found[0]}" if len(found) == 1 else None
+        if found:
+            details.append(f"settings modules here: {', '.join(found)}")
+        return self.result("fail", summary, details, fix, "not-found")
+
     async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
         label = self.module_label(answer.get("origin"))
+        fastapi = [c for c in answer.get("candidates") or [] if c["kind"] == "FastAPI, ASGI"]
+        if (
+            self.server
+            and self.server.server == "fastapi"
+            and fastapi
+            and len(self.target.attrs) > 1
+        ):
+            # fastapi-cli's discovery: app, api, else the first FastAPI instance.
+            app = f"{self.target.module}:{fastapi[0]['name']}"
+            return self.result("ok", f"{app} imports; ASGI app (FastAPI)", [])
         if "error" in answer:
             err = answer["error"]
             return self.result(
@@ -253,7 +311,66 @@ class _Report:
         summary = f"{self.target.module}:{answer.get('attr')}: the app factory raised"
         return self.result("fail", summary, details)
 
-    def kind(self, answer: dict[str, Any]) -> CheckResult:
+    def worker_failed(self, answer: dict[str, Any], python: Path) -> CheckResult:
+        """gunicorn -k CLASS that does not load in the service's interpreter."""
+        error, uri = answer["error"], answer["worker"]
+        missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
+        top = (missing or uri).split(".")[0]
+        package = WORKER_DISTRIBUTIONS.get(top, top)
+        summary = f"gunicorn's worker class {uri} ({answer['class']}) does not load"
+        details = [f"{error['type']}: {self.clean(error['message']).splitlines()[0]}"]
+        fix = f"{self.shown_python(python)} -m pip install {package}"
+        details.append(f"{package} must be installed in the interpreter gunicorn runs with")
+        return self.result("fail", summary, details, fix, "not-installed")
+
+    def factory_rules(self, answer: dict[str, Any]) -> CheckResult | None:
+        """The server's own rules for app factories (``FACTORY_RULES``): a call its
+        loader does not make, or a bare factory it would serve as the app."""
+        if self.server is None or self.server.server not in FACTORY_RULES:
+            return None
+        rules = FACTORY_RULES[self.server.server]
+        name, server, attr = self.target.module, self.server.server, answer["attr"]
+        func = attr.split("(")[0].strip()
+        if "(" in attr and not rules.call_syntax:
+            fix = factory_command(self.server, name, func)
+            how = f"give {rules.flag} instead" if rules.flag else f"define app = {func}() in it"
+            summary = (
+                f"{server} does not call {name}:{attr}: it looks for an attribute named "
+                f"{attr!r} and exits; {how}"
+            )
+            return self.result("fail", summary, [f"try: {fix}"] if fix else [], fix, "factory")
+        made = answer.get("factory")
+        if made is None or "error" in made or made["interface"] not in ("wsgi", "asgi"):
+            return None
+        article = "an" if made["interface"] == "asgi" else "a"
+        what = f"{article} {made['interface'].upper()} app ({made['framework']})"
+        if rules.calls_bare == "yes":
+            return None
+        fix = factory_command(self.server, name, func)
+        if rules.calls_bare == "warns":
+            summary = (
+                f"{name}:{func} is an app factory; {server} calls it (it returns {what}) "
+                f"but warns: give {rules.flag}"
+            )
+            return self.result("warn", summary, [f"try: {fix}"], fix, "factory")
+        summary = (
+            f"{name}:{func} is an app factory (it returns {what}), not an app: "
+            f"{server} {rules.bare}"
+        )
+        details = [f"try: {fix}"] if fix else [f"define app = {func}() in {name} and serve that"]
+        return self.result("fail", summary, details, fix, "factory")
+
+    async def kind(self, answer: dict[str, Any]) -> CheckResult:
+        by_rules = self.factory_rules(answer)
+        if by_rules is not None and by_rules.failed:
+            return by_rules
+        made = answer.get("factory")
+        rules = FACTORY_RULES.get(self.server.server) if self.server else None
+        if made and rules is not None and rules.calls_bare != "no" and "error" in made:
+            return await self.factory_failed({"attr": answer["attr"], "error": made["error"]})
+        if made and rules is not None and rules.calls_bare != "no":
+            # The server calls the factory itself: what it returns is the app it serves.
+            answer = {**answer, "interface": made["interface"], "framework": made["framework"]}
         app = f"{self.target.module}:{answer['attr']}"
         interface, framework = answer["interface"], answer["framework"]
         if interface == "not-callable":
@@ -270,8 +387,11 @@ class _Report:
                 [],
             )
         label = f"{interface.upper()} app ({framework})"
+        if self.server and self.server.server == "fastapi" and framework != "FastAPI":
+            summary = f"{app} is an {label}, but fastapi dev|run serves only a FastAPI instance"
+            return self.result("fail", summary, [], None, "wrong-interface")
         if self.server is None or is_compatible(self.server, interface):
-            return self.result("ok", f"{app} imports; {label}", [])
+            return by_rules or self.result("ok", f"{app} imports; {label}", [])
         server = self.server.server
         serves = _SERVES[self.server.interface]
         if server == "gunicorn" and interface == "asgi":
