@@ -629,12 +629,16 @@ def bind_args(server: str, host: str, port: int | str) -> list[str]:
         return ["--bind", f"{_url_host(host)}:{port}"]
     if server == "waitress":
         return [f"--listen={_url_host(host)}:{port}"]
+    if server == "django":
+        return [f"{_url_host(host)}:{port}"]  # runserver's ADDRPORT argument
     return ["--host", host, "--port", str(port)]
 
 
 def default_port(server: ServerCommand, env: Mapping[str, str]) -> int | None:
     """The port ``server`` listens on when its command names none (None: not known)."""
     variable = {"gunicorn": "PORT", "uvicorn": "UVICORN_PORT", "flask": "FLASK_RUN_PORT"}
+    if server.server == "django":
+        return _DEFAULT_BIND["django"][1]  # runserver reads no variable for it
     name = variable.get(server.server)
     if name is None:
         return None
