@@ -25,11 +25,11 @@ from devstack.checks.shims import CannotTell
 from devstack.project.servers import (
     FACTORY_RULES,
     WORKER_DISTRIBUTIONS,
+    Located,
     ServerCommand,
-    django_settings,
     factory_command,
     is_compatible,
-    module_of_path,
+    locate,
     parse_server,
     suggest,
 )
@@ -53,6 +53,7 @@ class ImportTarget:
     paths: tuple[Path, ...]  # first on sys.path, as the server puts them
     server: ServerCommand | None
     settings: bool = False  # Django's settings module: imported, no attribute looked up
+    instance_of: str | None = None  # the app must be an instance of this class (FastAPI)
 
 
 def import_target(spec: ServiceSpec) -> ImportTarget | None:
@@ -61,23 +62,23 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
     cwd = spec.cwd
     if server is not None and server.chdir:
         cwd = (spec.cwd / server.chdir).resolve()
-    extra = tuple((cwd / p).resolve() for p in (server.paths if server else ()))
-    module = server.module if server else None
-    if server is not None and server.app_path is not None and not server.settings:
-        # flask --app api/index, fastapi dev [PATH]: the module as the server names it.
-        found = module_of_path(cwd, server.app_path)
-        if found is not None:
-            module, extra = found[0], (found[1], *extra)
-    elif server is not None and server.settings and module is None:
-        module = django_settings(cwd / server.app_path) if server.app_path else None
-    paths = tuple(dict.fromkeys((*extra, cwd)))
+    found = locate(server, cwd) if server is not None else Located(None, (), ())
+    paths = tuple(dict.fromkeys((*found.paths, cwd)))
     if spec.check_import:
         module, colon, attr = spec.check_import.partition(":")
         return ImportTarget(module, (attr if colon else "app",), False, cwd, paths, server)
-    if server is None or module is None:
+    if server is None or found.module is None:
         return None
-    settings = server.settings
-    return ImportTarget(module, server.attrs, server.factory, cwd, paths, server, settings)
+    return ImportTarget(
+        found.module,
+        found.attrs,
+        server.factory,
+        cwd,
+        paths,
+        server,
+        server.settings,
+        found.instance_of,
+    )
 
 
 async def check_import(
@@ -316,9 +317,11 @@ class _Report:
         error, uri = answer["error"], answer["worker"]
         missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
         top = (missing or uri).split(".")[0]
-        package = WORKER_DISTRIBUTIONS.get(top, top)
+        package = WORKER_DISTRIBUTIONS.get(missing or "", WORKER_DISTRIBUTIONS.get(top, top))
         summary = f"gunicorn's worker class {uri} ({answer['class']}) does not load"
         details = [f"{error['type']}: {self.clean(error['message']).splitlines()[0]}"]
+        if missing == "uvicorn.workers":
+            details.append("this uvicorn has no workers module: -k uvicorn_worker.UvicornWorker")
         fix = f"{self.shown_python(python)} -m pip install {package}"
         details.append(f"{package} must be installed in the interpreter gunicorn runs with")
         return self.result("fail", summary, details, fix, "not-installed")
@@ -387,8 +390,12 @@ class _Report:
                 [],
             )
         label = f"{interface.upper()} app ({framework})"
-        if self.server and self.server.server == "fastapi" and framework != "FastAPI":
-            summary = f"{app} is an {label}, but fastapi dev|run serves only a FastAPI instance"
+        article = "an" if interface == "asgi" else "a"
+        if self.server is not None and self.target.instance_of not in (None, framework):
+            summary = (
+                f"{app} is {article} {label}, but {self.server.server} serves only "
+                f"a {self.target.instance_of} instance"
+            )
             return self.result("fail", summary, [], None, "wrong-interface")
         if self.server is None or is_compatible(self.server, interface):
             return by_rules or self.result("ok", f"{app} imports; {label}", [])
@@ -404,7 +411,6 @@ class _Report:
         details = [f"try: {fix}"]
         if server == "uvicorn" and interface == "wsgi":
             details.append("(or add --interface wsgi, which uvicorn supports for WSGI apps)")
-        article = "an" if interface == "asgi" else "a"
         return self.result("fail", f"{app} is {article} {label}, but {why}", details, fix)
 
     async def with_alternatives(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,8 +182,10 @@ FACTORY_RULES: dict[str, FactoryRules] = {
         call_syntax=False, flag=None, calls_bare="no", bare="serves only a FastAPI instance"
     ),
 }
-# gunicorn -k NAME: the distribution that provides the worker class (or its event loop).
+# gunicorn -k NAME: the distribution that provides the worker class (or its event loop),
+# by the module found missing, else its top-level package.
 WORKER_DISTRIBUTIONS = {
+    "uvicorn.workers": "uvicorn-worker",  # moved out of uvicorn into uvicorn_worker
     "uvicorn_worker": "uvicorn-worker",
     "uvicorn": "uvicorn",
     "gevent": "gevent",
@@ -394,6 +397,50 @@ def module_of_path(cwd: Path, path: str) -> tuple[str, Path] | None:
         names.insert(0, base.name)
         base = base.parent
     return ".".join(names), base
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """What a server loads, once its folder is read: the module, the attributes to try,
+    the directories first on sys.path, and the class the app must be an instance of
+    (fastapi-cli's --app and discovery take only a FastAPI instance)."""
+
+    module: str | None
+    attrs: tuple[str, ...]
+    paths: tuple[Path, ...]
+    instance_of: str | None = None
+
+
+def locate(server: ServerCommand, cwd: Path) -> Located:
+    """The module ``server`` loads when run in ``cwd`` (after --chdir), read from the
+    folder where the server reads it there: flask's and fastapi's path forms, fastapi's
+    default files and ``[tool.fastapi] entrypoint``, manage.py's settings default."""
+    extra = tuple((cwd / p).resolve() for p in server.paths)
+    if server.settings:
+        manage = cwd / server.app_path if server.app_path else None
+        module = server.module or (django_settings(manage) if manage else None)
+        return Located(module, (), extra)
+    fastapi = server.server == "fastapi"
+    if fastapi and server.app_path == "" and len(server.attrs) > 1:
+        entrypoint = _fastapi_entrypoint(cwd)  # used when the command names no path or app
+        if entrypoint is not None:
+            module, _, attr = entrypoint.partition(":")
+            return Located(module, (attr,), (cwd,))
+    if server.app_path is not None:
+        found = module_of_path(cwd, server.app_path)
+        if found is not None:
+            instance_of = "FastAPI" if fastapi else None
+            return Located(found[0], server.attrs, (found[1], *extra), instance_of)
+    return Located(server.module, server.attrs, extra)
+
+
+def _fastapi_entrypoint(cwd: Path) -> str | None:
+    try:
+        with open(cwd / "pyproject.toml", "rb") as f:
+            entrypoint = tomllib.load(f).get("tool", {}).get("fastapi", {}).get("entrypoint")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    return entrypoint if isinstance(entrypoint, str) and ":" in entrypoint else None
 
 
 def django_settings(manage_py: Path) -> str | None:

@@ -207,6 +207,17 @@ def test_fastapi_cli_discovers_any_fastapi_instance(tmp_path: Path, backend: Pat
     assert (imp.status, imp.summary) == ("ok", "app.main:service imports; ASGI app (FastAPI)")
 
 
+def test_fastapi_entrypoint_in_pyproject(tmp_path: Path, backend: Path) -> None:
+    """Without a path or --app, fastapi-cli takes [tool.fastapi] entrypoint (uvicorn's
+    rules: any ASGI app) before its default files."""
+    (backend / "pyproject.toml").write_text('[tool.fastapi]\nentrypoint = "plain_asgi:app"\n')
+    imp = check(tmp_path, "fastapi run --port ${port}")
+    assert (imp.status, imp.summary) == ("ok", "plain_asgi:app imports; ASGI app (Starlette)")
+    (backend / "pyproject.toml").write_text('[tool.fastapi]\nentrypoint = "plain_asgi:ap"\n')
+    imp = check(tmp_path, "fastapi run --port ${port}")
+    assert (imp.status, imp.summary) == ("fail", "plain_asgi.py has no attribute 'ap'")
+
+
 def test_fastapi_cli_wrong_app(tmp_path: Path, backend: Path) -> None:
     imp = check(tmp_path, "fastapi run main.py --app application --port ${port}")
     assert (imp.status, imp.summary) == ("fail", "main.py has no attribute 'application'")
@@ -214,8 +225,7 @@ def test_fastapi_cli_wrong_app(tmp_path: Path, backend: Path) -> None:
     imp = check(tmp_path, "fastapi run plain_asgi.py --port ${port}")
     assert (imp.status, imp.summary) == (
         "fail",
-        "plain_asgi:app is an ASGI app (Starlette), but fastapi dev|run serves only a "
-        "FastAPI instance",
+        "plain_asgi:app is an ASGI app (Starlette), but fastapi serves only a FastAPI instance",
     )
     imp = check(tmp_path, "fastapi run main.py --app create_app --port ${port}")
     assert (imp.status, imp.kind) == ("fail", "factory")
@@ -362,3 +372,18 @@ def test_what_the_check_passes_serves(
         subprocess.Popen(argv, cwd=backend, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     )
     assert _status_of(f"http://127.0.0.1:{port}/", started[-1]) == 200
+
+
+def test_uvicorn_without_its_workers_module_points_to_uvicorn_worker(
+    tmp_path: Path, plain: Path
+) -> None:
+    """A uvicorn that has no uvicorn.workers (it moved to the uvicorn-worker package): here
+    a uvicorn package of the project's own, first on sys.path as gunicorn puts the cwd."""
+    (plain / "uvicorn").mkdir()
+    (plain / "uvicorn" / "__init__.py").write_text("")
+    imp = check(tmp_path, "gunicorn -k uvicorn.workers.UvicornWorker main:app -b 127.0.0.1:${port}")
+    assert (imp.status, imp.fix) == ("fail", ".venv/bin/python -m pip install uvicorn-worker")
+    assert imp.details[-2:] == (
+        "this uvicorn has no workers module: -k uvicorn_worker.UvicornWorker",
+        "uvicorn-worker must be installed in the interpreter gunicorn runs with",
+    )
