@@ -387,3 +387,14 @@ def test_uvicorn_without_its_workers_module_points_to_uvicorn_worker(
         "this uvicorn has no workers module: -k uvicorn_worker.UvicornWorker",
         "uvicorn-worker must be installed in the interpreter gunicorn runs with",
     )
+
+
+def test_hypercorn_mode_prefix(tmp_path: Path, backend: Path) -> None:
+    """hypercorn asgi:main:app names the interface before the module (was: module 'asgi')."""
+    imp = check(tmp_path, "hypercorn asgi:main:app --bind 127.0.0.1:${port}")
+    assert (imp.status, imp.summary) == ("ok", "main:app imports; ASGI app (FastAPI)")
+    imp = check(tmp_path, "hypercorn wsgi:main:app --bind 127.0.0.1:${port}")
+    assert (imp.status, imp.summary) == (
+        "fail",
+        "main:app is an ASGI app (FastAPI), but hypercorn serves WSGI apps",
+    )

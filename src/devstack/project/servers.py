@@ -290,7 +290,13 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
     opts = dict(options)
     worker = opts.get("-k") or opts.get("--worker-class")
     host, port = _bind(server, options, env)
-    module, attrs, paths = _target(server, target)
+    interface = _interface(server, opts, worker)
+    mode, colon, rest = (target or "").partition(":")
+    if server == "hypercorn" and colon and mode in ("asgi", "wsgi") and ":" in rest:
+        interface = "asgi" if mode == "asgi" else "wsgi"  # hypercorn asgi:main:app
+        module, attrs, paths = _target(server, rest)
+    else:
+        module, attrs, paths = _target(server, target)
     app_path = None
     if server == "flask" and target and (module != target.partition(":")[0]):
         app_path = target.partition(":")[0]  # the path form: flask --app api/index
@@ -306,7 +312,7 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         module=module,
         attrs=attrs,
         factory=FACTORY_RULES[server].flag in _flags(argv, start),
-        interface=_interface(server, opts, worker),
+        interface=interface,
         chdir=opts.get("--chdir") or opts.get("--working-dir"),
         paths=(*paths, *pythonpath),
         host=host,

@@ -41,6 +41,8 @@ def parse(cmd: str, env: dict[str, str] | None = None):  # type: ignore[no-untyp
         ("python -m uvicorn api:app --interface wsgi", "uvicorn", "api:app", "wsgi"),
         ("python3 -m gunicorn -b :5000 api:create_app()", "gunicorn", "api:create_app()", "wsgi"),
         ("hypercorn -b 127.0.0.1:5000 api:app", "hypercorn", "api:app", "either"),
+        ("hypercorn wsgi:api:app", "hypercorn", "api:app", "wsgi"),  # the mode prefix
+        ("hypercorn asgi:main:create_app()", "hypercorn", "main:create_app()", "asgi"),
         ("granian --interface asgi main:app", "granian", "main:app", "asgi"),
         ("granian main:app", "granian", "main:app", "rsgi"),
         ("waitress-serve --listen=127.0.0.1:5000 api:app", "waitress", "api:app", "wsgi"),
