@@ -398,3 +398,37 @@ def test_hypercorn_mode_prefix(tmp_path: Path, backend: Path) -> None:
         "fail",
         "main:app is an ASGI app (FastAPI), but hypercorn serves WSGI apps",
     )
+
+
+@pytest.mark.slow
+def test_up_serves_the_forms_the_check_passes_and_blocks_a_bare_factory(
+    tmp_path: Path, backend: Path
+) -> None:
+    """Through `devstack up`: fastapi run under uv run, manage.py runserver and
+    waitress-serve --call become healthy; gunicorn given a bare factory never starts."""
+    import signal
+
+    from support.stackrun import RunningStack
+
+    (backend / "manage.py").chmod(0o755)
+    services = {
+        "fast": "uv run fastapi run --host 127.0.0.1 --port ${port}",
+        "django": "./manage.py runserver 127.0.0.1:${port} --noreload",
+        "waitress": "waitress-serve --call --listen=127.0.0.1:${port} shop:create_app",
+        "factory": "gunicorn shop:create_app --bind 127.0.0.1:${port}",
+    }
+    (tmp_path / "stack.toml").write_text(
+        "".join(
+            f'[services.{name}]\ncmd = "{cmd}"\ncwd = "backend"\nport = {free_port()}\n'
+            'health.http = "/"\nhealth.start_period = "90s"\n\n'
+            for name, cmd in services.items()
+        )
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^factory\s+\* \[check failed\] shop:create_app is an app factory", 90)
+        for name in ("fast", "django", "waitress"):
+            stack.wait_for(rf"^{name}\s+\* \[healthy\] GET .*/ -> 200", timeout=120)
+        workers = stack.descendants()
+        stack.signal(signal.SIGINT)
+        assert stack.wait(timeout=60) == 130
+    assert not [p for p in workers if p.is_running() and p.status() != "zombie"]
