@@ -178,6 +178,8 @@ def _worker(uri: str) -> dict[str, Any] | None:
     """gunicorn's ``-k URI`` loaded as gunicorn loads it (its aliases, e.g. "gevent"),
     before the app; the error if it does not load."""
     dotted = uri
+    if uri.startswith("egg:"):
+        return None  # an entry point of a distribution: left to gunicorn
     if "." not in uri:
         try:
             aliases = importlib.import_module("gunicorn.workers").SUPPORTED_WORKERS

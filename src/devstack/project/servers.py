@@ -105,6 +105,8 @@ _SERVERS = {
     "daphne": "daphne",
     "flask": "flask",
     "fastapi": "fastapi",
+    "django-admin": "django",
+    "django": "django",  # python -m django
 }
 # Launchers that run the rest of the line in the project's environment, and their
 # options that take a value (``uv run --with x uvicorn ...``).

@@ -153,6 +153,8 @@ def test_suggestion_adds_the_declared_port_when_the_command_has_none() -> None:
         ("pipenv run waitress-serve api:app", "waitress", "api:app", 3),
         ("python manage.py runserver 8001", "django", None, 2),
         ("./manage.py runserver", "django", None, 1),
+        ("django-admin runserver --settings site.dev", "django", "site.dev", 1),
+        ("python -m django runserver", "django", None, 3),
         ("fastapi dev src/main.py", "fastapi", "src/main.py", 1),
     ],
 )
