@@ -287,6 +287,15 @@ def test_gunicorn_worker_class_must_import(
     assert imp.fix == f".venv/bin/python -m pip install {package}"
 
 
+def test_gunicorn_worker_class_this_gunicorn_does_not_have(tmp_path: Path, plain: Path) -> None:
+    """gunicorn 27 has no eventlet worker: gunicorn exits ("Entry point ... not found")."""
+    imp = check(tmp_path, "gunicorn -k eventlet api.index:app -b 127.0.0.1:${port}")
+    assert (imp.status, imp.kind) == ("fail", "unknown-worker")
+    assert imp.summary == "gunicorn's worker class eventlet does not exist"
+    assert imp.details[0].startswith("this gunicorn has no worker class 'eventlet' (it has: ")
+    assert "gevent" in imp.details[0] and "gthread" in imp.details[0]
+
+
 def test_gunicorn_uvicorn_worker_installed(tmp_path: Path, backend: Path) -> None:
     for worker in ("uvicorn_worker.UvicornWorker", "uvicorn.workers.UvicornWorker"):
         imp = check(tmp_path, f"gunicorn -k {worker} main:app -b 127.0.0.1:${{port}}")

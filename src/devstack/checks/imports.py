@@ -315,6 +315,9 @@ class _Report:
     def worker_failed(self, answer: dict[str, Any], python: Path) -> CheckResult:
         """gunicorn -k CLASS that does not load in the service's interpreter."""
         error, uri = answer["error"], answer["worker"]
+        if answer["class"] is None:  # no such alias here (gunicorn 27 has no eventlet)
+            summary = f"gunicorn's worker class {uri} does not exist"
+            return self.result("fail", summary, [error["message"]], None, "unknown-worker")
         missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
         top = (missing or uri).split(".")[0]
         package = WORKER_DISTRIBUTIONS.get(missing or "", WORKER_DISTRIBUTIONS.get(top, top))

@@ -186,8 +186,13 @@ def _worker(uri: str) -> dict[str, Any] | None:
         except BaseException:
             return None  # gunicorn itself missing: the executable check says so
         dotted = aliases.get(uri.lstrip("#"), "")
+        if not dotted and not _gunicorn_entry_point(uri.lstrip("#")):
+            known = ", ".join(sorted(aliases))
+            message = f"this gunicorn has no worker class {uri!r} (it has: {known})"
+            error = {"type": "LookupError", "message": message, "name": None, "frame": None}
+            return {"ok": False, "stage": "worker", "worker": uri, "class": None, "error": error}
         if not dotted:
-            return None  # an entry point of a plugin: left to gunicorn
+            return None  # an entry point gunicorn declares: left to gunicorn
     module_name, _, name = dotted.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -197,6 +202,17 @@ def _worker(uri: str) -> dict[str, Any] | None:
         error["frame"] = None
         return {"ok": False, "stage": "worker", "worker": uri, "class": dotted, "error": error}
     return None
+
+
+def _gunicorn_entry_point(name: str) -> bool:
+    """Does gunicorn declare a worker entry point ``name`` (where gunicorn looks next)?"""
+    try:
+        from importlib.metadata import distribution
+
+        points = distribution("gunicorn").entry_points
+    except Exception:
+        return True  # cannot tell: left to gunicorn
+    return any(p.group == "gunicorn.workers" and p.name == name for p in points)
 
 
 def _bare_factory(obj: Any) -> dict[str, Any] | None:
