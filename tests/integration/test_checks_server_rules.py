@@ -252,7 +252,7 @@ def test_django_runserver_imports_the_settings(tmp_path: Path, backend: Path, cm
 def test_django_settings_that_do_not_import(tmp_path: Path, backend: Path) -> None:
     imp = check(tmp_path, "python manage.py runserver --settings mysite.setings ${port}")
     assert (imp.status, imp.summary) == ("fail", "module 'mysite.setings' not found (looked in .)")
-    assert imp.fix == "--settings mysite.settings"
+    assert imp.fix == "python manage.py runserver --settings mysite.settings 5000"
     settings = backend / "mysite" / "settings.py"
     settings.write_text("import environ\n" + settings.read_text())
     imp = check(tmp_path, "python manage.py runserver ${port}")
@@ -263,10 +263,20 @@ def test_django_settings_that_do_not_import(tmp_path: Path, backend: Path) -> No
     )
 
 
-def test_uv_run_is_stripped_to_the_server(tmp_path: Path, backend: Path) -> None:
+def test_wrappers_are_stripped_to_the_server(tmp_path: Path, backend: Path) -> None:
     imp = check(tmp_path, "uv run --no-sync gunicorn shop:create_app -b 127.0.0.1:${port}")
     assert (imp.status, imp.kind) == ("fail", "factory")
     assert imp.fix == "uv run --no-sync gunicorn 'shop:create_app()' -b 127.0.0.1:5000"
+    imp = check(tmp_path, "python -m gunicorn shop:create_app -b 127.0.0.1:${port}")
+    assert (imp.status, imp.fix) == (
+        "fail",
+        "python -m gunicorn 'shop:create_app()' -b 127.0.0.1:5000",
+    )
+    imp = check(tmp_path, "uv run python -m uvicorn 'main:create_app()' --port ${port}")
+    assert (imp.status, imp.fix) == (
+        "fail",
+        "uv run python -m uvicorn --factory main:create_app --port 5000",
+    )
     imp = check(tmp_path, "uv run uvicorn main:app --port ${port}")
     assert (imp.status, imp.summary) == ("ok", "main:app imports; ASGI app (FastAPI)")
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -257,10 +258,24 @@ class _Report:
             ".".join(p.relative_to(self.target.cwd).with_suffix("").parts)
             for p in self.target.cwd.glob("*/settings.py")
         )
-        fix = f"--settings {found[0]}" if len(found) == 1 else None
+        fix = self.with_settings(found[0]) if len(found) == 1 else None
         if found:
             details.append(f"settings modules here: {', '.join(found)}")
         return self.result("fail", summary, details, fix, "not-found")
+
+    def with_settings(self, module: str) -> str:
+        """The command with ``--settings module`` (in place of the one it has)."""
+        argv = list(self.server.argv) if self.server else []
+        for i, token in enumerate(argv):
+            if token == "--settings" and i + 1 < len(argv):
+                argv[i + 1] = module
+                break
+            if token.startswith("--settings="):
+                argv[i] = f"--settings={module}"
+                break
+        else:
+            argv += ["--settings", module]
+        return shlex.join(argv)
 
     async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
         label = self.module_label(answer.get("origin"))
