@@ -451,3 +451,15 @@ def test_up_serves_the_forms_the_check_passes_and_blocks_a_bare_factory(
         stack.signal(signal.SIGINT)
         assert stack.wait(timeout=60) == 130
     assert not [p for p in workers if p.is_running() and p.status() != "zombie"]
+
+
+def test_uv_run_directory_is_where_the_app_and_venv_are(tmp_path: Path, backend: Path) -> None:
+    """uv run --directory backend runs the server there, with backend/.venv: the check
+    imports main from backend (not from the stack's folder, where there is no main.py)."""
+    (tmp_path / "stack.toml").write_text(
+        '[services.api]\ncmd = "backend/.venv/bin/uv run --directory backend uvicorn main:app"\n'
+    )
+    stack = load_stack(tmp_path / "stack.toml", tmp_path)
+    results = asyncio.run(check_service(stack.services["api"], stack, skip=("port",)))
+    imp = {r.check: r for r in results}["import"]
+    assert (imp.status, imp.summary) == ("ok", "main:app imports; ASGI app (FastAPI)")

@@ -17,8 +17,9 @@ from pathlib import Path
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
-from devstack.project.servers import server_of, unwrapped
+from devstack.project.servers import server_of, unwrapped, wrapper_dir
 from devstack.project.venv import BIN_DIR, venv_of
+from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
 
 # Console scripts -> the pip package that provides them.
@@ -150,7 +151,11 @@ async def python_of(
     env = service_env(spec)
     venv = find_venv(spec)
     if unwrapped(argv) and server_of(argv) is not None:
-        # uv run / poetry run / pipenv run: the project's environment runs the server.
+        # uv run / poetry run / pipenv run: the project's environment runs the server
+        # (that of the folder `uv run --directory DIR` runs in).
+        where = wrapper_dir(argv)
+        if where is not None:
+            venv = venv_in(spec.cwd / where)
         if venv is None or not (venv / BIN_DIR / "python").exists():
             return CannotTell(f"{argv[0]} run uses an environment devstack does not find")
         return venv / BIN_DIR / "python"

@@ -261,6 +261,22 @@ def unwrapped(argv: Sequence[str]) -> int:
     return 0
 
 
+def wrapper_dir(argv: Sequence[str]) -> str | None:
+    """``uv run --directory DIR`` / ``poetry run -C DIR``: where the wrapper runs the
+    command (None: where it was started)."""
+    words = list(argv[2 : unwrapped(argv)])
+    for i, word in enumerate(words):
+        if word.startswith("--directory="):
+            return word.partition("=")[2]
+        if word in ("--directory", "-C") and i + 1 < len(words):
+            return words[i + 1]
+    return None
+
+
+def _in_dir(outer: str | None, inner: str | None) -> str | None:
+    return os.path.join(outer, inner) if outer and inner else outer or inner
+
+
 def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> ServerCommand | None:
     """The server command in ``argv``, or None when it is not a known Python web server."""
     found = server_of(argv)
@@ -315,7 +331,7 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         attrs=attrs,
         factory=FACTORY_RULES[server].flag in _flags(argv, start),
         interface=interface,
-        chdir=opts.get("--chdir") or opts.get("--working-dir"),
+        chdir=_in_dir(wrapper_dir(argv), opts.get("--chdir") or opts.get("--working-dir")),
         paths=(*paths, *pythonpath),
         host=host,
         port=port,
@@ -352,7 +368,7 @@ def _special(
             (),
             False,
             "wsgi",
-            None,
+            wrapper_dir(argv),
             pythonpath,
             host,
             port,
@@ -371,7 +387,7 @@ def _special(
         attrs,
         False,
         "asgi",
-        None,
+        wrapper_dir(argv),
         (),
         host,
         port,

@@ -233,3 +233,17 @@ def test_module_of_path_as_flask_and_fastapi_read_it(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("")
     assert module_of_path(tmp_path, "") == ("app", tmp_path)
     assert module_of_path(tmp_path, "missing.py") is None
+
+
+@pytest.mark.parametrize(
+    ("cmd", "chdir"),
+    [
+        ("uv run --directory backend uvicorn main:app", "backend"),
+        ("uv run --directory=backend gunicorn --chdir src api:app", "backend/src"),
+        ("poetry run -C backend python manage.py runserver", "backend"),
+        ("uv run --directory api fastapi dev", "api"),
+        ("uv run --project backend uvicorn main:app", None),  # the project, not the cwd
+    ],
+)
+def test_wrapper_directory_is_where_the_server_runs(cmd: str, chdir: str | None) -> None:
+    assert parse(cmd).chdir == chdir
