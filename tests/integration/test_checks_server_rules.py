@@ -463,3 +463,13 @@ def test_uv_run_directory_is_where_the_app_and_venv_are(tmp_path: Path, backend:
     results = asyncio.run(check_service(stack.services["api"], stack, skip=("port",)))
     imp = {r.check: r for r in results}["import"]
     assert (imp.status, imp.summary) == ("ok", "main:app imports; ASGI app (FastAPI)")
+
+
+def test_fastapi_dev_without_its_file(tmp_path: Path, backend: Path) -> None:
+    """No main.py, app.py, api.py, app/main.py...: fastapi dev exits; the check names the
+    FastAPI app that is here."""
+    (backend / "main.py").unlink()
+    (backend / "service.py").write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
+    imp = check(tmp_path, "fastapi dev --port ${port}")
+    assert (imp.status, imp.summary) == ("fail", "module 'main' not found (looked in .)")
+    assert imp.fix == "fastapi dev service.py --app app --port 5000"

@@ -446,6 +446,9 @@ class _Report:
         """
         module_file = self.module_file()
         cli, apps = await asyncio.to_thread(self._scan, module_file, error)
+        if self.target.instance_of:  # fastapi-cli: FastAPI instances only, no factories
+            wanted = self.target.instance_of
+            apps = [a for a in apps if a.framework == wanted and not a.attr.endswith(")")]
         if cli and module_file is not None:
             details.append(
                 f"{self.rel(str(module_file))} is a command-line program "

@@ -450,11 +450,15 @@ def locate(server: ServerCommand, cwd: Path) -> Located:
         if entrypoint is not None:
             module, _, attr = entrypoint.partition(":")
             return Located(module, (attr,), (cwd,))
+    instance_of = "FastAPI" if fastapi else None
     if server.app_path is not None:
         found = module_of_path(cwd, server.app_path)
         if found is not None:
-            instance_of = "FastAPI" if fastapi else None
             return Located(found[0], server.attrs, (found[1], *extra), instance_of)
+    if fastapi and server.module is None:
+        # No such file (or none of the default ones): fastapi exits; the check says so.
+        missing = Path(server.app_path or FASTAPI_DEFAULT_PATHS[0]).with_suffix("")
+        return Located(".".join(missing.parts), server.attrs, extra, instance_of)
     return Located(server.module, server.attrs, extra)
 
 
