@@ -146,6 +146,7 @@ def test_bare_factory_by_each_servers_rules(
     imp = check(tmp_path, cmd)
     assert (imp.status, imp.kind, imp.fix) == ("fail", "factory", fix)
     assert imp.summary.endswith(f"not an app: {server}")
+    assert (imp.file, imp.line) == (f"{imp.summary.split(':')[0]}.py", 6)  # def create_app
     assert check(tmp_path, fix).status == "ok"
 
 

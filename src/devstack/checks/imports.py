@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -368,18 +369,21 @@ class _Report:
         if rules.calls_bare == "yes":
             return None
         fix = factory_command(self.server, name, func)
+        where = {"file": self.rel(made.get("file")), "line": made.get("line")}  # def create_app
         if rules.calls_bare == "warns":
             summary = (
                 f"{name}:{func} is an app factory; {server} calls it (it returns {what}) "
                 f"but warns: give {rules.flag}"
             )
-            return self.result("warn", summary, [f"try: {fix}"], fix, "factory")
+            found = self.result("warn", summary, [f"try: {fix}"], fix, "factory")
+            return dataclasses.replace(found, **where)
         summary = (
             f"{name}:{func} is an app factory (it returns {what}), not an app: "
             f"{server} {rules.bare}"
         )
         details = [f"try: {fix}"] if fix else [f"define app = {func}() in {name} and serve that"]
-        return self.result("fail", summary, details, fix, "factory")
+        found = self.result("fail", summary, details, fix, "factory")
+        return dataclasses.replace(found, **where)
 
     async def kind(self, answer: dict[str, Any]) -> CheckResult:
         by_rules = self.factory_rules(answer)

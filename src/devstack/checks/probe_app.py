@@ -229,7 +229,9 @@ def _bare_factory(obj: Any) -> dict[str, Any] | None:
     except BaseException as exc:
         return {"error": _error(exc, obj.__module__)}
     interface, framework = _interface(made)
-    return {"interface": interface, "framework": framework}
+    code = obj.__code__
+    where = {"file": code.co_filename, "line": code.co_firstlineno}
+    return {"interface": interface, "framework": framework, **where}
 
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:
