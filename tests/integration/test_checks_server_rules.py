@@ -130,7 +130,7 @@ def test_flask_calls_factories_itself(tmp_path: Path, plain: Path, cmd: str, app
         ),
         (
             "granian --interface asgi main:create_app --port ${port}",
-            "granian would call it per request",
+            "granian would call it per request and answer 500",
             "granian --factory --interface asgi main:create_app --port 5000",
         ),
         (

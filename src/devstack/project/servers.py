@@ -174,9 +174,7 @@ FACTORY_RULES: dict[str, FactoryRules] = {
     "gunicorn": FactoryRules(call_syntax=True, flag=None, calls_bare="no"),
     "hypercorn": FactoryRules(call_syntax=True, flag=None, calls_bare="no"),
     "uvicorn": FactoryRules(call_syntax=False, flag="--factory", calls_bare="warns"),
-    "granian": FactoryRules(
-        call_syntax=False, flag="--factory", calls_bare="no", bare="would call it per request"
-    ),
+    "granian": FactoryRules(call_syntax=False, flag="--factory", calls_bare="no"),
     "waitress": FactoryRules(call_syntax=False, flag="--call", calls_bare="no"),
     "daphne": FactoryRules(call_syntax=False, flag=None, calls_bare="no"),
     "flask": FactoryRules(call_syntax=True, flag=None, calls_bare="yes"),
