@@ -90,6 +90,16 @@ def test_factory_in_the_form_the_server_does_not_take(
     assert (ok.status, ok.summary) == ("ok", fixed)
 
 
+def test_check_import_of_a_factory_is_not_judged_by_the_servers_rules(
+    tmp_path: Path, backend: Path
+) -> None:
+    """check.import names what to import; the command's own target may well be
+    'shop:create_app()'. No factory verdict then."""
+    cmd = "gunicorn 'shop:create_app()' --bind 127.0.0.1:${port}"
+    imp = check(tmp_path, cmd, 'check.import = "shop:create_app"\n')
+    assert (imp.status, imp.kind) == ("warn", None)
+
+
 def test_uvicorn_bare_factory_is_called_with_a_warning(tmp_path: Path, backend: Path) -> None:
     """uvicorn calls an attribute that takes no arguments, and warns to add --factory."""
     imp = check(tmp_path, "uvicorn main:create_app --port ${port}")

@@ -350,6 +350,8 @@ class _Report:
         loader does not make, or a bare factory it would serve as the app."""
         if self.server is None or self.server.server not in FACTORY_RULES:
             return None
+        if self.spec.check_import:
+            return None  # check.import names what to import, not how the server loads it
         rules = FACTORY_RULES[self.server.server]
         name, server, attr = self.target.module, self.server.server, answer["attr"]
         func = attr.split("(")[0].strip()
