@@ -491,3 +491,25 @@ def test_fastapi_dev_without_its_file(tmp_path: Path, backend: Path) -> None:
     imp = check(tmp_path, "fastapi dev --port ${port}")
     assert (imp.status, imp.summary) == ("fail", "module 'main' not found (looked in .)")
     assert imp.fix == "fastapi dev service.py --app app --port 5000"
+
+
+def test_django_settings_needing_what_manage_py_loads_only_warn(
+    tmp_path: Path, backend: Path
+) -> None:
+    """Settings reading a variable that manage.py loads from .env before importing them:
+    the check imports them without that step, so a KeyError there is no certainty."""
+    settings = backend / "mysite" / "settings.py"
+    settings.write_text("import os\nSECRET = os.environ['SECRET']\n" + settings.read_text())
+    imp = check(tmp_path, "python manage.py runserver ${port}")
+    assert imp.status == "fail"  # manage.py sets nothing: runserver fails the same way
+    manage = backend / "manage.py"
+    manage.write_text(
+        manage.read_text().replace(
+            "    os.environ.setdefault", "    os.environ['SECRET'] = 'x'\n    os.environ.setdefault"
+        )
+    )
+    imp = check(tmp_path, "python manage.py runserver ${port}")
+    assert imp.status == "warn"
+    assert imp.details[-1] == (
+        "manage.py prepares the environment before it imports them (not done here)"
+    )

@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from devstack.checks.scan import WebApp
 
 PROBE = Path(__file__).with_name("probe_app.py")
+_IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError", "SyntaxError")
+# manage.py loading a .env or setting variables beyond its DJANGO_SETTINGS_MODULE default.
+_PREPARES_ENV = re.compile(r"dotenv|read_env|os\.environ\[|putenv")
 _SERVES = {"asgi": "ASGI", "wsgi": "WSGI", "rsgi": "RSGI", "either": "WSGI or ASGI"}
 
 
@@ -191,7 +195,8 @@ class _Report:
             label = self.module_label(answer.get("origin"))
             return self.result("ok", f"{self.target.module} imports (Django settings, {label})", [])
         if stage == "import":
-            return await self.import_failed(answer["error"], python)
+            failed = await self.import_failed(answer["error"], python)
+            return self.settings_caveat(failed, answer["error"])
         if stage == "attr":
             return await self.attr_missing(answer)
         if stage == "factory":
@@ -252,6 +257,21 @@ class _Report:
         """``dotted``'s top-level package is a file or directory of the app's own."""
         top = dotted.split(".")[0]
         return any((p / top).is_dir() or (p / f"{top}.py").is_file() for p in self.target.paths)
+
+    def settings_caveat(self, result: CheckResult, error: dict[str, Any]) -> CheckResult:
+        """Django settings that raised (not a missing import) when manage.py prepares the
+        environment first (a .env it loads, variables it sets): the check imported them
+        without that, so it is no certainty: a warning."""
+        if not self.target.settings or error["type"] in _IMPORT_ERRORS or not self.server:
+            return result
+        try:
+            manage = (self.target.cwd / (self.server.app_path or "")).read_text(errors="replace")
+        except OSError:
+            return result
+        if not _PREPARES_ENV.search(manage):
+            return result
+        note = "manage.py prepares the environment before it imports them (not done here)"
+        return dataclasses.replace(result, status="warn", details=(*result.details, note))
 
     def settings_missing(self, summary: str, details: list[str]) -> CheckResult:
         """Django's settings module not found: the settings modules that are here."""
