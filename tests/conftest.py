@@ -143,10 +143,29 @@ CACHE = Path(__file__).parent / ".cache"
 REQUIREMENTS = ("flask==3.1.3", "gunicorn==27.0.1", "uvicorn==0.54.0")
 
 
+# The other servers the import check reads (issue 15, point 6), and uv for `uv run`.
+SERVER_REQUIREMENTS = (
+    *REQUIREMENTS,
+    *("hypercorn==0.18.0", "waitress==3.0.2", "granian==2.8.9", "uvicorn-worker==0.4.0"),
+    *("fastapi==0.165.0", "fastapi-cli==0.0.34", "django==5.2.19", "uv==0.13.9"),
+)
+
+
 @pytest.fixture(scope="session")
 def web_venv() -> Path:
     """A virtualenv with flask, gunicorn and uvicorn, cached in tests/.cache/ across runs."""
-    key = hashlib.sha256(repr((sys.version, REQUIREMENTS)).encode()).hexdigest()[:12]
+    return _cached_venv(REQUIREMENTS)
+
+
+@pytest.fixture(scope="session")
+def servers_venv() -> Path:
+    """``web_venv`` plus hypercorn, waitress, granian, uvicorn-worker, fastapi-cli, django
+    and uv, cached the same way."""
+    return _cached_venv(SERVER_REQUIREMENTS)
+
+
+def _cached_venv(requirements: tuple[str, ...]) -> Path:
+    key = hashlib.sha256(repr((sys.version, requirements)).encode()).hexdigest()[:12]
     venv = CACHE / f"venv-{key}"
     CACHE.mkdir(exist_ok=True)
     # xdist workers share the cache: one builds, the others wait on the lock.
@@ -163,15 +182,15 @@ def web_venv() -> Path:
                     timeout=120,
                 )
                 subprocess.run(
-                    [str(building / "bin" / "python"), "-m", "pip", "install", "-q", *REQUIREMENTS],
+                    [str(building / "bin" / "python"), "-m", "pip", "install", "-q", *requirements],
                     check=True,
                     capture_output=True,
-                    timeout=180,
+                    timeout=300,
                 )
             except (subprocess.SubprocessError, OSError) as exc:
                 shutil.rmtree(building, ignore_errors=True)
                 pytest.skip(
-                    f"could not build the test virtualenv ({' '.join(REQUIREMENTS)}): {exc}"
+                    f"could not build the test virtualenv ({' '.join(requirements)}): {exc}"
                 )
             # Scripts carry the build path in their shebang; venvs do not move, so rebuild
             # the scripts' shebangs for the final location.

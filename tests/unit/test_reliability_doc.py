@@ -150,7 +150,8 @@ def repository() -> tuple[Page, dict[str, str]]:
     sources = {
         path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
         for path in sorted((ROOT / "tests").rglob("*.py"))
-        if path.resolve() != this  # its own examples below cite on purpose
+        # its own examples below cite on purpose; .cache holds the test virtualenvs
+        if path.resolve() != this and ".cache" not in path.relative_to(ROOT).parts
     }
     return read_page((ROOT / PAGE).read_text(encoding="utf-8")), sources
 

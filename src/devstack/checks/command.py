@@ -17,8 +17,9 @@ from pathlib import Path
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
-from devstack.project.servers import server_of
+from devstack.project.servers import server_of, unwrapped, wrapper_dir
 from devstack.project.venv import BIN_DIR, venv_of
+from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
 
 # Console scripts -> the pip package that provides them.
@@ -148,6 +149,16 @@ async def python_of(
     """
     argv = command_argv(spec)
     env = service_env(spec)
+    venv = find_venv(spec)
+    if unwrapped(argv) and server_of(argv) is not None:
+        # uv run / poetry run / pipenv run: the project's environment runs the server
+        # (that of the folder `uv run --directory DIR` runs in).
+        where = wrapper_dir(argv)
+        if where is not None:
+            venv = venv_in(spec.cwd / where)
+        if venv is None or not (venv / BIN_DIR / "python").exists():
+            return CannotTell(f"{argv[0]} run uses an environment devstack does not find")
+        return venv / BIN_DIR / "python"
     if program is not None and argv:
         real = known if known is not None else await behind(program, cwd=spec.cwd, env=env)
         if _PYTHON.match(os.path.basename(argv[0])):
@@ -162,7 +173,6 @@ async def python_of(
                 f"{argv[0]} ({real}) is neither a Python interpreter "
                 "nor a script whose first line names one"
             )
-    venv = find_venv(spec)
     if venv is not None and (venv / BIN_DIR / "python").exists():
         return venv / BIN_DIR / "python"
     fallback = shutil.which("python3", path=search_path(spec))

@@ -14,6 +14,8 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,17 @@ from devstack.checks.bounded import Ran, run_bounded
 from devstack.checks.checkresult import CheckResult, Status
 from devstack.checks.command import command_argv, find_venv, service_env, shown
 from devstack.checks.shims import CannotTell
-from devstack.project.servers import ServerCommand, is_compatible, parse_server, suggest
+from devstack.project.servers import (
+    FACTORY_RULES,
+    WORKER_DISTRIBUTIONS,
+    Located,
+    ServerCommand,
+    factory_command,
+    is_compatible,
+    locate,
+    parse_server,
+    suggest,
+)
 from devstack.spec import ServiceSpec, StackSpec
 
 if TYPE_CHECKING:
@@ -32,6 +44,9 @@ if TYPE_CHECKING:
 PROBE = Path(__file__).with_name("probe_app.py")
 # A server's own flag for the directory it loads the app from (cwd or sys.path).
 _CHDIR = {"gunicorn": "--chdir", "uvicorn": "--app-dir"}
+_IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError", "SyntaxError")
+# manage.py loading a .env or setting variables beyond its DJANGO_SETTINGS_MODULE default.
+_PREPARES_ENV = re.compile(r"dotenv|read_env|os\.environ\[|putenv")
 _SERVES = {"asgi": "ASGI", "wsgi": "WSGI", "rsgi": "RSGI", "either": "WSGI or ASGI"}
 
 
@@ -45,6 +60,8 @@ class ImportTarget:
     cwd: Path  # the server's working directory (after --chdir)
     paths: tuple[Path, ...]  # first on sys.path, as the server puts them
     server: ServerCommand | None
+    settings: bool = False  # Django's settings module: imported, no attribute looked up
+    instance_of: str | None = None  # the app must be an instance of this class (FastAPI)
 
 
 def import_target(spec: ServiceSpec) -> ImportTarget | None:
@@ -53,14 +70,23 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
     cwd = spec.cwd
     if server is not None and server.chdir:
         cwd = (spec.cwd / server.chdir).resolve()
-    extra = tuple((cwd / p).resolve() for p in (server.paths if server else ()))
-    paths = tuple(dict.fromkeys((*extra, cwd)))
+    found = locate(server, cwd) if server is not None else Located(None, (), ())
+    paths = tuple(dict.fromkeys((*found.paths, cwd)))
     if spec.check_import:
         module, colon, attr = spec.check_import.partition(":")
         return ImportTarget(module, (attr if colon else "app",), False, cwd, paths, server)
-    if server is None or server.module is None:
+    if server is None or found.module is None:
         return None
-    return ImportTarget(server.module, server.attrs, server.factory, cwd, paths, server)
+    return ImportTarget(
+        found.module,
+        found.attrs,
+        server.factory,
+        cwd,
+        paths,
+        server,
+        server.settings,
+        found.instance_of,
+    )
 
 
 async def check_import(
@@ -78,9 +104,12 @@ async def check_import(
     target = import_target(spec)
     if target is None:
         return None
-    if target.server is not None and target.server.target is None and not spec.check_import:
+    server = target.server
+    # fastapi dev and manage.py runserver find their module when the command names none.
+    finds_own = server is not None and (server.app_path is not None or server.settings)
+    if server is not None and server.target is None and not spec.check_import and not finds_own:
         return None
-    if not target.attrs:
+    if not target.attrs and not target.settings:
         return _needs_attr(spec, target)
     report = _Report(spec, target, port, stack)
     report.timeout = timeout
@@ -103,6 +132,8 @@ async def _run_probe(
         "factory": target.factory,
         "paths": [str(p) for p in target.paths],
         "argv0": target.server.server if target.server else target.module,
+        "settings": target.settings,
+        "worker": target.server.worker_class if target.server else None,
     }
     argv = [str(python), str(PROBE), json.dumps(request)]
     try:
@@ -135,9 +166,14 @@ class _Report:
         self.facts_line: int | None = None
 
     def result(
-        self, status: Status, summary: str, details: list[str], fix: str | None = None
+        self,
+        status: Status,
+        summary: str,
+        details: list[str],
+        fix: str | None = None,
+        kind: str | None = None,
     ) -> CheckResult:
-        result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix)
+        result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix, kind)
         if self.facts is None or fix != self.facts.fix:
             return result
         # The fix error_fix found for a missing module: its kind, and the import's file:line.
@@ -167,13 +203,19 @@ class _Report:
 
     async def from_answer(self, answer: dict[str, Any], python: Path) -> CheckResult:
         stage = answer.get("stage")
+        if stage == "worker":
+            return self.worker_failed(answer, python)
+        if stage == "settings":
+            label = self.module_label(answer.get("origin"))
+            return self.result("ok", f"{self.target.module} imports (Django settings, {label})", [])
         if stage == "import":
-            return await self.import_failed(answer["error"], python)
+            failed = await self.import_failed(answer["error"], python)
+            return self.settings_caveat(failed, answer["error"])
         if stage == "attr":
             return await self.attr_missing(answer)
         if stage == "factory":
             return await self.factory_failed(answer)
-        return self.kind(answer)
+        return await self.kind(answer)
 
     async def import_failed(self, error: dict[str, Any], python: Path) -> CheckResult:
         label = self.module_label()
@@ -182,6 +224,8 @@ class _Report:
         if error.get("module_missing"):
             looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
             summary = f"module {self.target.module!r} not found (looked in {looked})"
+            if self.target.settings:
+                return self.settings_missing(summary, details)
             moved = await self.moved(summary, details, python)
             return moved or await self.with_alternatives(summary, details)
         summary = f"{label} could not be imported"
@@ -272,8 +316,58 @@ class _Report:
             )
         return None
 
+    def settings_caveat(self, result: CheckResult, error: dict[str, Any]) -> CheckResult:
+        """Django settings that raised (not a missing import) when manage.py prepares the
+        environment first (a .env it loads, variables it sets): the check imported them
+        without that, so it is no certainty: a warning."""
+        if not self.target.settings or error["type"] in _IMPORT_ERRORS or not self.server:
+            return result
+        try:
+            manage = (self.target.cwd / (self.server.app_path or "")).read_text(errors="replace")
+        except OSError:
+            return result
+        if not _PREPARES_ENV.search(manage):
+            return result
+        note = "manage.py prepares the environment before it imports them (not done here)"
+        return dataclasses.replace(result, status="warn", details=(*result.details, note))
+
+    def settings_missing(self, summary: str, details: list[str]) -> CheckResult:
+        """Django's settings module not found: the settings modules that are here."""
+        found = sorted(
+            ".".join(p.relative_to(self.target.cwd).with_suffix("").parts)
+            for p in self.target.cwd.glob("*/settings.py")
+        )
+        fix = self.with_settings(found[0]) if len(found) == 1 else None
+        if found:
+            details.append(f"settings modules here: {', '.join(found)}")
+        return self.result("fail", summary, details, fix, "not-found")
+
+    def with_settings(self, module: str) -> str:
+        """The command with ``--settings module`` (in place of the one it has)."""
+        argv = list(self.server.argv) if self.server else []
+        for i, token in enumerate(argv):
+            if token == "--settings" and i + 1 < len(argv):
+                argv[i + 1] = module
+                break
+            if token.startswith("--settings="):
+                argv[i] = f"--settings={module}"
+                break
+        else:
+            argv += ["--settings", module]
+        return shlex.join(argv)
+
     async def attr_missing(self, answer: dict[str, Any]) -> CheckResult:
         label = self.module_label(answer.get("origin"))
+        fastapi = [c for c in answer.get("candidates") or [] if c["kind"] == "FastAPI, ASGI"]
+        if (
+            self.server
+            and self.server.server == "fastapi"
+            and fastapi
+            and len(self.target.attrs) > 1
+        ):
+            # fastapi-cli's discovery: app, api, else the first FastAPI instance.
+            app = f"{self.target.module}:{fastapi[0]['name']}"
+            return self.result("ok", f"{app} imports; ASGI app (FastAPI)", [])
         if "error" in answer:
             err = answer["error"]
             return self.result(
@@ -312,7 +406,76 @@ class _Report:
         summary = f"{self.target.module}:{answer.get('attr')}: the app factory raised"
         return self.result("fail", summary, details)
 
-    def kind(self, answer: dict[str, Any]) -> CheckResult:
+    def worker_failed(self, answer: dict[str, Any], python: Path) -> CheckResult:
+        """gunicorn -k CLASS that does not load in the service's interpreter."""
+        error, uri = answer["error"], answer["worker"]
+        if answer["class"] is None:  # no such alias here (gunicorn 27 has no eventlet)
+            summary = f"gunicorn's worker class {uri} does not exist"
+            return self.result("fail", summary, [error["message"]], None, "unknown-worker")
+        missing = error.get("name") if error["type"] == "ModuleNotFoundError" else None
+        top = (missing or uri).split(".")[0]
+        package = WORKER_DISTRIBUTIONS.get(missing or "", WORKER_DISTRIBUTIONS.get(top, top))
+        summary = f"gunicorn's worker class {uri} ({answer['class']}) does not load"
+        details = [f"{error['type']}: {self.clean(error['message']).splitlines()[0]}"]
+        if missing == "uvicorn.workers":
+            details.append("this uvicorn has no workers module: -k uvicorn_worker.UvicornWorker")
+        fix = f"{self.shown_python(python)} -m pip install {package}"
+        details.append(f"{package} must be installed in the interpreter gunicorn runs with")
+        return self.result("fail", summary, details, fix, "not-installed")
+
+    def factory_rules(self, answer: dict[str, Any]) -> CheckResult | None:
+        """The server's own rules for app factories (``FACTORY_RULES``): a call its
+        loader does not make, or a bare factory it would serve as the app."""
+        if self.server is None or self.server.server not in FACTORY_RULES:
+            return None
+        if self.spec.check_import:
+            return None  # check.import names what to import, not how the server loads it
+        rules = FACTORY_RULES[self.server.server]
+        name, server, attr = self.target.module, self.server.server, answer["attr"]
+        func = attr.split("(")[0].strip()
+        if "(" in attr and not rules.call_syntax:
+            fix = factory_command(self.server, name, func)
+            how = f"give {rules.flag} instead" if rules.flag else f"define app = {func}() in it"
+            summary = (
+                f"{server} does not call {name}:{attr}: it looks for an attribute named "
+                f"{attr!r} and exits; {how}"
+            )
+            return self.result("fail", summary, [f"try: {fix}"] if fix else [], fix, "factory")
+        made = answer.get("factory")
+        if made is None or "error" in made or made["interface"] not in ("wsgi", "asgi"):
+            return None
+        article = "an" if made["interface"] == "asgi" else "a"
+        what = f"{article} {made['interface'].upper()} app ({made['framework']})"
+        if rules.calls_bare == "yes":
+            return None
+        fix = factory_command(self.server, name, func)
+        where = {"file": self.rel(made.get("file")), "line": made.get("line")}  # def create_app
+        if rules.calls_bare == "warns":
+            summary = (
+                f"{name}:{func} is an app factory; {server} calls it (it returns {what}) "
+                f"but warns: give {rules.flag}"
+            )
+            found = self.result("warn", summary, [f"try: {fix}"], fix, "factory")
+            return dataclasses.replace(found, **where)
+        summary = (
+            f"{name}:{func} is an app factory (it returns {what}), not an app: "
+            f"{server} {rules.bare}"
+        )
+        details = [f"try: {fix}"] if fix else [f"define app = {func}() in {name} and serve that"]
+        found = self.result("fail", summary, details, fix, "factory")
+        return dataclasses.replace(found, **where)
+
+    async def kind(self, answer: dict[str, Any]) -> CheckResult:
+        by_rules = self.factory_rules(answer)
+        if by_rules is not None and by_rules.failed:
+            return by_rules
+        made = answer.get("factory")
+        rules = FACTORY_RULES.get(self.server.server) if self.server else None
+        if made and rules is not None and rules.calls_bare != "no" and "error" in made:
+            return await self.factory_failed({"attr": answer["attr"], "error": made["error"]})
+        if made and rules is not None and rules.calls_bare != "no":
+            # The server calls the factory itself: what it returns is the app it serves.
+            answer = {**answer, "interface": made["interface"], "framework": made["framework"]}
         app = f"{self.target.module}:{answer['attr']}"
         interface, framework = answer["interface"], answer["framework"]
         if interface == "not-callable":
@@ -329,8 +492,15 @@ class _Report:
                 [],
             )
         label = f"{interface.upper()} app ({framework})"
+        article = "an" if interface == "asgi" else "a"
+        if self.server is not None and self.target.instance_of not in (None, framework):
+            summary = (
+                f"{app} is {article} {label}, but {self.server.server} serves only "
+                f"a {self.target.instance_of} instance"
+            )
+            return self.result("fail", summary, [], None, "wrong-interface")
         if self.server is None or is_compatible(self.server, interface):
-            return self.result("ok", f"{app} imports; {label}", [])
+            return by_rules or self.result("ok", f"{app} imports; {label}", [])
         server = self.server.server
         serves = _SERVES[self.server.interface]
         if server == "gunicorn" and interface == "asgi":
@@ -343,7 +513,6 @@ class _Report:
         details = [f"try: {fix}"]
         if server == "uvicorn" and interface == "wsgi":
             details.append("(or add --interface wsgi, which uvicorn supports for WSGI apps)")
-        article = "an" if interface == "asgi" else "a"
         return self.result("fail", f"{app} is {article} {label}, but {why}", details, fix)
 
     async def with_alternatives(
@@ -361,6 +530,9 @@ class _Report:
         """
         module_file = self.module_file()
         cli, apps = await asyncio.to_thread(self._scan, module_file, error)
+        if self.target.instance_of:  # fastapi-cli: FastAPI instances only, no factories
+            wanted = self.target.instance_of
+            apps = [a for a in apps if a.framework == wanted and not a.attr.endswith(")")]
         if cli and module_file is not None:
             details.append(
                 f"{self.rel(str(module_file))} is a command-line program "

@@ -7,9 +7,12 @@ Run by ``devstack.checks.imports`` with the interpreter that will run the server
                           "paths": ["/abs/dir", ...]}'
 
 Prints one JSON object on the original stdout; anything the app prints goes to
-stderr. The JSON says which stage failed ("import", "attr", "factory") with the
-exception, the line of the user's own code that raised it, the candidates a
-module does define, or, on success, what kind of app the object is.
+stderr. The JSON says which stage failed ("worker", "import", "attr", "factory")
+with the exception, the line of the user's own code that raised it, the candidates
+a module does define, or, on success, what kind of app the object is (and, for a
+function taking no arguments, what calling it returns: an app factory).
+"worker" (gunicorn's -k) is loaded first, as gunicorn does; "settings": true
+imports the module only (Django's settings).
 """
 
 from __future__ import annotations
@@ -249,15 +252,81 @@ def _resolve(module: Any, attr: str) -> tuple[Any, bool]:
     return (obj, args, kwargs), True
 
 
+def _worker(uri: str) -> dict[str, Any] | None:
+    """gunicorn's ``-k URI`` loaded as gunicorn loads it (its aliases, e.g. "gevent"),
+    before the app; the error if it does not load."""
+    dotted = uri
+    if uri.startswith("egg:"):
+        return None  # an entry point of a distribution: left to gunicorn
+    if "." not in uri:
+        try:
+            aliases = importlib.import_module("gunicorn.workers").SUPPORTED_WORKERS
+        except BaseException:
+            return None  # gunicorn itself missing: the executable check says so
+        dotted = aliases.get(uri.lstrip("#"), "")
+        if not dotted and not _gunicorn_entry_point(uri.lstrip("#")):
+            known = ", ".join(sorted(aliases))
+            message = f"this gunicorn has no worker class {uri!r} (it has: {known})"
+            error = {"type": "LookupError", "message": message, "name": None, "frame": None}
+            return {"ok": False, "stage": "worker", "worker": uri, "class": None, "error": error}
+        if not dotted:
+            return None  # an entry point gunicorn declares: left to gunicorn
+    module_name, _, name = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        getattr(module, name)
+    except BaseException as exc:
+        error = _error(exc, module_name)
+        error["frame"] = None
+        return {"ok": False, "stage": "worker", "worker": uri, "class": dotted, "error": error}
+    return None
+
+
+def _gunicorn_entry_point(name: str) -> bool:
+    """Does gunicorn declare a worker entry point ``name`` (where gunicorn looks next)?"""
+    try:
+        from importlib.metadata import distribution
+
+        points = distribution("gunicorn").entry_points
+    except Exception:
+        return True  # cannot tell: left to gunicorn
+    return any(p.group == "gunicorn.workers" and p.name == name for p in points)
+
+
+def _bare_factory(obj: Any) -> dict[str, Any] | None:
+    """A plain function that takes no arguments, called as the servers that call factories
+    would: what it returns, or what it raised (None: not such a function)."""
+    if not inspect.isfunction(obj) or inspect.iscoroutinefunction(obj):
+        return None
+    try:
+        inspect.signature(obj).bind()
+    except (TypeError, ValueError):
+        return None
+    try:
+        made = obj()
+    except BaseException as exc:
+        return {"error": _error(exc, obj.__module__)}
+    interface, framework = _interface(made)
+    code = obj.__code__
+    where = {"file": code.co_filename, "line": code.co_firstlineno}
+    return {"interface": interface, "framework": framework, **where}
+
+
 def probe(request: dict[str, Any]) -> dict[str, Any]:
     module_name = request["module"]
     for path in reversed(request.get("paths", [])):
         sys.path.insert(0, os.path.abspath(path))
+    if request.get("worker"):
+        failed = _worker(request["worker"])
+        if failed is not None:
+            return failed
     try:
         module = importlib.import_module(module_name)
     except BaseException as exc:
         return {"ok": False, "stage": "import", "error": _error(exc, module_name)}
     origin = getattr(module, "__file__", None)
+    if request.get("settings"):
+        return {"ok": True, "stage": "settings", "origin": origin}
     found = None
     for attr in request["attrs"]:
         try:
@@ -289,7 +358,7 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
                 "error": _error(exc, module_name),
             }
     interface, framework = _interface(obj)
-    return {
+    answer = {
         "ok": True,
         "stage": "kind",
         "origin": origin,
@@ -297,6 +366,11 @@ def probe(request: dict[str, Any]) -> dict[str, Any]:
         "interface": interface,
         "framework": framework,
     }
+    if interface not in ("wsgi", "asgi") and not (is_call or request.get("factory")):
+        factory = _bare_factory(obj)
+        if factory is not None:
+            answer["factory"] = factory
+    return answer
 
 
 def main() -> None:

@@ -1,10 +1,13 @@
 """Read a Python web server's command line: which app it loads, how, and where it binds.
 
 Pure parsing, no imports of the servers themselves. Covers gunicorn, uvicorn,
-hypercorn, granian, waitress-serve, daphne and ``flask run`` (plus ``FLASK_APP``),
-each also as ``python -m SERVER``. Options are read from a table of the options
-that take a value, so the app target is the positional left over, as the server
-itself would find it.
+hypercorn, granian, waitress-serve, daphne, ``flask run`` (plus ``FLASK_APP``),
+``fastapi dev|run`` and Django's ``manage.py runserver``, each also as ``python -m
+SERVER`` and behind ``uv run`` / ``poetry run`` / ``pipenv run``. Options are read
+from a table of the options that take a value, so the app target is the positional
+left over, as the server itself would find it. How each server turns a factory into
+an app (``FACTORY_RULES``) and which distribution a gunicorn worker class needs
+(``WORKER_DISTRIBUTIONS``) are data here too.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 Interface = Literal["wsgi", "asgi", "either", "rsgi"]
@@ -85,6 +90,8 @@ _VALUE_OPTIONS: dict[str, set[str]] = {
         *("-A", "--app", "-e", "--env-file", "-h", "--host", "-p", "--port", "--cert"),
         *("--key", "--extra-files", "--exclude-patterns"),
     },
+    "fastapi": {"--app", "--host", "--port", "--root-path", "--workers", "--entrypoint"},
+    "django": {"--settings", "--pythonpath", "-v", "--verbosity"},
 }
 
 # The executable (or ``python -m`` module) -> the server name used above.
@@ -97,6 +104,20 @@ _SERVERS = {
     "waitress": "waitress",
     "daphne": "daphne",
     "flask": "flask",
+    "fastapi": "fastapi",
+    "django-admin": "django",
+    "django": "django",  # python -m django
+}
+# Launchers that run the rest of the line in the project's environment, and their
+# options that take a value (``uv run --with x uvicorn ...``).
+_WRAPPERS: dict[tuple[str, ...], set[str]] = {
+    ("uv", "run"): {
+        *("--with", "--with-editable", "--with-requirements", "--python", "-p", "--extra"),
+        *("--group", "--only-group", "--no-group", "--package", "--project", "--directory"),
+        *("--env-file", "--index", "--default-index", "--index-url", "--extra-index-url"),
+    },
+    ("poetry", "run"): {"-C", "--directory", "-P", "--project"},
+    ("pipenv", "run"): set(),
 }
 # Attribute looked up when the target names only a module; empty: "module:attr" is required.
 _DEFAULT_ATTRS: dict[str, tuple[str, ...]] = {
@@ -104,6 +125,7 @@ _DEFAULT_ATTRS: dict[str, tuple[str, ...]] = {
     "hypercorn": ("app",),
     "granian": ("app",),
     "flask": ("app", "application", "create_app()", "make_app()"),
+    "fastapi": ("app", "api"),
     "uvicorn": (),
     "waitress": (),
     "daphne": (),
@@ -117,17 +139,67 @@ _DEFAULT_BIND: dict[str, tuple[str, int]] = {
     "waitress": ("0.0.0.0", 8080),
     "daphne": ("127.0.0.1", 8000),
     "flask": ("127.0.0.1", 5000),
+    "fastapi": ("127.0.0.1", 8000),
+    "django": ("127.0.0.1", 8000),
 }
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*(:.+)?$")
 _ASGI_WORKER = re.compile(r"uvicorn|asgi", re.I)
+# manage.py's own default: os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site.settings")
+_DJANGO_SETTINGS = re.compile(
+    r"""setdefault\(\s*["']DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FactoryRules:
+    """How a server turns ``module:create_app`` (a function returning the app) into an app.
+
+    From each server's own loader: gunicorn's ``util.import_app`` and hypercorn's
+    ``load_application`` evaluate a call (``'api:create_app()'``); uvicorn, granian
+    and waitress take a flag instead and look a call up as an attribute name (not
+    found: they exit); uvicorn also calls a bare attribute that can be called with no
+    arguments, warning to add ``--factory``; flask calls any function it is given.
+    A bare factory any other server serves as the app itself: each request then calls
+    ``create_app(environ, start_response)`` and gets a 500.
+    """
+
+    call_syntax: bool  # "module:create_app()" is called
+    flag: str | None  # the option that makes the server call the attribute
+    calls_bare: Literal["no", "warns", "yes"]  # does it call a bare factory itself?
+    bare: str = "would call it per request and answer 500"  # what happens when it does not
+
+
+FACTORY_RULES: dict[str, FactoryRules] = {
+    "gunicorn": FactoryRules(call_syntax=True, flag=None, calls_bare="no"),
+    "hypercorn": FactoryRules(call_syntax=True, flag=None, calls_bare="no"),
+    "uvicorn": FactoryRules(call_syntax=False, flag="--factory", calls_bare="warns"),
+    "granian": FactoryRules(call_syntax=False, flag="--factory", calls_bare="no"),
+    "waitress": FactoryRules(call_syntax=False, flag="--call", calls_bare="no"),
+    "daphne": FactoryRules(call_syntax=False, flag=None, calls_bare="no"),
+    "flask": FactoryRules(call_syntax=True, flag=None, calls_bare="yes"),
+    "fastapi": FactoryRules(
+        call_syntax=False, flag=None, calls_bare="no", bare="serves only a FastAPI instance"
+    ),
+}
+# gunicorn -k NAME: the distribution that provides the worker class (or its event loop),
+# by the module found missing, else its top-level package.
+WORKER_DISTRIBUTIONS = {
+    "uvicorn.workers": "uvicorn-worker",  # moved out of uvicorn into uvicorn_worker
+    "uvicorn_worker": "uvicorn-worker",
+    "uvicorn": "uvicorn",
+    "gevent": "gevent",
+    "eventlet": "eventlet",
+    "tornado": "tornado",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class ServerCommand:
     """What a web server command will load and where it will listen."""
 
-    server: str  # "gunicorn", "uvicorn", "hypercorn", "granian", "waitress", "daphne", "flask"
+    server: str  # "gunicorn", "uvicorn", "hypercorn", "granian", "waitress", "daphne", "flask",
+    # "fastapi", "django"
     argv: tuple[str, ...]  # the whole command as given
     target: str | None  # "api:app" as written; None when the command gives none
     target_index: int | None  # where ``target`` sits in ``argv`` (None: from FLASK_APP)
@@ -140,6 +212,10 @@ class ServerCommand:
     host: str | None  # the bind address, if the command gives one
     port: int | None  # the port, if the command gives one
     worker_class: str | None = None
+    # fastapi dev|run: the path argument (None: fastapi's default files) and whether
+    # --app named the attribute; django: the settings module is what gets imported.
+    app_path: str | None = None
+    settings: bool = False
 
     @property
     def app(self) -> str:
@@ -155,14 +231,48 @@ class ServerCommand:
 
 def server_of(argv: Sequence[str]) -> tuple[str, int] | None:
     """(server name, index of its first argument) for a known server command, else None."""
-    if not argv:
+    start = unwrapped(argv)
+    rest = argv[start:]
+    if not rest:
         return None
-    name = os.path.basename(argv[0])
+    name = os.path.basename(rest[0])
     if name in _SERVERS:
-        return _SERVERS[name], 1
-    if _PYTHON.match(name) and len(argv) >= 3 and argv[1] == "-m" and argv[2] in _SERVERS:
-        return _SERVERS[argv[2]], 3
+        return _SERVERS[name], start + 1
+    if _PYTHON.match(name) and len(rest) >= 3 and rest[1] == "-m" and rest[2] in _SERVERS:
+        return _SERVERS[rest[2]], start + 3
+    manage = 1 if name == "manage.py" else 2 if _PYTHON.match(name) and len(rest) > 1 else 0
+    if manage and os.path.basename(rest[manage - 1]) == "manage.py":
+        return "django", start + manage
     return None
+
+
+def unwrapped(argv: Sequence[str]) -> int:
+    """Index where the command itself starts, past ``uv run [opts]``, ``poetry run``,
+    ``pipenv run`` (0: not wrapped)."""
+    for words, with_value in _WRAPPERS.items():
+        if tuple(os.path.basename(a) for a in argv[:1]) + tuple(argv[1:2]) != words:
+            continue
+        i = len(words)
+        while i < len(argv) and argv[i].startswith("-"):
+            i += 2 if argv[i] in with_value else 1
+        return i
+    return 0
+
+
+def wrapper_dir(argv: Sequence[str]) -> str | None:
+    """``uv run --directory DIR`` / ``poetry run -C DIR``: where the wrapper runs the
+    command (None: where it was started)."""
+    words = list(argv[2 : unwrapped(argv)])
+    for i, word in enumerate(words):
+        if word.startswith("--directory="):
+            return word.partition("=")[2]
+        if word in ("--directory", "-C") and i + 1 < len(words):
+            return words[i + 1]
+    return None
+
+
+def _in_dir(outer: str | None, inner: str | None) -> str | None:
+    return os.path.join(outer, inner) if outer and inner else outer or inner
 
 
 def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> ServerCommand | None:
@@ -172,17 +282,22 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         return None
     server, start = found
     options, positionals = _split(argv, start, _VALUE_OPTIONS[server])
-    if server == "flask" and [token for _, token in positionals[:1]] != ["run"]:
+    command = [token for _, token in positionals[:1]]
+    if server == "flask" and command != ["run"]:
         return None  # `flask db upgrade`, `flask shell`: the CLI, not the server
+    if server in ("fastapi", "django") and command not in (["dev"], ["run"], ["runserver"]):
+        return None  # `manage.py migrate`, `fastapi deploy`
     env = env or {}
     target: str | None = None
     index: int | None = None
     if server == "flask":
         for name, value in options:
             if name in ("-A", "--app"):
-                target, index = value, _flask_app_index(argv, start)
+                target, index = value, _option_index(argv, start, ("-A", "--app"))
         if target is None and env.get("FLASK_APP"):
             target = env["FLASK_APP"]
+    elif server in ("fastapi", "django"):
+        return _special(server, argv, start, options, positionals, env)
     else:
         for pos, token in positionals:
             if _TARGET.match(token):
@@ -191,7 +306,16 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
     opts = dict(options)
     worker = opts.get("-k") or opts.get("--worker-class")
     host, port = _bind(server, options, env)
-    module, attrs, paths = _target(server, target)
+    interface = _interface(server, opts, worker)
+    mode, colon, rest = (target or "").partition(":")
+    if server == "hypercorn" and colon and mode in ("asgi", "wsgi") and ":" in rest:
+        interface = "asgi" if mode == "asgi" else "wsgi"  # hypercorn asgi:main:app
+        module, attrs, paths = _target(server, rest)
+    else:
+        module, attrs, paths = _target(server, target)
+    app_path = None
+    if server == "flask" and target and (module != target.partition(":")[0]):
+        app_path = target.partition(":")[0]  # the path form: flask --app api/index
     pythonpath = [p for p in (opts.get("--pythonpath") or "").split(",") if p]
     app_dir = opts.get("--app-dir")
     if server == "uvicorn":
@@ -203,14 +327,170 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         target_index=index,
         module=module,
         attrs=attrs,
-        factory=bool({"--factory", "--call"} & _flags(argv, start)),
-        interface=_interface(server, opts, worker),
-        chdir=opts.get("--chdir") or opts.get("--working-dir"),
+        factory=FACTORY_RULES[server].flag in _flags(argv, start),
+        interface=interface,
+        chdir=_in_dir(wrapper_dir(argv), opts.get("--chdir") or opts.get("--working-dir")),
         paths=(*paths, *pythonpath),
         host=host,
         port=port,
         worker_class=worker,
+        app_path=app_path,
     )
+
+
+def _special(
+    server: str,
+    argv: Sequence[str],
+    start: int,
+    options: Sequence[tuple[str, str]],
+    positionals: Sequence[tuple[int, str]],
+    env: Mapping[str, str],
+) -> ServerCommand:
+    """``fastapi dev|run [PATH] [--app NAME]`` and ``manage.py runserver [ADDRPORT]``."""
+    opts = dict(options)
+    rest = [token for _, token in positionals[1:]]
+    host: str | None = opts.get("--host")
+    port = int(opts["--port"]) if opts.get("--port", "").isdigit() else None
+    if server == "django":
+        # The settings module: --settings, else the env, else manage.py's own default.
+        target = opts.get("--settings") or env.get("DJANGO_SETTINGS_MODULE")
+        if rest:
+            host, port = _host_port(rest[0] if ":" in rest[0] else f":{rest[0]}")
+        pythonpath = (opts["--pythonpath"],) if opts.get("--pythonpath") else ()
+        return ServerCommand(
+            server,
+            tuple(argv),
+            target,
+            None,
+            target,
+            (),
+            False,
+            "wsgi",
+            wrapper_dir(argv),
+            pythonpath,
+            host,
+            port,
+            app_path=argv[start - 1],
+            settings=True,
+        )
+    entrypoint = opts.get("--entrypoint")
+    module, colon, attr = (entrypoint or "").partition(":")
+    attrs = (attr,) if colon else (opts["--app"],) if opts.get("--app") else _DEFAULT_ATTRS[server]
+    return ServerCommand(
+        server,
+        tuple(argv),
+        entrypoint or (rest[0] if rest else None),
+        _option_index(argv, start, ("--app",)),
+        module or None,
+        attrs,
+        False,
+        "asgi",
+        wrapper_dir(argv),
+        (),
+        host,
+        port,
+        app_path=None if entrypoint else (rest[0] if rest else ""),
+    )
+
+
+# fastapi dev|run without a path: the first of these files that exists.
+FASTAPI_DEFAULT_PATHS = ("main.py", "app.py", "api.py", "app/main.py", "app/app.py", "app/api.py")
+
+
+def module_of_path(cwd: Path, path: str) -> tuple[str, Path] | None:
+    """(dotted module, directory put on sys.path) of a file path, as flask's
+    ``prepare_import`` and fastapi-cli's ``get_module_data_from_path`` read it: the
+    ``.py`` left out, parent directories with an ``__init__.py`` joining the name.
+    ``path`` empty: fastapi's default files. None: no such file or directory."""
+    if not path:
+        path = next((p for p in FASTAPI_DEFAULT_PATHS if (cwd / p).is_file()), "")
+        if not path:
+            return None
+    full = (cwd / path).resolve()
+    if full.suffix != ".py" and not full.exists() and full.with_suffix(".py").is_file():
+        full = full.with_suffix(".py")  # flask --app api/index
+    if not full.exists():
+        return None
+    if full.name == "__init__.py":
+        full = full.parent
+    names = [full.stem if full.is_file() else full.name]
+    base = full.parent
+    while (base / "__init__.py").is_file():
+        names.insert(0, base.name)
+        base = base.parent
+    return ".".join(names), base
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """What a server loads, once its folder is read: the module, the attributes to try,
+    the directories first on sys.path, and the class the app must be an instance of
+    (fastapi-cli's --app and discovery take only a FastAPI instance)."""
+
+    module: str | None
+    attrs: tuple[str, ...]
+    paths: tuple[Path, ...]
+    instance_of: str | None = None
+
+
+def locate(server: ServerCommand, cwd: Path) -> Located:
+    """The module ``server`` loads when run in ``cwd`` (after --chdir), read from the
+    folder where the server reads it there: flask's and fastapi's path forms, fastapi's
+    default files and ``[tool.fastapi] entrypoint``, manage.py's settings default."""
+    extra = tuple((cwd / p).resolve() for p in server.paths)
+    if server.settings:
+        manage = cwd / server.app_path if server.app_path else None
+        module = server.module or (django_settings(manage) if manage else None)
+        return Located(module, (), extra)
+    fastapi = server.server == "fastapi"
+    if fastapi and server.app_path == "" and len(server.attrs) > 1:
+        entrypoint = _fastapi_entrypoint(cwd)  # used when the command names no path or app
+        if entrypoint is not None:
+            module, _, attr = entrypoint.partition(":")
+            return Located(module, (attr,), (cwd,))
+    instance_of = "FastAPI" if fastapi else None
+    if server.app_path is not None:
+        found = module_of_path(cwd, server.app_path)
+        if found is not None:
+            return Located(found[0], server.attrs, (found[1], *extra), instance_of)
+    if fastapi and server.module is None:
+        # No such file (or none of the default ones): fastapi exits; the check says so.
+        missing = Path(server.app_path or FASTAPI_DEFAULT_PATHS[0]).with_suffix("")
+        return Located(".".join(missing.parts), server.attrs, extra, instance_of)
+    return Located(server.module, server.attrs, extra)
+
+
+def _fastapi_entrypoint(cwd: Path) -> str | None:
+    try:
+        with open(cwd / "pyproject.toml", "rb") as f:
+            entrypoint = tomllib.load(f).get("tool", {}).get("fastapi", {}).get("entrypoint")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    return entrypoint if isinstance(entrypoint, str) and ":" in entrypoint else None
+
+
+def django_settings(manage_py: Path) -> str | None:
+    """The settings module manage.py sets as its default (None: not found)."""
+    try:
+        found = _DJANGO_SETTINGS.search(manage_py.read_text(errors="replace"))
+    except OSError:
+        return None
+    return found[1] if found else None
+
+
+def factory_command(cmd: ServerCommand, module: str, func: str) -> str | None:
+    """``cmd`` made to call ``module:func`` by its server's own rules (None: it cannot)."""
+    rules = FACTORY_RULES.get(cmd.server)
+    if rules is None:
+        return None
+    if rules.call_syntax:
+        return shlex.join(_with_target(cmd, f"{module}:{func}()"))
+    if rules.flag is None:
+        return None
+    argv = [t for t in _with_target(cmd, f"{module}:{func}") if t != rules.flag]
+    at = server_of(argv)
+    argv.insert(at[1] if at else 1, rules.flag)
+    return shlex.join(argv)
 
 
 def suggest(
@@ -298,10 +578,10 @@ def _split(
     return options, positionals
 
 
-def _flask_app_index(argv: Sequence[str], start: int) -> int | None:
+def _option_index(argv: Sequence[str], start: int, names: tuple[str, ...]) -> int | None:
     """Index of the value of ``--app X`` / ``-A X`` (None when written ``--app=X``)."""
     for i in range(start, len(argv) - 1):
-        if argv[i] in ("-A", "--app"):
+        if argv[i] in names:
             return i + 1
     return None
 
@@ -381,6 +661,8 @@ def _host_port(value: str) -> tuple[str | None, int | None]:
 
 def _with_target(cmd: ServerCommand, target: str) -> list[str]:
     argv = list(cmd.argv)
+    if cmd.server == "fastapi":
+        return _fastapi_with(cmd, target)
     if cmd.target_index is not None:
         argv[cmd.target_index] = target
         return argv
@@ -394,18 +676,42 @@ def _with_target(cmd: ServerCommand, target: str) -> list[str]:
     return argv
 
 
+def _fastapi_with(cmd: ServerCommand, target: str) -> list[str]:
+    """fastapi dev|run [PATH] --app NAME: the attribute goes to --app, a module elsewhere
+    to the path argument."""
+    module, _, attr = target.partition(":")
+    argv = [t for t in cmd.argv if not t.startswith(("--app=", "--entrypoint="))]
+    if cmd.target_index is not None:
+        del argv[cmd.target_index - 1 : cmd.target_index + 1]
+    found = server_of(argv)
+    at = (found[1] if found else 1) + 1  # after dev|run
+    if module != cmd.module:
+        path = module.replace(".", "/") + ".py"
+        if at < len(argv) and not argv[at].startswith("-"):
+            argv[at] = path
+        else:
+            argv.insert(at, path)
+    has_path = at < len(argv) and not argv[at].startswith("-")
+    argv[at + has_path : at + has_path] = ["--app", attr]
+    return argv
+
+
 def bind_args(server: str, host: str, port: int | str) -> list[str]:
     """Options that make ``server`` listen on host:port."""
     if server in ("gunicorn", "hypercorn"):
         return ["--bind", f"{_url_host(host)}:{port}"]
     if server == "waitress":
         return [f"--listen={_url_host(host)}:{port}"]
+    if server == "django":
+        return [f"{_url_host(host)}:{port}"]  # runserver's ADDRPORT argument
     return ["--host", host, "--port", str(port)]
 
 
 def default_port(server: ServerCommand, env: Mapping[str, str]) -> int | None:
     """The port ``server`` listens on when its command names none (None: not known)."""
     variable = {"gunicorn": "PORT", "uvicorn": "UVICORN_PORT", "flask": "FLASK_RUN_PORT"}
+    if server.server == "django":
+        return _DEFAULT_BIND["django"][1]  # runserver reads no variable for it
     name = variable.get(server.server)
     if name is None:
         return None

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 
-from devstack.project.servers import command_port, parse_server, suggest
+from devstack.project.servers import (
+    bind_args,
+    command_port,
+    default_port,
+    django_settings,
+    factory_command,
+    module_of_path,
+    parse_server,
+    server_of,
+    suggest,
+)
 
 
 def parse(cmd: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -30,6 +41,8 @@ def parse(cmd: str, env: dict[str, str] | None = None):  # type: ignore[no-untyp
         ("python -m uvicorn api:app --interface wsgi", "uvicorn", "api:app", "wsgi"),
         ("python3 -m gunicorn -b :5000 api:create_app()", "gunicorn", "api:create_app()", "wsgi"),
         ("hypercorn -b 127.0.0.1:5000 api:app", "hypercorn", "api:app", "either"),
+        ("hypercorn wsgi:api:app", "hypercorn", "api:app", "wsgi"),  # the mode prefix
+        ("hypercorn asgi:main:create_app()", "hypercorn", "main:create_app()", "asgi"),
         ("granian --interface asgi main:app", "granian", "main:app", "asgi"),
         ("granian main:app", "granian", "main:app", "rsgi"),
         ("waitress-serve --listen=127.0.0.1:5000 api:app", "waitress", "api:app", "wsgi"),
@@ -129,3 +142,108 @@ def test_suggestion_adds_the_declared_port_when_the_command_has_none() -> None:
         suggest(parse("flask --app main run"), "api:app", "wsgi", host="127.0.0.1", port=5000)
         == "flask --app api:app run --host 127.0.0.1 --port 5000"
     )
+
+
+@pytest.mark.parametrize(
+    ("cmd", "server", "target", "start"),
+    [
+        ("uv run uvicorn main:app", "uvicorn", "main:app", 3),
+        ("uv run --no-sync --with x gunicorn api:app", "gunicorn", "api:app", 6),
+        ("poetry run python -m flask --app api run", "flask", "api", 5),
+        ("pipenv run waitress-serve api:app", "waitress", "api:app", 3),
+        ("python manage.py runserver 8001", "django", None, 2),
+        ("./manage.py runserver", "django", None, 1),
+        ("django-admin runserver --settings site.dev", "django", "site.dev", 1),
+        ("python -m django runserver", "django", None, 3),
+        ("fastapi dev src/main.py", "fastapi", "src/main.py", 1),
+    ],
+)
+def test_wrappers_and_other_servers(cmd: str, server: str, target: str | None, start: int) -> None:
+    argv = shlex.split(cmd)
+    assert server_of(argv) == (server, start)
+    assert parse(cmd).target == target
+
+
+@pytest.mark.parametrize(
+    "cmd", ["python manage.py migrate", "fastapi deploy", "uv run pytest", "poetry run celery"]
+)
+def test_not_servers(cmd: str) -> None:
+    assert parse_server(shlex.split(cmd)) is None
+
+
+def test_django_runserver_address_and_settings() -> None:
+    parsed = parse("python manage.py runserver 0.0.0.0:8001 --settings site.dev")
+    assert (parsed.settings, parsed.module, parsed.host, parsed.port) == (
+        True,
+        "site.dev",
+        "0.0.0.0",
+        8001,
+    )
+    assert parse("python manage.py runserver", {"DJANGO_SETTINGS_MODULE": "a.b"}).module == "a.b"
+    assert default_port(parse("./manage.py runserver"), {}) == 8000
+    assert bind_args("django", "127.0.0.1", 5000) == ["127.0.0.1:5000"]
+
+
+def test_django_settings_default_from_manage_py(tmp_path: Path) -> None:
+    (tmp_path / "manage.py").write_text(
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'shop.settings')\n"
+    )
+    assert django_settings(tmp_path / "manage.py") == "shop.settings"
+    assert django_settings(tmp_path / "nothing.py") is None
+
+
+@pytest.mark.parametrize(
+    ("cmd", "flag"),
+    [
+        ("uvicorn --factory main:create_app", True),
+        ("granian --factory main:create_app", True),
+        ("waitress-serve --call main:create_app", True),
+        ("waitress-serve --factory main:create_app", False),  # not waitress's flag
+        ("gunicorn main:create_app", False),
+    ],
+)
+def test_each_servers_factory_flag(cmd: str, flag: bool) -> None:
+    assert parse(cmd).factory is flag
+
+
+@pytest.mark.parametrize(
+    ("cmd", "fix"),
+    [
+        ("gunicorn shop:create_app -w 2", "gunicorn 'shop:create_app()' -w 2"),
+        ("hypercorn shop:create_app", "hypercorn 'shop:create_app()'"),
+        ("uvicorn 'shop:create_app()' --port 1", "uvicorn --factory shop:create_app --port 1"),
+        ("uv run granian shop:create_app", "uv run granian --factory shop:create_app"),
+        ("waitress-serve shop:create_app", "waitress-serve --call shop:create_app"),
+        ("flask --app shop run", "flask --app 'shop:create_app()' run"),
+        ("daphne shop:create_app", None),
+    ],
+)
+def test_factory_command_by_each_servers_rules(cmd: str, fix: str | None) -> None:
+    assert factory_command(parse(cmd), "shop", "create_app") == fix
+
+
+def test_module_of_path_as_flask_and_fastapi_read_it(tmp_path: Path) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "index.py").write_text("")
+    assert module_of_path(tmp_path, "api/index") == ("index", tmp_path / "api")
+    (tmp_path / "api" / "__init__.py").write_text("")
+    assert module_of_path(tmp_path, "api/index.py") == ("api.index", tmp_path)
+    assert module_of_path(tmp_path, "api") == ("api", tmp_path)
+    assert module_of_path(tmp_path, "") is None  # fastapi's default files: none here
+    (tmp_path / "app.py").write_text("")
+    assert module_of_path(tmp_path, "") == ("app", tmp_path)
+    assert module_of_path(tmp_path, "missing.py") is None
+
+
+@pytest.mark.parametrize(
+    ("cmd", "chdir"),
+    [
+        ("uv run --directory backend uvicorn main:app", "backend"),
+        ("uv run --directory=backend gunicorn --chdir src api:app", "backend/src"),
+        ("poetry run -C backend python manage.py runserver", "backend"),
+        ("uv run --directory api fastapi dev", "api"),
+        ("uv run --project backend uvicorn main:app", None),  # the project, not the cwd
+    ],
+)
+def test_wrapper_directory_is_where_the_server_runs(cmd: str, chdir: str | None) -> None:
+    assert parse(cmd).chdir == chdir
