@@ -24,10 +24,19 @@ if TYPE_CHECKING:
 
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, pump
-from devstack.procs.portowners import holder_in_tree
+from devstack.procs.portowners import holder_in_tree, listens_elsewhere
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.runtime.cadence import full_probe_due
+from devstack.runtime.failfast import (
+    FatalLines,
+    ListenWatch,
+    StatusStreak,
+    listen_verdict,
+    next_delay,
+    status_verdict,
+)
 from devstack.runtime.probes import (
+    HttpProbe,
     LogProbe,
     Probe,
     ProbeResult,
@@ -50,6 +59,7 @@ _DEAD_ENDS = frozenset(
 )
 _SETTLED = frozenset({ServiceState.HEALTHY, ServiceState.RUNNING})
 _PIPE_DRAIN_TIMEOUT = 1.0  # after every member is gone, how long a pipe may stay open
+_LISTEN_CHECK_EVERY = 1.0  # while starting and failing: where the tree listens (a process scan)
 
 
 def _aligned_delay(interval: float) -> float:
@@ -118,6 +128,7 @@ class Service:
         self.last_cause: str | None = None  # one line: why the last process died
         self._changed = asyncio.Event()
         self._log_probe: LogProbe | None = None
+        self._fatal = FatalLines()  # this run's output, read while it starts
         self._pumps: list[asyncio.Task[None]] = []
         self.started_at: float | None = None  # time.time() of the current process's spawn
         self._started_mono: float | None = None
@@ -373,6 +384,7 @@ class Service:
             self._set(ServiceState.RUNNING)
         started = self._clock()
         probe = self._make_probe()
+        self._fatal = FatalLines()
         self._pumps = [
             asyncio.create_task(pump(proc.stdout, self.name, "stdout", self._on_output)),
             asyncio.create_task(pump(proc.stderr, self.name, "stderr", self._on_output)),
@@ -432,6 +444,8 @@ class Service:
             self._output_hook(self.name, chunk)
         if self._log_probe is not None:
             self._log_probe.feed(chunk.text)
+        if self.state is ServiceState.STARTING:
+            self._fatal.feed(chunk.text)
 
     def _make_probe(self) -> Probe | None:
         health = self.spec.health
@@ -447,29 +461,11 @@ class Service:
     async def _probe_loop(self, probe: Probe, started: float) -> None:
         health = self.spec.health
         assert health is not None
-        deadline = started + health.start_period
-        foreign_reported = False
-        # Starting: probe fast until it passes or start_period runs out.
-        while True:
-            result = await probe.run()
-            if result.ok:
-                foreign = self._foreign_listener()
-                if foreign is None:
-                    break
-                result = ProbeResult(False, foreign, result.latency)
-                if not foreign_reported:
-                    self._hub.event(self.name, f"[probe] {foreign}", "warn")
-                    foreign_reported = True
-            self.last_probe = result
-            if self._clock() >= deadline:
-                self._fail(
-                    f"not healthy within {health.start_period:g}s: "
-                    f"{probe.describe()}: {result.detail}"
-                )
-                if self.process is not None:
-                    await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
-                return
-            await asyncio.sleep(health.start_interval)
+        result = await self._wait_healthy(probe, started)
+        if result is None:
+            if self.process is not None:
+                await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
+            return
         self.last_probe = result
         self._set(ServiceState.HEALTHY)
         took = self._clock() - started
@@ -508,6 +504,69 @@ class Service:
                     self._hub.event(self.name, "[restarting] restart_on_unhealthy = true", "warn")
                     await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
                     return
+
+    async def _wait_healthy(self, probe: Probe, started: float) -> ProbeResult | None:
+        """Starting: probe until it passes (the result), or fail the service (None) when
+        start_period runs out or waiting cannot help (runtime/failfast.py)."""
+        health = self.spec.health
+        assert health is not None
+        deadline = started + health.start_period
+        foreign_reported = False
+        # An http probe connects first (no access-log line) until the port accepts,
+        # then sends its request, backing off while the answers are failures.
+        connect = probe.accepts if isinstance(probe, HttpProbe) else None
+        delay = health.start_interval
+        streak, listening = StatusStreak(), ListenWatch()
+        next_listen_check = self._clock()
+        while True:
+            accepted = None if connect is None else await connect()
+            result = accepted if accepted is not None and not accepted.ok else await probe.run()
+            if result.ok:
+                foreign = self._foreign_listener()
+                if foreign is None:
+                    return result
+                result = ProbeResult(False, foreign, result.latency)
+                if not foreign_reported:
+                    self._hub.event(self.name, f"[probe] {foreign}", "warn")
+                    foreign_reported = True
+            self.last_probe = result
+            now = self._clock()
+            hopeless = self._fatal.verdict
+            status = streak.see(result.status, now)
+            if hopeless is None and status is not None:
+                hopeless = status_verdict(probe.describe(), status, streak.count)
+            if hopeless is None and now >= next_listen_check:
+                next_listen_check = now + _LISTEN_CHECK_EVERY
+                hopeless = self._listens_elsewhere(listening, now)
+            if hopeless is not None:
+                self._fail(
+                    f"gave up after {now - started:.1f}s (start_period {health.start_period:g}s): "
+                    f"{hopeless}"
+                )
+                return None
+            if now >= deadline:
+                self._fail(
+                    f"not healthy within {health.start_period:g}s: "
+                    f"{probe.describe()}: {result.detail}"
+                )
+                return None
+            if accepted is None or accepted.ok:
+                delay = next_delay(delay, start_interval=health.start_interval)
+            else:
+                delay = health.start_interval  # refused: a connect costs the app nothing
+            await asyncio.sleep(delay if connect is not None else health.start_interval)
+
+    def _listens_elsewhere(self, watch: ListenWatch, now: float) -> str | None:
+        """The verdict when the service's tree has listened only elsewhere for a while."""
+        target = self._probed_address()
+        if target is None or self.process is None:
+            return None
+        host, port = target
+        elsewhere = listens_elsewhere(port, host, {p.pid for p in self.process.members()})
+        shown = watch.see(elsewhere, now)
+        if shown is None:
+            return None
+        return listen_verdict(shown, port, host, declared=port == self.spec.port)
 
     def _light_probe(self) -> Probe | None:
         """The TCP connect that stands in for a quiet http probe between its requests."""
