@@ -107,6 +107,78 @@ def test_server_listening_on_another_port_fails_long_before_start_period(tmp_pat
     assert all(not is_alive(p) for p in pids_in(out, "web"))
 
 
+BUSY_THEN_LISTEN = """\
+import sys, time
+
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:  # a heavy import: busy on the CPU, not listening yet
+    sum(range(10_000))
+import http.server
+
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.BaseHTTPRequestHandler)
+print("listening", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+def test_two_servers_in_one_command_the_second_still_importing_is_waited_for(
+    tmp_path: Path,
+) -> None:
+    """`concurrently "vite" "uvicorn main:app"`: the first listens at once on its own
+    port while the declared one's server is still busy importing. Not a verdict."""
+    declared, other = free_port(), free_port()
+    (tmp_path / "busy.py").write_text(BUSY_THEN_LISTEN)
+    write_stack(
+        tmp_path,
+        f"""
+        [services.both]
+        cmd = "{PY} {program("http_server")} {other} & exec {PY} busy.py {declared} 9"
+        shell = true
+        port = {declared}
+        health.tcp = true
+        health.start_period = "90s"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^both\s+\* \[(healthy|failed)\]", timeout=LONG_BEFORE)
+        out = stack.output()
+    assert re.search(r"^both\s+\* \[healthy\]", out, re.M), out
+
+
+IPV6_ONLY_SERVER = """\
+import http.server, socket, sys
+
+
+class Server(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+
+
+print("listening on [::1]", flush=True)
+Server(("::1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+"""
+
+
+def test_server_bound_to_ipv6_loopback_only_is_named_with_the_address(tmp_path: Path) -> None:
+    """`localhost` resolved to ::1 only (Node 17+, Vite): the port is the declared one,
+    the address is not the probed 127.0.0.1."""
+    port = free_port()
+    (tmp_path / "v6.py").write_text(IPV6_ONLY_SERVER)
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{PY} v6.py ${{port}}"
+        port = {port}
+        health.start_period = "90s"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait(timeout=LONG_BEFORE + 15) == 1
+    reason = failed_line(stack.output(), "web")
+    assert f"listens on [::1]:{port}, not 127.0.0.1:{port} as declared" in reason, reason
+
+
 def test_health_answering_403_fails_fast_and_ps_names_the_status(tmp_path: Path) -> None:
     """A probe that answers a steady 403 (a login-protected path): say so, with the
     fix, instead of waiting out start_period. A service that is fine keeps running."""

@@ -32,8 +32,8 @@ from devstack.project.venv import find_venv
 from devstack.spec import StackSpec
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
-# 9: check_off; 10: state; 11: derived from the fields (services as a table)
-_FORMAT = 11
+# 9: check_off; 10: state; 11: derived from the fields (services as a table); 12: http_every 60s
+_FORMAT = 12
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's

@@ -4,8 +4,10 @@ The start-up wait ends early, with the cause, instead of running out ``start_per
 when one of these holds (each is certain enough that more waiting would not change it):
 
 - the service's own processes listen, but not where the probe looks, for
-  ``LISTEN_GRACE`` seconds (a dev server that took another port, ignored ``PORT``, or
-  bound ``localhost`` as IPv6 only);
+  ``LISTEN_GRACE`` seconds in which they were idle (a dev server that took another
+  port, ignored ``PORT``, or bound ``localhost`` as IPv6 only). Idle: a command that
+  runs two servers (``concurrently "vite" "uvicorn ..."``) listens on the first one's
+  port while the second still imports, busy on the CPU;
 - the http probe got the same 4xx answer ``STATUS_REPEATS`` times in a row over at
   least ``STATUS_SPAN`` seconds (a path that needs a login, or does not exist);
 - the output shows a server's own fatal start-up line while a reloader keeps the
@@ -27,9 +29,13 @@ from devstack.runtime.crashcause import crash_cause
 START_BACKOFF_CAP = 1.0
 # The same 4xx this many times in a row, over at least STATUS_SPAN seconds.
 STATUS_REPEATS = 5
-STATUS_SPAN = 3.0
+# Long enough for an app that listens first and adds its routes after an async
+# set-up (a database connection, migrations).
+STATUS_SPAN = 10.0
 # The tree listens elsewhere (and not on the probed address) this long.
 LISTEN_GRACE = 5.0
+# ... while its processes used at most this share of one CPU.
+IDLE_SHARE = 0.1
 # Debugger ports a process opens before its server listens (node --inspect, debugpy):
 # listening there says nothing about where the server will listen.
 DEBUGGER_PORTS = frozenset({"9229", "5678"})
@@ -109,20 +115,27 @@ class StatusStreak:
 
 @dataclass(slots=True)
 class ListenWatch:
-    """Since when the tree has listened only elsewhere."""
+    """How long the tree has listened only elsewhere, and how busy it was meanwhile."""
 
-    since: float | None = None
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (now, cpu seconds)
 
-    def see(self, elsewhere: list[str], now: float) -> list[str] | None:
+    def see(self, elsewhere: list[str], now: float, cpu: float) -> list[str] | None:
         """``elsewhere``: where the tree listens, empty when on the probed address or
-        nowhere. The addresses once that has lasted LISTEN_GRACE seconds."""
+        nowhere; ``cpu``: the CPU seconds its processes have used so far. The addresses
+        once that has lasted LISTEN_GRACE seconds in which the tree was idle."""
         shown = [a for a in elsewhere if a not in DEBUGGER_PORTS]
         if not shown:
-            self.since = None
+            self.samples.clear()
             return None
-        if self.since is None:
-            self.since = now
-        return shown if now - self.since >= LISTEN_GRACE else None
+        self.samples.append((now, cpu))
+        # The newest sample at least LISTEN_GRACE old starts the window looked at.
+        old = [s for s in self.samples if now - s[0] >= LISTEN_GRACE]
+        if not old:
+            return None
+        del self.samples[: len(old) - 1]
+        then, cpu_then = old[-1]
+        # A process that ended takes its CPU time with it: less counts as idle.
+        return shown if cpu - cpu_then <= IDLE_SHARE * (now - then) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import psutil
+
 if TYPE_CHECKING:
     import httpx
 
@@ -71,6 +73,18 @@ def _aligned_delay(interval: float) -> float:
     now = asyncio.get_running_loop().time()
     delay = interval - (now % interval)
     return delay + interval if delay < interval / 2 else delay
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds ``processes`` have used (one that has exited: 0)."""
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class ProcessHooks:
@@ -562,8 +576,9 @@ class Service:
         if target is None or self.process is None:
             return None
         host, port = target
-        elsewhere = listens_elsewhere(port, host, {p.pid for p in self.process.members()})
-        shown = watch.see(elsewhere, now)
+        members = self.process.members()
+        elsewhere = listens_elsewhere(port, host, {p.pid for p in members})
+        shown = watch.see(elsewhere, now, _cpu_seconds(members) if elsewhere else 0.0)
         if shown is None:
             return None
         return listen_verdict(shown, port, host, declared=port == self.spec.port)
