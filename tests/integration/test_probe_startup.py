@@ -57,9 +57,10 @@ def pids_in(out: str, service: str) -> list[int]:
 def test_slow_starting_flask_app_gets_few_probe_requests_in_its_access_log(
     tmp_path: Path, web_venv: Path
 ) -> None:
-    """The field trial: a probe every 20 ms while a Django app started wrote 2,349
-    request lines to its log. Here a Flask app imports for 1 s, then answers 503 for
-    4 s: the probe connects (unlogged) until the port accepts, then backs off."""
+    """Reliability case 46 (docs/reliability.md). The field trial: a probe every 20 ms
+    while a Django app started wrote 2,349 request lines to its log. Here a Flask app
+    imports for 1 s, then answers 503 for 4 s: the probe connects (unlogged) until the
+    port accepts, then backs off."""
     (tmp_path / "app.py").write_text(SLOW_FLASK_APP)
     write_stack(
         tmp_path,

@@ -107,8 +107,8 @@ class HealthModel(BaseModel):
     interval: Duration | None = Field(
         None,
         description='time between probes once healthy, e.g. `"5s"`; more than 0 (while '
-        "starting: every 20 ms, and an `http` probe's failing requests back off to one a "
-        "second). Not written: every 5s, and an `http` probe is quiet once healthy (its "
+        "starting: every 20 ms, and an `http` probe's failing requests back off, up to one "
+        "every 5 s). Not written: every 5s, and an `http` probe is quiet once healthy (its "
         "request only every 60s, with a silent TCP connect in between); written, the probe "
         'itself runs every `interval`. Default: `"5s"`, quiet for `http`',
     )

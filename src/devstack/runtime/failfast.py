@@ -24,9 +24,13 @@ from dataclasses import dataclass, field
 from devstack.runtime.crashcause import crash_cause
 
 # While an http probe's port accepts but the request fails, the delay between requests
-# doubles from start_interval up to this: an app that answers errors while it warms up
-# gets a request a second, not one per start_interval.
+# doubles from start_interval up to START_BACKOFF_CAP, then grows with the time the
+# requests have failed (BACKOFF_SHARE of it) up to BACKOFF_MAX: an app that answers
+# errors while it warms up for a minute gets a few dozen requests, not thousands, and
+# is seen ready at most a quarter of its warm-up late.
 START_BACKOFF_CAP = 1.0
+BACKOFF_SHARE = 0.25
+BACKOFF_MAX = 5.0
 # The same 4xx this many times in a row, over at least STATUS_SPAN seconds.
 STATUS_REPEATS = 5
 # Long enough for an app that listens first and adds its routes after an async
@@ -53,9 +57,12 @@ _STATUS_HINTS = {
 }
 
 
-def next_delay(previous: float, *, start_interval: float, cap: float = START_BACKOFF_CAP) -> float:
-    """The delay after a failed request: double the last one, from start_interval, up to cap."""
-    return min(max(previous * 2, start_interval), max(cap, start_interval))
+def next_delay(previous: float, *, failing_for: float, start_interval: float) -> float:
+    """The delay after a failed request, the requests having failed for ``failing_for``
+    seconds: the last delay doubled (from start_interval, up to START_BACKOFF_CAP), or
+    BACKOFF_SHARE of ``failing_for`` (up to BACKOFF_MAX), whichever is longer."""
+    doubled = min(max(previous * 2, start_interval), max(START_BACKOFF_CAP, start_interval))
+    return max(doubled, min(failing_for * BACKOFF_SHARE, BACKOFF_MAX))
 
 
 def is_settled_4xx(status: int | None) -> bool:

@@ -530,6 +530,7 @@ class Service:
         # then sends its request, backing off while the answers are failures.
         connect = probe.accepts if isinstance(probe, HttpProbe) else None
         delay = health.start_interval
+        failing_since: float | None = None  # the first failed request since the port accepted
         streak, listening = StatusStreak(), ListenWatch()
         next_listen_check = self._clock()
         while True:
@@ -565,9 +566,12 @@ class Service:
                 )
                 return None
             if accepted is None or accepted.ok:
-                delay = next_delay(delay, start_interval=health.start_interval)
-            else:
-                delay = health.start_interval  # refused: a connect costs the app nothing
+                failing_since = now if failing_since is None else failing_since
+                delay = next_delay(
+                    delay, failing_for=now - failing_since, start_interval=health.start_interval
+                )
+            else:  # refused: a connect costs the app nothing
+                delay, failing_since = health.start_interval, None
             await asyncio.sleep(delay if connect is not None else health.start_interval)
 
     def _listens_elsewhere(self, watch: ListenWatch, now: float) -> str | None:

@@ -19,25 +19,45 @@ from devstack.runtime.failfast import (
 )
 
 
-def test_delay_doubles_from_start_interval_up_to_the_cap() -> None:
+def test_delay_doubles_from_start_interval_up_to_a_second() -> None:
     delays, delay = [], 0.02
-    for _ in range(9):
-        delay = next_delay(delay, start_interval=0.02)
+    for _ in range(8):
+        delay = next_delay(delay, failing_for=0.0, start_interval=0.02)
         delays.append(delay)
-    assert delays == [0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0, 1.0, 1.0]
+    assert delays == [0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0, 1.0]
+
+
+def test_then_a_quarter_of_the_time_spent_failing_up_to_five_seconds() -> None:
+    assert next_delay(1.0, failing_for=8.0, start_interval=0.02) == 2.0
+    assert next_delay(2.0, failing_for=100.0, start_interval=0.02) == 5.0
 
 
 def test_a_start_interval_above_the_cap_is_kept() -> None:
-    assert next_delay(2.0, start_interval=2.0) == 2.0
+    assert next_delay(2.0, failing_for=0.0, start_interval=2.0) == 2.0
 
 
-def test_requests_in_a_minute_of_failing_answers_stay_near_one_a_second() -> None:
-    elapsed, count, delay = 0.0, 0, 0.02
-    while elapsed < 60:
+def requests_until(ready_at: float, horizon: float = 60.0) -> tuple[int, float]:
+    """(requests sent until the first one at or after ``ready_at``, how late that one was)."""
+    now, count, delay = 0.0, 0, 0.02
+    while now < horizon:
         count += 1
-        delay = next_delay(delay, start_interval=0.02)
-        elapsed += delay
-    assert count <= 66
+        if now >= ready_at:
+            return count, now - ready_at
+        delay = next_delay(delay, failing_for=now, start_interval=0.02)
+        now += delay
+    return count, float("inf")
+
+
+def test_a_minute_of_failing_answers_gets_a_few_dozen_requests() -> None:
+    """Reliability case 46 (docs/reliability.md): an app that answers 503 for a minute."""
+    assert requests_until(float("inf"))[0] <= 25
+
+
+def test_an_app_ready_after_warming_up_is_seen_soon_after() -> None:
+    """Reliability case 46 (docs/reliability.md): the price of backing off."""
+    for ready_at in (0.5, 5.0, 15.0, 30.0):
+        count, late = requests_until(ready_at)
+        assert count <= 20 and late <= max(0.3, ready_at / 4), (ready_at, count, late)
 
 
 @pytest.mark.parametrize(
