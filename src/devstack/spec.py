@@ -42,6 +42,7 @@ class HealthSpec:
     # http only: once healthy, the request only every this many seconds and a silent tcp
     # connect every `interval` in between (None: the request every `interval`).
     http_every: float | None = None
+    fail_fast: bool = True  # end the start-up wait early when waiting cannot help
 
 
 @dataclass(frozen=True, slots=True)

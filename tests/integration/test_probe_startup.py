@@ -180,6 +180,27 @@ def test_server_bound_to_ipv6_loopback_only_is_named_with_the_address(tmp_path: 
     assert f"listens on [::1]:{port}, not 127.0.0.1:{port} as declared" in reason, reason
 
 
+def test_fail_fast_false_waits_out_start_period(tmp_path: Path) -> None:
+    """The rules can be switched off per service: the same server, the old wait."""
+    declared, actual = free_port(), free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{PY} {program("http_server")} {actual}"
+        port = {declared}
+        health.start_period = "12s"
+        health.fail_fast = false
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait(timeout=LONG_BEFORE + 15) == 1
+    reason = failed_line(stack.output(), "web")
+    assert reason.startswith("not healthy within 12s"), reason
+    config = run_devstack(tmp_path, "config")
+    assert "fail_fast = false" in config.stdout, config.stdout + config.stderr
+
+
 def test_health_answering_403_fails_fast_and_ps_names_the_status(tmp_path: Path) -> None:
     """A probe that answers a steady 403 (a login-protected path): say so, with the
     fix, instead of waiting out start_period. A service that is fine keeps running."""

@@ -124,6 +124,13 @@ class HealthModel(BaseModel):
         description="`http` only (an error with another kind): the accepted status code or "
         "codes. Default: any 2xx or 3xx",
     )
+    fail_fast: bool = Field(
+        True,
+        description="end the wait for a starting service before `start_period` when waiting "
+        "cannot help: it listens only on other ports or addresses, the `http` probe keeps "
+        "getting the same 4xx, or its output shows a server's fatal start-up line (see "
+        "below). `false`: wait out `start_period`.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> HealthModel:

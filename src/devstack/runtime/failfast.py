@@ -40,6 +40,8 @@ STATUS_SPAN = 10.0
 LISTEN_GRACE = 5.0
 # ... while its processes used at most this share of one CPU.
 IDLE_SHARE = 0.1
+# How often to look where the tree listens while the probe fails.
+LISTEN_CHECK_EVERY = 1.0
 # Debugger ports a process opens before its server listens (node --inspect, debugpy):
 # listening there says nothing about where the server will listen.
 DEBUGGER_PORTS = frozenset({"9229", "5678"})
@@ -125,6 +127,14 @@ class ListenWatch:
     """How long the tree has listened only elsewhere, and how busy it was meanwhile."""
 
     samples: list[tuple[float, float]] = field(default_factory=list)  # (now, cpu seconds)
+    next_check: float = float("-inf")
+
+    def due(self, now: float) -> bool:
+        """Time to look again: where the tree listens is a scan of the process table."""
+        if now < self.next_check:
+            return False
+        self.next_check = now + LISTEN_CHECK_EVERY
+        return True
 
     def see(self, elsewhere: list[str], now: float, cpu: float) -> list[str] | None:
         """``elsewhere``: where the tree listens, empty when on the probed address or

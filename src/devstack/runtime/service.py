@@ -61,7 +61,6 @@ _DEAD_ENDS = frozenset(
 )
 _SETTLED = frozenset({ServiceState.HEALTHY, ServiceState.RUNNING})
 _PIPE_DRAIN_TIMEOUT = 1.0  # after every member is gone, how long a pipe may stay open
-_LISTEN_CHECK_EVERY = 1.0  # while starting and failing: where the tree listens (a process scan)
 
 
 def _aligned_delay(interval: float) -> float:
@@ -532,7 +531,6 @@ class Service:
         delay = health.start_interval
         failing_since: float | None = None  # the first failed request since the port accepted
         streak, listening = StatusStreak(), ListenWatch()
-        next_listen_check = self._clock()
         while True:
             accepted = None if connect is None else await connect()
             result = accepted if accepted is not None and not accepted.ok else await probe.run()
@@ -546,13 +544,9 @@ class Service:
                     foreign_reported = True
             self.last_probe = result
             now = self._clock()
-            hopeless = self._fatal.verdict
-            status = streak.see(result.status, now)
-            if hopeless is None and status is not None:
-                hopeless = status_verdict(probe.describe(), status, streak.count)
-            if hopeless is None and now >= next_listen_check:
-                next_listen_check = now + _LISTEN_CHECK_EVERY
-                hopeless = self._listens_elsewhere(listening, now)
+            hopeless = None
+            if health.fail_fast:
+                hopeless = self._hopeless(probe.describe(), result, now, streak, listening)
             if hopeless is not None:
                 self._fail(
                     f"gave up after {now - started:.1f}s (start_period {health.start_period:g}s): "
@@ -573,6 +567,24 @@ class Service:
             else:  # refused: a connect costs the app nothing
                 delay, failing_since = health.start_interval, None
             await asyncio.sleep(delay if connect is not None else health.start_interval)
+
+    def _hopeless(
+        self,
+        describe: str,
+        result: ProbeResult,
+        now: float,
+        streak: StatusStreak,
+        listening: ListenWatch,
+    ) -> str | None:
+        """Why waiting longer for this start cannot help (runtime/failfast.py), or None."""
+        if self._fatal.verdict is not None:
+            return self._fatal.verdict
+        status = streak.see(result.status, now)
+        if status is not None:
+            return status_verdict(describe, status, streak.count)
+        if listening.due(now):
+            return self._listens_elsewhere(listening, now)
+        return None
 
     def _listens_elsewhere(self, watch: ListenWatch, now: float) -> str | None:
         """The verdict when the service's tree has listened only elsewhere for a while."""
