@@ -81,19 +81,25 @@ def test_slow_starting_flask_app_gets_few_probe_requests_in_its_access_log(
     assert re.search(r"GET /health HTTP/1.1\S* 200", out), out[-3000:]
 
 
-def test_server_listening_on_another_port_fails_long_before_start_period(tmp_path: Path) -> None:
-    """A dev server that took another port (or ignores PORT): the wait ends with the port
-    it listens on, not a minute later with "connection refused"."""
+def wrong_port_stack(root: Path, health: str) -> tuple[int, int]:
+    """A server that listens on another port than declared: (declared, actual)."""
     declared, actual = free_port(), free_port()
     write_stack(
-        tmp_path,
+        root,
         f"""
         [services.web]
         cmd = "{PY} {program("http_server")} {actual}"
         port = {declared}
-        health.start_period = "90s"
-        """,
+        """
+        + textwrap.dedent(health),
     )
+    return declared, actual
+
+
+def test_server_listening_on_another_port_fails_long_before_start_period(tmp_path: Path) -> None:
+    """A dev server that took another port (or ignores PORT): the wait ends with the port
+    it listens on, not a minute later with "connection refused"."""
+    declared, actual = wrong_port_stack(tmp_path, 'health.start_period = "90s"')
     began = time.monotonic()
     with RunningStack(tmp_path) as stack:
         assert stack.wait(timeout=LONG_BEFORE + 15) == 1
@@ -182,17 +188,7 @@ def test_server_bound_to_ipv6_loopback_only_is_named_with_the_address(tmp_path: 
 
 def test_fail_fast_false_waits_out_start_period(tmp_path: Path) -> None:
     """The rules can be switched off per service: the same server, the old wait."""
-    declared, actual = free_port(), free_port()
-    write_stack(
-        tmp_path,
-        f"""
-        [services.web]
-        cmd = "{PY} {program("http_server")} {actual}"
-        port = {declared}
-        health.start_period = "12s"
-        health.fail_fast = false
-        """,
-    )
+    wrong_port_stack(tmp_path, 'health.start_period = "12s"\nhealth.fail_fast = false\n')
     with RunningStack(tmp_path) as stack:
         assert stack.wait(timeout=LONG_BEFORE + 15) == 1
     reason = failed_line(stack.output(), "web")
