@@ -275,6 +275,31 @@ def test_uvicorn_reload_app_that_does_not_import_fails_fast_with_its_error(
     assert all(not is_alive(p) for p in pids_in(out, "api"))
 
 
+def test_uvicorn_without_reload_that_does_not_import_is_still_a_crash(
+    tmp_path: Path, web_venv: Path
+) -> None:
+    """The same fatal line from a server that then exits is a crash, for the restart
+    policy, not a give-up: only a process that outlives the line is kept alive by it."""
+    (tmp_path / "main.py").write_text("app = None\n")
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{web_venv}/bin/uvicorn mian:app --port ${{port}}"
+        port = {free_port()}
+        health.http = "/health"
+        health.start_period = "90s"
+        check.import = false
+        restart = "no"
+        """,
+    )
+    with RunningStack(tmp_path) as stack:
+        stack.wait_for(r"^api\s+\* \[crashed\]", timeout=LONG_BEFORE)
+        out = stack.output()
+    assert re.search(r"\[crashed\] exit \d+ .*Could not import module", out), out
+    assert "gave up" not in out, out
+
+
 def test_a_steady_503_while_warming_up_is_waited_for(tmp_path: Path) -> None:
     """Not every failure is hopeless: 5xx while an app warms up is waited out."""
     port = free_port()

@@ -42,6 +42,9 @@ LISTEN_GRACE = 5.0
 IDLE_SHARE = 0.1
 # How often to look where the tree listens while the probe fails.
 LISTEN_CHECK_EVERY = 1.0
+# A fatal line counts once the process has outlived it this long: a server without a
+# reloader exits right after it, and that is a crash (the restart policy decides).
+FATAL_GRACE = 1.0
 # Debugger ports a process opens before its server listens (node --inspect, debugpy):
 # listening there says nothing about where the server will listen.
 DEBUGGER_PORTS = frozenset({"9229", "5678"})
@@ -189,6 +192,15 @@ class FatalLines:
     verdict: str | None = None
     _pending: FatalLine | None = None
     _after: list[str] = field(default_factory=list)
+    _seen_at: float | None = None
+
+    def settled(self, now: float) -> str | None:
+        """The verdict once the process has stayed alive FATAL_GRACE seconds after it."""
+        if self.verdict is None:
+            return None
+        if self._seen_at is None:
+            self._seen_at = now
+        return self.verdict if now - self._seen_at >= FATAL_GRACE else None
 
     def feed(self, text: str) -> None:
         if self.verdict is not None:

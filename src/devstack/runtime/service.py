@@ -577,8 +577,9 @@ class Service:
         listening: ListenWatch,
     ) -> str | None:
         """Why waiting longer for this start cannot help (runtime/failfast.py), or None."""
-        if self._fatal.verdict is not None:
-            return self._fatal.verdict
+        fatal = self._fatal.settled(now)
+        if fatal is not None:
+            return fatal
         status = streak.see(result.status, now)
         if status is not None:
             return status_verdict(describe, status, streak.count)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from devstack.runtime.failfast import (
+    FATAL_GRACE,
     IDLE_SHARE,
     LISTEN_GRACE,
     STATUS_REPEATS,
@@ -243,3 +244,14 @@ def test_ordinary_output_is_not_fatal() -> None:
         fatal,
     )
     assert fatal.verdict is None
+
+
+def test_a_fatal_line_counts_once_the_process_has_outlived_it() -> None:
+    """Without a reloader the server exits right after the line: a crash, for the
+    restart policy. Only a process still there after FATAL_GRACE is kept alive by one."""
+    fatal = FatalLines()
+    assert fatal.settled(0.0) is None
+    fatal.feed('ERROR:    Error loading ASGI app. Could not import module "main".\n')
+    assert fatal.settled(10.0) is None
+    assert fatal.settled(10.0 + FATAL_GRACE / 2) is None
+    assert fatal.settled(10.0 + FATAL_GRACE) == 'uvicorn: Could not import module "main".'
