@@ -20,7 +20,7 @@ ProbeKind = Literal["http", "tcp", "cmd", "log"]
 StopMode = Literal["main", "group"]
 DEFAULT_INTERVAL = 5.0  # health.interval when not written
 # health.interval not written, an http probe: once healthy, its request only this often.
-HTTP_EVERY = 30.0
+HTTP_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +39,12 @@ class HealthSpec:
     retries: int = 3  # consecutive failures that make a healthy service unhealthy
     start_period: float = 60.0  # longest it may take to become healthy after a start
     expect_status: tuple[int, ...] = ()  # http only; empty means any 2xx/3xx
-    start_interval: float = 0.02  # between probes while starting (fast: readiness seen at once)
+    # While starting: between probes (an http probe's connects); failed requests back off from it.
+    start_interval: float = 0.02
     # http only: once healthy, the request only every this many seconds and a silent tcp
     # connect every `interval` in between (None: the request every `interval`).
     http_every: float | None = None
+    fail_fast: bool = True  # end the start-up wait early when waiting cannot help
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Once healthy, an http probe keeps out of the access logs (issue 13, point 9).
 
-With ``health.interval`` not written, the http request is sent only every 30 s and a
+With ``health.interval`` not written, the http request is sent only every 60 s and a
 TCP connect (which no server logs) checks the port at each 5 s tick in between; an
 explicit interval keeps the request at every tick. Real servers, real ``devstack up``.
 """
@@ -65,7 +65,7 @@ health.http = "/health"
     async def main() -> tuple[ServiceState, str | None, float]:
         stack = load_stack(None, tmp_path)
         api = stack.services["api"]
-        assert api.health is not None and api.health.http_every == 30.0  # the quiet default
+        assert api.health is not None and api.health.http_every == 60.0  # the quiet default
         quick: HealthSpec = dataclasses.replace(api.health, interval=0.2, http_every=1.0)
         stack = dataclasses.replace(stack, services={"api": dataclasses.replace(api, health=quick)})
         out = os.open(tmp_path / "out.txt", os.O_WRONLY | os.O_CREAT, 0o600)

@@ -107,9 +107,10 @@ class HealthModel(BaseModel):
     interval: Duration | None = Field(
         None,
         description='time between probes once healthy, e.g. `"5s"`; more than 0 (while '
-        "starting: every 20 ms). Not written: every 5s, and an `http` probe is quiet once "
-        "healthy (its request only every 30s, with a silent TCP connect in between); written, "
-        'the probe itself runs every `interval`. Default: `"5s"`, quiet for `http`',
+        "starting: every 20 ms, and an `http` probe's failing requests back off, up to one "
+        "every 5 s). Not written: every 5s, and an `http` probe is quiet once healthy (its "
+        "request only every 60s, with a silent TCP connect in between); written, the probe "
+        'itself runs every `interval`. Default: `"5s"`, quiet for `http`',
     )
     timeout: Duration = _duration("1s", "time limit of one probe.")
     retries: int = Field(
@@ -122,6 +123,13 @@ class HealthModel(BaseModel):
         default_factory=list,
         description="`http` only (an error with another kind): the accepted status code or "
         "codes. Default: any 2xx or 3xx",
+    )
+    fail_fast: bool = Field(
+        True,
+        description="end the wait for a starting service before `start_period` when waiting "
+        "cannot help: it listens only on other ports or addresses, the `http` probe keeps "
+        "getting the same 4xx, or its output shows a server's fatal start-up line (see "
+        "below). `false`: wait out `start_period`.",
     )
 
     @model_validator(mode="after")

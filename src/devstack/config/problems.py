@@ -269,6 +269,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         ]
         if h.expect_status:
             parts.append(f"expect_status = {list(h.expect_status)}")
+        if not h.fail_fast:
+            parts.append("fail_fast = false")
         out.append(f"health = {{ {', '.join(parts)} }}")
         if h.http_every:
             every, tcp = format_duration(h.http_every), format_duration(h.interval)

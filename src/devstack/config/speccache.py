@@ -32,8 +32,9 @@ from devstack.project.venv import find_venv
 from devstack.spec import StackSpec
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
-# 9: check_off; 10: state; 11: derived from the fields (services as a table); 12: stop_mode
-_FORMAT = 12
+# 9: check_off; 10: state; 11: derived from the fields (services as a table);
+# 12: stop_mode; 13: health.fail_fast, http_every 60s
+_FORMAT = 13
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's

@@ -132,6 +132,37 @@ def holder_in_tree(
     return False, None
 
 
+def listens_elsewhere(port: int, host: str, tree_pids: Iterable[int]) -> list[str]:
+    """Where ``tree_pids`` listen (TCP) when none of their sockets takes ``host:port``.
+
+    Empty when one of them takes it, or when they listen nowhere. Each entry is a
+    port ("5173"), or address:port when the port is the probed one on another address
+    ("[::1]:3000": a server that bound ``localhost`` as IPv6 only).
+    """
+    wanted = _resolve(host)
+    found: dict[str, None] = {}
+    for pid in tree_pids:
+        try:
+            conns = _proc_connections(psutil.Process(pid))
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        for conn in conns:
+            if conn.status != psutil.CONN_LISTEN or not conn.laddr:
+                continue
+            try:
+                ip = ipaddress.ip_address(str(conn.laddr.ip).split("%", 1)[0])
+            except ValueError:
+                continue
+            if conn.laddr.port == port:
+                if any(_covers(ip, w) for w in wanted):
+                    return []
+                shown = f"[{ip}]" if ip.version == 6 else str(ip)
+                found[f"{shown}:{port}"] = None
+            else:
+                found[str(conn.laddr.port)] = None
+    return sorted(found, key=lambda a: (":" in a, int(a.rsplit(":", 1)[-1])))
+
+
 def _listen_sockets(port: int) -> list[tuple[int | None, _Ip]]:
     """(pid, bound address) of every TCP LISTEN socket on ``port`` the OS shows us."""
     try:

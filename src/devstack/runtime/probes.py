@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from devstack.errors import ConfigError
 from devstack.spec import HealthSpec
@@ -53,6 +54,7 @@ class ProbeResult:
     ok: bool
     detail: str  # one line, starting with what was probed
     latency: float  # seconds the probe took
+    status: int | None = None  # http: the status answered, if any
 
 
 class Probe(Protocol):
@@ -136,16 +138,32 @@ class HttpProbe:
         self.timeout = timeout
         self.expect_status = expect_status
         self.client = client
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        # A bare connect to the URL's port, which no server logs (None: no host in the URL).
+        self._connect = TcpProbe(parts.hostname, port, timeout=timeout) if parts.hostname else None
 
     def describe(self) -> str:
         return f"GET {self.url}"
 
     async def run(self) -> ProbeResult:
         started = time.monotonic()
-        ok, detail = await self._get()
-        return ProbeResult(ok, detail, time.monotonic() - started)
+        ok, detail, status = await self._get()
+        return ProbeResult(ok, detail, time.monotonic() - started, status)
 
-    async def _get(self) -> tuple[bool, str]:
+    async def accepts(self) -> ProbeResult:
+        """Only connect to the URL's host and port and close: ok once the port accepts.
+
+        Unlike a request, this leaves no line in the app's access log, so a starting
+        service can be asked this often. Its detail reads as the request's would.
+        """
+        if self._connect is None:
+            return ProbeResult(True, self.describe(), 0.0)
+        started = time.monotonic()
+        ok, reason = await self._connect.reach()
+        return ProbeResult(ok, f"{self.describe()}: {reason}", time.monotonic() - started)
+
+    async def _get(self) -> tuple[bool, str, int | None]:
         import httpx  # already loaded: the client exists
 
         try:
@@ -155,13 +173,17 @@ class HttpProbe:
                 ) as response:
                     status = response.status_code
         except (TimeoutError, httpx.TimeoutException):
-            return False, f"{self.describe()}: timed out after {format_seconds(self.timeout)}"
+            return (
+                False,
+                f"{self.describe()}: timed out after {format_seconds(self.timeout)}",
+                None,
+            )
         except (httpx.HTTPError, OSError) as exc:
-            return False, f"{self.describe()}: {describe_error(exc)}"
+            return False, f"{self.describe()}: {describe_error(exc)}", None
         if status_ok(status, self.expect_status):
-            return True, f"{self.describe()} -> {status}"
+            return True, f"{self.describe()} -> {status}", status
         expected = _expected_text(self.expect_status)
-        return False, f"{self.describe()} -> {status} (expected {expected})"
+        return False, f"{self.describe()} -> {status} (expected {expected})", status
 
 
 class TcpProbe:
@@ -184,15 +206,19 @@ class TcpProbe:
 
     async def run(self) -> ProbeResult:
         started = time.monotonic()
-        try:
-            await self._connect()
-            ok, detail = True, "open"
-        except TimeoutError:
-            ok, detail = False, f"timed out after {format_seconds(self.timeout)}"
-        except OSError as exc:
-            ok, detail = False, describe_error(exc)
+        ok, detail = await self.reach()
         where = f"connect {_host_port(self.host, self.port)}"
         return ProbeResult(ok, f"{where}: {detail}", time.monotonic() - started)
+
+    async def reach(self) -> tuple[bool, str]:
+        """Connect and close: (True, "open") or (False, why not)."""
+        try:
+            await self._connect()
+        except TimeoutError:
+            return False, f"timed out after {format_seconds(self.timeout)}"
+        except OSError as exc:
+            return False, describe_error(exc)
+        return True, "open"
 
     async def _connect(self) -> None:
         """Connect and close; OSError when refused, TimeoutError past the timeout."""

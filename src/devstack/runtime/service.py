@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import psutil
+
 if TYPE_CHECKING:
     import httpx
 
@@ -24,10 +26,19 @@ if TYPE_CHECKING:
 
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, pump
-from devstack.procs.portowners import holder_in_tree
+from devstack.procs.portowners import holder_in_tree, listens_elsewhere
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.runtime.cadence import full_probe_due
+from devstack.runtime.failfast import (
+    FatalLines,
+    ListenWatch,
+    StatusStreak,
+    listen_verdict,
+    next_delay,
+    status_verdict,
+)
 from devstack.runtime.probes import (
+    HttpProbe,
     LogProbe,
     Probe,
     ProbeResult,
@@ -61,6 +72,18 @@ def _aligned_delay(interval: float) -> float:
     now = asyncio.get_running_loop().time()
     delay = interval - (now % interval)
     return delay + interval if delay < interval / 2 else delay
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    """User and system CPU seconds ``processes`` have used (one that has exited: 0)."""
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 class ProcessHooks:
@@ -121,6 +144,7 @@ class Service:
         self._upstream: str | None = None
         self._changed = asyncio.Event()
         self._log_probe: LogProbe | None = None
+        self._fatal = FatalLines()  # this run's output, read while it starts
         self._pumps: list[asyncio.Task[None]] = []
         self.started_at: float | None = None  # time.time() of the current process's spawn
         self._started_mono: float | None = None
@@ -386,6 +410,7 @@ class Service:
         self._hub.event(self.name, f"[start] pid {proc.pid}{where}", "info")
         started = self._clock()
         probe = self._make_probe()
+        self._fatal = FatalLines()
         self._pumps = [
             asyncio.create_task(pump(proc.stdout, self.name, "stdout", self._on_output)),
             asyncio.create_task(pump(proc.stderr, self.name, "stderr", self._on_output)),
@@ -449,6 +474,8 @@ class Service:
             self._output_hook(self.name, chunk)
         if self._log_probe is not None:
             self._log_probe.feed(chunk.text)
+        if self.state is ServiceState.STARTING:
+            self._fatal.feed(chunk.text)
 
     def _make_probe(self) -> Probe | None:
         health = self.spec.health
@@ -464,29 +491,11 @@ class Service:
     async def _probe_loop(self, probe: Probe, started: float) -> None:
         health = self.spec.health
         assert health is not None
-        deadline = started + health.start_period
-        foreign_reported = False
-        # Starting: probe fast until it passes or start_period runs out.
-        while True:
-            result = await probe.run()
-            if result.ok:
-                foreign = self._foreign_listener()
-                if foreign is None:
-                    break
-                result = ProbeResult(False, foreign, result.latency)
-                if not foreign_reported:
-                    self._hub.event(self.name, f"[probe] {foreign}", "warn")
-                    foreign_reported = True
-            self.last_probe = result
-            if self._clock() >= deadline:
-                self._fail(
-                    f"not healthy within {health.start_period:g}s: "
-                    f"{probe.describe()}: {result.detail}"
-                )
-                if self.process is not None:
-                    await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
-                return
-            await asyncio.sleep(health.start_interval)
+        result = await self._wait_healthy(probe, started)
+        if result is None:
+            if self.process is not None:
+                await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
+            return
         self.last_probe = result
         self._set(ServiceState.HEALTHY)
         took = self._clock() - started
@@ -525,6 +534,88 @@ class Service:
                     self._hub.event(self.name, "[restarting] restart_on_unhealthy = true", "warn")
                     await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
                     return
+
+    async def _wait_healthy(self, probe: Probe, started: float) -> ProbeResult | None:
+        """Starting: probe until it passes (the result), or fail the service (None) when
+        start_period runs out or waiting cannot help (runtime/failfast.py)."""
+        health = self.spec.health
+        assert health is not None
+        deadline = started + health.start_period
+        foreign_reported = False
+        # An http probe connects first (no access-log line) until the port accepts,
+        # then sends its request, backing off while the answers are failures.
+        connect = probe.accepts if isinstance(probe, HttpProbe) else None
+        delay = health.start_interval
+        failing_since: float | None = None  # the first failed request since the port accepted
+        streak, listening = StatusStreak(), ListenWatch()
+        while True:
+            accepted = None if connect is None else await connect()
+            result = accepted if accepted is not None and not accepted.ok else await probe.run()
+            if result.ok:
+                foreign = self._foreign_listener()
+                if foreign is None:
+                    return result
+                result = ProbeResult(False, foreign, result.latency)
+                if not foreign_reported:
+                    self._hub.event(self.name, f"[probe] {foreign}", "warn")
+                    foreign_reported = True
+            self.last_probe = result
+            now = self._clock()
+            hopeless = None
+            if health.fail_fast:
+                hopeless = self._hopeless(probe.describe(), result, now, streak, listening)
+            if hopeless is not None:
+                self._fail(
+                    f"gave up after {now - started:.1f}s (start_period {health.start_period:g}s): "
+                    f"{hopeless}"
+                )
+                return None
+            if now >= deadline:
+                self._fail(
+                    f"not healthy within {health.start_period:g}s: "
+                    f"{probe.describe()}: {result.detail}"
+                )
+                return None
+            if accepted is None or accepted.ok:
+                failing_since = now if failing_since is None else failing_since
+                delay = next_delay(
+                    delay, failing_for=now - failing_since, start_interval=health.start_interval
+                )
+            else:  # refused: a connect costs the app nothing
+                delay, failing_since = health.start_interval, None
+            await asyncio.sleep(delay if connect is not None else health.start_interval)
+
+    def _hopeless(
+        self,
+        describe: str,
+        result: ProbeResult,
+        now: float,
+        streak: StatusStreak,
+        listening: ListenWatch,
+    ) -> str | None:
+        """Why waiting longer for this start cannot help (runtime/failfast.py), or None."""
+        fatal = self._fatal.settled(now)
+        if fatal is not None:
+            return fatal
+        status = streak.see(result.status, now)
+        if status is not None:
+            return status_verdict(describe, status, streak.count)
+        if listening.due(now):
+            return self._listens_elsewhere(listening, now)
+        return None
+
+    def _listens_elsewhere(self, watch: ListenWatch, now: float) -> str | None:
+        """The verdict when the service's tree has listened only elsewhere for a while."""
+        target = self._probed_address()
+        if target is None or self.process is None:
+            return None
+        host, port = target
+        members = self.process.members()
+        elsewhere = listens_elsewhere(port, host, {p.pid for p in members})
+        shown = watch.see(elsewhere, now, _cpu_seconds(members) if elsewhere else 0.0)
+        if shown is None:
+            return None
+        return listen_verdict(shown, port, host, declared=port == self.spec.port)
 
     def _light_probe(self) -> Probe | None:
         """The TCP connect that stands in for a quiet http probe between its requests."""
