@@ -22,7 +22,7 @@ SECTION_END = re.compile(r"^##", re.M)
 PROMISE = re.compile(r"^\*\*Promise (\d+)\.\*\*", re.M)
 LISTED = re.compile(r"`(tests/[\w/.-]+\.py)::(\w+)(?:\[[^\]`]*\])?`")
 NOT_COVERED = "**not covered yet.**"
-SUMMARY = re.compile(r"^Not covered yet: cases ([\d, ]+)\.", re.M)
+SUMMARY = re.compile(r"^Not covered yet: cases? ([\d, ]+)\.", re.M)
 CITED_CASES = re.compile(
     r"\breliability\s+cases?\s+(\d+(?:\s*(?:,|-|\band\b)\s*\d+)*)", re.I
 )  # "reliability case 7", "reliability cases 2-5, 9 and 10"
