@@ -140,7 +140,7 @@ def page_problems(page: Page) -> list[str]:
     for n in sorted(set(page.cases)):
         if not page.listed[n] and n not in page.uncovered:
             found.append(f"case {n} lists no test and does not say {NOT_COVERED}")
-    if page.summary != page.uncovered:
+    if (page.summary or set()) != page.uncovered:
         found.append(f"summary says not covered {page.summary}, the cases say {page.uncovered}")
     return found
 
