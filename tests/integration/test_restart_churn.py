@@ -13,11 +13,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import free_port, program
-from support.stackrun import downed_at_end, run_devstack, supervisor_pid, write_stack
 
+from conftest import free_port, program
 from devstack.control.client import ControlClient
 from devstack.paths import StatePaths
+from support.stackrun import downed_at_end, run_devstack, supervisor_pid, write_stack
 
 PY = sys.executable
 CHURN = 60.0  # seconds of restarts
