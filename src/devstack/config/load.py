@@ -237,6 +237,8 @@ class _Resolver:
         body = None if entry.body is None else interp("body", entry.body)
         body = encode("json", entry.json_) if entry.json_ is not None else body
         json_contains = encode("json_contains", entry.json_contains)
+        body_contains = tuple(interp("body_contains", t) for t in entry.body_contains)
+        body_not_contains = tuple(interp("body_not_contains", t) for t in entry.body_not_contains)
         if entry.log_service is not None and entry.log_service not in self.names:
             guess = closest(entry.log_service, self.names)
             problem(
@@ -256,6 +258,8 @@ class _Resolver:
             body=body,
             is_json=entry.json_ is not None,
             json_contains=json_contains,
+            body_contains=body_contains,
+            body_not_contains=body_not_contains,
         )
 
     # -- whole-file checks -------------------------------------------------------
