@@ -34,6 +34,9 @@ def regex(value: Any) -> Any:
             re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        except (RecursionError, OverflowError):
+            # re's parser recurses per group: "((((...a))))" a thousand deep.
+            raise ValueError("the regular expression is nested or repeated too deeply") from None
     return value
 
 

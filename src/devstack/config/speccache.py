@@ -73,6 +73,12 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
     # A venv made since (by a setup step) changes the service's PATH: validate again.
     if any(s.venv is None and find_venv(s.cwd) is not None for s in spec.services.values()):
         return None
+    # A venv removed since, that no setup step makes again: loading says so.
+    if any(
+        s.venv is not None and s.setup is None and not s.venv.is_dir()
+        for s in spec.services.values()
+    ):
+        return None
     return spec
 
 
