@@ -317,7 +317,9 @@ def main() -> int:
     sys.setrecursionlimit(1000)
     # An unbounded read (/dev/urandom as an env file) must end as a MemoryError, a
     # finding, not take the machine's memory.
-    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, resource.RLIM_INFINITY))
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = 2 * 2**30 if hard == resource.RLIM_INFINITY else min(2 * 2**30, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     fuzz(args.seconds, args.out, args.seed, lambda line: print(line, flush=True))
     return 0
 

@@ -26,7 +26,9 @@ def parse_env(text: str) -> dict[str, str]:
     return dict(parsed)
 
 
-MAX_ENV_FILE = 1024 * 1024  # bytes; documented in docs/stack-toml.md (env_file)
+# bytes; real ones are a few KiB. honcho parses with shlex, in pure Python: a
+# bigger file would take seconds to read on each load. Documented (env_file).
+MAX_ENV_FILE = 256 * 1024
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ def document_problems(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]
     while stack:
         path, value = stack.pop()
         if len(path) > MAX_DEPTH:
-            found.append((path[:MAX_DEPTH], f"nested more than {MAX_DEPTH} levels deep"))
+            found.append((_key_of(path[:MAX_DEPTH]), f"nested more than {MAX_DEPTH} levels deep"))
             continue
         if isinstance(value, dict):
             for key, item in value.items():
@@ -44,3 +44,10 @@ def document_problems(data: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]
 
 def _is_data(path: tuple[str, ...]) -> bool:
     return len(path) >= 3 and path[0] == "smoke" and path[2] in _DATA_KEYS
+
+
+def _key_of(path: tuple[str, ...]) -> tuple[str, ...]:
+    """``path`` without its trailing array indexes: the key as written in the file."""
+    while len(path) > 1 and path[-1].startswith("["):
+        path = path[:-1]
+    return path

@@ -229,7 +229,7 @@ class ServiceModel(BaseModel):
         None,
         description="`.env` file(s) for this service, relative to **stack.toml** (not `cwd`), "
         "read after the stack's. A missing file is an error, and so is one that is not a "
-        "regular file (a FIFO, a device) or is over 1 MiB.",
+        "regular file (a FIFO, a device) or is over 256 KiB.",
     )
     depends_on: dict[str, Condition] | list[str] = Field(
         default_factory=dict,
@@ -426,7 +426,7 @@ class StackTable(BaseModel):
         None,
         description="`.env` file(s) read for every service, relative to stack.toml, in order "
         "(a later file wins). A missing file is an error, and so is one that is not a regular "
-        "file (a FIFO, a device) or is over 1 MiB.",
+        "file (a FIFO, a device) or is over 256 KiB.",
     )
     state_dir: str | None = Field(
         None,
