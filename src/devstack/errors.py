@@ -65,13 +65,13 @@ class ConfigProblem:
                 where += f":{self.line}"
         head = where
         if self.key_path:
-            key = _clip(self.key_path, 120)
+            key = _clip(self.key_path, 100)
             head = f"{head} {key}" if head else key
         # A key or value echoed here may be thousands of characters: keep to one screen.
-        message = _clip(self.message, 300)
+        message = _clip(self.message, 240)
         text = f"{head}: {message}" if head else message
         if self.hint:
-            text += f"\n    hint: {_clip(self.hint, 300)}"
+            text += f"\n    hint: {_clip(self.hint, 1000)}"  # may list every valid key
         return text
 
 

@@ -177,3 +177,22 @@ def test_inputs_the_fuzzer_found_end_as_config_errors(tmp_path: Path, fixture: P
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / ".env").write_text("A=1\n")
     assert run_one(fixture.read_text(encoding="utf-8"), tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [SVC + f'{"k" * 5000} = 1\n', SVC + f'[[smoke]]\nurl = "http://{"h" * 5000}/"\n'],
+    ids=["key", "value"],
+)
+def test_a_5000_character_key_or_value_keeps_the_error_on_one_screen(
+    tmp_path: Path, toml: str
+) -> None:
+    """Found by the fuzzer: a misspelt 5,000-character key, or a URL of 5,000 characters
+    echoed in the message, made one error line of 5,000 characters."""
+    (tmp_path / "stack.toml").write_text(toml)
+    with pytest.raises(ConfigError) as caught:
+        load_stack(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
+    lines = caught.value.render().splitlines()
+    assert len(lines) <= 3
+    assert len(lines[1]) <= len(str(tmp_path)) + 400, lines
+    assert "kkk...: unknown key" in lines[1] or lines[1].endswith("hhh..."), lines
