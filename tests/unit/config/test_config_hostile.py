@@ -181,7 +181,7 @@ def test_inputs_the_fuzzer_found_end_as_config_errors(tmp_path: Path, fixture: P
 
 @pytest.mark.parametrize(
     "toml",
-    [SVC + f'{"k" * 5000} = 1\n', SVC + f'[[smoke]]\nurl = "http://{"h" * 5000}/"\n'],
+    [SVC + f"{'k' * 5000} = 1\n", SVC + f'[[smoke]]\nurl = "http://{"h" * 5000}/"\n'],
     ids=["key", "value"],
 )
 def test_a_5000_character_key_or_value_keeps_the_error_on_one_screen(
