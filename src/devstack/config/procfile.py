@@ -47,6 +47,9 @@ def parse_procfile(text: str, file: Path | None = None) -> dict[str, tuple[str, 
             )
             continue
         name, command = match.group(1), match.group(2).strip()
+        if "\0" in command:  # exec refuses it: say so now, not at `up`
+            problems.append(ConfigProblem(file, number, name, "the command holds a NUL byte"))
+            continue
         if name in entries:
             first = entries[name][1]
             problems.append(
@@ -124,7 +127,7 @@ def procfile_env(
         try:
             dotenv = read_env_file(dotenv_path)
         except OSError as exc:
-            raise ConfigError.one(f"cannot read {exc.strerror}", file=dotenv_path) from None
+            raise ConfigError.one(f"cannot read: {exc.strerror}", file=dotenv_path) from None
         env_files = (dotenv_path,)
     port_text = dotenv.get("PORT", environ.get("PORT", str(DEFAULT_PORT)))
     try:

@@ -196,3 +196,23 @@ def test_a_5000_character_key_or_value_keeps_the_error_on_one_screen(
     assert len(lines) <= 3
     assert len(lines[1]) <= len(str(tmp_path)) + 400, lines
     assert "kkk...: unknown key" in lines[1] or lines[1].endswith("hhh..."), lines
+
+
+def test_a_nul_byte_in_a_procfile_command_is_a_config_error(tmp_path: Path) -> None:
+    """As in stack.toml: exec would refuse it at `up`."""
+    (tmp_path / "Procfile").write_bytes(b"web: python3 -m http.server $PORT\nworker: run\x00 x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_stack(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
+    [problem] = caught.value.problems
+    assert (problem.line, problem.key_path) == (2, "worker")
+    assert problem.message == "the command holds a NUL byte"
+
+
+def test_a_procfiles_dotenv_over_the_limit_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: python3 -m http.server $PORT\n")
+    (tmp_path / ".env").write_bytes(b"A=" + b"x" * MAX_ENV_FILE + b"\n")
+    with pytest.raises(ConfigError) as caught:
+        load_stack(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
+    [problem] = caught.value.problems
+    assert problem.file == tmp_path / ".env"
+    assert problem.message == "cannot read: larger than 256 KiB"
