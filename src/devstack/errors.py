@@ -71,7 +71,7 @@ class ConfigProblem:
         message = _clip(self.message, 240)
         text = f"{head}: {message}" if head else message
         if self.hint:
-            text += f"\n    hint: {_clip(self.hint, 1000)}"  # may list every valid key
+            text += f"\n    hint: {_clip(self.hint, 400)}"  # room for every key of a service
         return text
 
 

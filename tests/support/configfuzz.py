@@ -259,7 +259,7 @@ def _load_show_cache(root: Path) -> str | None:
         spec = load_stack(cwd=root, environ={"HOME": str(root), "PATH": "/usr/bin:/bin"})
     except ConfigError as exc:
         lines = exc.render().splitlines()
-        if len(lines) > 40 or max(map(len, lines)) > 600:  # 80 columns: 8 rows
+        if len(lines) > 40 or max(map(len, lines)) > 500:  # 80 columns: 7 rows
             return "ConfigError longer than a screen"
         return None
     for svc in spec.services.values():
