@@ -5,19 +5,18 @@ stack's ``env_file`` (s) < the service's ``env_file`` (s) < the service's ``env`
 table < ``PORT`` (when the service declares a port). ``PYTHONUNBUFFERED=1`` is
 added unless some layer set it (Python block-buffers a pipe: honcho #136, #217).
 ``.env`` files are read with honcho's parser (KEY=value lines, shell quoting).
-An env file is a regular file of at most ``MAX_ENV_FILE`` bytes: a FIFO would block
-the read forever, and ``/dev/urandom`` would never end.
+An env file is a regular file of at most ``MAX_ENV_FILE`` bytes.
 """
 
 from __future__ import annotations
 
 import errno
-import os
-import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from honcho.environ import parse as _honcho_parse
+
+from devstack.config.regularfile import read_regular_file
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -34,41 +33,10 @@ MAX_ENV_FILE = 256 * 1024
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables in ``path``; OSError (FileNotFoundError...) is the caller's to report,
     its ``strerror`` saying why (also for a file that is not regular, too big or binary)."""
-    text = _read_bounded(path).decode("utf-8", errors="replace")
+    text = read_regular_file(path, MAX_ENV_FILE).decode("utf-8", errors="replace")
     if "\0" in text:
         raise OSError(errno.EINVAL, "it holds a NUL byte (a binary file?)")
     return parse_env(text)
-
-
-def _read_bounded(path: Path) -> bytes:
-    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting;
-    # fstat then refuses it (and devices) before a read could block or never end.
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"not a regular file (a {_kind(mode)})")
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, 65536):
-            size += len(chunk)
-            if size > MAX_ENV_FILE:
-                raise OSError(errno.EFBIG, f"larger than {MAX_ENV_FILE // 1024} KiB")
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "directory" if stat.S_ISDIR(mode) else "special file"
 
 
 def merge_env(

@@ -28,6 +28,7 @@ from devstack.config.interpolate import Context, InterpolationError, ServiceRefs
 from devstack.config.limits import document_problems
 from devstack.config.problems import Locator, closest, dotted, toml_syntax_line
 from devstack.config.procfile import load_procfile
+from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.project.venv import activate, find_venv
@@ -41,7 +42,7 @@ from devstack.spec import (
     SmokeSpec,
     StackSpec,
 )
-from devstack.stackfile import find_stack_file, is_procfile
+from devstack.stackfile import MAX_STACK_FILE, find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 
 if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
@@ -90,7 +91,7 @@ def load_stack(
 
 def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
     try:
-        text = file.read_bytes().decode("utf-8")
+        text = read_regular_file(file, MAX_STACK_FILE).decode("utf-8")
     except OSError as exc:
         raise ConfigError.one(f"cannot read: {exc.strerror}", file=file) from None
     except UnicodeDecodeError as exc:

@@ -18,9 +18,11 @@ from pathlib import Path
 from honcho.environ import PROCFILE_LINE
 
 from devstack.config.envfile import merge_env, read_env_file
+from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.spec import RestartSpec, ServiceSpec, StackSpec
+from devstack.stackfile import MAX_STACK_FILE
 
 DEFAULT_PORT = 5000
 PORT_STEP = 100
@@ -77,7 +79,7 @@ def parse_procfile(text: str, file: Path | None = None) -> dict[str, tuple[str, 
 def read_procfile(path: Path) -> dict[str, tuple[str, int]]:
     """:func:`parse_procfile` of the file at ``path``."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular_file(path, MAX_STACK_FILE).decode("utf-8", errors="replace")
     except OSError as exc:
         raise ConfigError.one(f"cannot read the Procfile: {exc.strerror}", file=path) from None
     return parse_procfile(text, path)

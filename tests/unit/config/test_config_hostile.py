@@ -216,3 +216,49 @@ def test_a_procfiles_dotenv_over_the_limit_is_a_config_error(tmp_path: Path) -> 
     [problem] = caught.value.problems
     assert problem.file == tmp_path / ".env"
     assert problem.message == "cannot read: larger than 256 KiB"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_stack_file_that_is_not_a_regular_file_is_a_config_error(
+    tmp_path: Path, kind: str
+) -> None:
+    """`-f` a FIFO blocked forever, `-f /dev/zero` read until memory ran out."""
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "stack.toml")
+        given, expected = tmp_path / "stack.toml", "not a regular file (a FIFO)"
+    else:
+        given, expected = Path("/dev/zero"), "not a regular file (a device)"
+    with pytest.raises(ConfigError) as caught:
+        load_stack(given, tmp_path, environ={})
+    [problem] = caught.value.problems
+    assert problem.message == f"cannot read: {expected}"
+
+
+def test_a_procfile_that_is_a_fifo_is_a_config_error(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "Procfile")
+    with pytest.raises(ConfigError) as caught:
+        load_stack(tmp_path / "Procfile", tmp_path, environ={})
+    assert (
+        caught.value.problems[0].message == "cannot read the Procfile: not a regular file (a FIFO)"
+    )
+
+
+def test_an_env_file_replaced_by_a_fifo_after_a_cached_load_is_a_miss_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    """`up` asks the spec cache first: it read each env file to compare, and blocked on a
+    FIFO (secret managers mount one as .env) before the loader could say what is wrong."""
+    from devstack.config import speccache
+
+    file = tmp_path / "stack.toml"
+    file.write_text(SVC + 'env_file = ".env"\n')
+    (tmp_path / ".env").write_text("A=1\n")
+    env = {"PATH": "/usr/bin:/bin"}
+    cache = tmp_path / "cache.json"
+    speccache.save(cache, file, env, load_stack(file, tmp_path, environ=env))
+    assert speccache.load(cache, file, env) is not None
+    (tmp_path / ".env").unlink()
+    os.mkfifo(tmp_path / ".env")
+    assert speccache.load(cache, file, env) is None
+    with pytest.raises(ConfigError, match=r"not a regular file \(a FIFO\)"):
+        load_stack(file, tmp_path, environ=env)
