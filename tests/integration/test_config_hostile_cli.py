@@ -8,6 +8,7 @@ tests/unit/config/test_config_hostile.py.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -94,3 +95,16 @@ def test_a_check_cmd_path_that_is_no_program_is_a_failed_check_not_a_traceback(
     assert "api  fail  cmd         `./nope --fast`: cannot run: No such file or directory" in (
         done.stdout
     )
+
+
+def test_a_program_path_no_file_can_have_is_a_failed_check_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """Found by running `devstack check` on fuzzed stacks that load: a setup step (or a
+    cmd) whose program is a 6,000-character path ended in an ENAMETOOLONG traceback."""
+    long = "a/" * 3000 + "tool"
+    (tmp_path / "stack.toml").write_text(MARKER + API + f'setup = "{long} install"\n')
+    done = run_devstack(tmp_path, "check", "api", timeout=60)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"^api\s+fail\s+setup\s+a/a/a/", done.stdout, re.M), done.stdout
