@@ -6,7 +6,9 @@ every input that raises anything but ConfigError, or takes too long, is kept.
     python -m support.configfuzz --seconds 300 --out tests/unit/config/configs/hostile
 
 (from ``tests/``). Kept inputs are written as ``fuzz-<hash>.toml``: the test module
-``tests/unit/config/test_config_hostile.py`` loads every one of them.
+``tests/unit/config/test_config_hostile.py`` loads every one of them. ``--check N``
+then runs `devstack check` on N mutants that load and names each stack that broke it
+(kept in its temporary folder; the others are removed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -308,11 +311,56 @@ def fuzz(seconds: float, out: Path, seed: int, log: Callable[[str], None]) -> di
     return found
 
 
+def fuzz_check(count: int, seed: int, log: Callable[[str], None]) -> int:
+    """`devstack check` (a subprocess) on ``count`` mutants that load: checks read the
+    disk and run programs, so what the loader lets through must not break them."""
+    import subprocess
+
+    from devstack.config import load_stack
+    from devstack.errors import ConfigError
+
+    rng = random.Random(seed)
+    corpus = seeds()
+    broken = tried = 0
+    while tried < count:
+        text = rng.choice(corpus)
+        for _ in range(rng.randint(1, 2)):
+            text = mutate_key(text, rng) or text
+        root = Path(tempfile.mkdtemp(prefix="configfuzz-"))
+        os.mkfifo(root / "fifo")
+        (root / ".env").write_text("A=1\n")
+        (root / "stack.toml").write_text(text, encoding="utf-8")
+        try:
+            load_stack(cwd=root, environ=dict(os.environ))
+        except ConfigError:
+            shutil.rmtree(root)
+            continue
+        tried += 1
+        done = subprocess.run(
+            [sys.executable, "-m", "devstack", "check"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
+        if "Traceback" in done.stderr or done.returncode not in (0, 1, 2):
+            broken += 1
+            log(f"check exited {done.returncode} with a traceback: {root}/stack.toml")
+        else:
+            shutil.rmtree(root)
+    log(f"{tried} stacks checked, {broken} broke `devstack check`")
+    return broken
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--check", type=int, default=0, metavar="N", help="then `devstack check` N mutants"
+    )
     args = parser.parse_args()
     sys.setrecursionlimit(1000)
     # An unbounded read (/dev/urandom as an env file) must end as a MemoryError, a
@@ -321,6 +369,8 @@ def main() -> int:
     soft = 2 * 2**30 if hard == resource.RLIM_INFINITY else min(2 * 2**30, hard)
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     fuzz(args.seconds, args.out, args.seed, lambda line: print(line, flush=True))
+    if args.check:
+        fuzz_check(args.check, args.seed, lambda line: print(line, flush=True))
     return 0
 
 
