@@ -65,11 +65,18 @@ class ConfigProblem:
                 where += f":{self.line}"
         head = where
         if self.key_path:
-            head = f"{head} {self.key_path}" if head else self.key_path
-        text = f"{head}: {self.message}" if head else self.message
+            key = _clip(self.key_path, 100)
+            head = f"{head} {key}" if head else key
+        # A key or value echoed here may be thousands of characters: keep to one screen.
+        message = _clip(self.message, 240)
+        text = f"{head}: {message}" if head else message
         if self.hint:
-            text += f"\n    hint: {self.hint}"
+            text += f"\n    hint: {_clip(self.hint, 400)}"  # room for every key of a service
         return text
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 class ConfigError(DevstackError):

@@ -12,6 +12,8 @@ from devstack.errors import ConfigError
 
 STACK_FILE = "stack.toml"
 PROCFILE = "Procfile"
+# Bytes. A real stack.toml or Procfile is a few KiB; this bounds a read of /dev/zero.
+MAX_STACK_FILE = 1024 * 1024
 
 
 def find_stack_file(path: str | os.PathLike[str] | None, cwd: str | os.PathLike[str]) -> Path:

@@ -102,8 +102,11 @@ def resolve(spec: ServiceSpec, name: str) -> Resolved:
     venv = find_venv(spec)
     looked = (*((shown(venv / BIN_DIR, spec.cwd),) if venv else ()), "PATH")
     if os.sep in name:
-        path = (spec.cwd / name).resolve()
-        ok = path.is_file() and os.access(path, os.X_OK)
+        try:
+            path = (spec.cwd / name).resolve()
+            ok = path.is_file() and os.access(path, os.X_OK)
+        except OSError:  # ENAMETOOLONG, ELOOP: no program has this path
+            path, ok = spec.cwd / name, False
         return Resolved(name, path if ok else None, (shown(path, spec.cwd),))
     found = shutil.which(name, path=search_path(spec))
     return Resolved(name, Path(found) if found else None, looked)

@@ -255,9 +255,12 @@ async def _custom(spec: ServiceSpec, cmd: str, timeout: float) -> list[CheckResu
     program = shutil.which(argv[0], path=env["PATH"]) if os.sep not in argv[0] else argv[0]
     if program is None:
         return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}`: {argv[0]}: not found")]
-    ran = await run_bounded(
-        [program, *argv[1:]], cwd=spec.cwd, env=env, timeout=timeout, merge_stderr=True
-    )
+    try:
+        ran = await run_bounded(
+            [program, *argv[1:]], cwd=spec.cwd, env=env, timeout=timeout, merge_stderr=True
+        )
+    except OSError as exc:  # a path that is no program ("./nope", a directory)
+        return [CheckResult(spec.name, "cmd", "fail", f"`{cmd}`: cannot run: {exc.strerror}")]
     lines = tuple(ran.out.decode(errors="replace").splitlines()[-_OUTPUT_LINES:])
     if ran.timed_out:
         return [

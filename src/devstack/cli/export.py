@@ -60,6 +60,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "compose":
         from devstack.export.compose import to_compose
 
+        if out is not None and not args.force:
+            _check_compose_precedence(out)
         text = to_compose(source, out.parent if out else Path.cwd())
         warnings: list[str] = []
     else:
@@ -100,6 +102,28 @@ def _write(path: Path, text: str, force: bool) -> None:
     _check_writable(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def _check_compose_precedence(out: Path) -> None:
+    """Refuse to write a compose file under one of compose's default names beside
+    another: `docker compose up` would then run whichever comes first in its order,
+    the project's own file or the export, without a word about the other."""
+    from devstack.export.compose import DEFAULT_FILES
+
+    if out.name not in DEFAULT_FILES:
+        return
+    for name in DEFAULT_FILES:
+        other = out.with_name(name)
+        if name == out.name or not other.exists():
+            continue
+        ours_first = DEFAULT_FILES.index(out.name) < DEFAULT_FILES.index(name)
+        raise UsageError(
+            f"{other} exists: with {out.name} beside it, `docker compose` would run "
+            + (f"{out.name} instead of it" if ours_first else f"it and ignore {out.name}")
+            + f" (compose reads the first of {', '.join(DEFAULT_FILES)})",
+            hint="write elsewhere with -o (e.g. -o devstack.compose.yaml, then "
+            "`docker compose -f devstack.compose.yaml up`), or --force",
+        )
 
 
 def _check_writable(path: Path, force: bool) -> None:

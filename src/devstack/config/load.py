@@ -10,6 +10,7 @@ port clashes, cwd and env files, ``${...}`` references, shell-free splitting of
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,8 +25,10 @@ from urllib.parse import urlsplit
 from devstack import graph
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
-from devstack.config.problems import Locator, closest, toml_syntax_line
+from devstack.config.limits import document_problems
+from devstack.config.problems import Locator, closest, dotted, toml_syntax_line
 from devstack.config.procfile import load_procfile
+from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.project.venv import activate, find_venv
@@ -39,7 +42,7 @@ from devstack.spec import (
     SmokeSpec,
     StackSpec,
 )
-from devstack.stackfile import find_stack_file, is_procfile
+from devstack.stackfile import MAX_STACK_FILE, find_stack_file, is_procfile
 from devstack.states import Condition, RestartPolicy
 
 if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
@@ -88,13 +91,20 @@ def load_stack(
 
 def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
     try:
-        text = file.read_bytes().decode("utf-8")
+        text = read_regular_file(file, MAX_STACK_FILE).decode("utf-8")
     except OSError as exc:
         raise ConfigError.one(f"cannot read: {exc.strerror}", file=file) from None
     except UnicodeDecodeError as exc:
         raise ConfigError.one(f"not UTF-8 text ({exc.reason})", file=file) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        # tomllib parses arrays and inline tables recursively: [[[[...]]]] a thousand deep.
+        raise ConfigError.one(
+            "arrays or inline tables are nested too deeply to read",
+            file=file,
+            hint="a stack.toml needs a few levels; look for a run of [ or {",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         message = re.sub(r"\s*\(at end of document\)", " (at the end of the file)", message)
@@ -115,6 +125,11 @@ def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFi
     from devstack.config.model import StackFile
     from devstack.config.problems import problems_from_validation
 
+    limits = document_problems(data)
+    if limits:
+        raise ConfigError(
+            [ConfigProblem(file, locator.line_of(path), dotted(path), m) for path, m in limits]
+        )
     try:
         return StackFile.model_validate(data)
     except ValidationError as exc:
@@ -237,6 +252,8 @@ class _Resolver:
         body = None if entry.body is None else interp("body", entry.body)
         body = encode("json", entry.json_) if entry.json_ is not None else body
         json_contains = encode("json_contains", entry.json_contains)
+        body_contains = tuple(interp("body_contains", t) for t in entry.body_contains)
+        body_not_contains = tuple(interp("body_not_contains", t) for t in entry.body_not_contains)
         if entry.log_service is not None and entry.log_service not in self.names:
             guess = closest(entry.log_service, self.names)
             problem(
@@ -256,6 +273,8 @@ class _Resolver:
             body=body,
             is_json=entry.json_ is not None,
             json_contains=json_contains,
+            body_contains=body_contains,
+            body_not_contains=body_not_contains,
         )
 
     # -- whole-file checks -------------------------------------------------------
@@ -327,7 +346,9 @@ class _Resolver:
         paths: list[Path] = []
         merged: dict[str, str] = {}
         for name in names:
-            path = (self.root / Path(name).expanduser()).resolve()
+            path = self.path(key, self.root, name)
+            if path is None:
+                continue
             try:
                 merged.update(read_env_file(path))
             except FileNotFoundError:
@@ -338,6 +359,21 @@ class _Resolver:
                 continue
             paths.append(path)
         return tuple(paths), merged
+
+    def path(self, key: str, base: Path, written: str) -> Path | None:
+        """``written`` (``~`` expanded) resolved against ``base``, or None when it cannot
+        name a file here (the problem recorded)."""
+        try:
+            path = (base / Path(written).expanduser()).resolve()
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                os.stat(path)  # ENAMETOOLONG, ELOOP: no file can have this name
+            return path
+        except RuntimeError:  # Path.expanduser: "~name" with no user "name"
+            user = written.split("/", 1)[0]
+            self.problem(key, f"cannot expand {user!r}: no such user", "write the path in full")
+        except OSError as exc:
+            self.problem(key, f"not a usable path ({exc.strerror}): {written}")
+        return None
 
     # -- one service -------------------------------------------------------------
 
@@ -369,9 +405,10 @@ class _Resolver:
     ) -> ServiceSpec | None:
         key = f"services.{name}"
         before = len(self.problems)
-        cwd = (self.root / Path(svc.cwd).expanduser()).resolve()
-        if not cwd.is_dir():
+        cwd = self.path(f"{key}.cwd", self.root, svc.cwd) or self.root
+        if len(self.problems) == before and not _is_dir(cwd):
             self.problem(f"{key}.cwd", f"directory not found: {cwd}", "create it or fix the path")
+        venv = self.venv(key, svc, cwd) if len(self.problems) == before else None
         cmd, argv = self.command(key, svc, ctx)
         env: dict[str, str] = {}
         for var, value in svc.env.items():
@@ -414,9 +451,24 @@ class _Resolver:
             check_cmds=tuple(svc.check.cmd) if svc.check else (),
             check_off=_checks_off(svc.check),
             check_env_ignore=tuple(svc.check.env_ignore) if svc.check else (),
-            venv=(cwd / Path(svc.venv).expanduser()).resolve() if svc.venv else find_venv(cwd),
+            venv=venv,
             setup=setup,
         )
+
+    def venv(self, key: str, svc: ServiceModel, cwd: Path) -> Path | None:
+        """``venv = ...`` resolved, else a .venv/venv found in ``cwd``. A written venv
+        must exist, unless a setup step is declared: it may be what creates it."""
+        if not svc.venv:
+            return find_venv(cwd)
+        venv = self.path(f"{key}.venv", cwd, svc.venv)
+        if venv is not None and svc.setup is None and not _is_dir(venv):
+            self.problem(
+                f"{key}.venv",
+                f"virtualenv not found: {venv}",
+                "create it (python3 -m venv), fix the path (relative to cwd), "
+                "or declare the setup step that makes it",
+            )
+        return venv
 
     def command(
         self, key: str, svc: ServiceModel, ctx: Context
@@ -570,6 +622,13 @@ def _interp_json(value: object, interp: Callable[[str], str]) -> object:
     if isinstance(value, bool | int | float):
         return value
     raise TypeError(f"a {type(value).__name__} ({value})")
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a path longer than PATH_MAX (ENAMETOOLONG) names no directory
+        return False
 
 
 def environ_layers(*layers: Mapping[str, str]) -> dict[str, str]:

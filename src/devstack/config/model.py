@@ -247,7 +247,8 @@ class ServiceModel(BaseModel):
     env_file: StrOrList | None = Field(
         None,
         description="`.env` file(s) for this service, relative to **stack.toml** (not `cwd`), "
-        "read after the stack's. A missing file is an error.",
+        "read after the stack's. A missing file is an error, and so is one that is not a "
+        "regular file (a FIFO, a device) or is over 256 KiB.",
     )
     depends_on: dict[str, Condition] | list[str] = Field(
         default_factory=dict,
@@ -298,7 +299,8 @@ class ServiceModel(BaseModel):
         description="the service's virtualenv, relative to **cwd**; see "
         "[venv](#preflight-checks-check-and-venv). Its `bin` is put first on the service's "
         "`PATH` and `VIRTUAL_ENV` is set to it, for the checks and for the process itself (as "
-        "`source .venv/bin/activate` would). The path is not checked for existence. "
+        "`source .venv/bin/activate` would). A path that does not exist is an error, unless "
+        "the service has a `setup` step (which may be what creates it). "
         "Default: `.venv` or `venv` in `cwd` (if it holds `pyvenv.cfg`)",
     )
     check: CheckModel | None = Field(
@@ -396,11 +398,13 @@ class SmokeModel(BaseModel):
         description="the accepted status code or codes. Default: any 2xx",
     )
     body_contains: list[str] = Field(
-        default_factory=list, description="strings the response body must contain."
+        default_factory=list,
+        description="strings the response body must contain (interpolated, e.g. "
+        '`"${services.backend.url}"`).',
     )
     body_not_contains: list[str] = Field(
         default_factory=list,
-        description='strings it must not contain, e.g. `["ECONNREFUSED"]`.',
+        description='strings it must not contain, e.g. `["ECONNREFUSED"]` (interpolated).',
     )
     json_contains: dict[str, Any] | None = Field(
         None,
@@ -447,7 +451,8 @@ class StackTable(BaseModel):
     env_file: StrOrList | None = Field(
         None,
         description="`.env` file(s) read for every service, relative to stack.toml, in order "
-        "(a later file wins). A missing file is an error.",
+        "(a later file wins). A missing file is an error, and so is one that is not a regular "
+        "file (a FIFO, a device) or is over 256 KiB.",
     )
     state_dir: str | None = Field(
         None,

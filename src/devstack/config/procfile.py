@@ -18,9 +18,11 @@ from pathlib import Path
 from honcho.environ import PROCFILE_LINE
 
 from devstack.config.envfile import merge_env, read_env_file
+from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.spec import RestartSpec, ServiceSpec, StackSpec
+from devstack.stackfile import MAX_STACK_FILE
 
 DEFAULT_PORT = 5000
 PORT_STEP = 100
@@ -47,6 +49,9 @@ def parse_procfile(text: str, file: Path | None = None) -> dict[str, tuple[str, 
             )
             continue
         name, command = match.group(1), match.group(2).strip()
+        if "\0" in command:  # exec refuses it: say so now, not at `up`
+            problems.append(ConfigProblem(file, number, name, "the command holds a NUL byte"))
+            continue
         if name in entries:
             first = entries[name][1]
             problems.append(
@@ -74,7 +79,7 @@ def parse_procfile(text: str, file: Path | None = None) -> dict[str, tuple[str, 
 def read_procfile(path: Path) -> dict[str, tuple[str, int]]:
     """:func:`parse_procfile` of the file at ``path``."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_regular_file(path, MAX_STACK_FILE).decode("utf-8", errors="replace")
     except OSError as exc:
         raise ConfigError.one(f"cannot read the Procfile: {exc.strerror}", file=path) from None
     return parse_procfile(text, path)
@@ -124,7 +129,7 @@ def procfile_env(
         try:
             dotenv = read_env_file(dotenv_path)
         except OSError as exc:
-            raise ConfigError.one(f"cannot read {exc.strerror}", file=dotenv_path) from None
+            raise ConfigError.one(f"cannot read: {exc.strerror}", file=dotenv_path) from None
         env_files = (dotenv_path,)
     port_text = dotenv.get("PORT", environ.get("PORT", str(DEFAULT_PORT)))
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import signal
+import warnings
 from typing import Any
 
 SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
@@ -31,9 +32,15 @@ def stop_signal(value: Any) -> signal.Signals:
 def regex(value: Any) -> Any:
     if isinstance(value, str):
         try:
-            re.compile(value)
+            with warnings.catch_warnings():
+                # "[[" and the like: a FutureWarning about a later Python, not a problem here.
+                warnings.simplefilter("ignore", FutureWarning)
+                re.compile(value)
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
+        except (RecursionError, OverflowError):
+            # re's parser recurses per group: "((((...a))))" a thousand deep.
+            raise ValueError("the regular expression is nested or repeated too deeply") from None
     return value
 
 

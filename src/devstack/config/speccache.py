@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from devstack import __version__
+from devstack.config.regularfile import read_regular_file
 from devstack.project.venv import find_venv
 from devstack.spec import StackSpec
+from devstack.stackfile import MAX_STACK_FILE
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
 # 9: check_off; 10: state; 11: derived from the fields (services as a table);
@@ -41,8 +43,8 @@ _FORMAT = 13
 # import (OpenSSL's) is not on `up`'s path. They are a few kB; the spec beside
 # them holds every service's whole environment anyway (the file is 0600).
 def _file_content(path: Path) -> str | None:
-    try:
-        return path.read_bytes().decode("utf-8", "surrogateescape")
+    try:  # a FIFO or a device in their place is a miss: loading says what is wrong
+        return read_regular_file(path, MAX_STACK_FILE).decode("utf-8", "surrogateescape")
     except OSError:
         return None
 
@@ -73,6 +75,12 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
         return None
     # A venv made since (by a setup step) changes the service's PATH: validate again.
     if any(s.venv is None and find_venv(s.cwd) is not None for s in spec.services.values()):
+        return None
+    # A venv removed since, that no setup step makes again: loading says so.
+    if any(
+        s.venv is not None and s.setup is None and not s.venv.is_dir()
+        for s in spec.services.values()
+    ):
         return None
     return spec
 

@@ -26,6 +26,9 @@ from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
 APP_DIR = "/app"
+# The names `docker compose` looks for with no -f, in its order of preference: it runs
+# the first it finds in a directory (and warns about the rest).
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _CONDITIONS = {
     Condition.STARTED: "service_started",
     Condition.HEALTHY: "service_healthy",

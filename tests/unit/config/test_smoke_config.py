@@ -99,3 +99,32 @@ def test_bad_entries_are_config_errors(tmp_path: Path, entry: str, says: str) ->
     rendered = info.value.render()
     assert says in rendered, rendered
     assert "smoke[0]" in rendered
+
+
+def test_body_contains_is_interpolated_as_url_and_body_are(tmp_path: Path) -> None:
+    """Field trial: `body_contains = ["${services.backend.url}"]` was compared as written
+    (`${...}` and all), so the check failed on a body that held the URL."""
+    [entry] = load(
+        tmp_path,
+        SERVICES
+        + """
+        [[smoke]]
+        url = "${services.frontend.url}/config"
+        body_contains = ["${services.backend.url}", "token=${env:TOKEN}", "$$5"]
+        body_not_contains = ["${services.frontend.url}/error"]
+        """,
+    )
+    assert entry.body_contains == ("http://127.0.0.1:5000", "token=t0k", "$5")
+    assert entry.body_not_contains == ("http://127.0.0.1:3000/error",)
+
+
+def test_a_bad_reference_in_body_contains_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(
+            tmp_path,
+            SERVICES + '\n[[smoke]]\nurl = "${services.backend.url}/"\n'
+            'body_contains = ["${services.nope.url}"]\n',
+        )
+    [problem] = caught.value.problems
+    assert problem.key_path == "smoke[0].body_contains"
+    assert "nope" in problem.message
