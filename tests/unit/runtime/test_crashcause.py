@@ -101,3 +101,32 @@ def test_any_exception_line_that_ends_a_traceback() -> None:
     assert crash_cause(lines, "exit 1") == (
         "psycopg2.OperationalError: connection to server failed (db.py:3)"
     )
+
+
+def test_redis_config_error_names_the_directive_and_the_reason() -> None:
+    """redis-server 7.0.15's own lines for a bad argument (seen in a field trial): the
+    banner says FATAL without a colon, and the cause is on the lines after it. Before,
+    nothing was found, and dependents were told only `which failed: exit 1`."""
+    lines = [
+        "",
+        "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***",
+        "Reading the configuration file, at line 5",
+        ">>> 'maxmemory-policy \"allkeys-lruu\"'",
+        "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+        "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+    ]
+    assert crash_cause(lines, "exit 1") == (
+        "FATAL CONFIG FILE ERROR: 'maxmemory-policy \"allkeys-lruu\"': argument(s) must be "
+        "one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, "
+        "allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+    )
+    unknown = [
+        "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***",
+        "Reading the configuration file, at line 2",
+        ">>> 'bogus-directive \"x\"'",
+        "Bad directive or wrong number of arguments",
+    ]
+    assert crash_cause(unknown, "exit 1") == (
+        "FATAL CONFIG FILE ERROR: 'bogus-directive \"x\"': "
+        "Bad directive or wrong number of arguments"
+    )
