@@ -28,6 +28,7 @@ from devstack.logs.hub import LogHub, pump
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.procs.setuprecord import fingerprint, read_record, top_dirs, why_run, write_record
 from devstack.project.venv import with_found_venv
+from devstack.runtime.crashcause import crash_cause
 from devstack.spec import ServiceSpec
 
 TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
@@ -111,7 +112,9 @@ class SetupRunner:
             if tail:
                 text += "\nlast lines of its output:\n" + "\n".join(f"  {t}" for t in tail)
             hub.event(name, text, "error")
-            last = f": {tail[-1].strip()}" if tail else ""
+            # Its error line, as for a crash: pnpm wraps its message, pip ends with notices.
+            key = crash_cause(list(tail), what) or (tail[-1].strip() if tail else "")
+            last = f": {key}" if key else ""
             return SetupOutcome(False, spec, ran=True, reason=f"setup failed ({what}){last}")
         # What it made now, and what an earlier run made that it re-made (a deleted venv).
         made = top_dirs(spec.cwd) - before
