@@ -158,7 +158,9 @@ def test_failed_dependency_leaves_dependents_not_started_with_the_reason(tmp_pat
 
 
 def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path: Path) -> None:
-    port, other = free_port(), free_port()
+    """And says what was probed once (seen in a field trial: `not healthy within 60s: GET
+    http://127.0.0.1:3005/: GET http://127.0.0.1:3005/: connection refused`)."""
+    port, other, web = free_port(), free_port(), free_port()
     write_stack(
         tmp_path,
         f"""
@@ -166,6 +168,10 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
         cmd = "sleep 30"
         port = {port}
         health.start_period = "500ms"
+        [services.web]
+        cmd = "sleep 30"
+        port = {web}
+        health = {{ http = "/", start_period = "500ms" }}
         [services.after]
         cmd = "{listener(other)}"
         depends_on = {{ slow = "healthy" }}
@@ -176,6 +182,8 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
     out = stack.output()
     assert re.search(rf"\[failed\] not healthy within 0.5s: tcp 127.0.0.1:{port}", out)
     assert "connection refused" in out
+    url = f"http://127.0.0.1:{web}/"
+    assert f"[failed] not healthy within 0.5s: GET {url}: connection refused" in out, out
     assert re.search(r"after\s+\* \[not started\] depends on slow \(healthy\), which failed", out)
     assert all(not is_alive(p) for p in pids_in(out))
 

@@ -479,10 +479,12 @@ class Service:
                     foreign_reported = True
             self.last_probe = result
             if self._clock() >= deadline:
-                self._fail(
-                    f"not healthy within {health.start_period:g}s: "
-                    f"{probe.describe()}: {result.detail}"
-                )
+                # A probe's detail starts with what it probed; another reason (a foreign
+                # listener) does not, and is told what was probed first.
+                seen = result.detail
+                if not seen.startswith(probe.describe()):
+                    seen = f"{probe.describe()}: {seen}"
+                self._fail(f"not healthy within {health.start_period:g}s: {seen}")
                 if self.process is not None:
                     await self.process.stop(self.spec.stop_signal, self.spec.stop_timeout)
                 return
