@@ -544,6 +544,24 @@ def test_a_procfile_alone_runs_each_line_as_a_service_with_honcho_ports(tmp_path
     assert "need a stack.toml" in stack.output()
 
 
+def test_a_procfile_line_runs_with_the_venv_beside_it_as_its_check_finds_it(
+    tmp_path: Path,
+) -> None:
+    """Seen in a field trial (Flask + Celery, a Procfile alone): `devstack check` found
+    gunicorn and celery in .venv/bin, and `up` ran them without it: exit 127, `command
+    not found`. The venv is activated for a Procfile's lines as for stack.toml's."""
+    venv = tmp_path / ".venv"
+    made = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
+    subprocess.run(made, check=True, timeout=60)
+    tool = venv / "bin" / "fieldtool"
+    tool.write_text("#!/bin/sh\necho fieldtool ran from $VIRTUAL_ENV\n")
+    tool.chmod(0o755)
+    (tmp_path / "Procfile").write_text("once: fieldtool\n")
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 0, stack.output()
+    assert f"fieldtool ran from {venv}" in stack.output()
+
+
 def test_first_up_validates_in_its_early_child_and_the_second_reads_the_cache(
     tmp_path: Path,
 ) -> None:
