@@ -440,6 +440,15 @@ def test_a_failed_setup_is_told_by_its_error_line_not_its_last_line(tmp_path: Pa
         "echo '[notice] To update, run: pip install --upgrade pip'\n"
         "exit 1\n"
     )
+    # npm 11's `npm ci` without a lockfile: its code, then 30 lines of usage.
+    (tmp_path / "npm").mkdir()
+    (tmp_path / "npm" / "install.sh").write_text(
+        "echo 'npm error code EUSAGE'\necho 'npm error'\n"
+        "echo 'npm error The `npm ci` command can only install with an existing lockfile'\n"
+        'for i in $(seq 1 30); do echo "npm error   --option$i"; done\n'
+        "echo 'npm error A complete log of this run can be found in: /tmp/x-debug-0.log'\n"
+        "exit 1\n"
+    )
     write_stack(
         tmp_path,
         f"""
@@ -452,6 +461,11 @@ def test_a_failed_setup_is_told_by_its_error_line_not_its_last_line(tmp_path: Pa
         cwd = "be"
         cmd = "{PY} -c 'pass'"
         setup = "sh install.sh"
+
+        [services.npm]
+        cwd = "npm"
+        cmd = "{PY} -c 'pass'"
+        setup = "sh install.sh"
         """,
     )
     result = run_devstack(tmp_path, "up")
@@ -461,3 +475,8 @@ def test_a_failed_setup_is_told_by_its_error_line_not_its_last_line(tmp_path: Pa
     assert "be: blocked: setup failed (exit 1): ERROR: No matching distribution found" in out
     assert "(exit 1): supports lockfileVersion" not in out
     assert "(exit 1): [notice]" not in out
+    reason = "npm: blocked: setup failed (exit 1): npm error EUSAGE: The `npm ci` command"
+    assert reason in out, out
+    # Still the last 20 lines under the failure, not all that were read for the cause.
+    assert re.search(r"^npm\s+\*\s+npm error   --option12$", out, re.M), out
+    assert not re.search(r"^npm\s+\*\s+npm error   --option11$", out, re.M), out

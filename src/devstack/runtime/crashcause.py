@@ -4,7 +4,8 @@ Pure: no I/O. Used for the ``[crashed]`` line, ``ps``'s reason and what every
 dependent is told (``frontend: not started: backend crashed: ImportError: ...``).
 In order: a traceback's exception line, a known server message, a shell's "command
 not found" (``runtime/notfound.py``), redis' config error banner, the last line that
-says the program gave up (``FATAL: lock file "postmaster.pid" already exists``).
+says the program gave up (``FATAL: lock file "postmaster.pid" already exists``), npm's
+own error code and message.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ _KEY_LINE = re.compile(
 # redis-server's config error: a banner without a colon, the directive and the reason
 # on the lines after it.
 _REDIS_CONFIG = re.compile(r"^\*\*\* FATAL CONFIG FILE ERROR \(Redis [^)]*\) \*\*\*$")
+# npm's own error (npm 7+: `npm error code EUSAGE`, npm 6: `npm ERR! code ...`), then
+# its message on the lines after; a numeric code is a script's exit, not npm's error.
+_NPM_CODE = re.compile(r"^npm (?:error|ERR!) code (E[A-Z0-9_]+)$")
+_NPM_LINE = re.compile(r"^npm (?:error|ERR!)\s*(.*)$")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"address already in use|EADDRINUSE", re.I), "port already in use"),
     (re.compile(r"Failed to find attribute '([^']+)' in '([^']+)'"), "gunicorn: no {0} in {1}"),
@@ -62,7 +67,7 @@ def crash_cause(lines: Sequence[str], exit_text: str) -> str | None:
     not_found = parse_not_found(lines)
     if not_found is not None:
         return not_found.describe()
-    key = _redis_config_error(lines) or _key_line(lines)
+    key = _redis_config_error(lines) or _key_line(lines) or _npm_error(lines)
     if key is not None:
         return key
     if exit_text in ("exit 127",):
@@ -88,6 +93,22 @@ def _redis_config_error(lines: Sequence[str]) -> str | None:
         directive = [line[4:] for line in after if line.startswith(">>> ")][:1]
         reason = [line for line in after if not line.startswith((">>> ", "Reading "))][:1]
         return ": ".join(["FATAL CONFIG FILE ERROR", *directive, *reason])
+    return None
+
+
+def _npm_error(lines: Sequence[str]) -> str | None:
+    """``npm error CODE: first line of its message`` from npm's last error code line."""
+    for index in range(len(lines) - 1, -1, -1):
+        code = _NPM_CODE.match(lines[index].strip())
+        if not code:
+            continue
+        for line in lines[index + 1 :]:
+            text = _NPM_LINE.match(line.strip())
+            if text is None:
+                break
+            if text[1]:
+                return f"npm error {code[1]}: {text[1]}"
+        return f"npm error {code[1]}"
     return None
 
 
