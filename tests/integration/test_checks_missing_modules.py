@@ -190,3 +190,19 @@ def test_a_server_in_the_venv_of_a_subfolder_is_named_not_installed_again(
     (tmp_path / "stack.toml").write_text(toml + 'venv = "backend/.venv"\n')
     ran = run_devstack(tmp_path, "check", timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_flask_gets_its_path_form_beside_the_cwd_fix(tmp_path: Path, backend: Path) -> None:
+    """Seen in a field trial (the Next.js + Flask starter, `flask --app index run` from the
+    repository's root, api/index.py): only `set cwd = "api"` was said, which also moves
+    the setup step; flask's own path form keeps the cwd, and works."""
+    (backend / "api").mkdir()
+    (backend / "api" / "index.py").write_text(FLASK_APP.format(imports="from models import db"))
+    (backend / "api" / "models.py").write_text("db = object()\n")
+    toml = gunicorn().replace("gunicorn api:app", "flask --app index run")
+    out, imp = check(tmp_path, toml)
+    assert imp["kind"] == "wrong-cwd", imp
+    assert "(or keep the cwd: flask --app api/index does the same)" in out, out
+    (tmp_path / "stack.toml").write_text(toml.replace("--app index", "--app api/index"))
+    ran = run_devstack(tmp_path, "check", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
