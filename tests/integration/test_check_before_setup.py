@@ -94,3 +94,23 @@ def test_check_after_setup_ran_checks_again_and_a_changed_input_is_named(
         "not checked: the setup step must run again (requirements.txt changed)"
         " (devstack setup fastapi, or devstack up runs it)"
     ) in ran.stdout
+
+
+def test_a_note_for_a_sibling_stays_its_own_and_keeps_the_facts(clone: Path) -> None:
+    """Seen in a field trial: `check --json` gave the sibling's note `"service":
+    "fastapi"` (the setup's owner) under `worker`, and every note lost its kind, file
+    and line (a typo beside the importing file was `"kind": null`)."""
+    import json
+
+    (clone / "api" / "helpers.py").write_text("def greet():\n    return 'hi'\n")
+    (clone / "api" / "index.py").write_text("from helper import greet\n" + APP)
+    ran = run_devstack(clone, "check", "--json", timeout=60)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    services = json.loads(ran.stdout)["services"]
+    for name, results in services.items():
+        assert {r["service"] for r in results} == {name}, results
+    worker = next(r for r in services["worker"] if r["check"] == "executable")
+    assert worker["status"] == "warn"
+    imp = next(r for r in services["fastapi"] if r["check"] == "import")
+    assert imp["status"] == "warn"
+    assert (imp["kind"], imp["file"], imp["line"]) == ("typo", "api/index.py", 1), imp

@@ -63,6 +63,18 @@ def results(root: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, obj
     return text, exe
 
 
+def set_up_then_lose_python(
+    root: Path,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
+    """Run the setup step, remove the Python the venv's links point to, then check."""
+    assert run_devstack(root, "setup", timeout=120).returncode == 0
+    for name in ("python", "python3"):
+        link = root / "backend" / ".venv" / "bin" / name
+        link.unlink()
+        link.symlink_to(root / "gone" / "python3.11")
+    return results(root)
+
+
 def test_a_venv_whose_python_was_removed_fails_with_the_command_that_remakes_it(
     tmp_path: Path,
 ) -> None:
@@ -98,14 +110,9 @@ def test_python_of_a_broken_venv_with_a_setup_step_gets_the_setup_again(tmp_path
     (backend / "app.py").write_text("print('hi')\n")
     setup = f"{sys.executable} -m venv --without-pip .venv"
     stack(tmp_path, "python app.py", f'setup = "{setup}"\n')
-    assert run_devstack(tmp_path, "setup", timeout=120).returncode == 0
-    for name in ("python", "python3"):  # the Python they link to is removed
-        link = backend / ".venv" / "bin" / name
-        link.unlink()
-        link.symlink_to(tmp_path / "gone" / "python3.11")
-    ran, exe = results(tmp_path)
+    ran, exe = set_up_then_lose_python(tmp_path)
     assert ran.returncode == 1, ran.stdout + ran.stderr
-    fix = "rm -rf .venv && devstack setup backend --force"
+    fix = "rm -rf backend/.venv && devstack setup backend --force"
     assert "the virtualenv .venv is broken: its Python is gone" in ran.stdout, ran.stdout
     assert (exe["kind"], exe["fix"]) == ("broken-venv", fix)
     shutil.rmtree(backend / ".venv")
@@ -113,6 +120,39 @@ def test_python_of_a_broken_venv_with_a_setup_step_gets_the_setup_again(tmp_path
     ran = run_devstack(tmp_path, "check", timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "python found (.venv/bin/python)" in ran.stdout, ran.stdout
+
+
+def test_a_setup_that_only_installs_into_the_venv_gets_the_venv_made_first(
+    tmp_path: Path,
+) -> None:
+    """`devstack init` writes `setup = ".venv/bin/pip install -r requirements.txt"`; the fix
+    `rm -rf .venv && devstack setup backend --force` then failed (`.venv/bin/pip: not
+    found`, seen in a field trial). The venv is made first; the fix named is run and the
+    check then passes."""
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    (backend / "app.py").write_text("print('hi')\n")
+    (backend / "requirements.txt").write_text("# nothing to install\n")
+    subprocess.run([sys.executable, "-m", "venv", str(backend / ".venv")], check=True, timeout=120)
+    setup = ".venv/bin/pip install -q --no-index -r requirements.txt"
+    stack(tmp_path, "python app.py", f'setup = "{setup}"\n')
+    ran, exe = set_up_then_lose_python(tmp_path)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    # One line, run beside stack.toml as every devstack command is: the venv's path too.
+    fix = "python3 -m venv --clear backend/.venv && devstack setup backend --force"
+    assert (exe["kind"], exe["fix"]) == ("broken-venv", fix)
+    made = subprocess.run(
+        fix,
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    ran = run_devstack(tmp_path, "check", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
 def test_a_moved_venv_whose_scripts_name_the_old_path(tmp_path: Path) -> None:

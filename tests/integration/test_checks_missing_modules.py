@@ -166,3 +166,43 @@ def test_a_missing_server_declared_in_the_stack_folders_requirements(tmp_path: P
     )
     assert exe["summary"] == "gunicorn: not found (looked in .venv/bin, PATH)"
     assert exe["fix"] == ".venv/bin/pip install -r ../requirements.txt"
+
+
+def test_a_server_in_the_venv_of_a_subfolder_is_named_not_installed_again(
+    tmp_path: Path, backend: Path
+) -> None:
+    """Seen in a field trial (FastAPI + Vite, as its README runs it: from the repository's
+    root, with backend/.venv): `cwd = "."` said `uvicorn: not found`, fix `python -m venv
+    .venv && .venv/bin/pip install uvicorn (in the root)`: a second venv. The venv that
+    has it is named, and the venv key that uses it."""
+    (backend / "api.py").write_text(FLASK_APP.format(imports=""))
+    toml = gunicorn(".").replace("gunicorn api:app", "gunicorn backend.api:app")
+    (tmp_path / "stack.toml").write_text(toml)
+    text = run_devstack(tmp_path, "check", timeout=120)
+    assert text.returncode == 1, text.stdout + text.stderr
+    data = json.loads(run_devstack(tmp_path, "check", "--json", timeout=120).stdout)
+    exe = next(r for r in data["services"]["backend"] if r["check"] == "executable")
+    assert exe["status"] == "fail"
+    assert "backend/.venv/bin/gunicorn exists" in text.stdout, text.stdout
+    assert exe["fix"] == 'set venv = "backend/.venv" in [services.backend]', exe
+    assert "python -m venv .venv" not in text.stdout, text.stdout
+    # The fix, applied, passes the check.
+    (tmp_path / "stack.toml").write_text(toml + 'venv = "backend/.venv"\n')
+    ran = run_devstack(tmp_path, "check", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_flask_gets_its_path_form_beside_the_cwd_fix(tmp_path: Path, backend: Path) -> None:
+    """Seen in a field trial (the Next.js + Flask starter, `flask --app index run` from the
+    repository's root, api/index.py): only `set cwd = "api"` was said, which also moves
+    the setup step; flask's own path form keeps the cwd, and works."""
+    (backend / "api").mkdir()
+    (backend / "api" / "index.py").write_text(FLASK_APP.format(imports="from models import db"))
+    (backend / "api" / "models.py").write_text("db = object()\n")
+    toml = gunicorn().replace("gunicorn api:app", "flask --app index run")
+    out, imp = check(tmp_path, toml)
+    assert imp["kind"] == "wrong-cwd", imp
+    assert "(or keep the cwd: flask --app api/index does the same)" in out, out
+    (tmp_path / "stack.toml").write_text(toml.replace("--app index", "--app api/index"))
+    ran = run_devstack(tmp_path, "check", timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr

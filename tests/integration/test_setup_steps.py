@@ -417,3 +417,66 @@ def test_two_stack_files_in_one_directory_keep_their_own_setup_fingerprints(
             assert result.returncode == 0, result.stdout + result.stderr
     assert (runs("a"), runs("b")) == (1, 1)
     assert "[setup] skipped (inputs unchanged)" in result.stdout
+
+
+def test_a_failed_setup_is_told_by_its_error_line_not_its_last_line(tmp_path: Path) -> None:
+    """Seen in a field trial: pnpm wraps its error over lines, pip ends with its notices;
+    the reason was the last line (`supports lockfileVersion 9.x (1:18)`, `To update, run:
+    pip install --upgrade pip`). It is the error line, as for a crash."""
+    (tmp_path / "fe").mkdir()
+    (tmp_path / "be").mkdir()
+    (tmp_path / "fe" / "install.sh").write_text(
+        "echo 'Error: ERR_PNPM_BROKEN_LOCKFILE'\n"
+        "echo '  × installing dependencies'\n"
+        "echo '  ╰─▶ The lockfile at \"pnpm-lock.yaml\" is broken: The'\n"
+        "echo '      lockfileVersion of 5.4 is incompatible with this version of pnpm, which'\n"
+        "echo '      supports lockfileVersion 9.x (1:18)'\n"
+        "exit 1\n"
+    )
+    (tmp_path / "be" / "install.sh").write_text(
+        "echo 'ERROR: No matching distribution found for flask==99' >&2\n"
+        "echo ''\n"
+        "echo '[notice] A new release of pip is available: 24.0 -> 25.3'\n"
+        "echo '[notice] To update, run: pip install --upgrade pip'\n"
+        "exit 1\n"
+    )
+    # npm 11's `npm ci` without a lockfile: its code, then 30 lines of usage.
+    (tmp_path / "npm").mkdir()
+    (tmp_path / "npm" / "install.sh").write_text(
+        "echo 'npm error code EUSAGE'\necho 'npm error'\n"
+        "echo 'npm error The `npm ci` command can only install with an existing lockfile'\n"
+        'for i in $(seq 1 30); do echo "npm error   --option$i"; done\n'
+        "echo 'npm error A complete log of this run can be found in: /tmp/x-debug-0.log'\n"
+        "exit 1\n"
+    )
+    write_stack(
+        tmp_path,
+        f"""
+        [services.fe]
+        cwd = "fe"
+        cmd = "{PY} -c 'pass'"
+        setup = "sh install.sh"
+
+        [services.be]
+        cwd = "be"
+        cmd = "{PY} -c 'pass'"
+        setup = "sh install.sh"
+
+        [services.npm]
+        cwd = "npm"
+        cmd = "{PY} -c 'pass'"
+        setup = "sh install.sh"
+        """,
+    )
+    result = run_devstack(tmp_path, "up")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "fe: blocked: setup failed (exit 1): Error: ERR_PNPM_BROKEN_LOCKFILE" in out
+    assert "be: blocked: setup failed (exit 1): ERROR: No matching distribution found" in out
+    assert "(exit 1): supports lockfileVersion" not in out
+    assert "(exit 1): [notice]" not in out
+    reason = "npm: blocked: setup failed (exit 1): npm error EUSAGE: The `npm ci` command"
+    assert reason in out, out
+    # Still the last 20 lines under the failure, not all that were read for the cause.
+    assert re.search(r"^npm\s+\*\s+npm error   --option12$", out, re.M), out
+    assert not re.search(r"^npm\s+\*\s+npm error   --option11$", out, re.M), out

@@ -158,7 +158,9 @@ def test_failed_dependency_leaves_dependents_not_started_with_the_reason(tmp_pat
 
 
 def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path: Path) -> None:
-    port, other = free_port(), free_port()
+    """And says what was probed once (seen in a field trial: `not healthy within 60s: GET
+    http://127.0.0.1:3005/: GET http://127.0.0.1:3005/: connection refused`)."""
+    port, other, web = free_port(), free_port(), free_port()
     write_stack(
         tmp_path,
         f"""
@@ -166,6 +168,10 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
         cmd = "sleep 30"
         port = {port}
         health.start_period = "500ms"
+        [services.web]
+        cmd = "sleep 30"
+        port = {web}
+        health = {{ http = "/", start_period = "500ms" }}
         [services.after]
         cmd = "{listener(other)}"
         depends_on = {{ slow = "healthy" }}
@@ -176,6 +182,8 @@ def test_never_healthy_within_start_period_fails_and_blocks_dependents(tmp_path:
     out = stack.output()
     assert re.search(rf"\[failed\] not healthy within 0.5s: tcp 127.0.0.1:{port}", out)
     assert "connection refused" in out
+    url = f"http://127.0.0.1:{web}/"
+    assert f"[failed] not healthy within 0.5s: GET {url}: connection refused" in out, out
     assert re.search(r"after\s+\* \[not started\] depends on slow \(healthy\), which failed", out)
     assert all(not is_alive(p) for p in pids_in(out))
 
@@ -534,6 +542,24 @@ def test_a_procfile_alone_runs_each_line_as_a_service_with_honcho_ports(tmp_path
         stack.signal(signal.SIGINT)
         assert stack.wait() == 130
     assert "need a stack.toml" in stack.output()
+
+
+def test_a_procfile_line_runs_with_the_venv_beside_it_as_its_check_finds_it(
+    tmp_path: Path,
+) -> None:
+    """Seen in a field trial (Flask + Celery, a Procfile alone): `devstack check` found
+    gunicorn and celery in .venv/bin, and `up` ran them without it: exit 127, `command
+    not found`. The venv is activated for a Procfile's lines as for stack.toml's."""
+    venv = tmp_path / ".venv"
+    made = [sys.executable, "-m", "venv", "--without-pip", str(venv)]
+    subprocess.run(made, check=True, timeout=60)
+    tool = venv / "bin" / "fieldtool"
+    tool.write_text("#!/bin/sh\necho fieldtool ran from $VIRTUAL_ENV\n")
+    tool.chmod(0o755)
+    (tmp_path / "Procfile").write_text("once: fieldtool\n")
+    with RunningStack(tmp_path) as stack:
+        assert stack.wait() == 0, stack.output()
+    assert f"fieldtool ran from {venv}" in stack.output()
 
 
 def test_first_up_validates_in_its_early_child_and_the_second_reads_the_cache(

@@ -282,15 +282,42 @@ def _check_program(
         return CheckResult(
             spec.name, check, "ok", f"{name} found ({shown(found.path, spec.cwd)})"
         ), found
+    summary = f"{name}: not found (looked in {', '.join(found.looked)})"
+    below = _venv_below(spec, name) if os.sep not in name else None
+    if below is not None:
+        # Installed, in a folder's venv the service does not use (run from the project's
+        # root, the venv in backend/): installing it again would make a second venv.
+        where = os.path.relpath(below, spec.cwd)
+        there = f"{shown(below / BIN_DIR / name, spec.cwd)} exists"
+        return CheckResult(
+            spec.name,
+            check,
+            "fail",
+            summary,
+            details=(f"{there}, in a virtualenv the service does not use (none in its cwd)",),
+            fix=f'set venv = "{where}" in [services.{spec.name}]',
+            kind="wrong-cwd",
+        ), found
     fix = install_hint(spec, name, stack)
     return CheckResult(
-        spec.name,
-        check,
-        "fail",
-        f"{name}: not found (looked in {', '.join(found.looked)})",
-        details=(f"to install it: {fix}",),
-        fix=fix,
+        spec.name, check, "fail", summary, details=(f"to install it: {fix}",), fix=fix
     ), found
+
+
+def _venv_below(spec: ServiceSpec, name: str) -> Path | None:
+    """A virtualenv in a subfolder of the service's cwd (``backend/.venv``) that has the
+    program ``name``, when the service has no venv of its own."""
+    if find_venv(spec) is not None:
+        return None
+    try:
+        folders = sorted(e.path for e in os.scandir(spec.cwd) if e.is_dir() and e.name[0] != ".")
+    except OSError:
+        return None
+    for folder in folders:
+        venv = venv_in(Path(folder))
+        if venv is not None and os.access(venv / BIN_DIR / name, os.X_OK):
+            return venv
+    return None
 
 
 def install_hint(spec: ServiceSpec, name: str, stack: StackSpec | None = None) -> str:

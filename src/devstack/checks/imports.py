@@ -311,6 +311,12 @@ class _Report:
             if self.server is not None and self.server.server in _CHDIR:
                 flag = f"{_CHDIR[self.server.server]} {sub}"
                 details.append(f"(or keep the cwd: {self.server.server} {flag} does the same)")
+            elif self.server is not None and self.server.server == "flask":
+                # flask's path form puts the file's folder first on sys.path, as cwd would.
+                path = os.path.join(sub, *self.target.module.split("."))
+                _, colon, attr = (self.server.target or "").partition(":")
+                app = f"{path}{colon}{attr}"
+                details.append(f"(or keep the cwd: flask --app {app} does the same)")
             return CheckResult(
                 self.spec.name, "import", "fail", summary, tuple(details), fix, kind="wrong-cwd"
             )

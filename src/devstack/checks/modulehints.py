@@ -193,6 +193,9 @@ def cwd_fix(spec: ServiceSpec, stack: StackSpec | None, directory: Path) -> str:
     base = stack.root if stack is not None else spec.cwd.parent
     fix = f'cwd = "{os.path.relpath(directory, base)}"'
     venv = venv_of(spec)
-    if venv is not None and find_venv(directory) != venv:
+    # A venv written in stack.toml (not the one found in cwd) is relative to cwd: with
+    # another cwd it must be written again, even as the .venv found there.
+    written = venv is not None and venv.parent != spec.cwd
+    if venv is not None and (written or find_venv(directory) != venv):
         fix += f' and venv = "{os.path.relpath(venv, directory)}"'
     return f"set {fix} in [services.{spec.name}]"

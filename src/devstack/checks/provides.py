@@ -22,6 +22,12 @@ _INSTALLS = re.compile(
     r"|\bpdm\s+(install|sync)\b|-m\s+venv\b|\bvirtualenv\b|\bhatch\b|\brye\s+sync\b"
 )
 
+# A setup line that makes the venv itself (after `rm -rf .venv` it is there again).
+_MAKES_VENV = re.compile(
+    r"-m\s+venv\b|\bvirtualenv\b|\buv\s+(sync|venv)\b|\bpoetry\s+install\b"
+    r"|\bpipenv\s+(install|sync)\b|\bpdm\s+(install|sync)\b|\bhatch\b|\brye\s+sync\b"
+)
+
 
 def listed_in(cwd: Path, distribution: str, root: Path | None = None) -> Path | None:
     """The file to install from (requirements*.txt, pyproject.toml, Pipfile...) that
@@ -39,6 +45,12 @@ class Setup:
     service: str
     line: str
     ran: bool
+
+    @property
+    def makes_venv(self) -> bool:
+        """Whether it makes the venv it installs into (``-m venv``, ``uv sync``...), not
+        only installs into one that must exist (``.venv/bin/pip install``)."""
+        return _MAKES_VENV.search(self.line) is not None
 
     def fix(self, what: str) -> str:
         """The command that runs it, and why it would bring ``what``."""

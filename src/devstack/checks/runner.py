@@ -122,12 +122,14 @@ def _before_setup(result: CheckResult, svc: str, why: str) -> CheckResult:
     if result.check == "executable" and "devstack setup" not in (result.fix or ""):
         return result
     state = "has not run yet" if why == "first run" else f"must run again ({why})"
-    return CheckResult(
-        svc,
-        result.check,
-        "warn",
-        f"not checked: the setup step {state} (devstack setup {svc}, or devstack up runs it)",
-        (f"without it: {result.summary}", *result.details),
+    note = f"not checked: the setup step {state} (devstack setup {svc}, or devstack up runs it)"
+    # Still the checked service's result (``svc`` may be a sibling's setup), with the
+    # facts for check --json.
+    return dataclasses.replace(
+        result,
+        status="warn",
+        summary=note,
+        details=(f"without it: {result.summary}", *result.details),
         fix=f"devstack setup {svc}",
     )
 

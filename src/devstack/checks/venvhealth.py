@@ -127,18 +127,24 @@ def _made_with(venv: Path) -> str | None:
 
 
 def _recreate(spec: ServiceSpec, stack: StackSpec | None, venv: Path) -> str:
-    """Remove and make the venv again: through the setup step that makes it, else venv
-    and the install its declared dependencies need."""
+    """Remove and make the venv again: through the setup step (after venv, when the
+    setup only installs into it), else venv and the install its declared dependencies
+    need."""
     from devstack.checks.declared import install_command, manifests
     from devstack.checks.provides import setup_for
 
     where = shown(venv, spec.cwd)
     setup = setup_for(spec, stack)
+    make = f"python3 -m venv --clear {where}"
     if setup is not None:
-        return f"rm -rf {where} && devstack setup {setup.service} --force"
+        # One line run where devstack runs (beside stack.toml), so the venv's path is
+        # from there. A setup that only installs into the venv (`.venv/bin/pip install
+        # ...`, as `devstack init` writes) fails once it is removed: make it first.
+        there = shown(venv, stack.root) if stack is not None else where
+        first_step = f"rm -rf {there}" if setup.makes_venv else f"python3 -m venv --clear {there}"
+        return f"{first_step} && devstack setup {setup.service} --force"
     found = manifests(spec.cwd, stack.root if stack else None)
     python = shown(venv / BIN_DIR / "python", spec.cwd)
-    make = f"python3 -m venv --clear {where}"
     first = next(iter(found.declarations.values()), None)
     if first is None:
         return make

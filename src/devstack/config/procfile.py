@@ -1,7 +1,8 @@
 """A Procfile as a stack: one service per ``name: command`` line, as honcho runs it.
 
 Each process type gets ``shell = true`` (Procfiles rely on shell expansion), the
-Procfile's directory as cwd, the variables of a ``.env`` beside it, no probe and
+Procfile's directory as cwd, the variables of a ``.env`` beside it, the ``.venv`` (or
+``venv``) beside it activated as for stack.toml's services, no probe and
 ``restart = on-failure``. Ports are numbered like foreman and honcho: PORT from
 ``.env`` (else devstack's environment, else 5000) for the first type, +100 for each
 next one; the service's ``port`` is set to it, without an implied probe (a worker
@@ -21,6 +22,7 @@ from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
+from devstack.project.venv import activate, find_venv
 from devstack.spec import RestartSpec, ServiceSpec, StackSpec
 from devstack.stackfile import MAX_STACK_FILE
 
@@ -93,12 +95,16 @@ def load_procfile(path: Path, environ: Mapping[str, str] | None = None) -> Stack
     entries = read_procfile(path)
 
     dotenv, env_files, port = procfile_env(root, base, path)
+    # As for stack.toml (and as the checks find it): a venv beside it is activated.
+    venv = find_venv(root)
 
     services: dict[str, ServiceSpec] = {}
     for index, (name, (command, _line)) in enumerate(entries.items()):
         own_port = port + PORT_STEP * index
         valid_port = own_port if 1 <= own_port <= 65535 else None
         env = merge_env(base, [dotenv], valid_port)
+        if venv is not None:
+            activate(env, venv)
         services[name] = ServiceSpec(
             name=name,
             cmd=command,
@@ -110,6 +116,7 @@ def load_procfile(path: Path, environ: Mapping[str, str] | None = None) -> Stack
             shell=True,
             restart=RestartSpec(),
             env_files=env_files,
+            venv=venv,
         )
     state = Path(resolve_state_dir(os.fspath(root), None, base))
     return StackSpec(

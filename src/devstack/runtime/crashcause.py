@@ -3,8 +3,9 @@
 Pure: no I/O. Used for the ``[crashed]`` line, ``ps``'s reason and what every
 dependent is told (``frontend: not started: backend crashed: ImportError: ...``).
 In order: a traceback's exception line, a known server message, a shell's "command
-not found" (``runtime/notfound.py``), the last line that says the program gave up
-(``FATAL: lock file "postmaster.pid" already exists``).
+not found" (``runtime/notfound.py``), redis' config error banner, the last line that
+says the program gave up (``FATAL: lock file "postmaster.pid" already exists``), npm's
+own error code and message.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ _ANY_EXCEPTION = re.compile(
 _KEY_LINE = re.compile(
     r"(?:^|[\s\]])\[?(FATAL|PANIC|CRITICAL|ERROR|Error|error|fatal|panic)(?:\]\s*|:\s+)(\S.*)$"
 )
+# redis-server's config error: a banner without a colon, the directive and the reason
+# on the lines after it.
+_REDIS_CONFIG = re.compile(r"^\*\*\* FATAL CONFIG FILE ERROR \(Redis [^)]*\) \*\*\*$")
+# npm's own error (npm 7+: `npm error code EUSAGE`, npm 6: `npm ERR! code ...`), then
+# its message on the lines after; a numeric code is a script's exit, not npm's error.
+_NPM_CODE = re.compile(r"^npm (?:error|ERR!) code (E[A-Z0-9_]+)$")
+_NPM_LINE = re.compile(r"^npm (?:error|ERR!)\s*(.*)$")
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"address already in use|EADDRINUSE", re.I), "port already in use"),
     (re.compile(r"Failed to find attribute '([^']+)' in '([^']+)'"), "gunicorn: no {0} in {1}"),
@@ -59,7 +67,7 @@ def crash_cause(lines: Sequence[str], exit_text: str) -> str | None:
     not_found = parse_not_found(lines)
     if not_found is not None:
         return not_found.describe()
-    key = _key_line(lines)
+    key = _redis_config_error(lines) or _key_line(lines) or _npm_error(lines)
     if key is not None:
         return key
     if exit_text in ("exit 127",):
@@ -73,6 +81,34 @@ def _key_line(lines: Sequence[str]) -> str | None:
         found = _KEY_LINE.search(line.rstrip())
         if found:
             return " ".join(f"{found.group(1)}: {found.group(2)}".split())
+    return None
+
+
+def _redis_config_error(lines: Sequence[str]) -> str | None:
+    """``FATAL CONFIG FILE ERROR: 'DIRECTIVE': REASON`` from redis' last such banner."""
+    for index in range(len(lines) - 1, -1, -1):
+        if not _REDIS_CONFIG.match(lines[index].strip()):
+            continue
+        after = [line.strip() for line in lines[index + 1 : index + 4] if line.strip()]
+        directive = [line[4:] for line in after if line.startswith(">>> ")][:1]
+        reason = [line for line in after if not line.startswith((">>> ", "Reading "))][:1]
+        return ": ".join(["FATAL CONFIG FILE ERROR", *directive, *reason])
+    return None
+
+
+def _npm_error(lines: Sequence[str]) -> str | None:
+    """``npm error CODE: first line of its message`` from npm's last error code line."""
+    for index in range(len(lines) - 1, -1, -1):
+        code = _NPM_CODE.match(lines[index].strip())
+        if not code:
+            continue
+        for line in lines[index + 1 :]:
+            text = _NPM_LINE.match(line.strip())
+            if text is None:
+                break
+            if text[1]:
+                return f"npm error {code[1]}: {text[1]}"
+        return f"npm error {code[1]}"
     return None
 
 

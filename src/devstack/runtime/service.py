@@ -571,10 +571,12 @@ class Service:
                 )
                 return None
             if now >= deadline:
-                self._fail(
-                    f"not healthy within {health.start_period:g}s: "
-                    f"{probe.describe()}: {result.detail}"
-                )
+                # A probe's detail starts with what it probed; another reason (a foreign
+                # listener, a port that never accepted) does not, and is told it first.
+                seen = result.detail
+                if not seen.startswith(probe.describe()):
+                    seen = f"{probe.describe()}: {seen}"
+                self._fail(f"not healthy within {health.start_period:g}s: {seen}")
                 return None
             if accepted is None or accepted.ok:
                 failing_since = now if failing_since is None else failing_since

@@ -28,9 +28,11 @@ from devstack.logs.hub import LogHub, pump
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.procs.setuprecord import fingerprint, read_record, top_dirs, why_run, write_record
 from devstack.project.venv import with_found_venv
+from devstack.runtime.crashcause import crash_cause
 from devstack.spec import ServiceSpec
 
 TAIL_LINES = 20  # lines of a failed setup's output shown with the failure
+CAUSE_LINES = 200  # lines of it read for its error line
 
 
 class Hooks(Protocol):
@@ -90,7 +92,8 @@ class SetupRunner:
             return SetupOutcome(False, spec, reason=f"setup failed: {problem.splitlines()[0]}")
         hub.event(name, f"[setup] running ({why}): {spec.setup}", "info")
         started = time.monotonic()
-        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        # More lines than are shown: npm's error code comes before its usage text.
+        tail: deque[str] = deque(maxlen=CAUSE_LINES)
         try:
             status, timed_out = await self._spawn_and_wait(spec, tail)
         except SpawnError as exc:
@@ -109,9 +112,12 @@ class SetupRunner:
                 what = status.describe()
                 text = f"[setup failed] {what} after {took:.1f}s: {spec.setup}"
             if tail:
-                text += "\nlast lines of its output:\n" + "\n".join(f"  {t}" for t in tail)
+                shown = list(tail)[-TAIL_LINES:]
+                text += "\nlast lines of its output:\n" + "\n".join(f"  {t}" for t in shown)
             hub.event(name, text, "error")
-            last = f": {tail[-1].strip()}" if tail else ""
+            # Its error line, as for a crash: pnpm wraps its message, pip ends with notices.
+            key = crash_cause(list(tail), what) or (tail[-1].strip() if tail else "")
+            last = f": {key}" if key else ""
             return SetupOutcome(False, spec, ran=True, reason=f"setup failed ({what}){last}")
         # What it made now, and what an earlier run made that it re-made (a deleted venv).
         made = top_dirs(spec.cwd) - before

@@ -49,3 +49,21 @@ def test_subfolders_holding_the_module_shallowest_first_without_venvs_or_vendore
     touch(tmp_path / "node_modules" / "x" / "api.py")
     touch(tmp_path / "a" / "b" / "c" / "d" / "api.py")  # deeper than looked
     assert module_dirs(tmp_path, "api") == [tmp_path / "server", tmp_path / "deploy" / "app"]
+
+
+def test_a_cwd_fix_rewrites_a_venv_written_relative_to_the_old_cwd(tmp_path: Path) -> None:
+    """Seen in a field trial (FastAPI + Vite): `cwd = "."` and `venv = "backend/.venv"`,
+    main.py in backend/. The fix said only `set cwd = "backend"`; applied, the venv
+    (relative to cwd) became backend/backend/.venv and the executable check failed."""
+    from devstack.checks.modulehints import cwd_fix
+    from devstack.spec import ServiceSpec, StackSpec
+
+    touch(tmp_path / "backend" / "main.py", "app = object()\n")
+    touch(tmp_path / "backend" / ".venv" / "pyvenv.cfg", "home = /usr/bin\n")
+    api = ServiceSpec(
+        name="backend", cmd="uvicorn main:app", argv=("uvicorn", "main:app"), cwd=tmp_path,
+        env={}, venv=tmp_path / "backend" / ".venv",
+    )  # fmt: skip
+    stack = StackSpec("s", tmp_path, None, {"backend": api})
+    fix = cwd_fix(api, stack, tmp_path / "backend")
+    assert fix == 'set cwd = "backend" and venv = ".venv" in [services.backend]'

@@ -101,3 +101,56 @@ def test_any_exception_line_that_ends_a_traceback() -> None:
     assert crash_cause(lines, "exit 1") == (
         "psycopg2.OperationalError: connection to server failed (db.py:3)"
     )
+
+
+def test_redis_config_error_names_the_directive_and_the_reason() -> None:
+    """redis-server 7.0.15's own lines for a bad argument (seen in a field trial): the
+    banner says FATAL without a colon, and the cause is on the lines after it. Before,
+    nothing was found, and dependents were told only `which failed: exit 1`."""
+    lines = [
+        "",
+        "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***",
+        "Reading the configuration file, at line 5",
+        ">>> 'maxmemory-policy \"allkeys-lruu\"'",
+        "argument(s) must be one of the following: volatile-lru, volatile-lfu, "
+        "volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+    ]
+    assert crash_cause(lines, "exit 1") == (
+        "FATAL CONFIG FILE ERROR: 'maxmemory-policy \"allkeys-lruu\"': argument(s) must be "
+        "one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, "
+        "allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+    )
+    unknown = [
+        "*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***",
+        "Reading the configuration file, at line 2",
+        ">>> 'bogus-directive \"x\"'",
+        "Bad directive or wrong number of arguments",
+    ]
+    assert crash_cause(unknown, "exit 1") == (
+        "FATAL CONFIG FILE ERROR: 'bogus-directive \"x\"': "
+        "Bad directive or wrong number of arguments"
+    )
+
+
+def test_npms_own_error_is_named_by_its_code_and_first_line() -> None:
+    """npm 11.19's `npm ci` without a lockfile (seen in a field trial): no line has a
+    keyword with a colon, and the last one is where its log went, which was the cause
+    a failed `npm ci` setup step was told by."""
+    lines = [
+        "npm error code EUSAGE",
+        "npm error",
+        "npm error The `npm ci` command can only install with an existing package-lock.json or",
+        "npm error npm-shrinkwrap.json with lockfileVersion >= 1. Run an install with npm@5 or",
+        "npm error later to generate a package-lock.json file, then try again.",
+        "npm error",
+        "npm error Clean install a project",
+        'npm error Run "npm help ci" for more info',
+        "npm error A complete log of this run can be found in: /root/.npm/_logs/x-debug-0.log",
+    ]
+    assert crash_cause(lines, "exit 1") == (
+        "npm error EUSAGE: The `npm ci` command can only install with an existing "
+        "package-lock.json or"
+    )
+    # A script's own failure (its exit code as npm's `code`) is not npm's error.
+    script = ["npm error code 1", "npm error path /app", "npm error command failed"]
+    assert crash_cause(script, "exit 1") is None
