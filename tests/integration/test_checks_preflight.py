@@ -163,8 +163,22 @@ def test_port_held_by_a_stale_child_of_this_stack(
         )
     )
     result = by_check(checks_of(stack, "backend"), "port")[0]
-    assert "run by a devstack that is still running" in result.details[-1]
-    assert result.fix == "devstack down (or devstack restart backend)"
+    # `devstack check` beside the running stack: backend holds its own port, nothing wrong.
+    assert result.status == "ok", result
+    assert f"is served by backend itself (pid {proc.pid})" in result.summary
+    # Another service of the running stack holds it: a clash, say how to stop it.
+    state.write_text(
+        json.dumps(
+            {
+                "supervisor": {"pid": me.pid, "create_time": me.create_time()},
+                "services": {"api": record},
+            }
+        )
+    )
+    result = by_check(checks_of(stack, "backend"), "port")[0]
+    assert result.status == "fail"
+    assert "it is service api of this stack" in result.details[-1]
+    assert result.fix == "devstack down (or devstack restart api)"
     # Same pid, another start time: a reused pid, never called ours (reliability case 8).
     record["create_time"] = record["create_time"] - 1000  # type: ignore[operator]
     state.write_text(json.dumps({"services": {"backend": record}}))

@@ -207,6 +207,18 @@ def test_up_detached_returns_0_with_a_summary_and_the_supervisor_keeps_running(
         assert ps_json(tmp_path)["web"]["state"] == "healthy"
 
 
+def test_check_beside_the_running_stack_passes_the_ports_its_services_hold(
+    tmp_path: Path,
+) -> None:
+    """Field trial: `devstack check` while the stack runs failed every service's port."""
+    api, web = two_services(tmp_path)
+    with detached(tmp_path):
+        ran = devstack(tmp_path, "check")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"port {api} on 127.0.0.1 is served by api itself" in ran.stdout
+    assert f"port {web} on 127.0.0.1 is served by web itself" in ran.stdout
+
+
 def test_up_detached_returns_1_and_names_the_failed_service(tmp_path: Path) -> None:
     ok, bad = free_port(), free_port()
     write_stack(

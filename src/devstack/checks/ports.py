@@ -113,7 +113,17 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
             f"cwd: {holder.cwd or '?'}",
         ]
     stale = stale_match(stack, holder.pid)
-    if stale is not None and supervisor_alive(stack.state_dir() / "state.json"):
+    running = stale is not None and supervisor_alive(stack.state_dir() / "state.json")
+    if running and stale is not None and stale.service == spec.name:
+        # `devstack check` beside a running stack: the service holds its own port.
+        return CheckResult(
+            spec.name,
+            "port",
+            "ok",
+            f"port {port} on {host} is served by {spec.name} itself (pid {holder.pid}), "
+            "run by this stack's devstack",
+        )
+    if running and stale is not None:
         details.append(
             f"it is service {stale.service} of this stack, run by a devstack that is still running"
         )
