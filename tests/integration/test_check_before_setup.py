@@ -114,3 +114,6 @@ def test_a_note_for_a_sibling_stays_its_own_and_keeps_the_facts(clone: Path) -> 
     imp = next(r for r in services["fastapi"] if r["check"] == "import")
     assert imp["status"] == "warn"
     assert (imp["kind"], imp["file"], imp["line"]) == ("typo", "api/index.py", 1), imp
+    # No install cures a typo: its own fix stays, the pending setup is a note under it.
+    assert imp["fix"] == "did you mean helpers (helpers.py beside index.py)?", imp
+    assert "the setup step has not run yet" in imp["details"][-1], imp

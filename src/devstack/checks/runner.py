@@ -112,6 +112,11 @@ async def check_service(
     return results
 
 
+# Import diagnoses about the user's own files and config (a module name's typo, the app
+# in a subfolder, an app factory, a variable the stack gives elsewhere or nowhere).
+_SETUP_CANNOT_CURE = frozenset({"typo", "wrong-cwd", "factory", "env-elsewhere", "env-missing"})
+
+
 def _before_setup(result: CheckResult, svc: str, why: str) -> CheckResult:
     """A failure the pending setup step may well cure, as a note: ``up`` runs the setup
     first and checks again, so nothing is missed. The import check ran in an interpreter
@@ -122,6 +127,17 @@ def _before_setup(result: CheckResult, svc: str, why: str) -> CheckResult:
     if result.check == "executable" and "devstack setup" not in (result.fix or ""):
         return result
     state = "has not run yet" if why == "first run" else f"must run again ({why})"
+    if result.kind in _SETUP_CANNOT_CURE:
+        # Found in the user's own files or config, which no install changes: its own fix
+        # stays; a warning, as the import ran in an interpreter the setup has not made.
+        return dataclasses.replace(
+            result,
+            status="warn",
+            details=(
+                *result.details,
+                f"(the setup step {state}: devstack setup {svc}, or devstack up runs it)",
+            ),
+        )
     note = f"not checked: the setup step {state} (devstack setup {svc}, or devstack up runs it)"
     # Still the checked service's result (``svc`` may be a sibling's setup), with the
     # facts for check --json.
