@@ -165,6 +165,10 @@ async def python_of(
     if program is not None and argv:
         real = known if known is not None else await behind(program, cwd=spec.cwd, env=env)
         if _PYTHON.match(os.path.basename(argv[0])):
+            if real == program and os.sep in argv[0]:
+                # As written: a venv's python is a symlink to its base interpreter, which
+                # run by its real path is outside the venv (without its packages).
+                return Path(os.path.abspath(spec.cwd / argv[0]))
             return program if isinstance(real, CannotTell) else real
         if isinstance(real, CannotTell):
             return real
