@@ -149,6 +149,28 @@ def test_celery_app_in_a_subfolder_is_a_wrong_cwd(tmp_path: Path, workers: Path)
     assert _celery_loads(workers, "celery --workdir server -A api.celery_app worker")
 
 
+def test_celery_app_after_the_subcommand_is_refused_by_celery_5(
+    tmp_path: Path, workers: Path
+) -> None:
+    # Celery 4's order; celery 5 exits 2: "Error: No such option '-A'".
+    result = check(tmp_path, "celery worker -A api.celery_app -l info")
+    assert result is not None and result.failed and result.kind == "usage", result
+    assert result.summary == "celery 5 takes -A before the subcommand; after it, celery exits 2"
+    assert result.fix == "celery -A api.celery_app worker -l info"
+    celery = str(Path(sys.prefix, "bin", "celery"))
+    ran = subprocess.run(
+        [celery, "worker", "-A", "api.celery_app", "--help"],
+        cwd=workers,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ran.returncode == 2 and "No such option '-A'" in ran.stderr
+    fixed = check(tmp_path, result.fix)
+    assert fixed is not None and fixed.status == "ok", fixed
+    assert _celery_loads(workers, result.fix)
+
+
 def test_celery_app_from_the_env(tmp_path: Path, workers: Path) -> None:
     result = check(tmp_path, "celery worker", env={"CELERY_APP": "ap.celery_app"})
     assert result is not None and result.failed

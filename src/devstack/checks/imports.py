@@ -243,6 +243,9 @@ class _Report:
 
     async def from_answer(self, answer: dict[str, Any], python: Path) -> CheckResult:
         stage = answer.get("stage")
+        major = str(answer.get("version") or "0").split(".")[0]
+        if self.server and self.server.app_first and major.isdigit() and int(major) >= 5:
+            return self.celery_app_after()
         if stage == "worker":
             return self.worker_failed(answer, python)
         if stage == "settings":
@@ -455,6 +458,14 @@ class _Report:
             details.append(f"try: {fix}")
             return self.result("fail", summary, details, fix)
         return await self.with_alternatives(summary, details)
+
+    def celery_app_after(self) -> CheckResult:
+        """celery SUBCOMMAND -A APP: celery 5 takes -A before the subcommand only."""
+        fix = self.server.app_first if self.server else None
+        summary = "celery 5 takes -A before the subcommand; after it, celery exits 2"
+        details = ["celery says: Error: No such option (-A belongs to celery, not the subcommand)"]
+        details.append(f"try: {fix}")
+        return self.result("fail", summary, details, fix, "usage")
 
     def celery_app(self, answer: dict[str, Any]) -> CheckResult:
         """celery -A NAME: the module imports; is what celery's find_app takes a Celery app?"""

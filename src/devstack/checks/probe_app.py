@@ -321,6 +321,7 @@ def _celery(name: str, module_name: str) -> dict[str, Any]:
         find_app = importlib.import_module("celery.app.utils").find_app
     except BaseException as exc:
         return {"ok": False, "stage": "import", "error": _error(exc, module_name)}
+    version = str(getattr(sys.modules["celery"], "__version__", ""))
     try:
         app = find_app(name)
     except BaseException as exc:
@@ -331,13 +332,21 @@ def _celery(name: str, module_name: str) -> dict[str, Any]:
             isinstance(exc, AttributeError) and _user_frame(exc) is None
         )
         if module is None or not not_found:
-            return {"ok": False, "stage": "import", "error": _error(exc, module_name)}
+            error = _error(exc, module_name)
+            return {"ok": False, "stage": "import", "error": error, "version": version}
         origin = getattr(module, "__file__", None)
-        return {"ok": False, "stage": "celery", "origin": origin, "message": str(exc)}
+        return {
+            "ok": False,
+            "stage": "celery",
+            "origin": origin,
+            "message": str(exc),
+            "version": version,
+        }
     origin = getattr(sys.modules.get(module_name), "__file__", None)
+    answer = {"stage": "celery", "origin": origin, "version": version}
     if isinstance(app, celery_class):
-        return {"ok": True, "stage": "celery", "origin": origin}
-    return {"ok": False, "stage": "celery", "origin": origin, "found": type(app).__name__}
+        return {"ok": True, **answer}
+    return {"ok": False, **answer, "found": type(app).__name__}
 
 
 def probe(request: dict[str, Any]) -> dict[str, Any]:

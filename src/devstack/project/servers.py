@@ -223,6 +223,8 @@ class ServerCommand:
     app_path: str | None = None
     settings: bool = False
     env_file: str | None = None  # flask -e FILE: read for FLASK_APP before .env and .flaskenv
+    # celery: -A given after the subcommand, which celery 5 refuses: the command with it first
+    app_first: str | None = None
 
     @property
     def app(self) -> str:
@@ -359,6 +361,7 @@ def parse_celery(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         i = start + 3
     else:
         return None
+    first = i
     options: dict[str, str] = {}
     index: int | None = None
     while i < len(argv) and argv[i].startswith("-"):
@@ -376,6 +379,12 @@ def parse_celery(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         return None  # no subcommand: celery prints its help
     env = env or {}
     target = options.get("-A") or env.get("APP") or env.get("CELERY_APP")
+    app_first = None
+    after = None if options.get("-A") else _app_after(argv, i + 1)
+    if after is not None:
+        target, words = after
+        fixed = [w for j, w in enumerate(argv) if j not in words]
+        app_first = shlex.join([*fixed[:first], "-A", target, *fixed[first:]])
     if not target:
         return None
     module, colon, attr = target.partition(":")
@@ -392,7 +401,20 @@ def parse_celery(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         paths=(),
         host=None,
         port=None,
+        app_first=app_first,
     )
+
+
+def _app_after(argv: Sequence[str], start: int) -> tuple[str, tuple[int, ...]] | None:
+    """``celery worker -A proj`` (celery 4's order): the app, and the indices of its words."""
+    for i in range(start, len(argv)):
+        if argv[i] in ("-A", "--app") and i + 1 < len(argv):
+            return argv[i + 1], (i, i + 1)
+        if argv[i].startswith("--app="):
+            return argv[i].partition("=")[2], (i,)
+        if argv[i].startswith("-A") and len(argv[i]) > 2:
+            return argv[i][2:], (i,)
+    return None
 
 
 def _special(

@@ -50,6 +50,22 @@ def test_celery_app_from_the_env_as_celery_reads_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("cmd", "fixed"),
+    [
+        ("celery worker -A proj -l info", "celery -A proj worker -l info"),
+        ("celery -q worker --app=proj", "celery -A proj -q worker"),
+        ("uv run python -m celery beat -Aproj", "uv run python -m celery -A proj beat"),
+    ],
+)
+def test_celery_app_after_the_subcommand(cmd: str, fixed: str) -> None:
+    # celery 5 takes -A before the subcommand only; the check names the command with it so.
+    parsed = parse_celery(shlex.split(cmd))
+    assert parsed is not None and parsed.target == "proj"
+    assert parsed.app_first == fixed
+    assert parse_celery(shlex.split(fixed)).app_first is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
     "cmd", ["celery --version", "celery -A proj", "gunicorn api:app", "python -m celeryx -A p w"]
 )
 def test_not_a_celery_app_command(cmd: str) -> None:
