@@ -171,6 +171,28 @@ def test_celery_app_after_the_subcommand_is_refused_by_celery_5(
     assert _celery_loads(workers, result.fix)
 
 
+def test_celery_under_uv_run_directory_in_that_folders_venv(
+    tmp_path: Path, workers: Path, servers_venv: Path
+) -> None:
+    # uv runs celery in sub/'s .venv; the check imports with that venv's python too (not
+    # the python3 on PATH, which has no celery).
+    sub = workers / "sub"
+    sub.mkdir()
+    (workers / "api").rename(sub / "api")
+    (workers / ".venv").rename(sub / ".venv")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").symlink_to(servers_venv / "bin" / "uv")
+    path = f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    cmd = "uv run --directory sub celery -A api.celery_app worker"
+    result = check(tmp_path, cmd, env={"PATH": path})
+    assert result is not None and result.status == "ok", result
+    argv = [str(bin_dir / "uv"), *cmd.split()[1:-1], "inspect", "--help"]
+    env = {**os.environ, "PATH": path, "UV_NO_PROGRESS": "1"}
+    ran = subprocess.run(argv, cwd=workers, env=env, capture_output=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+
+
 def test_celery_app_from_the_env(tmp_path: Path, workers: Path) -> None:
     result = check(tmp_path, "celery worker", env={"CELERY_APP": "ap.celery_app"})
     assert result is not None and result.failed
