@@ -303,3 +303,4 @@ def test_bare_flask_run_with_a_flask_app_that_does_not_import(tmp_path: Path, si
     result = check(tmp_path, "flask run --port 5000")
     assert result is not None and result.failed, result
     assert result.summary.startswith("module 'nope' not found"), result
+    assert "(FLASK_APP=nope is set in .flaskenv)" in result.details

@@ -64,21 +64,24 @@ class ImportTarget:
     settings: bool = False  # Django's settings module: imported, no attribute looked up
     instance_of: str | None = None  # the app must be an instance of this class (FastAPI)
     celery: str | None = None  # celery -A NAME: found by celery's own find_app, no web app
+    named_in: Path | None = None  # the dotenv file flask run reads FLASK_APP from
 
 
-def _server(spec: ServiceSpec) -> ServerCommand | None:
+def _server(spec: ServiceSpec) -> tuple[ServerCommand | None, Path | None]:
     """The server command, with the FLASK_APP that ``flask run`` reads from its dotenv
-    files when neither its ``--app`` nor the service's env names the app."""
+    files when neither its ``--app`` nor the service's env names the app (and that file)."""
     argv = command_argv(spec)
     server = parse_server(argv, spec.env) or parse_celery(argv, spec.env)
     if server is None or server.server != "flask" or server.target is not None:
-        return server
+        return server, None
     cwd = spec.cwd / server.chdir if server.chdir else spec.cwd
     found = _flask_app_in_dotenv(cwd, server.env_file)
-    return parse_server(argv, {**spec.env, "FLASK_APP": found}) if found else server
+    if found is None:
+        return server, None
+    return parse_server(argv, {**spec.env, "FLASK_APP": found[0]}), found[1]
 
 
-def _flask_app_in_dotenv(cwd: Path, env_file: str | None) -> str | None:
+def _flask_app_in_dotenv(cwd: Path, env_file: str | None) -> tuple[str, Path] | None:
     """FLASK_APP as flask's ``load_dotenv`` sets it: ``-e FILE`` over ``.env`` over
     ``.flaskenv``, each of the two found from the cwd upwards (python-dotenv's
     ``find_dotenv``). Taken as flask reads them with python-dotenv installed (without
@@ -93,13 +96,13 @@ def _flask_app_in_dotenv(cwd: Path, env_file: str | None) -> str | None:
         with contextlib.suppress(OSError):
             value = read_env_file(path).get("FLASK_APP")
             if value:
-                return value
+                return value, path
     return None
 
 
 def import_target(spec: ServiceSpec) -> ImportTarget | None:
     """The app the service's command will load, or None when it is not a Python web server."""
-    server = _server(spec)
+    server, named_in = _server(spec)
     cwd = spec.cwd
     if server is not None and server.chdir:
         cwd = (spec.cwd / server.chdir).resolve()
@@ -122,6 +125,7 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
         server.settings,
         found.instance_of,
         server.target if server.interface == "celery" else None,
+        named_in,
     )
 
 
@@ -213,6 +217,9 @@ class _Report:
         fix: str | None = None,
         kind: str | None = None,
     ) -> CheckResult:
+        if status != "ok" and self.target.named_in and self.server:
+            where = shown(self.target.named_in, self.spec.cwd)
+            details = [*details, f"(FLASK_APP={self.server.target} is set in {where})"]
         result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix, kind)
         if self.facts is None or fix != self.facts.fix:
             return result
