@@ -129,6 +129,21 @@ def test_celery_app_checked_as_celery_loads_it(
     assert _celery_loads(workers, cmd) == (status == "ok")
 
 
+def test_the_field_trials_celery_app_gets_the_package_it_meant(
+    tmp_path: Path, workers: Path
+) -> None:
+    result = check(tmp_path, "celery -A ap.celery_app worker")
+    assert result is not None and result.failed and result.kind == "typo", result
+    assert result.details == (
+        "ModuleNotFoundError: No module named 'ap'",
+        "did you mean api.celery_app? (api/ is here)",
+    )
+    assert result.fix == "celery -A api.celery_app worker"
+    fixed = check(tmp_path, result.fix)
+    assert fixed is not None and fixed.status == "ok", fixed
+    assert _celery_loads(workers, result.fix)
+
+
 def test_celery_app_importing_what_is_not_installed(tmp_path: Path, workers: Path) -> None:
     result = check(tmp_path, "celery -A broken worker")
     assert result is not None and result.failed

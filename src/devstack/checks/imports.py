@@ -466,6 +466,23 @@ class _Report:
             return self.result("fail", summary, details, fix)
         return await self.with_alternatives(summary, details)
 
+    def celery_typo(self, summary: str, details: list[str]) -> CheckResult:
+        """celery -A NAME whose top-level module is not found: one here with a close name."""
+        from devstack.checks.modulehints import typo_of
+
+        name = self.target.celery or ""
+        top = name.split(".")[0].split(":")[0]
+        typo = typo_of(top, self.target.paths)
+        if typo is None:
+            return self.result("fail", summary, details)
+        wanted = typo.found + name[len(top) :]
+        found = typo.path.name + ("/" if typo.path.is_dir() else "")
+        details.append(f"did you mean {wanted}? ({found} is here)")
+        fix = None
+        if self.server is not None and self.server.target_index is not None:
+            fix = suggest(self.server, wanted, None, host=None, port=None)
+        return self.result("fail", summary, details, fix, "typo")
+
     def celery_app_after(self) -> CheckResult:
         """celery SUBCOMMAND -A APP: celery 5 takes -A before the subcommand only."""
         fix = self.server.app_first if self.server else None
@@ -631,8 +648,10 @@ class _Report:
         fixes that error) stands, unless the module is a command-line program and another
         app here does not import what broke; an app that does is never suggested.
         """
-        if self.target.celery is not None:
-            return self.result("fail", summary, details, fix)  # no web app would do
+        if self.target.celery is not None:  # no web app would do
+            if error is None:
+                return self.celery_typo(summary, details)
+            return self.result("fail", summary, details, fix)
         module_file = self.module_file()
         cli, apps = await asyncio.to_thread(self._scan, module_file, error)
         if self.target.instance_of:  # fastapi-cli: FastAPI instances only, no factories
