@@ -50,7 +50,9 @@ def user_stack(root: Path) -> tuple[int, int, int]:
     # closest to redis's, as 5000 was in the user's stack.
     callback = web + 301
     assert ports.is_port_free(callback, "127.0.0.1")
+    # celery -A app.celery: the preflight loads it as celery does (a Celery instance).
     (root / "app.py").write_text(
+        "from celery import Celery\n\ncelery = Celery('app')\n\n\n"
         "def create_app():\n"
         "    def app(environ, start_response):\n"
         "        start_response('200 OK', [('Content-Type', 'text/plain')])\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
-from devstack.project.servers import server_of, unwrapped, wrapper_dir
+from devstack.project.servers import parse_celery, server_of, unwrapped, wrapper_dir
 from devstack.project.venv import BIN_DIR, venv_of
 from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
@@ -153,9 +153,9 @@ async def python_of(
     argv = command_argv(spec)
     env = service_env(spec)
     venv = find_venv(spec)
-    if unwrapped(argv) and server_of(argv) is not None:
-        # uv run / poetry run / pipenv run: the project's environment runs the server
-        # (that of the folder `uv run --directory DIR` runs in).
+    if unwrapped(argv) and (server_of(argv) is not None or parse_celery(argv) is not None):
+        # uv run / poetry run / pipenv run: the project's environment runs the server or
+        # celery (that of the folder `uv run --directory DIR` runs in).
         where = wrapper_dir(argv)
         if where is not None:
             venv = venv_in(spec.cwd / where)
@@ -165,6 +165,10 @@ async def python_of(
     if program is not None and argv:
         real = known if known is not None else await behind(program, cwd=spec.cwd, env=env)
         if _PYTHON.match(os.path.basename(argv[0])):
+            if real == program and os.sep in argv[0]:
+                # As written: a venv's python is a symlink to its base interpreter, which
+                # run by its real path is outside the venv (without its packages).
+                return Path(os.path.abspath(spec.cwd / argv[0]))
             return program if isinstance(real, CannotTell) else real
         if isinstance(real, CannotTell):
             return real

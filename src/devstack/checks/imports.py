@@ -32,6 +32,7 @@ from devstack.project.servers import (
     factory_command,
     is_compatible,
     locate,
+    parse_celery,
     parse_server,
     suggest,
 )
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 PROBE = Path(__file__).with_name("probe_app.py")
 # A server's own flag for the directory it loads the app from (cwd or sys.path).
-_CHDIR = {"gunicorn": "--chdir", "uvicorn": "--app-dir"}
+_CHDIR = {"gunicorn": "--chdir", "uvicorn": "--app-dir", "celery": "--workdir"}
 _IMPORT_ERRORS = ("ImportError", "ModuleNotFoundError", "SyntaxError")
 # manage.py loading a .env or setting variables beyond its DJANGO_SETTINGS_MODULE default.
 _PREPARES_ENV = re.compile(r"dotenv|read_env|os\.environ\[|putenv")
@@ -62,11 +63,46 @@ class ImportTarget:
     server: ServerCommand | None
     settings: bool = False  # Django's settings module: imported, no attribute looked up
     instance_of: str | None = None  # the app must be an instance of this class (FastAPI)
+    celery: str | None = None  # celery -A NAME: found by celery's own find_app, no web app
+    named_in: Path | None = None  # the dotenv file flask run reads FLASK_APP from
+
+
+def _server(spec: ServiceSpec) -> tuple[ServerCommand | None, Path | None]:
+    """The server command, with the FLASK_APP that ``flask run`` reads from its dotenv
+    files when neither its ``--app`` nor the service's env names the app (and that file)."""
+    argv = command_argv(spec)
+    server = parse_server(argv, spec.env) or parse_celery(argv, spec.env)
+    if server is None or server.server != "flask" or server.target is not None:
+        return server, None
+    cwd = spec.cwd / server.chdir if server.chdir else spec.cwd
+    found = _flask_app_in_dotenv(cwd, server.env_file)
+    if found is None:
+        return server, None
+    return parse_server(argv, {**spec.env, "FLASK_APP": found[0]}), found[1]
+
+
+def _flask_app_in_dotenv(cwd: Path, env_file: str | None) -> tuple[str, Path] | None:
+    """FLASK_APP as flask's ``load_dotenv`` sets it: ``-e FILE`` over ``.env`` over
+    ``.flaskenv``, each of the two found from the cwd upwards (python-dotenv's
+    ``find_dotenv``). Taken as flask reads them with python-dotenv installed (without
+    it flask ignores them, with a tip)."""
+    from devstack.config.envfile import read_env_file
+
+    files = [cwd / env_file] if env_file else []
+    for name in (".env", ".flaskenv"):
+        found = next((d / name for d in (cwd, *cwd.parents) if (d / name).is_file()), None)
+        files += [found] if found else []
+    for path in files:
+        with contextlib.suppress(OSError):
+            value = read_env_file(path).get("FLASK_APP")
+            if value:
+                return value, path
+    return None
 
 
 def import_target(spec: ServiceSpec) -> ImportTarget | None:
     """The app the service's command will load, or None when it is not a Python web server."""
-    server = parse_server(command_argv(spec), spec.env)
+    server, named_in = _server(spec)
     cwd = spec.cwd
     if server is not None and server.chdir:
         cwd = (spec.cwd / server.chdir).resolve()
@@ -74,7 +110,9 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
     paths = tuple(dict.fromkeys((*found.paths, cwd)))
     if spec.check_import:
         module, colon, attr = spec.check_import.partition(":")
-        return ImportTarget(module, (attr if colon else "app",), False, cwd, paths, server)
+        celery = spec.check_import if server and server.interface == "celery" else None
+        attrs = (attr,) if colon else ("app",) if celery is None else found.attrs
+        return ImportTarget(module, attrs, False, cwd, paths, server, celery=celery)
     if server is None or found.module is None:
         return None
     return ImportTarget(
@@ -86,6 +124,8 @@ def import_target(spec: ServiceSpec) -> ImportTarget | None:
         server,
         server.settings,
         found.instance_of,
+        server.target if server.interface == "celery" else None,
+        named_in,
     )
 
 
@@ -105,8 +145,11 @@ async def check_import(
     if target is None:
         return None
     server = target.server
-    # fastapi dev and manage.py runserver find their module when the command names none.
-    finds_own = server is not None and (server.app_path is not None or server.settings)
+    # fastapi dev, manage.py runserver and flask run find their module when the command
+    # names none.
+    finds_own = server is not None and (
+        server.app_path is not None or server.settings or server.server == "flask"
+    )
     if server is not None and server.target is None and not spec.check_import and not finds_own:
         return None
     if not target.attrs and not target.settings:
@@ -134,6 +177,7 @@ async def _run_probe(
         "argv0": target.server.server if target.server else target.module,
         "settings": target.settings,
         "worker": target.server.worker_class if target.server else None,
+        "celery": target.celery,
     }
     argv = [str(python), str(PROBE), json.dumps(request)]
     try:
@@ -173,6 +217,9 @@ class _Report:
         fix: str | None = None,
         kind: str | None = None,
     ) -> CheckResult:
+        if status != "ok" and self.target.named_in and self.server:
+            where = shown(self.target.named_in, self.spec.cwd)
+            details = [*details, f"(FLASK_APP={self.server.target} is set in {where})"]
         result = CheckResult(self.spec.name, "import", status, summary, tuple(details), fix, kind)
         if self.facts is None or fix != self.facts.fix:
             return result
@@ -203,11 +250,16 @@ class _Report:
 
     async def from_answer(self, answer: dict[str, Any], python: Path) -> CheckResult:
         stage = answer.get("stage")
+        major = str(answer.get("version") or "0").split(".")[0]
+        if self.server and self.server.app_first and major.isdigit() and int(major) >= 5:
+            return self.celery_app_after()
         if stage == "worker":
             return self.worker_failed(answer, python)
         if stage == "settings":
             label = self.module_label(answer.get("origin"))
             return self.result("ok", f"{self.target.module} imports (Django settings, {label})", [])
+        if stage == "celery":
+            return self.celery_app(answer)
         if stage == "import":
             failed = await self.import_failed(answer["error"], python)
             return self.settings_caveat(failed, answer["error"])
@@ -224,6 +276,17 @@ class _Report:
         if error.get("module_missing"):
             looked = ", ".join(self.rel(str(p)) or "." for p in self.target.paths)
             summary = f"module {self.target.module!r} not found (looked in {looked})"
+            server = self.server
+            if (
+                server
+                and server.server == "flask"
+                and not server.target
+                and not self.spec.check_import
+            ):
+                summary = (
+                    "flask run finds no app: no --app, no FLASK_APP (env, .env, .flaskenv), "
+                    f"no wsgi.py or app.py (looked in {looked})"
+                )
             if self.target.settings:
                 return self.settings_missing(summary, details)
             moved = await self.moved(summary, details, python)
@@ -403,6 +466,57 @@ class _Report:
             return self.result("fail", summary, details, fix)
         return await self.with_alternatives(summary, details)
 
+    def celery_typo(self, summary: str, details: list[str]) -> CheckResult:
+        """celery -A NAME whose top-level module is not found: one here with a close name."""
+        from devstack.checks.modulehints import typo_of
+
+        name = self.target.celery or ""
+        top = name.split(".")[0].split(":")[0]
+        typo = typo_of(top, self.target.paths)
+        if typo is None:
+            return self.result("fail", summary, details)
+        wanted = typo.found + name[len(top) :]
+        found = typo.path.name + ("/" if typo.path.is_dir() else "")
+        details.append(f"did you mean {wanted}? ({found} is here)")
+        fix = None
+        if self.server is not None and self.server.target_index is not None:
+            fix = suggest(self.server, wanted, None, host=None, port=None)
+        return self.result("fail", summary, details, fix, "typo")
+
+    def celery_app_after(self) -> CheckResult:
+        """celery SUBCOMMAND -A APP: celery 5 takes -A before the subcommand only."""
+        fix = self.server.app_first if self.server else None
+        summary = "celery 5 takes -A before the subcommand; after it, celery exits 2"
+        details = ["celery says: Error: No such option (-A belongs to celery, not the subcommand)"]
+        details.append(f"try: {fix}")
+        return self.result("fail", summary, details, fix, "usage")
+
+    def celery_app(self, answer: dict[str, Any]) -> CheckResult:
+        """celery -A NAME: the module imports; is what celery's find_app takes a Celery app?"""
+        name = self.target.celery
+        if answer["ok"]:
+            return self.result("ok", f"{name} imports; Celery app", [])
+        label = self.module_label(answer.get("origin"))
+        if answer.get("found") is not None:
+            summary = f"celery -A {name} names a {answer['found']} object, not a Celery app"
+            details = ["celery would fail on it (no user_options): name the Celery() instance"]
+            return self.result("fail", summary, details, None, "wrong-interface")
+        module, colon, attr = (name or "").partition(":")
+        if colon:
+            looks = f"the attribute {attr!r}"
+        else:
+            head, dot, last = module.rpartition(".")
+            looks = f"attribute {last} of module {head}, else " if dot else ""
+            looks += (
+                f"{module}.app, {module}.celery, a {module}.celery submodule (of a package), "
+                f"any Celery instance in {module}"
+            )
+        summary = f"{label} imports, but celery -A {name} finds no Celery app in it"
+        details = [f"celery looks for {looks}"]
+        if answer.get("message") and not colon:
+            details.append(f"celery says: {answer['message']}")
+        return self.result("fail", summary, details, None, "not-found")
+
     async def factory_failed(self, answer: dict[str, Any]) -> CheckResult:
         error = answer["error"]
         details = [f"{error['type']}: {self.clean(error['message'])}"]
@@ -534,6 +648,10 @@ class _Report:
         fixes that error) stands, unless the module is a command-line program and another
         app here does not import what broke; an app that does is never suggested.
         """
+        if self.target.celery is not None:  # no web app would do
+            if error is None:
+                return self.celery_typo(summary, details)
+            return self.result("fail", summary, details, fix)
         module_file = self.module_file()
         cli, apps = await asyncio.to_thread(self._scan, module_file, error)
         if self.target.instance_of:  # fastapi-cli: FastAPI instances only, no factories

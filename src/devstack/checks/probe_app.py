@@ -12,7 +12,8 @@ with the exception, the line of the user's own code that raised it, the candidat
 a module does define, or, on success, what kind of app the object is (and, for a
 function taking no arguments, what calling it returns: an app factory).
 "worker" (gunicorn's -k) is loaded first, as gunicorn does; "settings": true
-imports the module only (Django's settings).
+imports the module only (Django's settings); "celery": NAME finds the app with
+celery's own ``find_app`` (stage "celery": a Celery app, or what it found instead).
 """
 
 from __future__ import annotations
@@ -312,10 +313,48 @@ def _bare_factory(obj: Any) -> dict[str, Any] | None:
     return {"interface": interface, "framework": framework, **where}
 
 
+def _celery(name: str, module_name: str) -> dict[str, Any]:
+    """``celery -A NAME``, found as celery finds it: NAME as an attribute path, else
+    module NAME's ``app``, its ``celery``, a NAME.celery submodule, any Celery instance."""
+    try:
+        celery_class = importlib.import_module("celery").Celery
+        find_app = importlib.import_module("celery.app.utils").find_app
+    except BaseException as exc:
+        return {"ok": False, "stage": "import", "error": _error(exc, module_name)}
+    version = str(getattr(sys.modules["celery"], "__version__", ""))
+    try:
+        app = find_app(name)
+    except BaseException as exc:
+        module = sys.modules.get(module_name)
+        # Not found in a module that imported: "mod:nope" ends as a module not found by
+        # the whole name; a module without app/celery as celery's own AttributeError.
+        not_found = (isinstance(exc, ModuleNotFoundError) and exc.name == name) or (
+            isinstance(exc, AttributeError) and _user_frame(exc) is None
+        )
+        if module is None or not not_found:
+            error = _error(exc, module_name)
+            return {"ok": False, "stage": "import", "error": error, "version": version}
+        origin = getattr(module, "__file__", None)
+        return {
+            "ok": False,
+            "stage": "celery",
+            "origin": origin,
+            "message": str(exc),
+            "version": version,
+        }
+    origin = getattr(sys.modules.get(module_name), "__file__", None)
+    answer = {"stage": "celery", "origin": origin, "version": version}
+    if isinstance(app, celery_class):
+        return {"ok": True, **answer}
+    return {"ok": False, **answer, "found": type(app).__name__}
+
+
 def probe(request: dict[str, Any]) -> dict[str, Any]:
     module_name = request["module"]
     for path in reversed(request.get("paths", [])):
         sys.path.insert(0, os.path.abspath(path))
+    if request.get("celery"):
+        return _celery(request["celery"], module_name)
     if request.get("worker"):
         failed = _worker(request["worker"])
         if failed is not None:

@@ -267,8 +267,8 @@ def _import_check(svc: Inferred, argv: list[str], cwd: Path) -> str | None:
     """The app the preflight import check will load for this command, as "module:attr"."""
     probe = ServiceSpec(name=svc.name, cmd=shlex.join(argv), argv=tuple(argv), cwd=cwd, env={})
     target = import_target(probe)
-    if target is None or not target.attrs:
-        return None
+    if target is None or not target.attrs or target.celery is not None:
+        return None  # a celery worker: its own note says what the preflight checks
     source = module_file(target.module, target.paths)
     if source is not None:
         svc.route = probe_route(get_routes(source, target.attrs[0]))

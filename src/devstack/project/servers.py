@@ -3,7 +3,8 @@
 Pure parsing, no imports of the servers themselves. Covers gunicorn, uvicorn,
 hypercorn, granian, waitress-serve, daphne, ``flask run`` (plus ``FLASK_APP``),
 ``fastapi dev|run`` and Django's ``manage.py runserver``, each also as ``python -m
-SERVER`` and behind ``uv run`` / ``poetry run`` / ``pipenv run``. Options are read
+SERVER`` and behind ``uv run`` / ``poetry run`` / ``pipenv run``; and ``celery -A APP``,
+whose app is no web app (``parse_celery``). Options are read
 from a table of the options that take a value, so the app target is the positional
 left over, as the server itself would find it. How each server turns a factory into
 an app (``FACTORY_RULES``) and which distribution a gunicorn worker class needs
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Interface = Literal["wsgi", "asgi", "either", "rsgi"]
+Interface = Literal["wsgi", "asgi", "either", "rsgi", "celery"]
 
 _COMMON = {"-c", "--config", "--log-level", "--log-config", "--root-path", "--backlog"}
 _VALUE_OPTIONS: dict[str, set[str]] = {
@@ -126,6 +127,7 @@ _DEFAULT_ATTRS: dict[str, tuple[str, ...]] = {
     "granian": ("app",),
     "flask": ("app", "application", "create_app()", "make_app()"),
     "fastapi": ("app", "api"),
+    "celery": ("app", "celery"),  # celery's find_app, for a module: its app, then celery
     "uvicorn": (),
     "waitress": (),
     "daphne": (),
@@ -142,6 +144,10 @@ _DEFAULT_BIND: dict[str, tuple[str, int]] = {
     "fastapi": ("127.0.0.1", 8000),
     "django": ("127.0.0.1", 8000),
 }
+# celery's global options that take a value (celery.bin.celery); -A is one of them:
+# celery 5 takes it before the subcommand only.
+_CELERY_OPTIONS = {"-A", "--app", "-b", "--broker", "--result-backend", "--loader"}
+_CELERY_OPTIONS |= {"--config", "--workdir"}
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*(:.+)?$")
 _ASGI_WORKER = re.compile(r"uvicorn|asgi", re.I)
@@ -216,6 +222,9 @@ class ServerCommand:
     # --app named the attribute; django: the settings module is what gets imported.
     app_path: str | None = None
     settings: bool = False
+    env_file: str | None = None  # flask -e FILE: read for FLASK_APP before .env and .flaskenv
+    # celery: -A given after the subcommand, which celery 5 refuses: the command with it first
+    app_first: str | None = None
 
     @property
     def app(self) -> str:
@@ -335,7 +344,77 @@ def parse_server(argv: Sequence[str], env: Mapping[str, str] | None = None) -> S
         port=port,
         worker_class=worker,
         app_path=app_path,
+        env_file=opts.get("-e") or opts.get("--env-file") if server == "flask" else None,
     )
+
+
+def parse_celery(argv: Sequence[str], env: Mapping[str, str] | None = None) -> ServerCommand | None:
+    """``celery -A APP worker|beat|...`` (or ``python -m celery``, wrapped or not): the app
+    celery loads, of interface "celery". None: not celery, no subcommand, or no app named
+    (-A, else ``APP`` or ``CELERY_APP`` in the env: celery then runs its default app)."""
+    start = unwrapped(argv)
+    rest = argv[start:]
+    name = os.path.basename(rest[0]) if rest else ""
+    if name == "celery":
+        i = start + 1
+    elif _PYTHON.match(name) and list(rest[1:3]) == ["-m", "celery"]:
+        i = start + 3
+    else:
+        return None
+    first = i
+    options: dict[str, str] = {}
+    index: int | None = None
+    while i < len(argv) and argv[i].startswith("-"):
+        option, eq, value = argv[i].partition("=")
+        if argv[i] in _CELERY_OPTIONS and i + 1 < len(argv):
+            option, value, i = argv[i], argv[i + 1], i + 1
+            index = i if option in ("-A", "--app") else index
+        elif argv[i].startswith("-A") and not eq:
+            option, value = "-A", argv[i][2:]  # -Aproj
+        elif not (eq and option.startswith("--")):
+            option, value = "", ""  # a flag
+        options[{"--app": "-A"}.get(option, option)] = value
+        i += 1
+    if i >= len(argv):
+        return None  # no subcommand: celery prints its help
+    env = env or {}
+    target = options.get("-A") or env.get("APP") or env.get("CELERY_APP")
+    app_first = None
+    after = None if options.get("-A") else _app_after(argv, i + 1)
+    if after is not None:
+        target, words = after
+        fixed = [w for j, w in enumerate(argv) if j not in words]
+        app_first = shlex.join([*fixed[:first], "-A", target, *fixed[first:]])
+    if not target:
+        return None
+    module, colon, attr = target.partition(":")
+    return ServerCommand(
+        server="celery",
+        argv=tuple(argv),
+        target=target,
+        target_index=index,
+        module=module,
+        attrs=(attr,) if colon else _DEFAULT_ATTRS["celery"],
+        factory=False,
+        interface="celery",
+        chdir=_in_dir(wrapper_dir(argv), options.get("--workdir")),
+        paths=(),
+        host=None,
+        port=None,
+        app_first=app_first,
+    )
+
+
+def _app_after(argv: Sequence[str], start: int) -> tuple[str, tuple[int, ...]] | None:
+    """``celery worker -A proj`` (celery 4's order): the app, and the indices of its words."""
+    for i in range(start, len(argv)):
+        if argv[i] in ("-A", "--app") and i + 1 < len(argv):
+            return argv[i + 1], (i, i + 1)
+        if argv[i].startswith("--app="):
+            return argv[i].partition("=")[2], (i,)
+        if argv[i].startswith("-A") and len(argv[i]) > 2:
+            return argv[i][2:], (i,)
+    return None
 
 
 def _special(
@@ -442,6 +521,8 @@ def locate(server: ServerCommand, cwd: Path) -> Located:
         manage = cwd / server.app_path if server.app_path else None
         module = server.module or (django_settings(manage) if manage else None)
         return Located(module, (), extra)
+    if server.server == "flask" and server.target is None:
+        return _flask_default(cwd, extra)
     fastapi = server.server == "fastapi"
     if fastapi and server.app_path == "" and len(server.attrs) > 1:
         entrypoint = _fastapi_entrypoint(cwd)  # used when the command names no path or app
@@ -458,6 +539,24 @@ def locate(server: ServerCommand, cwd: Path) -> Located:
         missing = Path(server.app_path or FASTAPI_DEFAULT_PATHS[0]).with_suffix("")
         return Located(".".join(missing.parts), server.attrs, extra, instance_of)
     return Located(server.module, server.attrs, extra)
+
+
+# flask run with neither --app nor FLASK_APP: flask's ScriptInfo.load_app imports the
+# first of these that imports (a file, or a package of that name) and takes the app
+# from it; with none it exits with "Could not locate a Flask application".
+FLASK_DEFAULT_MODULES = ("wsgi", "app")
+
+
+def _flask_default(cwd: Path, extra: tuple[Path, ...]) -> Located:
+    """The module flask run finds on its own: the first of ``FLASK_DEFAULT_MODULES``
+    here, read as flask's ``prepare_import`` reads it. None here: "app", which the check
+    then finds missing (flask tries to import it too)."""
+    for name in FLASK_DEFAULT_MODULES:
+        path = f"{name}.py" if (cwd / f"{name}.py").is_file() else name
+        found = module_of_path(cwd, path) if (cwd / path).exists() else None
+        if found is not None:
+            return Located(found[0], _DEFAULT_ATTRS["flask"], (found[1], *extra))
+    return Located(FLASK_DEFAULT_MODULES[-1], _DEFAULT_ATTRS["flask"], (cwd, *extra))
 
 
 def _fastapi_entrypoint(cwd: Path) -> str | None:
