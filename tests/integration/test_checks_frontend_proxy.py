@@ -199,3 +199,30 @@ def test_an_env_file_url_on_a_database_port_is_the_wrong_service(tmp_path: Path)
         '{ NEXT_PUBLIC_API_URL = "${services.backend.url}/api" } '
         "(it wins over web/.env.local:2), or correct that line"
     )
+
+
+def test_a_port_variable_with_a_fallback_gets_that_variable_set(tmp_path: Path) -> None:
+    """Field trial: `${process.env.FLASK_PORT || 5329}` got "add a BACKEND_URL variable",
+    where setting the FLASK_PORT the config already reads is the whole fix."""
+    backend, web, dead = free_port(), free_port(), free_port()
+    folder = tmp_path / "web"
+    folder.mkdir()
+    (folder / "package.json").write_text(json.dumps(PACKAGE))
+    (folder / "next.config.js").write_text(
+        "module.exports = {\n"
+        "  rewrites: async () => [\n"
+        "    { source: '/api/:path*',\n"
+        "      destination: `http://127.0.0.1:${process.env.FLASK_PORT || "
+        + str(dead)
+        + "}/api/:path*` },\n"
+        "  ],\n"
+        "};\n"
+    )
+    stack(tmp_path, backend, web)
+    _rc, results = proxy_results(tmp_path)
+    (result,) = results
+    assert result["status"] == "warn", result
+    assert result["fix"] == (
+        'in stack.toml: [services.web] env = { FLASK_PORT = "${services.backend.port}" } '
+        "(web/next.config.js:4 reads process.env.FLASK_PORT)"
+    ), result

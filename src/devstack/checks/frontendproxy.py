@@ -177,6 +177,13 @@ def _sends(target: ProxyTarget) -> str:
 def _fix(spec: ServiceSpec, target: ProxyTarget, likely: ServiceSpec, file: str) -> str:
     """The address through an env variable the stack sets from ``likely``'s url."""
     var = target.env_var
+    if var is not None and var.endswith("PORT") and not target.file.name.startswith(".env"):
+        # `${process.env.FLASK_PORT || 5328}`: the config reads the port already.
+        port = f'{var} = "${{services.{likely.name}.port}}"'
+        return (
+            f"in stack.toml: [services.{spec.name}] env = {{ {port} }} "
+            f"({file}:{target.line} reads process.env.{var})"
+        )
     if var is None or var.endswith("PORT"):
         var = target.key if re.fullmatch(r"[A-Z][A-Z0-9_]*", target.key) else None
     var = var or re.sub(r"[^A-Z0-9]+", "_", likely.name.upper()) + "_URL"
