@@ -206,3 +206,20 @@ def test_flask_gets_its_path_form_beside_the_cwd_fix(tmp_path: Path, backend: Pa
     (tmp_path / "stack.toml").write_text(toml.replace("--app index", "--app api/index"))
     ran = run_devstack(tmp_path, "check", timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_with_a_setup_step_the_fix_keeps_the_cwd(tmp_path: Path, backend: Path) -> None:
+    """Field trial: `set cwd = "api"` also moves the setup step, whose
+    `.venv/bin/pip install -r requirements.txt` then fails there; with a setup step the
+    fix is the form that keeps the cwd, and the cwd change is the alternative."""
+    (backend / "api").mkdir()
+    (backend / "api" / "index.py").write_text(FLASK_APP.format(imports="from models import db"))
+    (backend / "api" / "models.py").write_text("db = object()\n")
+    toml = gunicorn(extra='setup = "true"\n').replace("gunicorn api:app", "flask --app index run")
+    (tmp_path / "stack.toml").write_text(toml)
+    data = run_devstack(tmp_path, "check", "--json", timeout=120)
+    results = json.loads(data.stdout)["services"]["backend"]
+    imp = next(r for r in results if r["check"] == "import")
+    assert imp["kind"] == "wrong-cwd", imp
+    assert imp["fix"] == "flask --app api/index (keeps the cwd, where the setup step runs)", imp
+    assert any("moves the setup step's folder too" in d for d in imp["details"]), imp

@@ -371,15 +371,21 @@ class _Report:
                     f"(not as {sub.replace(os.sep, '.')}.{self.target.module}: it imports "
                     f"{', '.join(siblings)} from its own folder)"
                 )
+            keep = told = None  # the server's own way to load it from there, keeping the cwd
             if self.server is not None and self.server.server in _CHDIR:
-                flag = f"{_CHDIR[self.server.server]} {sub}"
-                details.append(f"(or keep the cwd: {self.server.server} {flag} does the same)")
+                keep = f"{self.server.server} {_CHDIR[self.server.server]} {sub}"
+                told = f"add {_CHDIR[self.server.server]} {sub} to cmd"
             elif self.server is not None and self.server.server == "flask":
                 # flask's path form puts the file's folder first on sys.path, as cwd would.
                 path = os.path.join(sub, *self.target.module.split("."))
                 _, colon, attr = (self.server.target or "").partition(":")
-                app = f"{path}{colon}{attr}"
-                details.append(f"(or keep the cwd: flask --app {app} does the same)")
+                keep = told = f"flask --app {path}{colon}{attr}"
+            if told is not None and self.spec.setup is not None:
+                # A cwd change would move the setup step too (its venv, its requirements).
+                details.append(f"(or {fix}: that moves the setup step's folder too)")
+                fix = f"{told} (keeps the cwd, where the setup step runs)"
+            elif keep is not None:
+                details.append(f"(or keep the cwd: {keep} does the same)")
             return CheckResult(
                 self.spec.name, "import", "fail", summary, tuple(details), fix, kind="wrong-cwd"
             )
