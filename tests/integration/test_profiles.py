@@ -97,6 +97,18 @@ def test_devstack_profiles_enables_several_and_no_profile_starts_only_the_rest(
         assert running(rows) == ["api"]
 
 
+def test_up_profile_next_to_a_running_stack_starts_what_the_profile_adds(tmp_path: Path) -> None:
+    stack(tmp_path)
+    with detached(tmp_path):
+        assert running(ps(tmp_path)[1]) == ["api"]
+        again = run_devstack(tmp_path, "up", timeout=60)  # nothing new: docs stays out
+        assert again.returncode == 0 and "already running" in again.stdout, again.stdout
+        more = run_devstack(tmp_path, "up", "--profile", "worker", timeout=60)
+        assert more.returncode == 0, more.stdout + more.stderr
+        assert "worker: ok" in more.stdout and "docs" not in more.stdout, more.stdout
+        assert running(ps(tmp_path)[1]) == ["api", "worker"]
+
+
 def test_naming_a_service_starts_it_and_what_it_needs(tmp_path: Path) -> None:
     stack(tmp_path)
     with detached(tmp_path, "flower"):
