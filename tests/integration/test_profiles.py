@@ -145,3 +145,23 @@ def test_config_lists_the_profiles_and_shows_the_active_ones(tmp_path: Path) -> 
     refused = run_devstack(tmp_path, "config", "--profile", "monitor")
     assert refused.returncode == 2
     assert "enabled only by profile worker" in refused.stderr
+
+
+def test_export_compose_keeps_the_profiles_and_procfile_systemd_take_the_active_set(
+    tmp_path: Path,
+) -> None:
+    stack(tmp_path)
+    compose = run_devstack(tmp_path, "export", "compose", "-o", "-")
+    assert compose.returncode == 0, compose.stderr
+    assert "    profiles:\n      - monitor\n" in compose.stdout  # compose's own key
+
+    procfile = run_devstack(tmp_path, "export", "procfile", "-o", "-", "--profile", "worker")
+    assert procfile.returncode == 0, procfile.stderr
+    assert [line.split(":")[0] for line in procfile.stdout.splitlines()[1:]] == ["api", "worker"]
+    assert "no active profile enables (--profile NAME adds them): docs, flower" in (procfile.stderr)
+
+    units = run_devstack(tmp_path, "export", "systemd", "-o", "units", "--profile", "docs")
+    assert units.returncode == 0, units.stderr
+    target = (tmp_path / "units" / f"{tmp_path.name.lower()}.target").read_text()
+    assert "Wants=" in target and "-docs.service" in target and "-worker.service" not in target
+    assert any(p.name.endswith("-worker.service") for p in (tmp_path / "units").iterdir())
