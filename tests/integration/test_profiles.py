@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 
-from conftest import is_alive, program
+from conftest import free_port, is_alive, program
 from support.profilestack import profile_stack
 from support.stackrun import kill_group, run_devstack, supervisor_pid, write_stack
 
@@ -165,3 +165,57 @@ def test_export_compose_keeps_the_profiles_and_procfile_systemd_take_the_active_
     target = (tmp_path / "units" / f"{tmp_path.name.lower()}.target").read_text()
     assert "Wants=" in target and "-docs.service" in target and "-worker.service" not in target
     assert any(p.name.endswith("-worker.service") for p in (tmp_path / "units").iterdir())
+
+
+def test_check_checks_what_up_would_start(tmp_path: Path) -> None:
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{sleeper()}"
+
+        [services.docs]
+        cmd = "no-such-program-for-devstack-profiles"
+        profiles = ["docs"]
+        """,
+    )
+    plain = run_devstack(tmp_path, "check", "--json")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert list(json.loads(plain.stdout)["services"]) == ["api"]
+    docs = run_devstack(tmp_path, "check", "--json", env={"DEVSTACK_PROFILES": "docs"})
+    assert docs.returncode == 1, docs.stdout + docs.stderr
+    assert list(json.loads(docs.stdout)["services"]) == ["api", "docs"]
+    named = run_devstack(tmp_path, "check", "docs")
+    assert named.returncode == 1 and "no-such-program-for-devstack-profiles" in named.stdout
+
+
+def test_verify_starts_the_stack_with_the_active_profiles(tmp_path: Path) -> None:
+    port = free_port()
+    write_stack(
+        tmp_path,
+        profile_stack(sleeper())
+        + f"""
+[services.web]
+cmd = "{sys.executable} {program("listener")} {port}"
+port = {port}
+health.http = "/"
+profiles = ["worker"]
+
+[[smoke]]
+url = "${{services.web.url}}/"
+""",
+    )
+    with detached(tmp_path, "--profile", "docs"):  # verify uses the running stack...
+        used = run_devstack(tmp_path, "verify", timeout=120)
+        assert used.returncode == 1, used.stdout + used.stderr  # ...where web is not requested
+        assert "not requested (profile worker" in used.stdout, used.stdout
+    try:
+        verified = run_devstack(tmp_path, "verify", "--profile", "worker", "--keep", timeout=120)
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert running(ps(tmp_path)[1]) == ["api", "worker"]
+        assert ps(tmp_path)[1]["web"]["state"] == "healthy"
+    finally:
+        pid = supervisor_pid(tmp_path)
+        run_devstack(tmp_path, "down", timeout=60)
+        if pid is not None and is_alive(pid):
+            kill_group(pid)
