@@ -35,6 +35,8 @@ def activate(
     """``stack`` with the asked-for profiles active; a UsageError names an unknown one."""
     asked = wanted(flags, environ)
     names = known(stack)
+    if not flags and not names:  # an exported DEVSTACK_PROFILES is for other stacks
+        return stack
     for profile in asked:
         if profile not in names:
             source = "--profile" if flags else ENV

@@ -89,3 +89,11 @@ def test_bad_profile_names_are_config_errors(tmp_path: Path, value: str) -> None
     with pytest.raises(ConfigError) as info:
         load(tmp_path, f'[services.api]\ncmd = "api"\nprofiles = {value}\n')
     assert "profiles" in info.value.render()
+
+
+def test_devstack_profiles_is_left_alone_by_a_stack_without_profiles(tmp_path: Path) -> None:
+    plain = load(tmp_path, '[services.api]\ncmd = "api"\n')
+    assert profiles.activate(plain, None, {profiles.ENV: "worker"}).profiles == ()
+    with pytest.raises(UsageError) as info:  # on the command line it is a mistake
+        profiles.activate(plain, ["worker"], {})
+    assert info.value.hint == 'no service has profiles; add profiles = ["NAME"] to one'
