@@ -66,7 +66,9 @@ StrOrList = str | list[str]
 Globs = list[Annotated[str, BeforeValidator(rules.relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
 # As service names: they are written on the command line and in DEVSTACK_PROFILES (commas).
-ProfileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+ProfileName = Annotated[
+    str, Field(pattern=rules.PROFILE_PATTERN), BeforeValidator(rules.profile_name)
+]
 
 
 _STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}

@@ -89,6 +89,8 @@ def test_bad_profile_names_are_config_errors(tmp_path: Path, value: str) -> None
     with pytest.raises(ConfigError) as info:
         load(tmp_path, f'[services.api]\ncmd = "api"\nprofiles = {value}\n')
     assert "profiles" in info.value.render()
+    if value == '["a b"]':
+        assert "'a b' is not a profile name: letters, digits, - and _" in info.value.render()
 
 
 def test_devstack_profiles_is_left_alone_by_a_stack_without_profiles(tmp_path: Path) -> None:
