@@ -88,6 +88,7 @@ class ServiceSpec:
     watch_debounce: float = 0.2  # quiet time that ends a batch of changes
     watch_force: bool = False  # watch a self-reloading command anyway (no warning)
     restart_dependents_on_change: bool = False  # a change restarts its dependents too
+    profiles: tuple[str, ...] = ()  # enabled only by one of these (devstack.config.profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,8 @@ class StackSpec:
     from_procfile: bool = False
     smoke: tuple[SmokeSpec, ...] = ()  # [[smoke]], in file order
     state: Path | None = None  # the state folder (devstack.paths.resolve_state_dir)
+    # The active profiles (--profile, DEVSTACK_PROFILES): set after loading, not in the file.
+    profiles: tuple[str, ...] = ()
 
     def state_dir(self) -> Path:
         """Where devstack keeps this stack's socket, state and logs."""

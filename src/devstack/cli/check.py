@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from devstack.cli.options import add_file_option, add_services
+from devstack.cli.options import add_file_option, add_profile_option, add_services
 from devstack.errors import EXIT_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
@@ -28,21 +28,26 @@ def add_parser(sub: Subparsers) -> None:
     )
     add_services(check, help="services to check")
     add_file_option(check)
+    add_profile_option(check)
     check.add_argument("--json", action="store_true", help="print the results as JSON")
     check.set_defaults(func=cmd_check)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
+    import os
 
     from devstack.checks.runner import check_stack
-    from devstack.config import load_for_command
+    from devstack.config import load_for_command, profiles
     from devstack.runtime.watchrules import print_warnings
     from devstack.spec import require_services
 
     stack = load_for_command(args.file)
     names: list[str] = list(args.services)
     require_services(stack, names)
+    stack = profiles.activate(stack, args.profiles, os.environ)
+    if not names and profiles.known(stack):  # what `up` would start, as `up` says it
+        names = profiles.to_start(stack, [])
     print_warnings(stack)
     from devstack.procs.setuprecord import pending
 

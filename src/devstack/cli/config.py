@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from devstack.cli.options import add_file_option
+from devstack.cli.options import add_file_option, add_profile_option
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -15,14 +15,28 @@ if TYPE_CHECKING:
 def add_parser(sub: Subparsers) -> None:
     config = sub.add_parser("config", help="print the resolved configuration")
     add_file_option(config)
+    add_profile_option(config)
+    config.add_argument(
+        "--profiles",
+        dest="list_profiles",
+        action="store_true",
+        help="list the profiles the services name, one a line (active ones marked *)",
+    )
     config.set_defaults(func=cmd_config)
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from devstack.config import dump_resolved, load_for_command
+    import os
+
+    from devstack.config import dump_resolved, load_for_command, profiles
     from devstack.runtime.watchrules import print_warnings
 
-    stack = load_for_command(args.file)
+    stack = profiles.activate(load_for_command(args.file), args.profiles, os.environ)
+    if args.list_profiles:
+        for name in profiles.known(stack):
+            print(f"{name} *" if name in stack.profiles else name)
+        return 0
+    profiles.to_start(stack, [])  # a dependency the active profiles leave out: say so now
     print_warnings(stack)
     text = dump_resolved(stack)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

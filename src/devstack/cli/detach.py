@@ -48,13 +48,20 @@ def connect_running(paths: StatePaths) -> ControlClient | None:
         return None
 
 
-def up_into_running(client: ControlClient, root: Path, names: list[str]) -> int:
-    """What ``up`` does when a supervisor already serves ``root``."""
+def up_into_running(
+    client: ControlClient, root: Path, names: list[str], allowed: list[str] | None = None
+) -> int:
+    """What ``up`` does when a supervisor already serves ``root``; ``allowed``: without
+    names, the services that may start (those the active profiles enable)."""
     with client:
         if not names:  # the whole stack: what the first `up` was not asked for
             rows = client.call("ps")
             assert isinstance(rows, list)
-            names = [str(r["name"]) for r in rows if r.get("requested") is False]
+            names = [
+                str(r["name"])
+                for r in rows
+                if r.get("requested") is False and (allowed is None or r["name"] in allowed)
+            ]
         results = client.call("start", {"names": names}) if names else []
         assert isinstance(results, list)
         started = [r for r in results if r.get("started") is not False]
@@ -89,6 +96,7 @@ def detach(
     no_setup: bool = False,
     watch: bool | None = None,
     outcome: list[dict[str, object]] | None = None,
+    profiles: tuple[str, ...] = (),
 ) -> int:
     """Start the supervisor in the background and wait until every service has an outcome.
 
@@ -112,6 +120,7 @@ def detach(
                 str(stack_file),
                 *(["--no-setup"] if no_setup else []),
                 *({True: ["--watch"], False: ["--no-watch"], None: []}[watch]),
+                *(f"--profile={p}" for p in profiles),
                 *names,
             ],
             cwd=root,

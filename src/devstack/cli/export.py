@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devstack.cli.options import add_file_option
+from devstack.cli.options import add_file_option, add_profile_option
 from devstack.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     export.add_argument("format", choices=["compose", "systemd", "procfile"])
     add_file_option(export)
+    add_profile_option(export)
     export.add_argument(
         "-o",
         "--output",
@@ -46,11 +47,20 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+
+    from devstack.config import profiles
     from devstack.export.source import load_source
     from devstack.stackfile import find_stack_file
 
     file = find_stack_file(args.file, Path.cwd())
     source = load_source(file)
+    # compose writes every service with its profiles; systemd's target and a Procfile
+    # get what the active profiles enable (the rest: systemd units started by name).
+    stack = profiles.activate(source.stack, args.profiles, os.environ)
+    profiles.to_start(stack, [])
+    source = dataclasses.replace(source, stack=stack)
     target: str = args.output or str(file.parent / DEFAULT_OUT[args.format])
     out = None if target == "-" else Path(target).absolute()
     if args.format == "systemd":

@@ -35,6 +35,18 @@ def add_file_option(
     parser.add_argument(*flags, dest="file", default=None, help=help)
 
 
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    """``--profile NAME`` (repeatable); none given: ``DEVSTACK_PROFILES``."""
+    parser.add_argument(
+        "--profile",
+        dest="profiles",
+        action="append",
+        metavar="NAME",
+        help="also enable the services of this profile (repeatable; "
+        "default: DEVSTACK_PROFILES=a,b)",
+    )
+
+
 def add_services(
     parser: argparse.ArgumentParser, nargs: str = "*", help: str | None = ALL_SERVICES
 ) -> None:

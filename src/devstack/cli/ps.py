@@ -24,7 +24,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
     from devstack.control.client import ControlClient
 
     with ControlClient.connect(state_of(args)) as client:
-        status = client.call("status") if args.json else None  # the table does not show it
+        status = client.call("status")
         rows = client.call("ps")
     if not isinstance(rows, list):
         rows = []
@@ -32,7 +32,8 @@ def cmd_ps(args: argparse.Namespace) -> int:
         out = {"v": 1, "stack": status, "services": rows}
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
     else:
-        sys.stdout.write(ps_table(rows))
+        active = status.get("profiles") if isinstance(status, dict) else None
+        sys.stdout.write(ps_table(rows, active if isinstance(active, list) else []))
     return 0
 
 
@@ -72,8 +73,8 @@ def _cell(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def ps_table(rows: list[dict[str, object]]) -> str:
-    """The ``devstack ps`` table (pure: unit-testable)."""
+def ps_table(rows: list[dict[str, object]], profiles: list[str] | None = None) -> str:
+    """The ``devstack ps`` table (pure: unit-testable); ``profiles``: the active ones."""
     head = ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "PORT", "URL", "CPU%"]
     head.append("RSS")
     table = [head]
@@ -105,4 +106,6 @@ def ps_table(rows: list[dict[str, object]]) -> str:
             notes.append(f"{row.get('name')}: log file {row.get('log_file')}")
     widths = [max(len(r[i]) for r in table) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    if profiles:
+        notes.append(f"profiles: {', '.join(map(str, profiles))}")
     return "\n".join(lines + notes) + "\n"

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from devstack.cli.options import EXIT_CODES, NO_COLOR_HELP, add_file_option, add_services
+from devstack.cli.options import (
+    EXIT_CODES,
+    NO_COLOR_HELP,
+    add_file_option,
+    add_profile_option,
+    add_services,
+)
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -17,6 +23,7 @@ def add_parser(sub: Subparsers) -> None:
         "up",
         help="start the stack in the foreground and stream its logs",
         description="Start the services (or SVC... and what they depend on) in dependency order, "
+        "those with profiles only when one is active (--profile), "
         "gate each on its dependencies' health, restart crashes with backoff, stream logs. "
         "Ctrl-C stops everything gracefully; a second Ctrl-C kills at once.",
         epilog=EXIT_CODES,
@@ -24,6 +31,7 @@ def add_parser(sub: Subparsers) -> None:
     )
     add_services(up, help="services to start (default: all)")
     add_file_option(up)
+    add_profile_option(up)
     up.add_argument("--no-color", action="store_true", help=NO_COLOR_HELP)
     up.add_argument(
         "-d",
@@ -60,21 +68,34 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    import os
+
     from devstack.cli.detach import connect_running, detach, up_into_running
     from devstack.cli.options import state_of
-    from devstack.config import load_for_command
+    from devstack.config import load_for_command, profiles
     from devstack.spec import require_services
 
     paths = state_of(args)
     running = connect_running(paths)
     if running is not None:  # never a second supervisor in one directory
-        return up_into_running(running, paths.root, list(args.services))
+        allowed = None
+        if not args.services:  # what the active profiles enable, not the rest
+            loaded = load_for_command(args.file, cached=True)
+            allowed = profiles.to_start(profiles.activate(loaded, args.profiles, os.environ), [])
+        return up_into_running(running, paths.root, list(args.services), allowed=allowed)
     stack = load_for_command(args.file, cached=True)
     require_services(stack, args.services)
+    stack = profiles.activate(stack, args.profiles, os.environ)
+    names = profiles.to_start(stack, args.services)
     if args.detach:
         assert stack.file is not None
         return detach(
-            stack.file, stack.root, list(args.services), no_setup=args.no_setup, watch=args.watch
+            stack.file,
+            stack.root,
+            list(args.services),
+            no_setup=args.no_setup,
+            watch=args.watch,
+            profiles=stack.profiles,
         )
     from devstack.runtime.supervisor import run_stack
     from devstack.runtime.watchrules import print_warnings
@@ -89,7 +110,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print_warnings(stack)
     return run_stack(
         stack,
-        args.services,
+        names,
         color=color,
         setup=not args.no_setup,
         watch=args.watch,

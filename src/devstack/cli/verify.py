@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from devstack.cli.options import EXIT_CODES, add_file_option
+from devstack.cli.options import EXIT_CODES, add_file_option, add_profile_option
 from devstack.errors import EXIT_FAILED, EXIT_OK, DevstackError
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ def add_parser(sub: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_file_option(verify)
+    add_profile_option(verify)
     verify.add_argument("--keep", action="store_true", help="leave a stack verify started running")
     verify.add_argument("--json", action="store_true", help="print the results as JSON")
     verify.add_argument(
@@ -50,12 +51,15 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    import os
+
     from devstack.cli.detach import connect_running
-    from devstack.config import load_for_command
+    from devstack.config import load_for_command, profiles
     from devstack.paths import StatePaths
 
     # A config error ends here: exit 2, nothing started.
-    stack = load_for_command(args.file, cached=True)
+    stack = profiles.activate(load_for_command(args.file, cached=True), args.profiles, os.environ)
+    profiles.to_start(stack, [])
     assert stack.file is not None
     root = stack.root
     paths = StatePaths.of_stack(stack)
@@ -90,13 +94,22 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
     from devstack.cli.detach import detach
 
     assert stack.file is not None
-    root, names = stack.root, list(stack.services)
+    from devstack.config.profiles import enabled
+
+    root, names = stack.root, enabled(stack)
 
     captured = io.StringIO()
     since = time.time()
     try:
         with contextlib.redirect_stdout(captured):
-            detach(stack.file, root, [], timeout=SETTLE_TIMEOUT, outcome=outcome)
+            detach(
+                stack.file,
+                root,
+                [],
+                timeout=SETTLE_TIMEOUT,
+                outcome=outcome,
+                profiles=stack.profiles,
+            )
     except DevstackError as exc:
         return captured.getvalue() + exc.render()
     if not outcome:  # it ended first (nothing left running): its log files tell the rest

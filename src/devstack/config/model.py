@@ -65,6 +65,10 @@ Command = Annotated[str | list[str], BeforeValidator(rules.command)]
 StrOrList = str | list[str]
 Globs = list[Annotated[str, BeforeValidator(rules.relative_glob)]]  # relative to the service's cwd
 Condition = Literal["started", "healthy", "completed"]
+# As service names: they are written on the command line and in DEVSTACK_PROFILES (commas).
+ProfileName = Annotated[
+    str, Field(pattern=rules.PROFILE_PATTERN), BeforeValidator(rules.profile_name)
+]
 
 
 _STATUS_SCHEMA = {"type": "integer", "minimum": 100, "maximum": 599}
@@ -254,6 +258,13 @@ class ServiceModel(BaseModel):
         default_factory=dict,
         description="services to wait for before starting, `{ NAME = CONDITION }`; see "
         '[depends_on](#depends_on). An array of names means `"started"` for each.',
+    )
+    profiles: list[ProfileName] = Field(
+        default_factory=list,
+        description='the profiles that enable it, e.g. `["worker", "docs"]`: it starts only '
+        "when one of them is active (`up --profile worker`, `DEVSTACK_PROFILES=worker,docs`) "
+        "or when it is named (`up SVC`) or needed by what starts; see [profiles](#profiles). "
+        "Names use letters, digits, - and _. Default: `[]` (always enabled)",
     )
     health: HealthModel | None = Field(
         None,

@@ -235,6 +235,8 @@ def dump_resolved(spec: StackSpec, environ: Mapping[str, str] | None = None) -> 
     if spec.file is not None:
         lines.append(f"file = {json.dumps(str(spec.file))}")
     lines.append(f"state_dir = {json.dumps(str(spec.state_dir()))}")
+    if spec.profiles:  # the active ones (--profile, DEVSTACK_PROFILES)
+        lines.append(f"profiles = {json.dumps(list(spec.profiles))}")
     for svc in spec.services.values():
         lines += ["", f"[services.{svc.name}]", *_service_lines(svc, inherited)]
     return "\n".join(lines) + "\n"
@@ -257,6 +259,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
     if svc.depends_on:
         deps = ", ".join(f"{k} = {q(str(v))}" for k, v in svc.depends_on.items())
         out.append(f"depends_on = {{ {deps} }}")
+    if svc.profiles:
+        out.append(f"profiles = {q(list(svc.profiles))}")
     if svc.health:
         h = svc.health
         parts = [

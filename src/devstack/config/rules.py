@@ -11,6 +11,7 @@ from typing import Any
 
 SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
 IMPORT_PATTERN = r"^[A-Za-z_][\w.]*(:.+)?$"
+PROFILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 
 
 def env_value(value: Any) -> Any:
@@ -27,6 +28,15 @@ def stop_signal(value: Any) -> signal.Signals:
         if name in SIGNAL_NAMES:
             return signal.Signals[f"SIG{name}"]
     raise ValueError(f"{value!r} is not a stop signal; use one of: {', '.join(SIGNAL_NAMES)}")
+
+
+def profile_name(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(PROFILE_PATTERN, value):
+        raise ValueError(
+            f"{value!r} is not a profile name: letters, digits, - and _, "
+            "starting with a letter or digit"
+        )
+    return value
 
 
 def regex(value: Any) -> Any:

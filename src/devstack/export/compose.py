@@ -88,6 +88,8 @@ def _service(
             published = f"127.0.0.1:{published}"
             where = "on the host's loopback, as devstack serves it"
         out["ports"] = Commented([published], f"published {where}")
+    if spec.profiles:  # compose's own key, with the same meaning (--profile, COMPOSE_PROFILES)
+        out["profiles"] = list(spec.profiles)
     depends = _depends_on(spec, checked)
     if depends:
         out["depends_on"] = depends

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from devstack.checks.command import find_venv, resolve
 from devstack.config.durations import format_duration
+from devstack.config.profiles import enabled
 from devstack.export.probeprograms import python_probe
 from devstack.export.source import ExportSource
 from devstack.spec import ServiceSpec
@@ -68,7 +69,8 @@ def to_systemd(source: ExportSource, devstack: list[str] | None = None) -> dict[
         units[f"{prefix}-{name}.service"] = _service_unit(
             source, spec, prefix, devstack, wait=name in waited, oneshot=name in completed
         )
-    wants = " ".join(f"{prefix}-{n}.service" for n in stack.services)
+    # The services the active profiles leave out have units, started by name.
+    wants = " ".join(f"{prefix}-{n}.service" for n in enabled(stack))
     units[f"{prefix}.target"] = "\n".join(
         [
             _header(source),

@@ -14,6 +14,7 @@ from dataclasses import fields
 
 from devstack.checks.command import find_venv, resolve, shown
 from devstack.config.envfile import read_env_file
+from devstack.config.profiles import enabled
 from devstack.export.source import ExportSource
 from devstack.spec import RestartSpec, ServiceSpec
 
@@ -21,8 +22,13 @@ from devstack.spec import RestartSpec, ServiceSpec
 def to_procfile(source: ExportSource) -> tuple[str, list[str]]:
     """The Procfile text and the warnings (what was left out)."""
     lines = [f"# Written by `devstack export procfile` from {source.stack.file}."]
-    for name, spec in source.stack.services.items():
-        lines.append(f"{name}: {_line(source, spec)}")
+    chosen = enabled(source.stack)
+    for name in chosen:
+        lines.append(f"{name}: {_line(source, source.stack.services[name])}")
+    left = [n for n in source.stack.services if n not in chosen]
+    if left:
+        reason = "services no active profile enables (--profile NAME adds them)"
+        return "\n".join(lines) + "\n", [f"{reason}: {', '.join(left)}", *lost(source)]
     return "\n".join(lines) + "\n", lost(source)
 
 

@@ -167,9 +167,14 @@ class Service:
         """A new start is decided: observers must not see the last run's final state."""
         self._set(ServiceState.PENDING)
 
-    def mark_not_requested(self) -> None:
-        """In the stack, but `up` was not asked for it (nor for anything needing it)."""
-        self._set(ServiceState.STOPPED, f"not requested (devstack start {self.name} starts it)")
+    def mark_not_requested(self, why: str | None = None) -> None:
+        """In the stack, but `up` was not asked for it (nor for anything needing it);
+        ``why``: what left it out, e.g. "profile worker" (no active profile enables it)."""
+        because = f"{why}; " if why else ""
+        self._set(
+            ServiceState.STOPPED,
+            f"not requested ({because}devstack start {self.name} starts it)",
+        )
 
     def has_met(self, condition: Condition) -> bool:
         """``condition`` holds now (a dependent waiting for it would go on)."""

@@ -100,6 +100,7 @@ class SupervisorControl:
             "stack": stack.name,
             "file": None if stack.file is None else str(stack.file),
             "root": str(stack.root),
+            "profiles": list(stack.profiles),  # the active ones (up --profile)
         }
 
     def service_names(self) -> list[str]:
@@ -154,6 +155,7 @@ class SupervisorControl:
                     "cpu_percent": cpu,
                     "rss": rss,
                     "requested": name in self._sup.requested,
+                    "profiles": list(svc.spec.profiles),
                     "log_file": None if hub is None else hub.file_problem(name),
                 }
             )

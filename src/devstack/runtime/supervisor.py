@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from devstack import graph
+from devstack.config.profiles import disabled_reason
 from devstack.errors import DevstackError
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, max_bytes_from_env
@@ -220,7 +221,8 @@ class Supervisor(ProcessHooks):
         for name, spec in self.stack.services.items():
             self.services[name] = self._new_service(spec)
             if name not in self.order:
-                self.services[name].mark_not_requested()
+                why = disabled_reason(spec, self.stack.profiles)
+                self.services[name].mark_not_requested(why)
         for name in self.order:
             self.launch(name)
         self._start_watching()
