@@ -42,7 +42,6 @@ from devstack.runtime.probes import (
     LogProbe,
     Probe,
     ProbeResult,
-    TcpProbe,
     make_probe,
     parse_host_port,
 )
@@ -508,7 +507,10 @@ class Service:
         # Healthy: probe at `interval`; `retries` failures in a row make it unhealthy.
         # Quiet (http_every): most ticks only connect, which no access log records.
         failures = 0
-        light = self._light_probe()
+        # The same connect that paces the start stands in for the request between them.
+        light = None
+        if health.http_every is not None and isinstance(probe, HttpProbe):
+            light = probe.accepts if self._probed_address() is not None else None
         last_full = self._clock()
         while True:
             await asyncio.sleep(_aligned_delay(health.interval))
@@ -519,7 +521,7 @@ class Service:
                 http_every=health.http_every,
                 failing=failures > 0,
             )
-            if light is not None and not due and (await light.run()).ok:
+            if light is not None and not due and (await light()).ok:
                 continue
             # Due, or the port stopped answering: the probe itself says what a user sees.
             result = await probe.run()
@@ -623,14 +625,6 @@ class Service:
         if shown is None:
             return None
         return listen_verdict(shown, port, host, declared=port == self.spec.port)
-
-    def _light_probe(self) -> Probe | None:
-        """The TCP connect that stands in for a quiet http probe between its requests."""
-        health = self.spec.health
-        target = self._probed_address()
-        if health is None or health.http_every is None or target is None:
-            return None
-        return TcpProbe(target[0], target[1], timeout=health.timeout)
 
     def _foreign_listener(self) -> str | None:
         """Who answers the probed port, when it is not this service's own tree."""
