@@ -133,7 +133,7 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
     lost = {name: notes for name, notes in export.notes.items() if notes}
     if lost:
         print(
-            "devstack: Kubernetes manifests cannot express (comments in the files):",
+            "devstack: not carried over to Kubernetes as written (comments in the files):",
             file=sys.stderr,
         )
         for name, notes in lost.items():

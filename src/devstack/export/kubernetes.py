@@ -209,7 +209,7 @@ class _Builder:
                 "only its ConfigMap is here."
             )
         if notes:
-            header.append("Not expressed here (devstack export prints these too):")
+            header.append("Not carried over as written (devstack export prints these too):")
             header += [f"  - {n}" for n in notes]
         texts = [dump(doc, "\n".join(header) if i == 0 else "") for i, doc in enumerate(docs)]
         return "---\n".join(texts)
@@ -304,7 +304,9 @@ class _Builder:
         container: dict[str, Any] = {
             "name": object_name(spec.name),
             "image": Commented(image, note) if note else image,
-            "command": self._command(spec, notes),
+            # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
+            # entrypoint script) still runs, with the command as its arguments.
+            "args": self._command(spec, notes),
         }
         root = self.source.root
         if spec.cwd.is_relative_to(root):

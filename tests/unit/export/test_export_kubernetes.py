@@ -217,7 +217,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
 
     # Addresses: other services by their Service's name, the service's own ${host} 0.0.0.0.
     api = pod_of(found["Deployment", "api"])
-    assert api["containers"][0]["command"] == [
+    assert api["containers"][0]["args"] == [
         "gunicorn",
         "app:app",
         "--bind",
@@ -236,7 +236,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
     assert worker["API_URL"] == "http://api:5000"
     assert worker["CELERY_BROKER_URL"] == "redis://redis:6379/0"
     report = pod_of(found["Job", "report"])
-    assert report["containers"][0]["command"] == [
+    assert report["containers"][0]["args"] == [
         "python3",
         "report.py",
         "--api",
@@ -263,7 +263,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
     assert db["containers"][0]["readinessProbe"]["exec"] == {
         "command": ["pg_isready", "-h", "127.0.0.1", "-p", "5432"]
     }
-    assert db["containers"][0]["command"][2] == "/var/lib/postgresql/data"  # the default
+    assert db["containers"][0]["args"][2] == "/var/lib/postgresql/data"  # the default
     assert "readinessProbe" not in pod_of(found["Deployment", "worker-1"])["containers"][0]
 
     # depends_on: db healthy (migrate's own), then migrate (completed), then redis healthy.
@@ -275,7 +275,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
         "-c",
         "until nc -z -w 1 db 5432; do echo waiting for db; sleep 1; done",
     ]
-    assert inits[1]["command"] == ["flask", "--app", "app", "db", "upgrade"]
+    assert inits[1]["args"] == ["flask", "--app", "app", "db", "upgrade"]
     assert inits[1]["envFrom"] == [
         {"secretRef": {"name": "env-file-env"}},
         {"configMapRef": {"name": "migrate-env"}},
@@ -376,7 +376,7 @@ def test_commands_keep_literal_dollar_parens(tmp_path: Path) -> None:
     )
     export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path)
     found = by_kind(manifests(export))
-    command = pod_of(found["Deployment", "s"])["containers"][0]["command"]
+    command = pod_of(found["Deployment", "s"])["containers"][0]["args"]
     assert command == ["/bin/sh", "-c", "echo $$(date) && exec python3 w.py"]
 
 
@@ -418,7 +418,7 @@ def test_cli_lists_what_cannot_be_expressed_on_stderr(tmp_path: Path) -> None:
     )
     done = run_devstack(tmp_path, "export", "kubernetes")
     assert done.returncode == 0, done.stderr
-    assert "devstack: Kubernetes manifests cannot express" in done.stderr
+    assert "devstack: not carried over to Kubernetes as written" in done.stderr
     assert "  - w: health.log 'ready'" in done.stderr
     assert "  - w: setup 'pip install x' is not run" in done.stderr
     text = (tmp_path / "kubernetes" / "w.yaml").read_text()
