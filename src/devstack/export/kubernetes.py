@@ -22,7 +22,6 @@ What cannot be expressed is returned by service, written as comments and printed
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shlex
@@ -30,26 +29,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.config.profiles import enabled
 from devstack.errors import UsageError
 from devstack.export.compose import APP_DIR
-from devstack.export.probeprograms import WILDCARDS, tcp_address
-from devstack.export.secretenv import NAMED, mask_passwords, secret_reason
+from devstack.export.kubeprobes import probes, seconds, wait_container
+from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.export.yaml import Commented, dump
-from devstack.spec import HealthSpec, ServiceSpec
+from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
-MARK = "Written by `devstack export kubernetes`"
-WAIT_IMAGE = "busybox:1.37"  # the init containers that wait: sh, nc and wget
-_LOCAL = frozenset({*WILDCARDS, "127.0.0.1", "localhost", "::1", "[::1]"})
 _LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost)\b")
-# An ${env:VAR} without a default, in an env value: the deployer's, supplied at deploy time.
-_MISSING = re.compile(r"\0([A-Za-z_][A-Za-z0-9_]*)\0")
 
 
 @dataclass
@@ -126,7 +118,7 @@ def _env_for(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
 
 
 def _env_value(var: str, default: str | None) -> str:
-    return f"\0{var}\0" if default is None else default
+    return deployers(var) if default is None else default
 
 
 def _command_ref(var: str, default: str | None) -> str:
@@ -162,10 +154,6 @@ def _interpolated(
 def _escape_command(value: str) -> str:
     """A literal ``$(`` kept from Kubernetes' expansion of ``$(VAR)``."""
     return value.replace("$(", "$$(")
-
-
-def _seconds(value: float) -> int:
-    return max(1, math.ceil(value))
 
 
 class _Builder:
@@ -225,22 +213,12 @@ class _Builder:
             "app.kubernetes.io/part-of": object_name(self.source.stack.name),
         }
 
-    def _split_env(self, spec: ServiceSpec) -> tuple[dict[str, str], dict[str, _SecretKey]]:
+    def _split_env(self, spec: ServiceSpec) -> tuple[dict[str, str], dict[str, SecretKey]]:
         """The ConfigMap's data, and the Secret's keys."""
-        config: dict[str, str] = {}
-        secret: dict[str, _SecretKey] = {}
-        for var, value in _env_for(self.source, spec).items():
-            if _MISSING.search(value):
-                refs = ", ".join(f"${{env:{m}}}" for m in _MISSING.findall(value))
-                secret[var] = _SecretKey(f"from {refs} (no default): the deployer's", value)
-            elif (reason := secret_reason(var, value)) is not None:
-                secret[var] = _SecretKey(reason, value)
-            else:
-                config[var] = value
-        return config, secret
+        return split_env(_env_for(self.source, spec))
 
     def _env_from(
-        self, spec: ServiceSpec, config: dict[str, str], secret_keys: dict[str, _SecretKey]
+        self, spec: ServiceSpec, config: dict[str, str], secret_keys: dict[str, SecretKey]
     ) -> list[Any]:
         """envFrom, later sources winning as the env table wins over env files."""
         name = object_name(spec.name)
@@ -255,7 +233,7 @@ class _Builder:
         if secret_keys:
             secret = f"{name}-secret"
             example = f"{secret}.env.example"
-            self.out.files[example] = _secret_example(self.source, spec.name, secret, secret_keys)
+            self.out.files[example] = secret_example(spec.name, secret, secret_keys)
             self.out.secrets.append(
                 f"kubectl create secret generic {secret} --from-env-file={secret}.env"
                 f"  # keys: {', '.join(secret_keys)} (see {example})"
@@ -296,7 +274,7 @@ class _Builder:
         if inits:
             pod["initContainers"] = list(inits.values())
         pod["containers"] = [container]
-        pod["terminationGracePeriodSeconds"] = _seconds(spec.stop_timeout)
+        pod["terminationGracePeriodSeconds"] = seconds(spec.stop_timeout)
         return pod
 
     def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
@@ -374,87 +352,17 @@ class _Builder:
         ]
 
     def _probes(self, spec: ServiceSpec, notes: list[str]) -> dict[str, Any]:
-        h = spec.health
-        action = self._probe_action(spec, h, notes) if h is not None else None
-        if h is None or action is None:
-            return {}
-        timeout = _seconds(h.timeout)
-        tries = _seconds(h.start_period)
-        steady = {
-            **action,
-            "periodSeconds": _seconds(h.interval),
-            "timeoutSeconds": timeout,
-            "failureThreshold": max(1, h.retries),
-        }
-        probes: dict[str, Any] = {
-            "startupProbe": Commented(
-                {
-                    **action,
-                    "periodSeconds": 1,
-                    "timeoutSeconds": timeout,
-                    "failureThreshold": tries,
-                },
-                f"health.start_period {format_duration(h.start_period)}: every second "
-                f"(Kubernetes' shortest period), {tries} tries",
-            ),
-        }
-        timing = (
-            f"health.interval {format_duration(h.interval)}, timeout "
-            f"{format_duration(h.timeout)}, retries {h.retries}"
-        )
-        if spec.restart_on_unhealthy:
-            probes["readinessProbe"] = Commented(steady, timing)
-            probes["livenessProbe"] = Commented(
-                dict(steady), "restart_on_unhealthy = true: restarted once unhealthy"
-            )
-        else:
-            probes["readinessProbe"] = Commented(
-                steady,
-                f"{timing}. No livenessProbe: devstack does not restart an unhealthy "
-                "service unless restart_on_unhealthy = true",
-            )
-        return probes
-
-    def _probe_action(
-        self, spec: ServiceSpec, h: HealthSpec, notes: list[str]
-    ) -> dict[str, Any] | None:
-        if h.kind == "log":
-            notes.append(
-                f"health.log {h.target!r} (a pattern in its output) has no Kubernetes probe: none"
-            )
-            return None
-        if h.kind == "cmd":
-            written = self.source.written.get(spec.name)
+        h, written = spec.health, self.source.written.get(spec.name)
+        command = None
+        if h is not None and h.kind == "cmd":
             text = written.health.cmd if written and written.health else None
-            if text is None:
-                return {"exec": {"command": shlex.split(h.target)}}
             # Run inside the container: its own address is its loopback.
-            command = self._split_words(spec.name, text, _command_ref, own="127.0.0.1")
-            return {"exec": {"command": command}}
-        if h.kind == "tcp":
-            host, port = tcp_address(h.target)
-            if not self._is_own(spec, host):
-                notes.append(f"health.tcp {h.target} is another host's: no probe")
-                return None
-            return {"tcpSocket": {"port": port}}
-        parts = urlsplit(h.target)
-        if not self._is_own(spec, parts.hostname or ""):
-            notes.append(f"health.http {h.target} is another host's: no probe")
-            return None
-        https = parts.scheme == "https"
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        get: dict[str, Any] = {"path": path, "port": parts.port or (443 if https else 80)}
-        if https:
-            get["scheme"] = "HTTPS"
-        if h.expect_status:
-            notes.append(
-                f"health.expect_status {list(h.expect_status)}: Kubernetes counts any "
-                "200-399 as healthy"
+            command = (
+                shlex.split(h.target)
+                if text is None
+                else self._split_words(spec.name, text, _command_ref, own="127.0.0.1")
             )
-        return {"httpGet": get}
-
-    def _is_own(self, spec: ServiceSpec, host: str) -> bool:
-        return host in _LOCAL or host == spec.host.strip("[]")
+        return probes(spec, command, notes)
 
     def _init_containers(self, spec: ServiceSpec, inits: dict[str, Any], notes: list[str]) -> None:
         """Into ``inits`` (by container name, in order): what ``spec`` waits for."""
@@ -483,7 +391,7 @@ class _Builder:
                 )
 
     def _env_from_refs(
-        self, name: str, config: dict[str, str], secret_keys: dict[str, _SecretKey]
+        self, name: str, config: dict[str, str], secret_keys: dict[str, SecretKey]
     ) -> list[Any]:
         """envFrom of an init container: the ConfigMap and Secret its own file declares."""
         spec = self.source.stack.services[name]
@@ -505,23 +413,7 @@ class _Builder:
                 "not waited for"
             )
             return None
-        host, h = object_name(dep), spec.health
-        timeout = _seconds(h.timeout) if h else 1
-        check = f"nc -z -w {timeout} {host} {spec.port}"
-        what = f"its port {spec.port} accepts a connection"
-        if h is not None and h.kind == "http":
-            parts = urlsplit(h.target)
-            if parts.port == spec.port and parts.scheme == "http":
-                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                url = f"http://{host}:{spec.port}{path}"
-                check = f"wget -q -T {timeout} -O /dev/null {url}"
-                what = f"GET {url} succeeds"
-        script = f"until {check}; do echo waiting for {host}; sleep 1; done"
-        return Commented(
-            {"name": f"wait-for-{host}"[:63], "image": WAIT_IMAGE, "command": ["sh", "-c", script]},
-            f"depends_on {dep} = healthy: waits until {what} (its Service sends only to "
-            "ready pods)",
-        )
+        return wait_container(spec, object_name(dep))
 
     def _deployment(
         self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str], notes: list[str]
@@ -588,36 +480,6 @@ class _Builder:
 
     def _shown(self, path: Path | None) -> str:
         return os.path.relpath(path, self.out_dir) if path is not None else "the stack"
-
-
-@dataclass(frozen=True, slots=True)
-class _SecretKey:
-    reason: str  # why it is a secret (devstack.export.secretenv's rule)
-    value: str  # as resolved for the cluster: never written as it is
-
-    def placeholder(self) -> str:
-        """What the example file shows: nothing for a secret by its name, else the value's
-        shape with its secret parts replaced (``postgresql://app:<password>@db:5432/app``,
-        ``<DB_PASSWORD>`` for an ``${env:DB_PASSWORD}``)."""
-        if self.reason.startswith(NAMED):
-            return ""
-        return mask_passwords(_MISSING.sub(r"<\1>", self.value))
-
-
-def _secret_example(
-    source: ExportSource, name: str, secret: str, keys: dict[str, _SecretKey]
-) -> str:
-    lines = [
-        f"# {MARK}: the keys of Secret {secret} (service {name}).",
-        "# devstack never writes their values. Copy this file to "
-        f"{secret}.env (keep it out of git),",
-        "# fill in the values, then:",
-        f"#   kubectl create secret generic {secret} --from-env-file={secret}.env",
-        "# (kubectl keeps quotes as part of a value: write KEY=value, unquoted)",
-    ]
-    for key, found in keys.items():
-        lines += [f"# {key}: {found.reason}", f"{key}={found.placeholder()}"]
-    return "\n".join(lines) + "\n"
 
 
 def _kustomization(source: ExportSource, out: Export, resources: list[str]) -> str:
