@@ -131,10 +131,16 @@ def _refs(source: ExportSource, this: str, own: str = "0.0.0.0") -> dict[str, Se
     ``this`` one's host is ``own`` (where it listens: every address of its pod)."""
     refs = {}
     for name, spec in source.stack.services.items():
-        host = object_name(name)
-        url = f"http://{host}:{spec.port}" if spec.port is not None else spec.url
-        refs[name] = ServiceRefs(name, own if name == this else host, spec.port, url)
+        host, port = _address(source, name)
+        url = f"http://{host}:{port}" if port is not None else spec.url
+        refs[name] = ServiceRefs(name, own if name == this else host, port, url)
     return refs
+
+
+def _address(source: ExportSource, name: str) -> tuple[str, int | None]:
+    """Where another pod reaches service ``name``: its Service's DNS name (same namespace)
+    and the container port, which the Service also listens on."""
+    return object_name(name), source.stack.services[name].port
 
 
 def _interpolated(
