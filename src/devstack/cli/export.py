@@ -139,10 +139,12 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
         for name, notes in lost.items():
             for note in notes:
                 print(f"  - {name}: {note}", file=sys.stderr)
-    print("then: build the images marked PLACEHOLDER and make them reachable by the cluster")
+    # The secrets' paths are relative to the directory, as in kustomization.yaml.
+    print(f"then, in {out}:")
+    print("  build the images marked PLACEHOLDER and make them reachable by the cluster")
     for line in export.secrets:
         print(f"  {line}")
-    print(f"  kubectl apply -k {out}")
+    print("  kubectl apply -k .")
     return EXIT_OK
 
 

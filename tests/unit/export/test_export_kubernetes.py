@@ -400,7 +400,8 @@ def test_cli_writes_the_directory_and_keeps_a_hand_written_file(tmp_path: Path) 
         "kustomization.yaml",
         "web.yaml",
     ]
-    assert f"kubectl apply -k {tmp_path / 'k8s'}" in done.stdout
+    assert f"then, in {tmp_path / 'k8s'}:\n" in done.stdout
+    assert done.stdout.endswith("  kubectl apply -k .\n")
     # Its own files are replaced without asking; one it did not write is not.
     assert run_devstack(tmp_path, "export", "kubernetes", "-o", "k8s").returncode == 0
     (tmp_path / "k8s" / "api.yaml").write_text("kind: Mine\n")
@@ -423,3 +424,15 @@ def test_cli_lists_what_cannot_be_expressed_on_stderr(tmp_path: Path) -> None:
     assert "  - w: setup 'pip install x' is not run" in done.stderr
     text = (tmp_path / "kubernetes" / "w.yaml").read_text()
     assert "#   - health.log 'ready'" in text
+
+
+def test_the_readme_example_is_what_the_export_writes(tmp_path: Path) -> None:
+    frontend = to_kubernetes(load_source(REPO / "stack.toml", {}), tmp_path).files["frontend.yaml"]
+    readme = (REPO / "README.md").read_text()
+    image = "          image: botexcel-frontend:latest\n"
+    excerpt = frontend[
+        frontend.index("      initContainers:\n") : frontend.index(image) + len(image)
+    ]
+    assert excerpt in readme
+    config = frontend[frontend.index("  BOTEXCEL_API_BASE") : frontend.index("  PYTHONUNBUFFERED")]
+    assert config in readme
