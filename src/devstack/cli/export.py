@@ -1,8 +1,9 @@
-"""``devstack export compose|systemd|procfile``: write the stack for another runner.
+"""``devstack export compose|systemd|procfile|kubernetes``: write the stack for another runner.
 
 Output goes beside stack.toml unless ``-o`` says otherwise (``-o -``: stdout, for
-compose and procfile). A file that exists and was not written by a devstack export
-is never replaced without ``--force`` (a hand-written Procfile is precious).
+compose and procfile; systemd and kubernetes write a directory). A file that
+exists and was not written by a devstack export is never replaced without
+``--force`` (a hand-written Procfile is precious).
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ if TYPE_CHECKING:
     from devstack.export.source import ExportSource
 
 MARK = "Written by `devstack export"
-DEFAULT_OUT = {"compose": "compose.yaml", "systemd": "systemd", "procfile": "Procfile"}
+DEFAULT_OUT = {
+    "compose": "compose.yaml",
+    "systemd": "systemd",
+    "procfile": "Procfile",
+    "kubernetes": "kubernetes",
+}
 
 
 def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export",
-        help="write the stack as compose.yaml, systemd units or a Procfile",
+        help="write the stack as compose.yaml, systemd units, a Procfile or Kubernetes manifests",
         description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
-        "per service and a target; procfile: a Procfile, with what it cannot express on stderr.",
+        "per service and a target; procfile: a Procfile, with what it cannot express on stderr; "
+        "kubernetes: a directory of manifests and a kustomization.yaml (`kubectl apply -k DIR`).",
     )
-    export.add_argument("format", choices=["compose", "systemd", "procfile"])
+    export.add_argument("format", choices=["compose", "systemd", "procfile", "kubernetes"])
     add_file_option(export)
     add_profile_option(export)
     export.add_argument(
@@ -38,7 +45,8 @@ def add_parser(sub: Subparsers) -> None:
         "--output",
         default=None,
         metavar="PATH",
-        help="file (systemd: directory) to write; default beside stack.toml; - for stdout",
+        help="file (systemd, kubernetes: directory) to write; default beside stack.toml; "
+        "- for stdout",
     )
     export.add_argument(
         "--force", action="store_true", help="replace a file not written by devstack export"
@@ -67,6 +75,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if out is None:
             raise UsageError("systemd units are files: give -o a directory")
         return _systemd(source, out, args.force)
+    if args.format == "kubernetes":
+        if out is None:
+            raise UsageError("Kubernetes manifests are files: give -o a directory")
+        return _kubernetes(source, out, args.force)
     if args.format == "compose":
         from devstack.export.compose import to_compose
 
@@ -105,6 +117,34 @@ def _systemd(source: ExportSource, out: Path, force: bool) -> int:
         f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl daemon-reload"
         f" && sudo systemctl start {target}"
     )
+    return EXIT_OK
+
+
+def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
+    from devstack.export.kubernetes import to_kubernetes
+
+    export = to_kubernetes(source, out)
+    for name in export.files:
+        _check_writable(out / name, force)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in export.files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(f"wrote {out / name}")
+    lost = {name: notes for name, notes in export.notes.items() if notes}
+    if lost:
+        print(
+            "devstack: not carried over to Kubernetes as written (comments in the files):",
+            file=sys.stderr,
+        )
+        for name, notes in lost.items():
+            for note in notes:
+                print(f"  - {name}: {note}", file=sys.stderr)
+    # The secrets' paths are relative to the directory, as in kustomization.yaml.
+    print(f"then, in {out}:")
+    print("  build the images marked PLACEHOLDER and make them reachable by the cluster")
+    for line in export.secrets:
+        print(f"  {line}")
+    print("  kubectl apply -k .")
     return EXIT_OK
 
 

@@ -1,0 +1,506 @@
+"""``devstack export kubernetes``: the stack as manifests and a kustomization.yaml.
+
+One file per service (``NAME.yaml``), all in one namespace, applied with
+``kubectl apply -k DIR``. The mapping (docs/interop.md has the full table):
+
+- a long-running service is a Deployment, and a Service when it has a port (the
+  Service's name is the service's, so ``${services.api.url}`` is ``http://api:5000``
+  inside the cluster, as compose's names are); a portless service with
+  ``restart = "no"`` is a Job; a service others wait on for ``completed`` is an init
+  container of each of them (waiting for a Job from another pod needs kubectl and
+  RBAC; an init container needs neither, at the cost of running once per pod);
+- ``env`` is a ConfigMap; the variables devstack.export.secretenv calls secrets, and
+  those taken from ``${env:VAR}`` without a default, are keys of a Secret the user
+  creates (their values are never written); each env file is a Secret too;
+- ``health`` becomes a startupProbe (start_period), a readinessProbe (interval,
+  timeout, retries) and, with ``restart_on_unhealthy``, a livenessProbe;
+- ``depends_on`` "healthy" is an init container that waits on the dependency's
+  Service (only ready pods are behind it); "started" cannot be said (a note).
+
+What cannot be expressed is returned by service, written as comments and printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devstack.config.interpolate import Context, ServiceRefs, interpolate
+from devstack.config.profiles import enabled
+from devstack.errors import UsageError
+from devstack.export.compose import APP_DIR
+from devstack.export.kubeprobes import probes, seconds, wait_container
+from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
+from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.yaml import Commented, dump
+from devstack.spec import ServiceSpec
+from devstack.states import Condition, RestartPolicy
+
+_LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost)\b")
+
+
+@dataclass
+class Export:
+    """What ``to_kubernetes`` produced: files to write, and what each service lost."""
+
+    files: dict[str, str] = field(default_factory=dict)  # file name in DIR -> text
+    notes: dict[str, list[str]] = field(default_factory=dict)  # service -> not expressed
+    secrets: list[str] = field(default_factory=list)  # `kubectl create secret` lines
+
+
+def object_name(name: str) -> str:
+    """A Kubernetes name for a devstack service: a DNS label (RFC 1035), as a Service needs."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if not cleaned[:1].isalpha():
+        cleaned = f"s-{cleaned}"
+    return cleaned[:63].rstrip("-")
+
+
+def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
+    """The manifests of the stack, with paths shown relative to ``out_dir``."""
+    stack = source.stack
+    names: dict[str, str] = {}
+    for name in stack.services:
+        other = names.setdefault(object_name(name), name)
+        if other != name:
+            raise UsageError(
+                f"services {other!r} and {name!r} have the same Kubernetes name "
+                f"{object_name(name)!r}",
+                hint="rename one (Kubernetes names are lower-case letters, digits and -)",
+            )
+    builder = _Builder(source, out_dir)
+    shown = enabled(stack)
+    resources = []
+    for name in stack.services:
+        text = builder.service_file(name)
+        if text is None:
+            continue
+        file = f"{object_name(name)}.yaml"
+        builder.out.files[file] = text
+        if name in shown:
+            resources.append(file)
+    builder.out.files["kustomization.yaml"] = _kustomization(source, builder.out, resources)
+    return builder.out
+
+
+def _replicas(spec: ServiceSpec) -> int:
+    """How many pods a Deployment asks for."""
+    return 1  # stack.toml has no replica count yet
+
+
+def _image_for(source: ExportSource, spec: ServiceSpec) -> tuple[str, str]:
+    """The container image of ``spec`` and the comment written above it ("" for none)."""
+    image = f"{object_name(source.stack.name)}-{object_name(spec.name)}:latest"
+    return image, (
+        f"PLACEHOLDER: build this image (the stack's directory copied to {APP_DIR}, with what "
+        f"{spec.name} needs installed), then push it or load it into the cluster"
+    )
+
+
+def _env_for(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
+    """The service's environment in the cluster: the ``env`` table re-interpolated with
+    each service's address its Service's (an ``${env:VAR}`` without a default is left as
+    a marker: its value is the deployer's), ``PORT`` and ``PYTHONUNBUFFERED``."""
+    written = source.written.get(spec.name)
+    env: dict[str, str] = {}
+    if written is not None:
+        for var, value in written.env.items():
+            env[var] = _interpolated(source, spec.name, value, shell=False, env_ref=_env_value)
+    if spec.port is not None:
+        env["PORT"] = str(spec.port)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _env_value(var: str, default: str | None) -> str:
+    return deployers(var) if default is None else default
+
+
+def _command_ref(var: str, default: str | None) -> str:
+    # Kubernetes expands $(VAR) in command and args from the container's environment.
+    return f"$({var})" if default is None else default.replace("$(", "$$(")
+
+
+def _refs(source: ExportSource, this: str, own: str = "0.0.0.0") -> dict[str, ServiceRefs]:
+    """Each service as another reaches it in the cluster: its Service's name and port;
+    ``this`` one's host is ``own`` (where it listens: every address of its pod)."""
+    refs = {}
+    for name, spec in source.stack.services.items():
+        host, port = _address(source, name)
+        url = f"http://{host}:{port}" if port is not None else spec.url
+        refs[name] = ServiceRefs(name, own if name == this else host, port, url)
+    return refs
+
+
+def _address(source: ExportSource, name: str) -> tuple[str, int | None]:
+    """Where another pod reaches service ``name``: its Service's DNS name (same namespace)
+    and the container port, which the Service also listens on."""
+    return object_name(name), source.stack.services[name].port
+
+
+def _interpolated(
+    source: ExportSource,
+    name: str,
+    text: str,
+    *,
+    shell: bool,
+    env_ref: Callable[[str, str | None], str],
+    escape: Callable[[str], str] = str,
+) -> str:
+    body, env_refs = split_env_refs(text)
+    value = interpolate(body, Context(name, _refs(source, name), source.environ, shell=shell))
+    return join_env_refs(escape(value), env_refs, env_ref)
+
+
+def _escape_command(value: str) -> str:
+    """A literal ``$(`` kept from Kubernetes' expansion of ``$(VAR)``."""
+    return value.replace("$(", "$$(")
+
+
+class _Builder:
+    def __init__(self, source: ExportSource, out_dir: Path) -> None:
+        self.source = source
+        self.out_dir = out_dir
+        self.out = Export()
+        services = source.stack.services
+        # Run as init containers of their dependents: what others wait on to complete.
+        self.init_only = {
+            d
+            for s in services.values()
+            for d, c in s.depends_on.items()
+            if c is Condition.COMPLETED
+        }
+
+    def service_file(self, name: str) -> str | None:
+        spec = self.source.stack.services[name]
+        notes = self.out.notes.setdefault(name, [])
+        labels = self._labels(name)
+        docs: list[Any] = []
+        config, secret_keys = self._split_env(spec)
+        env_from = self._env_from(spec, config, secret_keys)
+        if config:
+            docs.append(self._config_map(name, config, labels))
+        if name not in self.init_only:
+            pod = self._pod(spec, env_from, notes)
+            if self.is_job(spec):
+                docs.append(self._job(spec, pod, labels))
+            else:
+                docs.append(self._deployment(spec, pod, labels, notes))
+                if spec.port is not None:
+                    docs.append(self._service(spec, labels))
+        self._notes_of(spec, notes)
+        if not docs:
+            return None
+        header = [f"{MARK} from {self._shown(self.source.stack.file)}: service {name}."]
+        if name in self.init_only:
+            header.append(
+                f"{name} runs as an init container of what waits for it to complete: "
+                "only its ConfigMap is here."
+            )
+        if notes:
+            header.append("Not carried over as written (devstack export prints these too):")
+            header += [f"  - {n}" for n in notes]
+        texts = [dump(doc, "\n".join(header) if i == 0 else "") for i, doc in enumerate(docs)]
+        return "---\n".join(texts)
+
+    def is_job(self, spec: ServiceSpec) -> bool:
+        """A one-shot nobody waits on to complete: no port, and never restarted."""
+        stops = spec.restart.policy is RestartPolicy.NO or spec.restart.max_restarts == 0
+        return spec.port is None and stops and spec.name not in self.init_only
+
+    def _labels(self, name: str) -> dict[str, str]:
+        return {
+            "app.kubernetes.io/name": object_name(name),
+            "app.kubernetes.io/part-of": object_name(self.source.stack.name),
+        }
+
+    def _split_env(self, spec: ServiceSpec) -> tuple[dict[str, str], dict[str, SecretKey]]:
+        """The ConfigMap's data, and the Secret's keys."""
+        return split_env(_env_for(self.source, spec))
+
+    def _env_from(
+        self, spec: ServiceSpec, config: dict[str, str], secret_keys: dict[str, SecretKey]
+    ) -> list[Any]:
+        """envFrom, later sources winning as the env table wins over env files."""
+        name = object_name(spec.name)
+        env_from: list[Any] = []
+        for path in spec.env_files:
+            secret = self._env_file_secret(path)
+            env_from.append(
+                Commented({"secretRef": {"name": secret}}, f"env file {self._shown(path)}")
+            )
+        if config:
+            env_from.append({"configMapRef": {"name": f"{name}-env"}})
+        if secret_keys:
+            secret = f"{name}-secret"
+            example = f"{secret}.env.example"
+            self.out.files[example] = secret_example(spec.name, secret, secret_keys)
+            self.out.secrets.append(
+                f"kubectl create secret generic {secret} --from-env-file={secret}.env"
+                f"  # keys: {', '.join(secret_keys)} (see {example})"
+            )
+            env_from.append(
+                Commented(
+                    {"secretRef": {"name": secret}},
+                    f"keys {', '.join(secret_keys)}: values never written here (see {example})",
+                )
+            )
+        return env_from
+
+    def _env_file_secret(self, path: Path) -> str:
+        rel = os.path.relpath(path, self.source.root)
+        secret = object_name(f"env-file-{rel}")
+        line = (
+            f"kubectl create secret generic {secret} "
+            f"--from-env-file={os.path.relpath(path, self.out_dir)}"
+        )
+        if not any(s.startswith(line) for s in self.out.secrets):
+            self.out.secrets.append(line)
+        return secret
+
+    def _config_map(self, name: str, data: dict[str, str], labels: dict[str, str]) -> Any:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{object_name(name)}-env", "labels": labels},
+            "data": data,
+        }
+
+    def _pod(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> dict[str, Any]:
+        container = self._container(spec, env_from, notes)
+        container.update(self._probes(spec, notes))
+        pod: dict[str, Any] = {}
+        inits: dict[str, Any] = {}
+        self._init_containers(spec, inits, notes)
+        if inits:
+            pod["initContainers"] = list(inits.values())
+        pod["containers"] = [container]
+        pod["terminationGracePeriodSeconds"] = seconds(spec.stop_timeout)
+        return pod
+
+    def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
+        image, note = _image_for(self.source, spec)
+        container: dict[str, Any] = {
+            "name": object_name(spec.name),
+            "image": Commented(image, note) if note else image,
+            # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
+            # entrypoint script) still runs, with the command as its arguments.
+            "args": self._command(spec, notes),
+        }
+        root = self.source.root
+        if spec.cwd.is_relative_to(root):
+            cwd = spec.cwd.relative_to(root).as_posix()
+            container["workingDir"] = APP_DIR if cwd == "." else f"{APP_DIR}/{cwd}"
+        else:
+            container["workingDir"] = Commented(str(spec.cwd), "PLACEHOLDER: outside the stack")
+        if spec.port is not None:
+            container["ports"] = [{"containerPort": spec.port}]
+        if env_from:
+            container["envFrom"] = env_from
+        return container
+
+    def _command(self, spec: ServiceSpec, notes: list[str]) -> list[str]:
+        written = self.source.written.get(spec.name)
+        if written is None:  # a Procfile line: a shell command as it is
+            return ["/bin/sh", "-c", _escape_command(spec.cmd)]
+        missing: list[str] = []
+
+        def ref(var: str, default: str | None) -> str:
+            if default is None:
+                missing.append(var)
+            return _command_ref(var, default)
+
+        if isinstance(written.cmd, list):
+            argv = [self._words(spec.name, part, ref) for part in written.cmd]
+        elif written.shell:
+            text = _interpolated(
+                self.source,
+                spec.name,
+                written.cmd,
+                shell=True,
+                env_ref=ref,
+                escape=_escape_command,
+            )
+            argv = ["/bin/sh", "-c", text]
+        else:
+            argv = self._split_words(spec.name, written.cmd, ref)
+        if any(_LOOPBACK.search(word) for word in argv):
+            notes.append(
+                "its command names 127.0.0.1/localhost: a pod listening there is unreachable "
+                "from its Service and from the kubelet's probes (write ${host} in stack.toml)"
+            )
+        if missing:
+            notes.append(
+                f"its command reads ${{env:{'}, ${env:'.join(missing)}}}: written as "
+                f"$({'), $('.join(missing)}), which Kubernetes fills from the container's env"
+            )
+        return argv
+
+    def _words(self, name: str, text: str, ref: Callable[[str, str | None], str]) -> str:
+        return _interpolated(
+            self.source, name, text, shell=False, env_ref=ref, escape=_escape_command
+        )
+
+    def _split_words(
+        self, name: str, text: str, ref: Callable[[str, str | None], str], own: str = "0.0.0.0"
+    ) -> list[str]:
+        # Split before re-interpolating, as devstack does, so a substituted value stays one word.
+        body, env_refs = split_env_refs(text)
+        ctx = Context(name, _refs(self.source, name, own), self.source.environ)
+        return [
+            join_env_refs(_escape_command(word), env_refs, ref)
+            for word in shlex.split(interpolate(body, ctx))
+        ]
+
+    def _probes(self, spec: ServiceSpec, notes: list[str]) -> dict[str, Any]:
+        h, written = spec.health, self.source.written.get(spec.name)
+        command = None
+        if h is not None and h.kind == "cmd":
+            text = written.health.cmd if written and written.health else None
+            # Run inside the container: its own address is its loopback.
+            command = (
+                shlex.split(h.target)
+                if text is None
+                else self._split_words(spec.name, text, _command_ref, own="127.0.0.1")
+            )
+        return probes(spec, command, notes)
+
+    def _init_containers(self, spec: ServiceSpec, inits: dict[str, Any], notes: list[str]) -> None:
+        """Into ``inits`` (by container name, in order): what ``spec`` waits for."""
+        services = self.source.stack.services
+        for dep, cond in spec.depends_on.items():
+            if cond is Condition.COMPLETED:
+                self._init_containers(services[dep], inits, notes)  # its own waits first
+                if object_name(dep) not in inits:
+                    inner: list[str] = []
+                    config, secret_keys = self._split_env(services[dep])
+                    env_from = self._env_from_refs(dep, config, secret_keys)
+                    container = self._container(services[dep], env_from, inner)
+                    notes += [f"{dep} (init container): {n}" for n in inner]
+                    inits[object_name(dep)] = Commented(
+                        container,
+                        f"{dep} (depends_on = completed): runs to completion before "
+                        f"{spec.name} starts, in each of its pods",
+                    )
+            elif cond is Condition.HEALTHY:
+                wait = self._wait(dep, notes)
+                if wait is not None:
+                    inits.setdefault(wait.value["name"], wait)
+            else:
+                notes.append(
+                    f"depends_on {dep} = started: Kubernetes starts every pod at once, in no order"
+                )
+
+    def _env_from_refs(
+        self, name: str, config: dict[str, str], secret_keys: dict[str, SecretKey]
+    ) -> list[Any]:
+        """envFrom of an init container: the ConfigMap and Secret its own file declares."""
+        spec = self.source.stack.services[name]
+        refs: list[Any] = [
+            {"secretRef": {"name": self._env_file_secret(p)}} for p in spec.env_files
+        ]
+        if config:
+            refs.append({"configMapRef": {"name": f"{object_name(name)}-env"}})
+        if secret_keys:
+            refs.append({"secretRef": {"name": f"{object_name(name)}-secret"}})
+        return refs
+
+    def _wait(self, dep: str, notes: list[str]) -> Commented | None:
+        """An init container that returns once ``dep``'s Service answers."""
+        spec = self.source.stack.services[dep]
+        if spec.port is None or self.is_job(spec) or dep in self.init_only:
+            notes.append(
+                f"depends_on {dep} = healthy: {dep} has no Service (no port) to wait on: "
+                "not waited for"
+            )
+            return None
+        return wait_container(spec, object_name(dep))
+
+    def _deployment(
+        self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str], notes: list[str]
+    ) -> Any:
+        if spec.restart.policy is RestartPolicy.NO or spec.restart.max_restarts == 0:
+            notes.append(
+                "restart = no: a Deployment always restarts its pods (Kubernetes has no "
+                "'never' for a long-running pod)"
+            )
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": object_name(spec.name), "labels": labels},
+            "spec": {
+                "replicas": _replicas(spec),
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels}, "spec": pod},
+            },
+        }
+
+    def _job(self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str]) -> Any:
+        return {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": object_name(spec.name), "labels": labels},
+            "spec": {
+                "backoffLimit": Commented(0, "restart = no: run once, never retried"),
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"restartPolicy": "Never", **pod},
+                },
+            },
+        }
+
+    def _service(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:
+        name = object_name(spec.name)
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": Commented(
+                {"name": name, "labels": labels},
+                f"other services reach {spec.name} at {name}:{spec.port}",
+            ),
+            "spec": {"selector": labels, "ports": [{"port": spec.port, "targetPort": spec.port}]},
+        }
+
+    def _notes_of(self, spec: ServiceSpec, notes: list[str]) -> None:
+        """What stack.toml says of ``spec`` that no manifest says."""
+        if spec.setup:
+            notes.append(f"setup {spec.setup!r} is not run: make it a step of the image's build")
+        if spec.check_cmds:
+            notes.append("check.cmd is not run before a start (devstack's preflight)")
+        if spec.watch:
+            notes.append("watch (restart on edit) is for development: not exported")
+        if spec.stop_signal.name != "SIGTERM":
+            notes.append(
+                f"stop_signal {spec.stop_signal.name}: Kubernetes sends SIGTERM unless the "
+                f"image says STOPSIGNAL {spec.stop_signal.name}"
+            )
+        if spec.profiles and spec.name not in enabled(self.source.stack):
+            notes.append(
+                f"profiles {list(spec.profiles)}: not active, so not in kustomization.yaml"
+            )
+
+    def _shown(self, path: Path | None) -> str:
+        return os.path.relpath(path, self.out_dir) if path is not None else "the stack"
+
+
+def _kustomization(source: ExportSource, out: Export, resources: list[str]) -> str:
+    header = [
+        f"{MARK} from {source.stack.name}'s stack.",
+        "Before `kubectl apply -k .`:",
+        "  1. build the image of each service (see the PLACEHOLDER comments) and make it",
+        "     reachable by the cluster (push it, or `kind load docker-image ...`);",
+    ]
+    if out.secrets:
+        header.append("  2. create the Secrets (values are never written by devstack):")
+        header += [f"     {line}" for line in out.secrets]
+    data = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+    }
+    return dump(data, "\n".join(header))
