@@ -36,6 +36,7 @@ from pathlib import Path
 
 from devstack.checks.command import find_venv, resolve, search_path
 from devstack.config.durations import format_duration
+from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import bash_wait
 from devstack.export.source import ExportSource
@@ -200,9 +201,16 @@ def _service_unit(
         lines.append(f"User={_escape(system_user)}")
     lines.append(f"WorkingDirectory={_escape(str(spec.cwd))}")
     lines += [f"EnvironmentFile={_escape(str(p))}" for p in spec.env_files]
-    lines += [f"Environment={_quote(f'{k}={v}')}" for k, v in _environment(source, spec).items()]
-    lines.append(f"ExecStart={_command_line(_resolved(spec, spec.argv))}")
-    lines += _health_wait(spec) if wait and not oneshot else []
+    env = _environment(source, spec)
+    lines += [f"Environment={_quote(f'{k}={v}')}" for k, v in env.items()]
+    over = _over_env_files(source, spec, env)
+    if over:
+        lines.append(
+            f"# The env files also set {', '.join(over)}: EnvironmentFile= wins over "
+            "Environment= in systemd, the env table in devstack, so env(1) sets them last."
+        )
+    lines.append(f"ExecStart={_command_line(_with_env(over, _resolved(spec, spec.argv)))}")
+    lines += _health_wait(spec, over) if wait and not oneshot else []
     policy = _RESTART[r.policy]
     if oneshot and policy == "always":
         policy = "on-failure"  # systemd refuses Restart=always for Type=oneshot
@@ -223,12 +231,14 @@ def _service_unit(
     return "\n".join(lines)
 
 
-def _health_wait(spec: ServiceSpec) -> list[str]:
+def _health_wait(spec: ServiceSpec, over: dict[str, str]) -> list[str]:
     """``ExecStartPost=`` polling the probe of a service others wait on for "healthy"."""
     health = spec.health
     if health is None:
         return []
-    command = _resolved(spec, shlex.split(health.target)) if health.kind == "cmd" else None
+    command = None
+    if health.kind == "cmd":
+        command = _with_env(over, _resolved(spec, shlex.split(health.target)))
     argv = bash_wait(health, command)
     if argv is None:
         return [f"# health.{health.kind} has no systemd form: dependents start once it runs"]
@@ -258,6 +268,25 @@ def _resolved(spec: ServiceSpec, argv: Sequence[str]) -> list[str]:
 
 def _is_devstacks(path: Path | None) -> bool:
     return path is not None and path.is_relative_to(sys.prefix)
+
+
+def _over_env_files(source: ExportSource, spec: ServiceSpec, env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that the service's env files also set and devstack gives
+    the ``env`` table's (or its own) value, where systemd would give the file's."""
+    in_files: set[str] = set()
+    for path in spec.env_files:
+        try:
+            in_files.update(read_env_file(path))
+        except OSError:
+            continue  # gone since the config was read: systemd reports it at the start
+    declared = source.declared_env(spec.name)
+    return {
+        k: v for k, v in env.items() if k in in_files and (k != "PYTHONUNBUFFERED" or k in declared)
+    }
+
+
+def _with_env(over: dict[str, str], argv: list[str]) -> list[str]:
+    return ["/usr/bin/env", *(f"{k}={v}" for k, v in over.items()), *argv] if over else argv
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:

@@ -440,6 +440,43 @@ def test_user_units_by_default_system_units_with_user(tmp_path: Path) -> None:
     assert all(f"#   {x}" in system["probes.target"] for x in system_steps)
 
 
+def test_the_env_table_wins_over_the_env_files_as_under_devstack(tmp_path: Path) -> None:
+    """Regression (field trial, a Flask + Celery + Redis Procfile app): .env's
+    REDIS_URL=redis://localhost:6379/0 beat stack.toml's env in the unit, since systemd
+    lets EnvironmentFile= override Environment= (systemd.exec(5)). Run as systemd would
+    (Environment=, then the file over it), the service must see stack.toml's value."""
+    (tmp_path / ".env").write_text("REDIS_URL=redis://localhost:6379/0\nSECRET=s3\nPORT=1\n")
+    (tmp_path / "show.py").write_text(
+        "import os\nprint(*map(os.environ.get, ['REDIS_URL', 'SECRET', 'PORT']))\n"
+    )
+    units = units_of(
+        tmp_path,
+        """\
+        [stack]
+        name = "kc"
+        env_file = ".env"
+        [services.web]
+        cmd = "python3 show.py"
+        port = 7141
+        env = { REDIS_URL = "redis://127.0.0.1:6390/0" }
+        """,
+    )
+    unit = lines(units["kc-web.service"])
+    env: dict[str, str] = {"PATH": os.environ["PATH"]}
+    for line in unit:
+        if line.startswith("Environment="):
+            key, _, value = systemd_words(line.removeprefix("Environment="))[0].partition("=")
+            env[key] = value
+    env.update({"REDIS_URL": "redis://localhost:6379/0", "SECRET": "s3", "PORT": "1"})  # the file
+    (start,) = [x for x in unit if x.startswith("ExecStart=")]
+    argv = systemd_words(start.removeprefix("ExecStart="))
+    done = subprocess.run(
+        argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True
+    )
+    assert done.stdout.split() == ["redis://127.0.0.1:6390/0", "s3", "7141"]
+    assert "s3" not in "\n".join(unit)  # the file's secrets stay in the file
+
+
 def test_log_probe_and_setup_are_left_to_the_user(tmp_path: Path) -> None:
     """A log probe has no systemd form, a setup step is not run by a unit, a program not
     found is written bare: each said in the unit and in the notes the CLI prints."""
