@@ -399,6 +399,26 @@ def test_exec_start_post_runs_the_cmd_probe(tmp_path: Path) -> None:
         stop(waiter)
 
 
+def test_an_https_probe_waits_with_curl_and_says_so(tmp_path: Path) -> None:
+    units = units_of(
+        tmp_path,
+        """\
+        [services.db]
+        cmd = "python3 -m http.server 7151 --bind 127.0.0.1"
+        health.http = "https://127.0.0.1:7151/ready?x=1"
+
+        [services.app]
+        cmd = "python3 app.py"
+        depends_on = { db = "healthy" }
+        """,
+    )
+    db = lines(units[f"{tmp_path.name}-db.service"])
+    assert "# (needs curl)" in db
+    (post,) = [x for x in db if x.startswith("ExecStartPost=")]
+    argv = systemd_words(post.removeprefix("ExecStartPost="))
+    assert argv[-1] == "https://127.0.0.1:7151/ready?x=1" and "curl -sk" in argv[-3]
+
+
 def test_no_path_of_devstacks_install_in_any_unit(tmp_path: Path) -> None:
     """Regression: units named devstack's own venv (ExecStartPre=.venv/bin/devstack check,
     ExecStartPost=.venv/bin/python -c PROBE), which is not where the units run. Even with
