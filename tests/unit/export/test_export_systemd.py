@@ -374,20 +374,25 @@ def test_exec_start_post_waits_for_the_probe(tmp_path: Path, kind: str) -> None:
         stop(waiter, server)
 
 
-def test_exec_start_post_runs_the_cmd_probe(tmp_path: Path) -> None:
-    """A cmd probe is polled as written (its program resolved), in the service's directory."""
-    units = units_of(
+def waited_on(tmp_path: Path, health: str) -> dict[str, str]:
+    """Units of a stack whose app waits for db (with this probe) to be healthy."""
+    return units_of(
         tmp_path,
-        """\
+        f"""\
         [services.db]
         cmd = "python3 -m http.server 7131 --bind 127.0.0.1"
-        health.cmd = "test -f ready"
+        {health}
 
         [services.app]
         cmd = "python3 app.py"
-        depends_on = { db = "healthy" }
+        depends_on = {{ db = "healthy" }}
         """,
     )
+
+
+def test_exec_start_post_runs_the_cmd_probe(tmp_path: Path) -> None:
+    """A cmd probe is polled as written (its program resolved), in the service's directory."""
+    units = waited_on(tmp_path, 'health.cmd = "test -f ready"')
     unit = units[f"{tmp_path.name}-db.service"]
     assert f"probe {shutil.which('test')} -f ready" in unit
     waiter = start_waiter(units, f"{tmp_path.name}-db.service", tmp_path)
@@ -400,18 +405,7 @@ def test_exec_start_post_runs_the_cmd_probe(tmp_path: Path) -> None:
 
 
 def test_an_https_probe_waits_with_curl_and_says_so(tmp_path: Path) -> None:
-    units = units_of(
-        tmp_path,
-        """\
-        [services.db]
-        cmd = "python3 -m http.server 7151 --bind 127.0.0.1"
-        health.http = "https://127.0.0.1:7151/ready?x=1"
-
-        [services.app]
-        cmd = "python3 app.py"
-        depends_on = { db = "healthy" }
-        """,
-    )
+    units = waited_on(tmp_path, 'health.http = "https://127.0.0.1:7151/ready?x=1"')
     db = lines(units[f"{tmp_path.name}-db.service"])
     assert "# (needs curl)" in db
     (post,) = [x for x in db if x.startswith("ExecStartPost=")]
