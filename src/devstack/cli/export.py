@@ -120,7 +120,7 @@ def _systemd(source: ExportSource, out: Path, force: bool, system_user: str | No
     print(f"devstack: install ({kind}): {steps[0]}", file=sys.stderr)
     for line in steps[1:]:
         print(f"  {line}", file=sys.stderr)
-    left = notes(source)
+    left = notes(source, system_user)
     if left:
         print("devstack: the units leave to you:", file=sys.stderr)
         for line in left:

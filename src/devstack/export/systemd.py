@@ -30,6 +30,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,11 +108,17 @@ def to_systemd(source: ExportSource, system_user: str | None = None) -> dict[str
     return units
 
 
-def notes(source: ExportSource) -> list[str]:
+def notes(source: ExportSource, system_user: str | None = None) -> list[str]:
     """What the units leave to the user, by service: setup steps they do not run,
-    programs not found at export time (named bare: systemd looks in its own PATH)."""
+    programs not found at export time (named bare: systemd looks in its own PATH),
+    directories ``system_user`` cannot enter."""
     found: list[str] = []
+    uid_gid = _account(system_user) if system_user is not None else None
+    if system_user is not None and uid_gid is None:
+        found.append(f"user {system_user} does not exist here (User= needs it where units run)")
     for name, spec in source.stack.services.items():
+        if system_user is not None and uid_gid is not None:
+            found += [f"{name}: {x}" for x in _entry_problems(spec.cwd, system_user, *uid_gid)]
         if spec.setup:
             found.append(f"{name}: setup not run by the unit; run once in {spec.cwd}: {spec.setup}")
         program = _resolved(spec, spec.argv)[0]
@@ -132,6 +139,42 @@ def notes(source: ExportSource) -> list[str]:
                 f"{name}: its log probe has no systemd form; dependents start once it runs"
             )
     return found
+
+
+def _account(user: str) -> tuple[int, set[int]] | None:
+    """``user``'s uid and groups on this machine; None if it has no such user."""
+    try:
+        import pwd
+
+        account = pwd.getpwnam(user)
+        groups = set(os.getgrouplist(user, account.pw_gid))
+    except (ImportError, KeyError, OSError):
+        return None
+    return account.pw_uid, groups
+
+
+def _entry_problems(directory: Path, user: str, uid: int, groups: set[int]) -> list[str]:
+    """Why ``user`` could not make ``directory`` its working directory (systemd's
+    status=200/CHDIR), from the mode bits of it and its parents; [] when it can."""
+    if uid == 0:
+        return []
+    for path in [directory, *directory.parents]:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return [
+                f"{user} cannot enter {path} (mode {stat.S_IMODE(st.st_mode):04o}), so the unit "
+                f"cannot start in {directory}: move the project, or --run-as its owner"
+            ]
+    return []
 
 
 def install_steps(prefix: str, directory: str, system: bool) -> list[str]:

@@ -528,3 +528,23 @@ def test_stop_mode_picks_the_kill_mode(tmp_path: Path) -> None:
     )
     assert "KillMode=mixed" in lines(units["modes-api.service"])
     assert "KillMode=control-group" in lines(units["modes-worker.service"])
+
+
+def test_system_units_note_a_user_that_cannot_enter_the_project(tmp_path: Path) -> None:
+    """--run-as a user the project's directories shut out: the unit would fail with
+    status=200/CHDIR at every start; said at export, with the directory and its mode."""
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no user nobody on this machine")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (private / "stack.toml").write_text('[services.api]\ncmd = "python3 -m http.server 7161"\n')
+    source = load_source(private / "stack.toml", {"PATH": os.environ["PATH"]})
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert [x for x in notes(source, me) if "cannot enter" in x] == []
+    (said,) = [x for x in notes(source, "nobody") if "cannot enter" in x]
+    assert said.startswith("api: nobody cannot enter /") and "(mode 0700)" in said
+    assert notes(source, "no-such-user-for-devstack")[0].startswith(
+        "user no-such-user-for-devstack does not exist here"
+    )
