@@ -8,6 +8,8 @@ stack -> ``export procfile`` -> runs as a Procfile -> ``init`` -> runs again.
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 import signal
 import textwrap
@@ -181,7 +183,50 @@ def test_export_commands_write_files(tmp_path: Path) -> None:
         "demo-web.service",
         "demo.target",
     ]
-    assert "systemctl start demo.target" in units.stdout
+    assert "systemctl --user start demo.target" in units.stderr
+
+
+def test_export_systemd_user_units_by_default_system_units_on_request(tmp_path: Path) -> None:
+    """No sudo for the default (user units); --system writes User=, never root unnamed."""
+    example(tmp_path)
+    units = run_devstack(tmp_path, "export", "systemd", "-o", "units")
+    assert units.returncode == 0, units.stderr
+    assert (
+        "sudo" not in units.stderr
+        and "User=" not in (tmp_path / "units/demo-api.service").read_text()
+    )
+    assert (
+        f"cp {tmp_path}/units/*.service {tmp_path}/units/*.target ~/.config/systemd/user/"
+        in units.stderr
+    )
+    assert "loginctl enable-linger" in units.stderr
+    named = run_devstack(
+        tmp_path, "export", "systemd", "-o", "sys", "--system", "--run-as", "alice"
+    )
+    assert named.returncode == 0, named.stderr
+    assert "User=alice" in (tmp_path / "sys/demo-api.service").read_text().splitlines()
+    assert f"sudo cp {tmp_path}/sys/*.service {tmp_path}/sys/*.target /etc/systemd/system/" in (
+        named.stderr
+    )
+    # Unnamed: the invoking user (under sudo, the one who ran sudo); root refused.
+    plain = run_devstack(
+        tmp_path, "export", "systemd", "-o", "me", "--system", env={"SUDO_USER": ""}
+    )
+    if os.geteuid() == 0:
+        assert plain.returncode == 2, plain.stderr
+        assert "system units would run as root" in plain.stderr and "--run-as NAME" in plain.stderr
+        assert not (tmp_path / "me").exists()
+        by_sudo = run_devstack(
+            tmp_path, "export", "systemd", "-o", "me", "--system", env={"SUDO_USER": "bob"}
+        )
+        assert by_sudo.returncode == 0, by_sudo.stderr
+        assert "User=bob" in (tmp_path / "me/demo-api.service").read_text().splitlines()
+    else:
+        assert plain.returncode == 0, plain.stderr
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        assert f"User={me}" in (tmp_path / "me/demo-api.service").read_text().splitlines()
+    wrong = run_devstack(tmp_path, "export", "systemd", "-o", "x", "--run-as", "alice")
+    assert wrong.returncode == 2 and "--run-as is for system units" in wrong.stderr
 
 
 def test_schema_matches_the_committed_file() -> None:

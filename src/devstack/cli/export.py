@@ -9,6 +9,7 @@ exists and was not written by a devstack export is never replaced without
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,12 +52,24 @@ def add_parser(sub: Subparsers) -> None:
     export.add_argument(
         "--force", action="store_true", help="replace a file not written by devstack export"
     )
+    export.add_argument(
+        "--system",
+        action="store_true",
+        help="systemd: system units (/etc/systemd/system, User=) instead of user units "
+        "(systemctl --user, ~/.config/systemd/user, no sudo)",
+    )
+    export.add_argument(
+        "--run-as",
+        default=None,
+        metavar="NAME",
+        help="systemd --system: the user the services run as (default: you; "
+        "under sudo, the user who ran sudo)",
+    )
     export.set_defaults(func=cmd_export)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     import dataclasses
-    import os
 
     from devstack.config import profiles
     from devstack.export.source import load_source
@@ -74,7 +87,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "systemd":
         if out is None:
             raise UsageError("systemd units are files: give -o a directory")
-        return _systemd(source, out, args.force)
+        return _systemd(source, out, args.force, _system_user(args))
+    if args.system or args.run_as is not None:
+        raise UsageError(f"--system and --run-as are for systemd, not {args.format}")
     if args.format == "kubernetes":
         if out is None:
             raise UsageError("Kubernetes manifests are files: give -o a directory")
@@ -102,21 +117,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _systemd(source: ExportSource, out: Path, force: bool) -> int:
-    from devstack.export.systemd import to_systemd, unit_prefix
+def _systemd(source: ExportSource, out: Path, force: bool, system_user: str | None) -> int:
+    from devstack.export.systemd import install_steps, notes, to_systemd, unit_prefix
 
-    units = to_systemd(source)
+    units = to_systemd(source, system_user)
     out.mkdir(parents=True, exist_ok=True)
     for name in units:
         _check_writable(out / name, force)
     for name, text in units.items():
         (out / name).write_text(text, encoding="utf-8")
         print(f"wrote {out / name}")
-    target = f"{unit_prefix(source.stack.name)}.target"
-    print(
-        f"install: sudo cp {out}/* /etc/systemd/system/ && sudo systemctl daemon-reload"
-        f" && sudo systemctl start {target}"
-    )
+    steps = install_steps(unit_prefix(source.stack.name), str(out), system_user is not None)
+    kind = f"system units, run as {system_user}" if system_user else "user units"
+    print(f"devstack: install ({kind}): {steps[0]}", file=sys.stderr)
+    for line in steps[1:]:
+        print(f"  {line}", file=sys.stderr)
+    left = notes(source, system_user)
+    if left:
+        print("devstack: the units leave to you:", file=sys.stderr)
+        for line in left:
+            print(f"  - {line}", file=sys.stderr)
+    if system_user is None and os.geteuid() == 0:
+        print(
+            "  (you are root: these are root's user units; for a server's services, "
+            "--system --run-as NAME)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
@@ -146,6 +172,31 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
         print(f"  {line}")
     print("  kubectl apply -k .")
     return EXIT_OK
+
+
+def _system_user(args: argparse.Namespace) -> str | None:
+    """The ``User=`` of system units (None: user units). Never root unless named."""
+    if not args.system:
+        if args.run_as is not None:
+            raise UsageError(
+                "--run-as is for system units: user units run as the user who starts them",
+                hint="add --system, or leave --run-as out",
+            )
+        return None
+    if args.run_as is not None:
+        return str(args.run_as)
+    import pwd
+
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    if os.geteuid() != 0:
+        return me
+    by_sudo = os.environ.get("SUDO_USER", "")
+    if by_sudo and by_sudo != "root":
+        return by_sudo
+    raise UsageError(
+        "system units would run as root: you are root and did not name a user",
+        hint="--run-as NAME (the account the services run as; --run-as root if you mean it)",
+    )
 
 
 def _write(path: Path, text: str, force: bool) -> None:

@@ -1,8 +1,9 @@
 """devstack's http and tcp probes as small programs another runner can execute.
 
-Compose healthchecks run one of these inside the container; systemd units run the
-waiting form after the start, so a unit counts as started only once it answers.
-Python (stdlib only) or Node, whichever the service's own image will have.
+Compose healthchecks run one of these inside the container: Python (stdlib only) or
+Node, whichever the service's own image will have. systemd units run the bash form
+after the start (``ExecStartPost=``), polling, so a unit counts as started only once
+it answers; bash, not Python, so that no unit names devstack's own interpreter.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def tcp_address(target: str) -> tuple[str, int]:
     return ("127.0.0.1" if host in WILDCARDS else host), int(port)
 
 
-def python_probe(health: HealthSpec, *, wait: bool = False) -> str | None:
-    """A ``python3 -c`` program that exits 0 when the probe passes (``wait``: polls until it
-    does); None for the kinds that are not a network probe (cmd, log)."""
+def python_probe(health: HealthSpec) -> str | None:
+    """A ``python3 -c`` program that exits 0 when the probe passes; None for the kinds that
+    are not a network probe (cmd, log)."""
     if health.kind == "http":
         expect = health.expect_status
         ok = f"c in {set(expect)!r}" if expect else "200 <= c < 400"
@@ -77,8 +78,6 @@ def python_probe(health: HealthSpec, *, wait: bool = False) -> str | None:
         )
     else:
         return None
-    if wait:
-        return check + "import time\nwhile not ok():\n    time.sleep(0.2)\n"
     return check + "raise SystemExit(0 if ok() else 1)\n"
 
 
@@ -101,3 +100,40 @@ def node_probe(health: HealthSpec) -> str | None:
             " s.on('error', () => process.exit(1)); s.on('timeout', () => process.exit(1))"
         )
     return None
+
+
+# One http attempt in bash alone ($1 host, $2 port, $3 path, $4 Host header): the
+# status line's code. Plain http only; https goes through curl.
+_HTTP_STATUS = (
+    'exec 3<>"/dev/tcp/$1/$2" || exit 1; '
+    "printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\nConnection: close\\r\\n\\r\\n' "
+    '"$3" "$4" >&3; read -r _ code _ <&3 || exit 1; '
+)
+_HTTPS_STATUS = 'code=$(curl -sk -o /dev/null -w "%{http_code}" "$1") || exit 1; '
+
+
+def bash_wait(health: HealthSpec, command: Sequence[str] | None = None) -> list[str] | None:
+    """An argv that returns once the probe passes, polling: bash and coreutils' ``timeout``
+    only (https: curl too); None for a log probe. ``command``: the cmd probe's argv
+    (its program resolved by the caller); each attempt is bounded by the probe's timeout."""
+    if health.kind == "cmd":
+        attempt = list(command or shlex.split(health.target))
+    elif health.kind == "tcp":
+        host, port = tcp_address(health.target)
+        attempt = ["/bin/bash", "-c", ': <>"/dev/tcp/$1/$2"', "tcp", host, str(port)]
+    elif health.kind == "http":
+        url = urlsplit(local_url(health.target))
+        codes = "|".join(str(c) for c in health.expect_status) or "[23][0-9][0-9]"
+        # A case pattern: the codes given, else any 2xx/3xx (as devstack's probe).
+        judge = f"case $code in {codes}) exit 0;; esac; exit 1"
+        if url.scheme == "https":
+            attempt = ["/bin/bash", "-c", _HTTPS_STATUS + judge, "https", urlunsplit(url)]
+        else:
+            host, port = url.hostname or "127.0.0.1", url.port or 80
+            path = urlunsplit(("", "", url.path or "/", url.query, ""))
+            attempt = ["/bin/bash", "-c", _HTTP_STATUS + judge, "http", host, str(port), path]
+            attempt.append(url.netloc)
+    else:
+        return None
+    wait = f'until timeout {health.timeout:g} "$@" >/dev/null 2>&1; do sleep 0.2; done'
+    return ["/bin/bash", "-c", wait, "probe", *attempt]

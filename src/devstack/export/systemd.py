@@ -1,5 +1,9 @@
 """``devstack export systemd``: one .service unit per service and a .target for the stack.
 
+User units by default (``systemctl --user``, installed in ~/.config/systemd/user, no
+sudo; the target is wanted by default.target); ``system_user`` makes system units
+that run as that user (``User=``; the target is wanted by multi-user.target).
+
 honcho's systemd exporter is not used: its template hard-codes ``Restart=always``
 and ``KillMode=process`` (a service's children outlive it), has no ``After=`` /
 ``Requires=``, and quotes ``Environment=`` values for a shell, which systemd does
@@ -8,25 +12,34 @@ not parse (``K='a b'`` is two words there); it also needs jinja2. Units here:
 - ``After=`` + ``Requires=`` from depends_on; a dependency waited on for
   "healthy" gets an ``ExecStartPost=`` that polls its probe, so it counts as
   started (and its dependents start) only once it answers, as under devstack.
-  "completed" makes the dependency ``Type=oneshot``.
-- ``ExecStartPre=`` runs ``devstack check SVC``; ``KillMode=mixed`` (stop_mode
-  "main") or ``control-group`` ("group"), ``KillSignal=`` / ``TimeoutStopSec=``
-  from stop_signal / stop_timeout;
+  The poll is bash (``/dev/tcp``) and coreutils' ``timeout``, not devstack's
+  Python: a unit names no path of devstack's own install, which need not exist
+  where the units run (https probes use curl). "completed" makes the dependency
+  ``Type=oneshot`` + ``RemainAfterExit=yes`` (it runs once per start of the stack).
+- ``KillMode=mixed`` (stop_mode "main") or ``control-group`` ("group"),
+  ``KillSignal=`` / ``TimeoutStopSec=`` from stop_signal / stop_timeout;
   ``Restart=`` / ``RestartSec=`` / ``StartLimitBurst=`` from the policy.
+- Output goes to the journal, tagged with the service's name (``SyslogIdentifier=``).
 - Values are quoted the systemd way: ``%`` doubled everywhere, ``$`` doubled in
   command lines, C-style escapes inside double quotes.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import stat
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from devstack.checks.command import find_venv, resolve
+from devstack.checks.command import find_venv, resolve, search_path
 from devstack.config.durations import format_duration
+from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
-from devstack.export.probeprograms import python_probe
+from devstack.export.probeprograms import bash_wait
 from devstack.export.source import ExportSource
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy
@@ -37,6 +50,8 @@ _RESTART = {
     RestartPolicy.ON_FAILURE: "on-failure",
     RestartPolicy.ALWAYS: "always",
 }
+USER_DIR = "~/.config/systemd/user"
+SYSTEM_DIR = "/etc/systemd/system"
 
 
 def unit_prefix(stack_name: str) -> str:
@@ -44,14 +59,13 @@ def unit_prefix(stack_name: str) -> str:
     return cleaned or "devstack"
 
 
-def to_systemd(source: ExportSource, devstack: list[str] | None = None) -> dict[str, str]:
+def to_systemd(source: ExportSource, system_user: str | None = None) -> dict[str, str]:
     """``{file name: unit text}``: ``PREFIX-SVC.service`` for each service, ``PREFIX.target``.
 
-    ``devstack`` is the command line that runs devstack (default: this one's).
+    ``system_user``: system units that run as this user; None: user units.
     """
     stack = source.stack
     prefix = unit_prefix(stack.name)
-    devstack = devstack or devstack_command()
     waited = {
         d
         for s in stack.services.values()
@@ -67,42 +81,134 @@ def to_systemd(source: ExportSource, devstack: list[str] | None = None) -> dict[
     units: dict[str, str] = {}
     for name, spec in stack.services.items():
         units[f"{prefix}-{name}.service"] = _service_unit(
-            source, spec, prefix, devstack, wait=name in waited, oneshot=name in completed
+            source,
+            spec,
+            prefix,
+            system_user,
+            wait=name in waited,
+            oneshot=name in completed,
         )
     # The services the active profiles leave out have units, started by name.
     wants = " ".join(f"{prefix}-{n}.service" for n in enabled(stack))
+    steps = install_steps(prefix, "DIR", system_user is not None)
     units[f"{prefix}.target"] = "\n".join(
         [
-            _header(source),
+            _header(source, system_user),
+            "# Install (DIR: the directory these files were written to):",
+            *(f"#   {line}" for line in steps),
             "[Unit]",
             f"Description=devstack stack {_escape(stack.name)}",
             f"Wants={wants}",
             "",
             "[Install]",
-            "WantedBy=multi-user.target",
+            f"WantedBy={'multi-user.target' if system_user else 'default.target'}",
             "",
         ]
     )
     return units
 
 
-def devstack_command() -> list[str]:
-    """This devstack: its console script beside the interpreter, else ``python -m devstack``."""
-    script = Path(sys.executable).parent / "devstack"
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-m", "devstack"]
+def notes(source: ExportSource, system_user: str | None = None) -> list[str]:
+    """What the units leave to the user, by service: setup steps they do not run,
+    programs not found at export time (named bare: systemd looks in its own PATH),
+    directories ``system_user`` cannot enter."""
+    found: list[str] = []
+    uid_gid = _account(system_user) if system_user is not None else None
+    if system_user is not None and uid_gid is None:
+        found.append(f"user {system_user} does not exist here (User= needs it where units run)")
+    for name, spec in source.stack.services.items():
+        if system_user is not None and uid_gid is not None:
+            found += [f"{name}: {x}" for x in _entry_problems(spec.cwd, system_user, *uid_gid)]
+        if spec.setup:
+            found.append(f"{name}: setup not run by the unit; run once in {spec.cwd}: {spec.setup}")
+        program = _resolved(spec, spec.argv)[0]
+        if not program.startswith("/"):
+            found.append(
+                f"{name}: `{program}` not found (PATH, virtualenv), written bare; "
+                "export again once it is installed (after the setup step, if it installs it)"
+            )
+        health = spec.health
+        if (
+            health is not None
+            and health.kind == "log"
+            and any(
+                s.depends_on.get(name) is Condition.HEALTHY for s in source.stack.services.values()
+            )
+        ):
+            found.append(
+                f"{name}: its log probe has no systemd form; dependents start once it runs"
+            )
+    return found
 
 
-def _header(source: ExportSource) -> str:
-    return f"# Written by `devstack export systemd` from {source.stack.file}."
+def _account(user: str) -> tuple[int, set[int]] | None:
+    """``user``'s uid and groups on this machine; None if it has no such user."""
+    try:
+        import pwd
+
+        account = pwd.getpwnam(user)
+        groups = set(os.getgrouplist(user, account.pw_gid))
+    except (ImportError, KeyError, OSError):
+        return None
+    return account.pw_uid, groups
+
+
+def _entry_problems(directory: Path, user: str, uid: int, groups: set[int]) -> list[str]:
+    """Why ``user`` could not make ``directory`` its working directory (systemd's
+    status=200/CHDIR), from the mode bits of it and its parents; [] when it can."""
+    if uid == 0:
+        return []
+    for path in [directory, *directory.parents]:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        if st.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return [
+                f"{user} cannot enter {path} (mode {stat.S_IMODE(st.st_mode):04o}), so the unit "
+                f"cannot start in {directory}: move the project, or --run-as its owner"
+            ]
+    return []
+
+
+def install_steps(prefix: str, directory: str, system: bool) -> list[str]:
+    """The commands that install and start the units written to ``directory``; then
+    how to start them at boot and read their logs."""
+    files = f"{directory}/*.service {directory}/*.target"
+    target = f"{prefix}.target"
+    if system:
+        return [
+            f"sudo cp {files} {SYSTEM_DIR}/ && sudo systemctl daemon-reload"
+            f" && sudo systemctl start {target}",
+            f"at boot: sudo systemctl enable {target}",
+            f"logs: journalctl -u '{prefix}-*' -f",
+        ]
+    return [
+        f"mkdir -p {USER_DIR} && cp {files} {USER_DIR}/"
+        f" && systemctl --user daemon-reload && systemctl --user start {target}",
+        f"at boot: systemctl --user enable {target} && loginctl enable-linger $USER"
+        " (without lingering, your user's systemd, and the stack with it, runs only"
+        " while you are logged in)",
+        f"logs: journalctl --user -u '{prefix}-*' -f",
+    ]
+
+
+def _header(source: ExportSource, system_user: str | None) -> str:
+    kind = f"system unit, runs as {system_user}" if system_user else "user unit"
+    return f"# Written by `devstack export systemd` from {source.stack.file} ({kind})."
 
 
 def _service_unit(
     source: ExportSource,
     spec: ServiceSpec,
     prefix: str,
-    devstack: list[str],
+    system_user: str | None,
     *,
     wait: bool,
     oneshot: bool,
@@ -110,7 +216,15 @@ def _service_unit(
     deps = " ".join(f"{prefix}-{d}.service" for d in spec.depends_on)
     r = spec.restart
     lines = [
-        _header(source),
+        _header(source, system_user),
+        f"# Install and start: see {prefix}.target. Not run here: `devstack check"
+        f" -f {source.stack.file} {spec.name}` (run it before the first start).",
+    ]
+    if spec.setup:
+        lines.append(
+            f"# Setup, not run here (run it once before the first start): {_one_line(spec.setup)}"
+        )
+    lines += [
         "[Unit]",
         f"Description={_escape(spec.name)} ({_escape(source.stack.name)}, devstack)",
         f"PartOf={prefix}.target",
@@ -124,17 +238,22 @@ def _service_unit(
         f"{format_duration(max(r.reset_after, r.backoff) * (r.max_restarts + 1))}",
     ]
     lines += ["", "[Service]", f"Type={'oneshot' if oneshot else 'exec'}"]
+    if oneshot:
+        lines.append("RemainAfterExit=yes")
+    if system_user is not None:
+        lines.append(f"User={_escape(system_user)}")
     lines.append(f"WorkingDirectory={_escape(str(spec.cwd))}")
     lines += [f"EnvironmentFile={_escape(str(p))}" for p in spec.env_files]
-    lines += [f"Environment={_quote(f'{k}={v}')}" for k, v in _environment(source, spec).items()]
-    check = [*devstack, "check", "-f", str(source.stack.file), spec.name]
-    lines.append(f"ExecStartPre={_command_line(check)}")
-    lines.append(f"ExecStart={_command_line(_argv(spec))}")
-    health = spec.health
-    program = python_probe(health, wait=True) if wait and health and not oneshot else None
-    if health is not None and program is not None:
-        lines.append(f"ExecStartPost={_command_line([sys.executable, '-c', program])}")
-        lines.append(f"TimeoutStartSec={format_duration(health.start_period)}")
+    env = _environment(source, spec)
+    lines += [f"Environment={_quote(f'{k}={v}')}" for k, v in env.items()]
+    over = _over_env_files(source, spec, env)
+    if over:
+        lines.append(
+            f"# The env files also set {', '.join(over)}: EnvironmentFile= wins over "
+            "Environment= in systemd, the env table in devstack, so env(1) sets them last."
+        )
+    lines.append(f"ExecStart={_command_line(_with_env(over, _resolved(spec, spec.argv)))}")
+    lines += _health_wait(spec, over) if wait and not oneshot else []
     policy = _RESTART[r.policy]
     if oneshot and policy == "always":
         policy = "on-failure"  # systemd refuses Restart=always for Type=oneshot
@@ -146,6 +265,7 @@ def _service_unit(
         f"KillMode={'mixed' if spec.stop_mode == 'main' else 'control-group'}",
         f"KillSignal={spec.stop_signal.name}",
         f"TimeoutStopSec={format_duration(spec.stop_timeout)}",
+        f"SyslogIdentifier={_escape(spec.name)}",
         "",
         "[Install]",
         f"WantedBy={prefix}.target",
@@ -154,14 +274,62 @@ def _service_unit(
     return "\n".join(lines)
 
 
-def _argv(spec: ServiceSpec) -> list[str]:
-    """The command with its program as an absolute path (virtualenv first, as devstack runs it)."""
-    argv = list(spec.argv)
-    if not argv[0].startswith("/"):
-        found = resolve(spec, argv[0]).path
-        if found is not None:
-            argv[0] = str(found)
-    return argv
+def _health_wait(spec: ServiceSpec, over: dict[str, str]) -> list[str]:
+    """``ExecStartPost=`` polling the probe of a service others wait on for "healthy"."""
+    health = spec.health
+    if health is None:
+        return []
+    command = None
+    if health.kind == "cmd":
+        command = _with_env(over, _resolved(spec, shlex.split(health.target)))
+    argv = bash_wait(health, command)
+    if argv is None:
+        return [f"# health.{health.kind} has no systemd form: dependents start once it runs"]
+    lines = [f"# Healthy once this passes: devstack's {health.kind} probe {health.target}"]
+    if health.kind == "http" and health.target.startswith("https:"):
+        lines.append("# (needs curl)")
+    lines.append(f"ExecStartPost={_command_line(argv)}")
+    lines.append(f"TimeoutStartSec={format_duration(health.start_period)}")
+    return lines
+
+
+def _resolved(spec: ServiceSpec, argv: Sequence[str]) -> list[str]:
+    """``argv`` with its program as an absolute path (virtualenv first, as devstack runs
+    it), never one inside devstack's own install (on PATH when its venv is active)."""
+    words = list(argv)
+    if not words or words[0].startswith("/"):
+        return words
+    found = resolve(spec, words[0]).path
+    if found is not None and _is_devstacks(found) and not _is_devstacks(find_venv(spec)):
+        outside = [p for p in search_path(spec).split(os.pathsep) if not _is_devstacks(Path(p))]
+        other = shutil.which(words[0], path=os.pathsep.join(outside))
+        found = Path(other) if other else None
+    if found is not None:
+        words[0] = str(found)
+    return words
+
+
+def _is_devstacks(path: Path | None) -> bool:
+    return path is not None and path.is_relative_to(sys.prefix)
+
+
+def _over_env_files(source: ExportSource, spec: ServiceSpec, env: dict[str, str]) -> dict[str, str]:
+    """The variables of ``env`` that the service's env files also set and devstack gives
+    the ``env`` table's (or its own) value, where systemd would give the file's."""
+    in_files: set[str] = set()
+    for path in spec.env_files:
+        try:
+            in_files.update(read_env_file(path))
+        except OSError:
+            continue  # gone since the config was read: systemd reports it at the start
+    declared = source.declared_env(spec.name)
+    return {
+        k: v for k, v in env.items() if k in in_files and (k != "PYTHONUNBUFFERED" or k in declared)
+    }
+
+
+def _with_env(over: dict[str, str], argv: list[str]) -> list[str]:
+    return ["/usr/bin/env", *(f"{k}={v}" for k, v in over.items()), *argv] if over else argv
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
@@ -174,6 +342,10 @@ def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
         env["PATH"] = f"{venv}/bin:/usr/local/bin:/usr/bin:/bin"
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", " ")
 
 
 def _escape(text: str) -> str:
