@@ -1,0 +1,74 @@
+"""Dev servers read from a command (and a package.json script): the one list export uses."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+
+from devstack.export.devservers import PRODUCTION, dev_server
+from devstack.spec import ServiceSpec
+
+DEV = [
+    ("flask --app app run --port 5001", "flask run"),
+    ("python -m flask run", "flask run"),
+    ("uv run flask run --debug", "flask run"),
+    ("python3 manage.py runserver 0.0.0.0:8000", "manage.py runserver"),
+    ("uvicorn main:app --reload --port 8000", "uvicorn --reload"),
+    ("gunicorn app:app --reload", "gunicorn --reload"),
+    ("fastapi dev main.py", "fastapi dev"),
+    ("next dev -p 3000", "next dev"),
+    ("npx next dev --turbopack", "next dev"),
+    ("pnpm exec next dev", "next dev"),
+    ("vite", "vite"),
+    ("npx vite --port 5173", "vite"),
+    ("vite dev", "vite"),
+    ("astro dev", "astro dev"),
+    ("react-scripts start", "react-scripts start"),
+]
+PRODUCTION_COMMANDS = [
+    "gunicorn app:app --bind 0.0.0.0:5001",
+    "uvicorn main:app --workers 2",
+    "next start -p 3000",
+    "vite build",
+    "vite preview",
+    "celery -A tasks worker",
+    "redis-server --port 6390",
+    "python3 worker.py",
+]
+
+
+def spec(cmd: str, cwd: Path, *, shell: bool = False) -> ServiceSpec:
+    argv = ("/bin/sh", "-c", cmd) if shell else tuple(shlex.split(cmd))
+    return ServiceSpec("s", cmd, argv, cwd, {}, shell=shell)
+
+
+@pytest.mark.parametrize(("cmd", "name"), DEV)
+def test_dev_servers(tmp_path: Path, cmd: str, name: str) -> None:
+    found = dev_server(spec(cmd, tmp_path))
+    assert found is not None and found.name == name
+    assert found.production == PRODUCTION[name]
+
+
+@pytest.mark.parametrize("cmd", PRODUCTION_COMMANDS)
+def test_production_servers_are_not(tmp_path: Path, cmd: str) -> None:
+    assert dev_server(spec(cmd, tmp_path)) is None
+
+
+def test_through_a_package_script_and_a_shell(tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "package.json").write_text(
+        '{"scripts": {"dev": "next dev --turbopack", "start": "next start"}}'
+    )
+    found = dev_server(spec("cd web && exec pnpm dev --port 3000", tmp_path, shell=True))
+    assert found is not None and (found.name, found.script) == ("next dev", "dev")
+    assert dev_server(spec("npm run start", tmp_path / "web")) is None
+
+
+def test_an_exporters_command_is_read_instead(tmp_path: Path) -> None:
+    # What an export will run (compose's command), not what devstack runs locally.
+    local = spec("flask run", tmp_path)
+    assert dev_server(local, ["gunicorn", "app:app"]) is None
+    found = dev_server(local, ["/bin/sh", "-c", "exec uvicorn main:app --reload"])
+    assert found is not None and found.name == "uvicorn --reload"
