@@ -6,7 +6,9 @@ copied to /app by a Dockerfile the user writes), marked as such. Values are
 re-interpolated from stack.toml as written, with each service's address being its
 compose service name (``${services.api.url}`` -> ``http://api:5000``) and its own
 ``${host}`` the container-wide 0.0.0.0; ``${env:VAR}`` becomes compose's ``${VAR}``;
-every other ``$`` is doubled so compose passes it through.
+every other ``$`` is doubled so compose passes it through. The addresses, and the
+hard-coded loopback URLs rewritten the same way, are ``export.wiring``'s
+(``compose_target`` is compose's addressing).
 """
 
 from __future__ import annotations
