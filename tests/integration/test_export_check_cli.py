@@ -17,7 +17,7 @@ def test_check_lists_what_would_break_and_writes_nothing(tmp_path: Path) -> None
     run = run_devstack(tmp_path, "export", "--check")
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0] == "compose: 6 things would break after the move, 0 notes"
+    assert lines[0] == "compose: 7 things would break after the move, 0 notes"
     assert "  web" in lines and "  worker" in lines
     assert "`flask run` is a development server" in run.stdout
     assert "its setup step (`pip install -r requirements.txt`) is not run by compose" in run.stdout

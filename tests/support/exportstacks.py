@@ -1,10 +1,10 @@
 """Tiny stacks for the export tests, laid out in a temporary root as a project would be.
 
-``flask_celery_redis``: a Flask app and a Celery worker on a Redis, with the Redis URL
-hard-coded as a loopback URL (the issue's example). ``next_flask``: a Next.js frontend
-whose next.config.js rewrites /api to the Flask backend's loopback address, and a
-browser-facing ``NEXT_PUBLIC_API_URL`` in its .env.local. Ports are parameters so the
-integration tests can run them on free ones.
+``flask_celery_redis``: a Flask app and a Celery worker on a Redis and a Postgres, with
+the Redis and database URLs hard-coded as loopback URLs (the issue's example).
+``next_flask``: a Next.js frontend whose next.config.js rewrites /api to the Flask
+backend's loopback address, and a browser-facing ``NEXT_PUBLIC_API_URL`` in its
+.env.local. Ports are parameters, for tests that would run them on free ones.
 """
 
 from __future__ import annotations
@@ -48,8 +48,10 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root / "stack.toml"
 
 
-def flask_celery_redis(root: Path, redis_port: int = 6390, web_port: int = 5001) -> Path:
-    """The stack.toml of the Flask + Celery + Redis stack in ``root``."""
+def flask_celery_redis(
+    root: Path, redis_port: int = 6390, web_port: int = 5001, db_port: int = 5433
+) -> Path:
+    """The stack.toml of the Flask + Celery + Redis (+ Postgres) stack in ``root``."""
     return write(
         root,
         {
@@ -62,13 +64,22 @@ def flask_celery_redis(root: Path, redis_port: int = 6390, web_port: int = 5001)
                 port = {redis_port}
                 health.tcp = true
 
+                [services.db]
+                cmd = "postgres -D pgdata -p ${{port}}"
+                port = {db_port}
+                health.cmd = "pg_isready -h 127.0.0.1 -p ${{port}}"
+
                 [services.web]
                 cmd = "flask --app app run --host ${{host}} --port ${{port}}"
                 port = {web_port}
                 setup = "pip install -r requirements.txt"
                 health.http = "/health"
-                depends_on = {{ redis = "healthy" }}
-                env = {{ REDIS_URL = "redis://127.0.0.1:{redis_port}/0", BASE_URL = "${{url}}" }}
+                depends_on = {{ redis = "healthy", db = "healthy" }}
+
+                [services.web.env]
+                REDIS_URL = "redis://127.0.0.1:{redis_port}/0"
+                DATABASE_URL = "postgresql+psycopg://app:secret@localhost:{db_port}/app"
+                BASE_URL = "${{url}}"
 
                 [services.worker]
                 cmd = "celery -A tasks worker --loglevel info"

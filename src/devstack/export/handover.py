@@ -28,9 +28,14 @@ STACK = "(stack)"  # the service named by a finding about the whole stack
 
 
 def check_handover(source: ExportSource, target: str, out_dir: Path) -> list[Finding]:
-    """What would not work as written once ``source`` runs on ``target``."""
-    if target == "compose":
-        return _compose(source, out_dir)
+    """What would not work as written once ``source`` runs on ``target``, in the stack's
+    order of services (the whole stack's last)."""
+    order = {name: i for i, name in enumerate(source.stack.services)}
+    found = _compose(source, out_dir) if target == "compose" else _same_machine(source, target)
+    return sorted(found, key=lambda f: order.get(f.service, len(order)))
+
+
+def _same_machine(source: ExportSource, target: str) -> list[Finding]:
     found: list[Finding] = []
     for spec in source.stack.services.values():
         found += _dev_server(spec, None, target)

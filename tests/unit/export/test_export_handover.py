@@ -21,6 +21,7 @@ def test_flask_celery_redis_to_compose(tmp_path: Path) -> None:
     found = check_handover(load_source(file, ENVIRON), "compose", tmp_path)
     assert kinds(found) == {
         ("redis", "no-image"),
+        ("db", "no-image"),
         ("web", "no-image"),
         ("worker", "no-image"),
         ("web", "setup-dropped"),

@@ -44,6 +44,8 @@ def test_hard_coded_redis_url_is_rewritten_to_the_compose_name(tmp_path: Path) -
     text, data = compose(flask_celery_redis(tmp_path))
     web = data["services"]["web"]["environment"]
     assert web["REDIS_URL"] == "redis://redis:6390/0"
+    # user:password@ and a SQLAlchemy driver scheme kept.
+    assert web["DATABASE_URL"] == "postgresql+psycopg://app:secret@db:5433/app"
     assert "# was redis://127.0.0.1:6390/0 (stack.toml): rewritten for compose" in text
     assert "127.0.0.1:6390" not in json.dumps(data["services"]["web"]["environment"])
 
@@ -57,7 +59,7 @@ def test_an_env_file_value_becomes_an_environment_override(tmp_path: Path) -> No
     assert worker["environment"]["REDIS_URL"] == "redis://redis:6390/0"
     assert "# was redis://localhost:6390/0 (worker.env:1): rewritten for compose" in text
     assert (tmp_path / "worker.env").read_text() == before  # the user's file is not edited
-    assert "2 hard-coded loopback URLs" in text  # the header's summary
+    assert "3 hard-coded loopback URLs" in text  # the header's summary
 
 
 def test_rewrites_follow_the_targets_addressing(tmp_path: Path) -> None:
@@ -80,6 +82,7 @@ def test_rewrites_follow_the_targets_addressing(tmp_path: Path) -> None:
     )
     assert [(r.service, r.var, r.where) for r in wiring.rewrites] == [
         ("web", "REDIS_URL", "stack.toml"),
+        ("web", "DATABASE_URL", "stack.toml"),
         ("worker", "REDIS_URL", "worker.env:1"),
     ]
 
