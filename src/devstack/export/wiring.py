@@ -220,7 +220,7 @@ class _Wirer:
             name = self.spec.name
             local = interpolate(body, Context(name, refs(self.source, None, name), {}))
             there = interpolate(body, Context(name, refs(self.source, self.target, name), {}))
-            if self._is_public(var, local, changed=local != there):
+            if self._is_public(var, local, changed=local != there, own=True):
                 shown_value = self.spec.env.get(var, local)
                 self._keep(var, shown_value, "stack.toml", finish(self.target, local, env_refs))
                 continue
@@ -276,33 +276,40 @@ class _Wirer:
             owner = self.owners.get(target.port)
             if owner is None or owner.name == self.spec.name:
                 continue  # the proxy check's (a port nothing serves, the frontend's own)
-            var = target.env_var
+            # `http://127.0.0.1:${process.env.FLASK_PORT || 5328}`: only the port is read.
+            port_only = "${" in target.url
+            var = None if port_only else target.env_var
             if var is not None and var in self.set_vars:
-                continue  # the config reads it, the stack sets it: wired above
+                continue  # the config reads the address, the stack sets it: wired above
             file = shown(target.file, stack.root)
-            where = f"{file}:{target.line}"
-            if var is not None and "${" not in target.url:
+            if var is not None:
                 # process.env.API_URL || 'http://127.0.0.1:5328': setting it is enough.
-                url = self._address(target.url, owner, target)
-                self.out.env[var] = self.target.escape(url)
-                self._rewritten(var, target.url, where)
+                self.out.env[var] = self.target.escape(self._address(target.url, owner, target))
+                self._rewritten(var, target.url, f"{file}:{target.line}")
                 if target.file.name.startswith("next.config"):
                     self._build_time(var, file, target.line)
                 continue
-            self._proxy_finding(target, owner, file)
+            self._proxy_finding(target, owner, file, port_only)
 
-    def _proxy_finding(self, target: ProxyTarget, owner: ServiceSpec, file: str) -> None:
+    def _proxy_finding(
+        self, target: ProxyTarget, owner: ServiceSpec, file: str, port_only: bool
+    ) -> None:
         host, port = self.target.address(owner.name)
         there = f"{target.scheme}://{_host(host)}:{port or target.port}"
-        reads = f"process.env.{target.env_var}" if target.env_var else "no variable"
+        why = (
+            f"the config reads only the port from process.env.{target.env_var}: the host "
+            f"stays {target.host}"
+            if port_only
+            else "a config file is JavaScript: it is not rewritten"
+        )
         self.findings.append(
             Finding(
                 self.spec.name,
                 "proxy-config",
-                f"{file}:{target.line} sends to {target.url} ({owner.name}): in {self.target.name} "
-                f"that is {there}, and the config, read as JavaScript, is not rewritten "
-                f"(its host comes from {reads})",
-                proxy_fix(self.spec, target, owner, file),
+                f"{file}:{target.line} sends to {target.url} ({owner.name}), which in "
+                f"{self.target.name} is {there}; {why}",
+                # The fix that takes the whole address from the environment.
+                proxy_fix(self.spec, dataclasses.replace(target, env_var=None), owner, file),
                 file,
                 target.line,
             )
@@ -353,17 +360,22 @@ class _Wirer:
             )
         return found
 
-    def _is_public(self, var: str, value: str, *, changed: bool) -> bool:
+    def _is_public(self, var: str, value: str, *, changed: bool, own: bool = False) -> bool:
         """A browser-facing variable holding a loopback URL or a stack address (``changed``:
-        the target resolves it otherwise), or an http URL of the service itself."""
+        the target resolves it otherwise), or (``own``: set for this service alone, not in a
+        file services may share) an http URL of the service itself."""
         urls = local_urls({var: value})
         if is_browser_facing(var):
             return changed or bool(urls)
-        return bool(urls) and all(
-            u.port in self.owners
-            and self.owners[u.port].name == self.spec.name
-            and url_protocol(u.scheme) == "http"
-            for u in urls
+        return (
+            own
+            and bool(urls)
+            and all(
+                u.port in self.owners
+                and self.owners[u.port].name == self.spec.name
+                and url_protocol(u.scheme) == "http"
+                for u in urls
+            )
         )
 
     def _keep(self, var: str, local: str, where: str, value: str | None) -> None:

@@ -244,3 +244,52 @@ def test_browser_prefixes() -> None:
         assert is_browser_facing(var)
     for var in ("API_URL", "REDIS_URL", "DATABASE_URL", "BACKEND"):
         assert not is_browser_facing(var)
+
+
+def test_a_config_reading_only_the_port_is_still_reported(tmp_path: Path) -> None:
+    # `http://127.0.0.1:${process.env.FLASK_PORT || 5328}`: setting FLASK_PORT (even from
+    # the stack) leaves the host on loopback; the fix takes the whole address instead.
+    file = next_flask(tmp_path)
+    (tmp_path / "web" / "next.config.js").write_text(
+        "module.exports = { async rewrites() { return [{ source: '/api/:path*',\n"
+        "  destination: `http://127.0.0.1:${process.env.FLASK_PORT || 5328}/api/:path*` }] } }\n"
+    )
+    text = file.read_text().replace(
+        'depends_on = { api = "healthy" }',
+        'depends_on = { api = "healthy" }\nenv = { FLASK_PORT = "${services.api.port}" }',
+    )
+    file.write_text(text)
+    [proxy] = by_kind(wiring_of(file), "proxy-config")
+    assert proxy.line == 2
+    assert "reads only the port from process.env.FLASK_PORT: the host stays 127.0.0.1" in (
+        proxy.summary
+    )
+    assert proxy.fix == (
+        'in stack.toml: [services.web] env = { API_URL = "${services.api.url}" }; '
+        "in web/next.config.js:2: destination: `${process.env.API_URL}/api/:path*`"
+    )
+
+
+def test_a_shared_env_file_naming_a_service_is_not_its_public_address(tmp_path: Path) -> None:
+    # [stack] env_file reaches every service, api included: API_URL there is a client's.
+    file = write(
+        tmp_path,
+        {
+            "stack.toml": """\
+                [stack]
+                env_file = ".env"
+
+                [services.api]
+                cmd = "python3 api.py"
+                port = 5000
+
+                [services.worker]
+                cmd = "python3 worker.py"
+                """,
+            ".env": "API_URL=http://localhost:5000/v1\n",
+        },
+    )
+    wiring = wiring_of(file)
+    assert not wiring.findings
+    assert wiring.services["worker"].env["API_URL"] == "http://api:5000/v1"
+    assert wiring.services["api"].env["API_URL"] == "http://api:5000/v1"
