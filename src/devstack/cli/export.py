@@ -32,8 +32,11 @@ def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export",
         help="write the stack as compose.yaml, systemd units or a Procfile",
-        description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
-        "per service and a target; procfile: a Procfile, with what it cannot express on stderr.",
+        description="compose: compose.yaml (fill in the image placeholders; loopback URLs to "
+        "a service rewritten to its compose name, what cannot be on stderr); systemd: one unit "
+        "per service and a target; procfile: a Procfile, with what it cannot express on stderr. "
+        "--check writes nothing and lists what would not survive the move: exit 1 if anything "
+        "would break, 0 if not, 2 on bad usage or config.",
     )
     export.add_argument(
         "format", nargs="?", choices=["compose", "systemd", "procfile"], help="the target"
