@@ -399,7 +399,12 @@ class _Wirer:
                 f"{var}={local} ({where}) is {why}: a browser cannot resolve "
                 f"{self.target.name}'s service names, so it is not rewritten",
                 f"set {var} to the address browsers use: the published host and port "
-                "(https://app.example.com), or a relative path (/api) the frontend proxies",
+                "(https://app.example.com), or a relative path (/api) the frontend proxies"
+                + (
+                    "; the bundler inlines it at build time: set it when the image is built"
+                    if var.startswith(BROWSER_PREFIXES)
+                    else ""
+                ),
                 *_file_line(where),
             )
         )
@@ -435,8 +440,17 @@ def _service(
 ) -> tuple[ServiceWiring, list[Finding]]:
     wirer = _Wirer(source, target, name)
     wirer.table()
-    wirer.files()
-    wirer.proxies()
+    # The readers of the user's files guess from text: a failure there is devstack's bug,
+    # said in one line, and the export goes on without what they would have found.
+    for step, what in ((wirer.files, "env files"), (wirer.proxies, "proxy config")):
+        try:
+            step()
+        except Exception as exc:
+            summary = (
+                f"the {what} could not be read for wiring (a devstack bug): "
+                f"{type(exc).__name__}: {exc}"
+            )
+            wirer.findings.append(Finding(name, "export-error", summary, breaks=False))
     return wirer.out, wirer.findings
 
 

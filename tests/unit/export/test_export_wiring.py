@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from devstack.export.compose import compose_target, to_compose
@@ -293,3 +294,22 @@ def test_a_shared_env_file_naming_a_service_is_not_its_public_address(tmp_path: 
     assert not wiring.findings
     assert wiring.services["worker"].env["API_URL"] == "http://api:5000/v1"
     assert wiring.services["api"].env["API_URL"] == "http://api:5000/v1"
+
+
+def test_a_reader_failure_is_devstacks_bug_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import devstack.export.wiring as wiring_module
+
+    def broken(folder: Path) -> list[Any]:
+        raise ValueError("unbalanced quote")
+
+    monkeypatch.setattr(wiring_module, "proxy_targets", broken)
+    wiring = wiring_of(next_flask(tmp_path))
+    [error] = by_kind(wiring, "export-error")
+    assert error.service == "web" and not error.breaks
+    assert error.summary == (
+        "the proxy config could not be read for wiring (a devstack bug): "
+        "ValueError: unbalanced quote"
+    )
+    assert by_kind(wiring, "browser-url")  # the env files were still read
