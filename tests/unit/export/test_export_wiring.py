@@ -313,3 +313,16 @@ def test_a_reader_failure_is_devstacks_bug_in_one_line(
         "ValueError: unbalanced quote"
     )
     assert by_kind(wiring, "browser-url")  # the env files were still read
+
+
+def test_the_real_nextjs_flask_starter_config_is_reported(tmp_path: Path) -> None:
+    # tests/fixtures/frontend-proxy/rl-maze: Vercel's nextjs-flask shape, verbatim.
+    file = next_flask(tmp_path)
+    real = REPO / "tests" / "fixtures" / "frontend-proxy" / "rl-maze" / "next.config.js"
+    (tmp_path / "web" / "next.config.js").write_text(real.read_text())
+    [proxy] = by_kind(wiring_of(file), "proxy-config")
+    assert (proxy.file, proxy.line) == ("web/next.config.js", 7)
+    assert proxy.summary.startswith(
+        "web/next.config.js:7 sends to http://127.0.0.1:5328/api/:path* (api), which in "
+        "compose is http://api:5328"
+    )
