@@ -1,26 +1,23 @@
 """Dev servers: commands meant for a laptop (a reloader, a debug server, a bundler's dev
 mode), and what runs the same app in production.
 
-The one list of them for the exporters: ``export --check`` reports a dev server an
-export would run as if it were production; an exporter that swaps in the production
-counterpart reads ``PRODUCTION`` for it. Read from the command (and, for ``pnpm dev``,
-the package.json script it runs); Python servers through ``project.servers``.
+``export --check`` asks :func:`dev_server` whether an export would run one as if it
+were production. Read from the command (and, for ``pnpm dev``, the package.json script
+it runs); Python servers through ``project.servers``. The images work (w-images) has
+the same function, ``export.production.dev_server(argv, cwd)``, beside the counterparts
+it exports: the signature is the same so that one of the two can go.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
 
-from devstack.checks.command import command_argv
-from devstack.checks.nodesetup import invocation
 from devstack.checks.protocols import simple_commands
 from devstack.project.nodepackage import read_package
 from devstack.project.servers import parse_server
-from devstack.spec import ServiceSpec
 
 # A dev server, as reported -> what serves the same app in production.
 PRODUCTION = {
@@ -40,38 +37,40 @@ PRODUCTION = {
 _RELOAD_SERVERS = ("uvicorn", "gunicorn", "hypercorn", "granian")
 _NODE_DEV = {"next": "dev", "nuxt": "dev", "nuxi": "dev", "astro": "dev"}
 _VITE_OTHERS = frozenset({"build", "preview", "optimize"})  # its subcommands that serve no dev
+_MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
 _RUNNERS = frozenset({"npx", "pnpx", "bunx"})
 
 
-@dataclass(frozen=True, slots=True)
-class DevServer:
-    name: str  # a key of PRODUCTION: "flask run", "next dev"
-    command: str  # the words that said so
-    script: str | None = None  # the package.json script it came through ("dev")
-
-    @property
-    def production(self) -> str:
-        return PRODUCTION[self.name]
-
-
-def dev_server(spec: ServiceSpec, argv: Sequence[str] | None = None) -> DevServer | None:
-    """The dev server ``spec`` runs (``argv``: that command instead of the service's own)."""
-    words = list(command_argv(spec) if argv is None else argv)
+def dev_server(argv: Sequence[str], cwd: Path | None = None) -> str | None:
+    """The dev server ``argv`` runs (a key of ``PRODUCTION``: "flask run", "next dev"),
+    else None. ``cwd``: the service's folder, where package.json says what ``pnpm dev``
+    runs. A ``sh -c`` line is read command by command (``cd web && exec pnpm dev``)."""
+    words = list(argv)
     if len(words) >= 3 and os.path.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
         try:
             words = shlex.split(words[2])
         except ValueError:
             return None
+    folder = cwd
     for simple in simple_commands(words):
-        found = _of(simple)
+        if os.path.basename(simple[0]) == "cd" and len(simple) == 2 and folder is not None:
+            folder = folder / simple[1]
+            continue
+        found = _of(simple) or _script(simple, folder)
         if found is not None:
             return found
-    # pnpm dev, npm run dev: the script's own command.
-    run = invocation(dataclasses.replace(spec, argv=tuple(words), shell=False))
-    if run is None:
+    return None
+
+
+def _script(argv: list[str], folder: Path | None) -> str | None:
+    """The dev server a package manager's script runs (``pnpm dev``, ``npm run dev``)."""
+    if folder is None or os.path.basename(argv[0]) not in _MANAGERS:
         return None
-    package = read_package(run.folder)
-    script = package.scripts.get(run.script) if package is not None else None
+    words = [w for w in argv[1:] if not w.startswith("-")]
+    if words[:1] in (["run"], ["run-script"]):
+        words = words[1:]
+    package = read_package(folder)
+    script = package.scripts.get(words[0]) if package is not None and words else None
     if script is None:
         return None
     try:
@@ -81,11 +80,11 @@ def dev_server(spec: ServiceSpec, argv: Sequence[str] | None = None) -> DevServe
     for simple in simple_commands(script_words):
         found = _of(simple)
         if found is not None:
-            return dataclasses.replace(found, script=run.script)
+            return found
     return None
 
 
-def _of(argv: list[str]) -> DevServer | None:
+def _of(argv: list[str]) -> str | None:
     server = parse_server(argv)
     if server is not None:
         return _python(server.server, argv)
@@ -97,22 +96,21 @@ def _of(argv: list[str]) -> DevServer | None:
     name = os.path.basename(words[0])
     rest = [w for w in words[1:] if not w.startswith("-")]
     if name in _NODE_DEV and rest[:1] == [_NODE_DEV[name]]:
-        label = "nuxt dev" if name == "nuxi" else f"{name} dev"
-        return DevServer(label, f"{name} dev")
+        return "nuxt dev" if name == "nuxi" else f"{name} dev"
     if name == "vite" and not any(w in _VITE_OTHERS for w in rest):
-        return DevServer("vite", "vite")
+        return "vite"
     if name == "react-scripts" and rest[:1] == ["start"]:
-        return DevServer("react-scripts start", "react-scripts start")
+        return "react-scripts start"
     return None
 
 
-def _python(server: str, argv: list[str]) -> DevServer | None:
+def _python(server: str, argv: list[str]) -> str | None:
     if server == "flask" and "run" in argv:
-        return DevServer("flask run", "flask run")
+        return "flask run"
     if server == "django" and "runserver" in argv:
-        return DevServer("manage.py runserver", "manage.py runserver")
+        return "manage.py runserver"
     if server == "fastapi" and "dev" in argv:
-        return DevServer("fastapi dev", "fastapi dev")
+        return "fastapi dev"
     if server in _RELOAD_SERVERS and "--reload" in argv:
-        return DevServer(f"{server} --reload", f"{server} --reload")
+        return f"{server} --reload"
     return None

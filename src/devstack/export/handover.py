@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from devstack.checks.command import command_argv
 from devstack.export.compose import compose_document
-from devstack.export.devservers import DevServer, dev_server
+from devstack.export.devservers import PRODUCTION, dev_server
 from devstack.export.source import ExportSource
 from devstack.export.toprocfile import lost
 from devstack.export.wiring import Finding, names_loopback
@@ -109,17 +110,18 @@ def _plain(command: Any) -> list[str]:
 
 
 def _dev_server(spec: ServiceSpec, command: list[str] | None, target: str) -> list[Finding]:
-    found: DevServer | None = dev_server(spec, command)
+    """A dev server the target would run (``command``: the target's, else the service's)."""
+    found = dev_server(command if command is not None else command_argv(spec), spec.cwd)
     if found is None:
         return []
-    through = f" (package.json script {found.script!r})" if found.script else ""
+    counterpart = PRODUCTION.get(found, "the server it is meant to run in production")
     return [
         Finding(
             spec.name,
             "dev-server",
-            f"`{found.command}`{through} is a development server: {target} would run it "
-            "as the production server (reloader, debug mode, unoptimised build)",
-            f"run its production counterpart: {found.production}",
+            f"`{found}` is a development server: {target} would run it as the production "
+            "server (reloader, debug mode, unoptimised build)",
+            f"run its production counterpart: {counterpart}",
         )
     ]
 

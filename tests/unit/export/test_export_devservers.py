@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from devstack.export.devservers import PRODUCTION, dev_server
-from devstack.spec import ServiceSpec
 
 DEV = [
     ("flask --app app run --port 5001", "flask run"),
@@ -39,21 +38,15 @@ PRODUCTION_COMMANDS = [
 ]
 
 
-def spec(cmd: str, cwd: Path, *, shell: bool = False) -> ServiceSpec:
-    argv = ("/bin/sh", "-c", cmd) if shell else tuple(shlex.split(cmd))
-    return ServiceSpec("s", cmd, argv, cwd, {}, shell=shell)
-
-
 @pytest.mark.parametrize(("cmd", "name"), DEV)
 def test_dev_servers(tmp_path: Path, cmd: str, name: str) -> None:
-    found = dev_server(spec(cmd, tmp_path))
-    assert found is not None and found.name == name
-    assert found.production == PRODUCTION[name]
+    assert dev_server(shlex.split(cmd), tmp_path) == name
+    assert name in PRODUCTION
 
 
 @pytest.mark.parametrize("cmd", PRODUCTION_COMMANDS)
 def test_production_servers_are_not(tmp_path: Path, cmd: str) -> None:
-    assert dev_server(spec(cmd, tmp_path)) is None
+    assert dev_server(shlex.split(cmd), tmp_path) is None
 
 
 def test_through_a_package_script_and_a_shell(tmp_path: Path) -> None:
@@ -61,14 +54,7 @@ def test_through_a_package_script_and_a_shell(tmp_path: Path) -> None:
     (tmp_path / "web" / "package.json").write_text(
         '{"scripts": {"dev": "next dev --turbopack", "start": "next start"}}'
     )
-    found = dev_server(spec("cd web && exec pnpm dev --port 3000", tmp_path, shell=True))
-    assert found is not None and (found.name, found.script) == ("next dev", "dev")
-    assert dev_server(spec("npm run start", tmp_path / "web")) is None
-
-
-def test_an_exporters_command_is_read_instead(tmp_path: Path) -> None:
-    # What an export will run (compose's command), not what devstack runs locally.
-    local = spec("flask run", tmp_path)
-    assert dev_server(local, ["gunicorn", "app:app"]) is None
-    found = dev_server(local, ["/bin/sh", "-c", "exec uvicorn main:app --reload"])
-    assert found is not None and found.name == "uvicorn --reload"
+    line = ["/bin/sh", "-c", "cd web && exec pnpm dev --port 3000"]
+    assert dev_server(line, tmp_path) == "next dev"
+    assert dev_server(["npm", "run", "start"], tmp_path / "web") is None
+    assert dev_server(["pnpm", "dev"], None) is None  # no folder: no package.json to read

@@ -39,7 +39,7 @@ def test_next_flask_to_compose(tmp_path: Path) -> None:
     assert ("web", "proxy-config") in kinds(found)
     assert ("web", "browser-url") in kinds(found)
     dev = {f.service: f.summary for f in found if f.kind == "dev-server"}
-    assert dev["web"].startswith("`next dev` (package.json script 'dev')")
+    assert dev["web"].startswith("`next dev` is a development server")  # through pnpm dev
     assert dev["api"].startswith("`flask run`")
 
 
