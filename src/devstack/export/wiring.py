@@ -13,9 +13,10 @@ values; :func:`wire` then, per service:
   env files and in a Node frontend's own ``.env*`` files (Next.js, Vite): files are
   never edited, the rewritten value is an environment override (it wins over the
   file, in compose as in Next.js and Vite);
-- leaves browser-facing variables alone (``NEXT_PUBLIC_*``, ``VITE_*``... and a URL
-  of the service itself: links, callbacks, CORS origins): a browser cannot resolve
-  ``api``; they keep devstack's local value and are reported with what to do;
+- leaves browser-facing variables alone (``NEXT_PUBLIC_*``, ``VITE_*``..., names
+  with PUBLIC, CALLBACK, REDIRECT, ORIGIN or CORS, and an http URL of the service
+  itself in its ``env`` table: links, callbacks): a browser cannot resolve ``api``;
+  they keep devstack's local value and are reported with what to do;
 - reports a frontend's proxy config (next.config rewrites, Vite's ``server.proxy``)
   that sends to a loopback address: JavaScript is not rewritten, the finding names
   the file:line and the change (read the address from an environment variable). When
@@ -102,8 +103,9 @@ class Finding:
     """Something of the stack that will not work as written on the target.
 
     ``breaks``: it will not work there (``export --check`` exits 1); otherwise a note.
-    ``kind``: "proxy-config", "browser-url", "unknown-port", "build-time-env", and the
-    kinds of ``export.handover``.
+    ``kind``: "proxy-config", "browser-url", "unknown-port", "build-time-env",
+    "export-error" (a reader of devstack's failed: its bug), and the kinds of
+    ``export.handover``.
     """
 
     service: str
