@@ -118,7 +118,7 @@ def check_env(
         if owner is None and is_listened(url.port):
             continue
         if url.where is None:
-            origins = _origins(spec, stack) if origins is None else origins
+            origins = env_file_origins(spec, stack) if origins is None else origins
             url = replace(url, where=origins.get(url.var))
         if owner is None:
             results.append(_unserved(spec, stack, url))
@@ -154,7 +154,7 @@ def is_listened(port: int) -> bool:
         return True  # cannot tell: do not accuse
 
 
-def _origins(spec: ServiceSpec, stack: StackSpec) -> dict[str, str]:
+def env_file_origins(spec: ServiceSpec, stack: StackSpec) -> dict[str, str]:
     """VAR -> "FILE:LINE" for the values the service got from its env files (the last
     file setting it wins, as it did when the env was merged); ``env =`` values are not here."""
     found: dict[str, str] = {}

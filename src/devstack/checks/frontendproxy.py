@@ -159,7 +159,7 @@ def _judge(
         "warn",
         f"{file}:{target.line} {sends} {target.url}: {seen}",
         tuple(details),
-        _fix(spec, target, likely, file) if likely is not None else None,
+        proxy_fix(spec, target, likely, file) if likely is not None else None,
         kind="frontend-proxy",
         file=file,
         line=target.line,
@@ -174,7 +174,7 @@ def _sends(target: ProxyTarget) -> str:
     return f"sets {target.key} to" if target.key != "target" else "proxies to"
 
 
-def _fix(spec: ServiceSpec, target: ProxyTarget, likely: ServiceSpec, file: str) -> str:
+def proxy_fix(spec: ServiceSpec, target: ProxyTarget, likely: ServiceSpec, file: str) -> str:
     """The address through an env variable the stack sets from ``likely``'s url."""
     var = target.env_var
     if var is not None and var.endswith("PORT") and not target.file.name.startswith(".env"):

@@ -3,7 +3,12 @@
 Output goes beside stack.toml unless ``-o`` says otherwise (``-o -``: stdout, for
 compose and procfile; systemd and kubernetes write a directory). A file that
 exists and was not written by a devstack export is never replaced without
-``--force`` (a hand-written Procfile is precious).
+``--force`` (a hand-written Procfile is precious). What the compose export could
+not rewrite is listed on stderr, by service.
+
+``--check [FORMAT]`` (compose by default) writes nothing: it lists what would not
+survive the move (``export.handover``) and exits 1 when anything would break, 0
+otherwise (2: bad usage or config, as every command).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import add_file_option, add_profile_option
-from devstack.errors import EXIT_OK, UsageError
+from devstack.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -34,11 +39,26 @@ def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export",
         help="write the stack as compose.yaml, systemd units, a Procfile or Kubernetes manifests",
-        description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
+        description="compose: compose.yaml (fill in the image placeholders; loopback URLs to "
+        "a service rewritten to its compose name, what cannot be on stderr); systemd: one unit "
         "per service and a target; procfile: a Procfile, with what it cannot express on stderr; "
-        "kubernetes: a directory of manifests and a kustomization.yaml (`kubectl apply -k DIR`).",
+        "kubernetes: a directory of manifests and a kustomization.yaml (`kubectl apply -k DIR`). "
+        "--check writes nothing and lists what would not survive the move: exit 1 if anything "
+        "would break, 0 if not, 2 on bad usage or config.",
     )
-    export.add_argument("format", choices=["compose", "systemd", "procfile", "kubernetes"])
+    export.add_argument(
+        "format",
+        nargs="?",
+        choices=["compose", "systemd", "procfile", "kubernetes"],
+        help="the target",
+    )
+    export.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing: list what would not survive the move (default target: compose); "
+        "exit 1 if anything would break",
+    )
+    export.add_argument("--json", action="store_true", help="with --check: print JSON")
     add_file_option(export)
     add_profile_option(export)
     export.add_argument(
@@ -75,6 +95,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     from devstack.export.source import load_source
     from devstack.stackfile import find_stack_file
 
+    if args.json and not args.check:
+        raise UsageError("--json goes with --check", hint="devstack export --check --json")
+    if args.format is None and not args.check:
+        raise UsageError(
+            "export needs a format: compose, systemd, procfile or kubernetes",
+            hint="devstack export compose (or --check to see what would not survive the move)",
+        )
     file = find_stack_file(args.file, Path.cwd())
     source = load_source(file)
     # compose writes every service with its profiles; systemd's target and a Procfile
@@ -82,6 +109,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     stack = profiles.activate(source.stack, args.profiles, os.environ)
     profiles.to_start(stack, [])
     source = dataclasses.replace(source, stack=stack)
+    if args.check:
+        return _check(source, args.format or "compose", file.parent, args.json)
     target: str = args.output or str(file.parent / DEFAULT_OUT[args.format])
     out = None if target == "-" else Path(target).absolute()
     if args.format == "systemd":
@@ -101,6 +130,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             _check_compose_precedence(out)
         text = to_compose(source, out.parent if out else Path.cwd())
         warnings: list[str] = []
+        _print_wiring(source)
     else:
         from devstack.export.toprocfile import to_procfile
 
@@ -115,6 +145,37 @@ def cmd_export(args: argparse.Namespace) -> int:
     _write(out, text, args.force)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _check(source: ExportSource, target: str, out_dir: Path, as_json: bool) -> int:
+    import json
+
+    from devstack.export.handover import check_handover, render, title
+
+    findings = check_handover(source, target, out_dir)
+    breaks = any(f.breaks for f in findings)
+    if as_json:
+        payload = {
+            "target": target,
+            "ok": not breaks,
+            "findings": [f.to_json() for f in findings],
+        }
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        sys.stdout.write(render(findings, title(findings, target)))
+    return EXIT_FAILED if breaks else EXIT_OK
+
+
+def _print_wiring(source: ExportSource) -> None:
+    """What the compose export could not rewrite, on stderr, one screen by service."""
+    from devstack.export.compose import compose_target
+    from devstack.export.handover import render
+    from devstack.export.wiring import wire
+
+    findings = wire(source, compose_target(source)).findings
+    if findings:
+        title = "devstack: to change by hand for compose (not rewritten):"
+        sys.stderr.write(render(findings, title))
 
 
 def _systemd(source: ExportSource, out: Path, force: bool, system_user: str | None) -> int:

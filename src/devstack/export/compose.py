@@ -6,7 +6,9 @@ copied to /app by a Dockerfile the user writes), marked as such. Values are
 re-interpolated from stack.toml as written, with each service's address being its
 compose service name (``${services.api.url}`` -> ``http://api:5000``) and its own
 ``${host}`` the container-wide 0.0.0.0; ``${env:VAR}`` becomes compose's ``${VAR}``;
-every other ``$`` is doubled so compose passes it through.
+every other ``$`` is doubled so compose passes it through. The addresses, and the
+hard-coded loopback URLs rewritten the same way, are ``export.wiring``'s
+(``compose_target`` is compose's addressing).
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.wiring import (
+    Target,
+    Wiring,
+    braced_env_ref,
+    names_loopback,
+    refs,
+    resolve,
+    wire,
+)
 from devstack.export.yaml import Commented, dump
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy
@@ -38,18 +49,43 @@ _CONDITIONS = {
 
 def to_compose(source: ExportSource, out_dir: Path) -> str:
     """The compose.yaml text, with paths relative to ``out_dir`` (where it is written)."""
+    document, wiring = compose_document(source, out_dir)
     stack = source.stack
-    checked = {n: _healthcheck(s) for n, s in stack.services.items()}
-    services = {
-        name: _service(source, spec, out_dir, checked) for name, spec in stack.services.items()
-    }
     header = (
         f"Written by `devstack export compose` from {_shown(stack.file, out_dir)}.\n"
         "Fill in each PLACEHOLDER (how the image is built), then: docker compose up\n"
         "Addresses: a service reaches another by its compose name (http://api:5000), and\n"
         "listens on 0.0.0.0 inside its container."
     )
-    return dump({"name": project_name(stack.name), "services": services}, header)
+    return dump(document, header + _wiring_summary(wiring))
+
+
+def compose_document(source: ExportSource, out_dir: Path) -> tuple[dict[str, Any], Wiring]:
+    """The compose document (values may be ``Commented``) and the wiring it was built with."""
+    stack = source.stack
+    wiring = wire(source, compose_target(source))
+    checked = {n: _healthcheck(s) for n, s in stack.services.items()}
+    services = {
+        name: _service(source, spec, out_dir, checked, wiring)
+        for name, spec in stack.services.items()
+    }
+    return {"name": project_name(stack.name), "services": services}, wiring
+
+
+def _wiring_summary(wiring: Wiring) -> str:
+    n = len(wiring.rewrites)
+    lines = [
+        "Wiring: ${services.NAME.url|host|port} resolved to compose names; "
+        + (f"{n} hard-coded loopback URL{'s' if n != 1 else ''}" if n else "no loopback URL"),
+        "to a service's port rewritten the same way (each marked below; env files are not",
+        "edited: environment, which wins over env_file, sets the new value). Browser-facing",
+        "variables (NEXT_PUBLIC_*, VITE_*, ...) keep devstack's local value: a browser",
+        "cannot resolve a compose name.",
+    ]
+    if wiring.findings:
+        n = len(wiring.findings)
+        lines.append(f"To change by hand: {n} (devstack export --check compose lists them)")
+    return "\n" + "\n".join(lines)
 
 
 def project_name(name: str) -> str:
@@ -59,7 +95,11 @@ def project_name(name: str) -> str:
 
 
 def _service(
-    source: ExportSource, spec: ServiceSpec, out_dir: Path, checked: dict[str, Any]
+    source: ExportSource,
+    spec: ServiceSpec,
+    out_dir: Path,
+    checked: dict[str, Any],
+    wiring: Wiring,
 ) -> dict[str, Any]:
     root = source.root
     cwd = spec.cwd.relative_to(root) if spec.cwd.is_relative_to(root) else None
@@ -78,7 +118,7 @@ def _service(
     env_files = [os.path.relpath(p, out_dir) for p in spec.env_files]
     if env_files:
         out["env_file"] = env_files
-    environment = _environment(source, spec)
+    environment = _environment(spec, wiring)
     if environment:
         out["environment"] = environment
     if spec.port is not None:
@@ -112,29 +152,29 @@ def _working_dir(spec: ServiceSpec, cwd: Path | None) -> str:
     return APP_DIR if str(cwd) == "." else f"{APP_DIR}/{cwd.as_posix()}"
 
 
+def compose_target(source: ExportSource) -> Target:
+    """How compose addresses a service: its compose name, and the port it declares (the
+    command listens on it inside the container too)."""
+    services = source.stack.services
+    return Target("compose", lambda name: (name, services[name].port), "0.0.0.0", _escape)
+
+
+def _escape(text: str) -> str:
+    return text.replace("$", "$$")
+
+
 def _refs(source: ExportSource, this: str) -> dict[str, ServiceRefs]:
-    refs = {}
-    for name, spec in source.stack.services.items():
-        url = f"http://{name}:{spec.port}" if spec.port is not None else spec.url
-        host = "0.0.0.0" if name == this else name
-        refs[name] = ServiceRefs(name, host, spec.port, url)
-    return refs
+    return refs(source, compose_target(source), this)
 
 
 def _text(source: ExportSource, name: str, text: str, *, shell: bool) -> str:
     """``text`` as written for ``name``, interpolated for compose (see the module doc)."""
-    body, env_refs = split_env_refs(text)
-    ctx = Context(name, _refs(source, name), source.environ, shell=shell)
-    return _finish(interpolate(body, ctx), env_refs)
+    return resolve(source, compose_target(source), name, text, shell=shell)
 
 
 def _finish(value: str, env_refs: list[tuple[str, str | None]]) -> str:
     """Literal ``$`` doubled for compose, then ``${env:VAR}`` put back as compose's ``${VAR}``."""
-    return join_env_refs(value.replace("$", "$$"), env_refs, _compose_env_ref)
-
-
-def _compose_env_ref(var: str, default: str | None) -> str:
-    return f"${{{var}}}" if default is None else f"${{{var}:-{default}}}"
+    return join_env_refs(_escape(value), env_refs, braced_env_ref)
 
 
 def _command(source: ExportSource, spec: ServiceSpec) -> list[str]:
@@ -153,7 +193,7 @@ def _command(source: ExportSource, spec: ServiceSpec) -> list[str]:
 
 def _loopback_note(command: list[str]) -> Any:
     """The command, with a warning when it binds loopback (unreachable from outside a container)."""
-    if not any(re.search(r"\b(127\.0\.0\.1|localhost)\b", word) for word in command):
+    if not names_loopback(command):
         return command
     return Commented(
         command,
@@ -162,12 +202,12 @@ def _loopback_note(command: list[str]) -> Any:
     )
 
 
-def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
-    written = source.written.get(spec.name)
-    env: dict[str, str] = {}
-    if written is not None:
-        for var, value in written.env.items():
-            env[var] = _text(source, spec.name, value, shell=False)
+def _environment(spec: ServiceSpec, wiring: Wiring) -> dict[str, Any]:
+    wired = wiring.services[spec.name]
+    env: dict[str, Any] = {
+        var: Commented(value, wired.notes[var]) if var in wired.notes else value
+        for var, value in wired.env.items()
+    }
     if spec.port is not None:
         env["PORT"] = str(spec.port)
     env.setdefault("PYTHONUNBUFFERED", "1")

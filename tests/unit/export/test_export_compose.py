@@ -14,9 +14,12 @@ import pytest
 import yaml
 
 from conftest import free_port, wait_until
+from devstack.config.durations import parse_duration
 from devstack.export.compose import to_compose
 from devstack.export.source import load_source
+from devstack.states import Condition, RestartPolicy
 from support.demo import copy_demo_stack
+from support.exportstacks import flask_celery_redis, next_flask
 
 REPO = Path(__file__).parents[3]
 SCHEMA = json.loads((REPO / "tests" / "data" / "compose-spec.json").read_text())
@@ -228,3 +231,56 @@ def test_values_yaml_would_misread_round_trip(tmp_path: Path) -> None:
         "NEL": "a\x85b",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def _stacks(root: Path) -> dict[str, Path]:
+    """Stacks with every condition, probe kind and restart policy, and rewritten wiring."""
+    copy_demo_stack(root / "demo")
+    (root / "translations").mkdir()
+    (root / "translations" / "stack.toml").write_text(STACK)
+    return {
+        "demo": root / "demo" / "stack.toml",
+        "translations": root / "translations" / "stack.toml",
+        "flask-celery-redis": flask_celery_redis(root / "shop"),
+        "next-flask": next_flask(root / "nextflask"),
+    }
+
+
+@pytest.mark.parametrize("stack", ["demo", "translations", "flask-celery-redis", "next-flask"])
+def test_compose_keeps_what_stack_toml_states(tmp_path: Path, stack: str) -> None:
+    """Issue 18 point 4: walk the stack and the compose output side by side."""
+    file = _stacks(tmp_path)[stack]
+    source = load_source(file, {"TOKEN": "t", "PATH": "/usr/bin:/bin"})
+    data = compose_of(file.parent, environ={"TOKEN": "t", "PATH": "/usr/bin:/bin"})
+    out = data["services"]
+    assert list(out) == list(source.stack.services)
+    for name, spec in source.stack.services.items():
+        svc = out[name]
+        probed = spec.health is not None and spec.health.kind != "log"
+        assert ("healthcheck" in svc) == probed, name
+        if probed:
+            assert spec.health is not None
+            check = svc["healthcheck"]
+            assert parse_duration(check["interval"]) == spec.health.interval
+            assert parse_duration(check["timeout"]) == spec.health.timeout
+            assert parse_duration(check["start_period"]) == spec.health.start_period
+            assert check["retries"] == spec.health.retries
+        expected = {}
+        for dep, cond in spec.depends_on.items():
+            dep_probed = "healthcheck" in out[dep]
+            expected[dep] = {
+                Condition.STARTED: "service_started",
+                Condition.COMPLETED: "service_completed_successfully",
+                Condition.HEALTHY: "service_healthy" if dep_probed else "service_started",
+            }[cond]
+        got = {dep: c["condition"] for dep, c in svc.get("depends_on", {}).items()}
+        assert got == expected, name
+        policy = spec.restart.policy
+        if policy is RestartPolicy.NO or spec.restart.max_restarts == 0:
+            assert svc["restart"] == "no", name
+        elif policy is RestartPolicy.ALWAYS:
+            assert svc["restart"] == "always", name
+        else:
+            assert svc["restart"] == f"on-failure:{spec.restart.max_restarts}", name
+        assert svc["stop_signal"] == spec.stop_signal.name
+        assert parse_duration(svc["stop_grace_period"]) == spec.stop_timeout

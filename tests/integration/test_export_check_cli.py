@@ -1,0 +1,76 @@
+"""`devstack export --check` and the compose export's stderr, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from support.exportstacks import flask_celery_redis, next_flask, write
+from support.stackrun import run_devstack
+
+
+def test_check_lists_what_would_break_and_writes_nothing(tmp_path: Path) -> None:
+    flask_celery_redis(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    run = run_devstack(tmp_path, "export", "--check")
+    assert run.returncode == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "compose: 7 things would break after the move, 0 notes"
+    assert "  web" in lines and "  worker" in lines
+    assert "`flask run` is a development server" in run.stdout
+    assert "its setup step (`pip install -r requirements.txt`) is not run by compose" in run.stdout
+    assert "BASE_URL=http://127.0.0.1:5001 (stack.toml)" in run.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_check_json(tmp_path: Path) -> None:
+    next_flask(tmp_path)
+    run = run_devstack(tmp_path, "export", "--check", "compose", "--json")
+    assert run.returncode == 1, run.stderr
+    data = json.loads(run.stdout)
+    assert data["target"] == "compose" and data["ok"] is False
+    [proxy] = [f for f in data["findings"] if f["kind"] == "proxy-config"]
+    assert (proxy["service"], proxy["file"], proxy["line"]) == ("web", "web/next.config.js", 7)
+    assert proxy["breaks"] is True and "process.env.API_URL" in proxy["fix"]
+
+
+def test_check_passes_when_nothing_would_break(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "stack.toml": """\
+                [services.api]
+                cmd = "gunicorn app:app --bind 127.0.0.1:${port}"
+                port = 8000
+                """
+        },
+    )
+    run = run_devstack(tmp_path, "export", "--check", "systemd")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout == "systemd: nothing found that would not survive the move\n"
+    # The same stack in a container binds loopback: compose would break.
+    assert run_devstack(tmp_path, "export", "--check", "compose").returncode == 1
+
+
+def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
+    flask_celery_redis(tmp_path)
+    run = run_devstack(tmp_path, "export")
+    assert run.returncode == 2 and "export needs a format" in run.stderr
+    run = run_devstack(tmp_path, "export", "compose", "--json")
+    assert run.returncode == 2 and "--json goes with --check" in run.stderr
+
+
+def test_compose_export_rewrites_and_warns_on_stderr(tmp_path: Path) -> None:
+    next_flask(tmp_path)
+    (tmp_path / "web" / ".env").write_text("API_INTERNAL=http://localhost:5328/v1\n")
+    run = run_devstack(tmp_path, "export", "compose", "-o", "devstack.compose.yaml")
+    assert run.returncode == 0, run.stderr
+    data = yaml.safe_load((tmp_path / "devstack.compose.yaml").read_text())
+    assert data["services"]["web"]["environment"]["API_INTERNAL"] == "http://api:5328/v1"
+    err = run.stderr.splitlines()
+    assert err[0] == "devstack: to change by hand for compose (not rewritten):"
+    assert err[1] == "  web"
+    assert any(line.startswith("    break  web/next.config.js:7 sends to") for line in err)
+    assert any("NEXT_PUBLIC_API_URL=http://127.0.0.1:5001 (web/.env.local:1)" in x for x in err)
