@@ -68,16 +68,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError("systemd units are files: give -o a directory")
         return _systemd(source, out, args.force)
     if args.format == "compose":
-        from devstack.export.compose import to_compose
+        return _compose(source, out, args.force)
+    from devstack.export.toprocfile import to_procfile
 
-        if out is not None and not args.force:
-            _check_compose_precedence(out)
-        text = to_compose(source, out.parent if out else Path.cwd())
-        warnings: list[str] = []
-    else:
-        from devstack.export.toprocfile import to_procfile
-
-        text, warnings = to_procfile(source)
+    text, warnings = to_procfile(source)
     if warnings:
         print("devstack: a Procfile cannot express (left out):", file=sys.stderr)
         for line in warnings:
@@ -87,6 +81,37 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     _write(out, text, args.force)
     print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _compose(source: ExportSource, out: Path | None, force: bool) -> int:
+    """compose.yaml, and the Dockerfiles it builds from beside it; what the move
+    changes or cannot express on stderr."""
+    from devstack.export.compose import export_compose
+
+    if out is not None and not force:
+        _check_compose_precedence(out)
+    done = export_compose(source, out.parent if out else Path.cwd())
+    if done.notes:
+        print("devstack: the compose export changes or cannot express:", file=sys.stderr)
+        for line in done.notes:
+            print(f"  - {line}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(done.text)
+        if done.files:
+            print(
+                f"devstack: not written (the output is stdout): {', '.join(done.files)}; "
+                "export with -o FILE to get them",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+    for name in done.files:
+        _check_writable(out.parent / name, force)
+    _write(out, done.text, force)
+    print(f"wrote {out}")
+    for name, text in done.files.items():
+        _write(out.parent / name, text, force)
+        print(f"wrote {out.parent / name}")
     return EXIT_OK
 
 
