@@ -67,7 +67,7 @@ def test_example_stack(tmp_path: Path) -> None:
 def test_placeholder_and_probe_comments(tmp_path: Path) -> None:
     copy_demo_stack(tmp_path)
     text = to_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
-    assert text.count("# generated: Dockerfile.") == 2 and "PLACEHOLDER" not in text
+    assert text.count("# generated: Dockerfile.") == 2 and "# PLACEHOLDER" not in text
     assert "as a python3 one-liner" in text and '"curl", "-fsS"' in text
     assert "WARNING" not in text
 
