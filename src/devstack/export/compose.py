@@ -307,10 +307,7 @@ def _image_healthcheck(spec: ServiceSpec, image: Image) -> Any:
     """The image's own health command, on stack.toml's probe timing (its defaults when
     the service has no probe)."""
     h = spec.health or HealthSpec(kind="tcp", target=f"127.0.0.1:{image.port}", timeout=5.0)
-    if image.health_shell:
-        test = ["CMD-SHELL", image.healthcheck[0]]
-    else:
-        test = ["CMD", *image.healthcheck]
+    test = ["CMD", *image.healthcheck]
     why = f"the {image.image} image's own check"
     if spec.health is not None:
         why += f", on the timing of devstack's {spec.health.kind} probe"

@@ -52,8 +52,7 @@ class Image:
     server: str  # "redis"
     image: str  # "redis:7"
     command: list[str]  # the command in the image (its entrypoint runs it)
-    healthcheck: list[str]  # the health command, as an argv ("CMD-SHELL" forms: a shell line)
-    health_shell: bool  # healthcheck is ["/bin/sh", "-c", line]: compose writes CMD-SHELL
+    healthcheck: list[str]  # the health command, as an argv run in the container
     data: str | None  # the image's data path, for a named volume
     port: int
     environment: dict[str, str]
@@ -153,7 +152,7 @@ SERVERS: tuple[Server, ...] = (
         "axllent/mailpit:v1.31",
         8025,
         "/data",
-        lambda p: ["--listen", f"0.0.0.0:{p}"],
+        lambda p: [],  # MP_UI_BIND_ADDR, which its readyz check reads too (see image_for)
         {"--database": _PATHS, "-d": _PATHS},
         frozenset({"--listen", "-l", "--smtp", "-s", "--database", "-d", "--pop3"}),
         {"MP_DATABASE": "/data/mailpit.sqlite"},
@@ -207,15 +206,20 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
     kept = _kept_flags(server, words, notes)
     command = _command(server, kept, listen)
     environment = dict(server.environment)
+    # Ports some images take from a variable, which their health command reads as well.
     if server.name == "rabbitmq" and listen != server.default_port:
         environment["RABBITMQ_NODE_PORT"] = str(listen)
+    if server.name == "mailpit":
+        environment["MP_UI_BIND_ADDR"] = f"0.0.0.0:{listen}"
+    if server.name == "minio":  # mc's alias "local", which `mc ready local` asks
+        environment["MC_HOST_local"] = f"http://127.0.0.1:{listen}"
     if server.env_note:
         notes.append(server.env_note)
     return Image(
         server.name,
         server.image,
         command,
-        *_health(server, listen, env),
+        _health(server, listen, env),
         server.data,
         listen,
         environment,
@@ -269,33 +273,32 @@ def _command(server: Server, kept: list[str], listen: int) -> list[str]:
     if server.name == "minio":
         return ["server", "/data", *server.port_flag(listen), *kept]
     if server.name == "mailpit":
-        return [*server.port_flag(listen), *kept]  # its entrypoint is /mailpit
+        return kept  # its entrypoint is /mailpit; the port is in MP_UI_BIND_ADDR
     port = server.port_flag(listen) if listen != server.default_port else []
     return [program[server.name], *port, *kept]
 
 
-def _health(server: Server, port: int, env: Mapping[str, str]) -> tuple[list[str], bool]:
+def _health(server: Server, port: int, env: Mapping[str, str]) -> list[str]:
     """The image's own tool asking the server whether it is up."""
     if server.name == "redis":
-        return ["redis-cli", "-p", str(port), "ping"], False
+        return ["redis-cli", "-p", str(port), "ping"]
     if server.name == "postgres":
         user = env.get("POSTGRES_USER") or env.get("PGUSER") or "postgres"
-        return ["pg_isready", "-U", user, "-h", "127.0.0.1", "-p", str(port)], False
+        return ["pg_isready", "-U", user, "-h", "127.0.0.1", "-p", str(port)]
     if server.name == "mysql":
-        return ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", str(port)], False
+        return ["mysqladmin", "ping", "-h", "127.0.0.1", "-P", str(port)]
     if server.name == "mongodb":
-        ping = 'db.adminCommand("ping")'
-        return ["mongosh", "--quiet", "--port", str(port), "--eval", ping], False
+        return ["mongosh", "--quiet", "--port", str(port), "--eval", 'db.adminCommand("ping")']
     if server.name == "rabbitmq":
-        return ["rabbitmq-diagnostics", "-q", "ping"], False
+        return ["rabbitmq-diagnostics", "-q", "ping"]
     if server.name == "memcached":
         # The image has neither nc nor curl; its bash opens a TCP connection itself.
-        return ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"], False
+        return ["bash", "-c", f"exec 3<>/dev/tcp/127.0.0.1/{port}"]
     if server.name == "minio":
-        # The image has no curl; its mc client has a readiness command, with an alias
-        # "local" pointing at the server's address.
-        return [f"MC_HOST_local=http://127.0.0.1:{port} mc ready local"], True
-    return ["/mailpit", "readyz", "--listen", f"127.0.0.1:{port}"], False
+        # The image has no curl; its mc client has a readiness command (alias "local":
+        # MC_HOST_local in the environment).
+        return ["mc", "ready", "local"]
+    return ["/mailpit", "readyz"]  # reads MP_UI_BIND_ADDR, as the server does
 
 
 def _is_port_flag(server: Server, name: str) -> bool:

@@ -48,15 +48,15 @@ CASES = {
     ),
     "minio server ./data --address :9100 --console-address :9101": (
         "minio/minio:RELEASE.2025-09-07T16-13-09Z",
-        ["MC_HOST_local=http://127.0.0.1:9100 mc ready local"],
+        ["mc", "ready", "local"],
         "/data",
         ["server", "/data", "--address", ":9100", "--console-address", ":9101"],
     ),
     "mailpit --listen 127.0.0.1:8026 --smtp 127.0.0.1:1026": (
         "axllent/mailpit:v1.31",
-        ["/mailpit", "readyz", "--listen", "127.0.0.1:8026"],
+        ["/mailpit", "readyz"],
         "/data",
-        ["--listen", "0.0.0.0:8026", "--smtp", "0.0.0.0:1026"],
+        ["--smtp", "0.0.0.0:1026"],
     ),
 }
 PORTS = {"redis": 6390, "postgres": 5433, "mysql": 3307, "mongodb": 27018, "rabbitmq": 5672}
@@ -152,9 +152,15 @@ def test_pg_ctl_options_and_user() -> None:
     assert any("POSTGRES_PASSWORD" in note for note in image.notes)
 
 
-def test_rabbitmq_port_goes_to_its_variable() -> None:
+def test_ports_some_images_take_from_a_variable() -> None:
+    # The health command reads the same variable, so it asks the right port.
     image = image_for(["rabbitmq-server"], 5673, {})
     assert image is not None and image.environment == {"RABBITMQ_NODE_PORT": "5673"}
+    image = image_for(["mailpit", "--listen", "127.0.0.1:8026"], 8026, {})
+    assert image is not None and image.environment["MP_UI_BIND_ADDR"] == "0.0.0.0:8026"
+    assert image.environment["MP_DATABASE"] == "/data/mailpit.sqlite"
+    image = image_for(["minio", "server", "data"], 9100, {})
+    assert image is not None and image.environment == {"MC_HOST_local": "http://127.0.0.1:9100"}
 
 
 def test_program_words_of_a_shell_line() -> None:
