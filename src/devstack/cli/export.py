@@ -27,7 +27,8 @@ def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export",
         help="write the stack as compose.yaml, systemd units or a Procfile",
-        description="compose: compose.yaml (fill in the image placeholders); systemd: one unit "
+        description="compose: compose.yaml and a Dockerfile.NAME per Python/Node service "
+        "(official images for well-known servers); systemd: one unit "
         "per service and a target; procfile: a Procfile, with what it cannot express on stderr.",
     )
     export.add_argument("format", choices=["compose", "systemd", "procfile"])
