@@ -23,7 +23,7 @@ from typing import Any
 
 from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
-from devstack.export.dockerfile import Dockerfile, dockerfile_for
+from devstack.export.dockerfile import Dockerfile, dockerfile_for, in_image, runtime_of_service
 from devstack.export.images import Image, image_for
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
 from devstack.export.production import Production, production
@@ -51,6 +51,8 @@ class _Build:
     image: Image | None = None
     dockerfile: Dockerfile | None = None
     production: Production | None = None
+    command: list[str] | None = None  # a built service's command, when it differs
+    notes: tuple[str, ...] = ()  # why it differs (the comment on command)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +101,7 @@ def export_compose(source: ExportSource, out_dir: Path) -> ComposeExport:
             notes += [f"{name}: {note}" for note in build.dockerfile.notes]
         if build.image is not None:
             notes += [f"{name}: {note}" for note in build.image.notes]
-        if build.production is not None:
-            notes.append(f"{name}: {build.production.note}")
+        notes += [f"{name}: {note}" for note in build.notes]
     return ComposeExport(dump(document, header), files, notes)
 
 
@@ -117,8 +118,15 @@ def _build_of(source: ExportSource, spec: ServiceSpec) -> _Build:
         return _Build(image=image)
     prod = production(command, port=spec.port, cwd=spec.cwd, env=spec.env)
     run = prod.command if prod is not None else command
+    notes = [prod.note] if prod is not None else []
+    runtime = prod.runtime if prod is not None else runtime_of_service(command, spec.cwd)
+    if runtime == "python":
+        run, changed = in_image(run)
+        notes += changed
     dockerfile = dockerfile_for(spec.name, command, spec.cwd, source.root, spec.setup, prod, run)
-    return _Build(dockerfile=dockerfile, production=prod)
+    if dockerfile is None:
+        return _Build()
+    return _Build(None, dockerfile, prod, run if notes else None, tuple(notes))
 
 
 def _volume(name: str) -> str:
@@ -166,8 +174,8 @@ def _service(
                 )
             }
         command = _command(source, spec)
-        if build.production is not None:
-            out["command"] = Commented(build.production.command, build.production.note)
+        if build.command is not None:
+            out["command"] = Commented(build.command, "\n".join(build.notes))
         else:
             out["command"] = _loopback_note(command)
         out["working_dir"] = _working_dir(spec, cwd)

@@ -107,6 +107,25 @@ def runtime_of_service(argv: Sequence[str], folder: Path) -> Literal["python", "
     return None
 
 
+def in_image(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """A Python command as the generated image runs it, and what changed: no ``uv run``
+    / ``poetry run`` / ``pipenv run`` and no virtualenv path (the image's own Python
+    holds the dependencies; the virtualenv is not copied)."""
+    words = list(argv)
+    notes = []
+    start = unwrapped(words)
+    if start:
+        notes.append(
+            f"`{shlex.join(words[:start])}` dropped: the image's Python is the environment"
+        )
+        words = words[start:]
+    if words and _VENV_BIN.search(words[0]):
+        program = os.path.basename(words[0])
+        notes.append(f"`{words[0]}` run as `{program}`: the image has no virtualenv")
+        words[0] = program
+    return words, notes
+
+
 def dockerfile_for(
     name: str,
     argv: Sequence[str],

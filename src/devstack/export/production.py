@@ -25,7 +25,9 @@ comment names the nginx alternative for a frontend without a proxy.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,9 +36,16 @@ from typing import Literal
 
 from devstack.checks.scan import apps_in
 from devstack.project.nodepackage import read_package
-from devstack.project.servers import django_settings, parse_server, server_of, unwrapped
+from devstack.project.servers import (
+    bind_args,
+    django_settings,
+    parse_server,
+    server_of,
+    unwrapped,
+)
 
 _MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
 # Options that only a reloading server takes, with whether they take a value.
 _RELOAD_OPTIONS = {
     "--reload": False,
@@ -69,8 +78,9 @@ def dev_server(argv: Sequence[str], cwd: Path | None = None) -> str | None:
     """The dev server ``argv`` runs ("flask run", "next dev", "vite"...), else None.
 
     ``cwd``: the service's folder, where package.json says what ``npm run dev`` runs.
+    A ``sh -c`` line (``shell = true``, a Procfile) counts when it is one command.
     """
-    found = _dev(list(argv), cwd)
+    found = _dev(_shell_words(argv) or list(argv), cwd)
     return found[0] if found is not None else None
 
 
@@ -78,8 +88,25 @@ def production(
     argv: Sequence[str], *, port: int | None, cwd: Path, env: Mapping[str, str]
 ) -> Production | None:
     """The production counterpart of the dev server ``argv`` runs (None: not a dev
-    server, or none known). ``port``: the service's declared port, which it keeps."""
-    found = _dev(list(argv), cwd)
+    server, or none known). ``port``: the service's declared port, which it keeps.
+
+    A ``sh -c`` line of one command gets a counterpart too: as a plain command, or
+    still through the shell when a word holds a ``$`` for the shell to expand.
+    """
+    words = _shell_words(argv)
+    found = _production(words or list(argv), port, cwd, env)
+    if found is None or words is None:
+        return found
+    if any("$" in word for word in found.command):
+        line = "exec " + " ".join(_shell_quote(word) for word in found.command)
+        return dataclasses.replace(found, command=[argv[0], "-c", line])
+    return found
+
+
+def _production(
+    argv: list[str], port: int | None, cwd: Path, env: Mapping[str, str]
+) -> Production | None:
+    found = _dev(argv, cwd)
     if found is None:
         return None
     name, words = found
@@ -93,7 +120,18 @@ def production(
         return Production(name, command, "python", note=note)
     if name.endswith("--reload"):
         command = _without(words, _RELOAD_OPTIONS)
-        return Production(name, command, "python", note=f"`{name}` exported without reloading")
+        note = f"`{name}` exported without reloading"
+        parsed = parse_server(command, env)
+        if parsed is not None and parsed.host is None and not _has_bind(command):
+            # Its default, 127.0.0.1, is unreachable from outside the container.
+            if parsed.server == "uvicorn":
+                command += ["--host", "0.0.0.0"]
+                if not any(w.startswith("--port") for w in command) and port:
+                    command += ["--port", str(port)]
+            else:
+                command += bind_args(parsed.server, "0.0.0.0", port or parsed.bind()[1])
+            note += ", listening on 0.0.0.0"
+        return Production(name, command, "python", note=note)
     if name == "next dev":
         return _next(words, port)
     if name == "vite":
@@ -137,6 +175,32 @@ def _dev(argv: list[str], cwd: Path | None) -> tuple[str, list[str]] | None:
     if parsed.server in ("uvicorn", "gunicorn", "hypercorn") and "--reload" in argv:
         return f"{parsed.server} --reload", argv
     return None
+
+
+def _shell_words(argv: Sequence[str]) -> list[str] | None:
+    """The words of ``sh -c "LINE"`` when LINE is one plain command (``exec`` allowed;
+    no ``&&``, pipes, redirections or variable assignments in front), else None."""
+    if len(argv) != 3 or os.path.basename(argv[0]) not in _SHELLS or argv[1] != "-c":
+        return None
+    if any(c in argv[2] for c in "|;&<>`()\n"):
+        return None
+    try:
+        words = shlex.split(argv[2])
+    except ValueError:
+        return None
+    if words[:1] == ["exec"]:
+        words = words[1:]
+    if not words or "=" in words[0]:
+        return None
+    return words
+
+
+def _shell_quote(word: str) -> str:
+    """``word`` for a shell line: as shlex quotes it, but in double quotes when it holds
+    a ``$`` the shell is to expand."""
+    if "$" not in word:
+        return shlex.quote(word)
+    return '"' + re.sub(r'(["\\`])', r"\\\1", word) + '"'
 
 
 def _script(words: list[str], cwd: Path | None) -> list[str] | None:
@@ -307,6 +371,12 @@ def _without(words: Sequence[str], options: Mapping[str, bool]) -> list[str]:
             continue
         out.append(word)
     return out
+
+
+def _has_bind(words: Sequence[str]) -> bool:
+    """Does the command say where to listen (an address, a socket, a file descriptor)?"""
+    names = ("-b", "--bind", "--host", "--uds", "--fd")
+    return any(w.partition("=")[0] in names or (w.startswith("-b") and w != "-b") for w in words)
 
 
 def _int(value: str | None) -> int | None:

@@ -163,3 +163,23 @@ def test_the_cli_writes_the_dockerfiles_and_says_what_changed(tmp_path: Path) ->
     stdout = run_devstack(tmp_path, "export", "compose", "-o", "-", "--force")
     assert stdout.stdout.startswith("# Written by `devstack export compose`")
     assert "not written (the output is stdout): Dockerfile.api" in stdout.stderr
+
+
+def test_a_uv_service_runs_in_the_images_python(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '0'\n")
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    (tmp_path / "stack.toml").write_text(
+        '[services.api]\ncmd = "uv run --frozen uvicorn main:app --reload --port ${port}"\n'
+        "port = 8000\n"
+    )
+    done = export_compose(load_source(tmp_path / "stack.toml", {"PATH": "/bin"}), tmp_path)
+    data = yaml.safe_load(done.text)
+    jsonschema.Draft7Validator(SCHEMA).validate(data)
+    assert data["services"]["api"]["command"] == [
+        *("uvicorn", "main:app", "--port", "8000", "--host", "0.0.0.0")
+    ]
+    assert "# `uvicorn --reload` exported without reloading, listening on 0.0.0.0" in done.text
+    assert "# `uv run --frozen` dropped: the image's Python is the environment" in done.text
+    assert "RUN uv sync --frozen --no-dev --no-install-project" in done.files["Dockerfile.api"]
+    cmd = 'CMD ["uvicorn", "main:app", "--port", "8000", "--host", "0.0.0.0"]'
+    assert cmd in done.files["Dockerfile.api"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from devstack.export.dockerfile import Dockerfile, dockerfile_for
+from devstack.export.dockerfile import Dockerfile, dockerfile_for, in_image
 from devstack.export.production import production
 
 # Every instruction a Dockerfile may hold: anything else is a syntax error for docker build.
@@ -175,3 +175,25 @@ def test_no_dockerfile_outside_the_build_context(tmp_path: Path) -> None:
     root.mkdir()
     argv = ["python3", "app.py"]
     assert dockerfile_for("svc", argv, tmp_path / "elsewhere", root, None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected", "said"),
+    [
+        (
+            ["uv", "run", "--frozen", "celery", "-A", "p", "worker"],
+            ["celery", "-A", "p", "worker"],
+            "`uv run --frozen` dropped",
+        ),
+        (["poetry", "run", "python", "main.py"], ["python", "main.py"], "`poetry run` dropped"),
+        ([".venv/bin/gunicorn", "app:app"], ["gunicorn", "app:app"], "the image has no virtualenv"),
+        (["/home/me/p/venv/bin/python", "m.py"], ["python", "m.py"], "run as `python`"),
+        (["python3", "main.py"], ["python3", "main.py"], None),
+    ],
+)
+def test_commands_as_the_image_runs_them(
+    argv: list[str], expected: list[str], said: str | None
+) -> None:
+    command, notes = in_image(argv)
+    assert command == expected
+    assert (said in notes[0]) if said else notes == []

@@ -69,6 +69,10 @@ def test_django_runserver_becomes_gunicorn_wsgi(tmp_path: Path) -> None:
             "uvicorn main:app --host 0.0.0.0 --port 8000",
         ),
         ("gunicorn app:app --reload -b 0.0.0.0:8000", "gunicorn app:app -b 0.0.0.0:8000"),
+        # Without an address: 0.0.0.0, not the server's 127.0.0.1, on the declared port.
+        ("gunicorn app:app --reload", "gunicorn app:app --bind 0.0.0.0:5001"),
+        ("uvicorn main:app --reload", "uvicorn main:app --host 0.0.0.0 --port 5001"),
+        ("uvicorn main:app --reload --uds /tmp/s", "uvicorn main:app --uds /tmp/s"),
         ("fastapi dev main.py --port 8000", "fastapi run main.py --port 8000"),
         ("uv run fastapi dev --port 8000", "uv run fastapi run --port 8000"),
         ("nodemon server.js", "node server.js"),
@@ -188,3 +192,27 @@ def test_the_gunicorn_command_for_flask_run_serves_the_app(backend: Path) -> Non
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=5)
+
+
+def test_a_shell_line_of_one_command(tmp_path: Path) -> None:
+    (tmp_path / "api.py").write_text("app = 1\n")
+    # A Procfile line, as compose writes it ($ doubled): still through the shell for $PORT.
+    argv = ["/bin/sh", "-c", "uvicorn main:app --reload --port $${PORT}"]
+    found = production(argv, port=None, cwd=tmp_path, env={})
+    assert found is not None
+    assert found.command == [
+        *("/bin/sh", "-c", 'exec uvicorn main:app --port "$${PORT}" --host 0.0.0.0')
+    ]
+    assert dev_server(argv, tmp_path) == "uvicorn --reload"
+    # No $ left in the counterpart: a plain command.
+    flask = ["/bin/sh", "-c", "exec flask --app api run --port $${PORT}"]
+    assert prod(" ".join(shlex.quote(w) for w in flask), tmp_path) == [
+        *("gunicorn", "--bind", "0.0.0.0:5001", "api:app")
+    ]
+
+
+@pytest.mark.parametrize(
+    "line", ["cd x && flask run", "flask run | tee log", "FLASK_APP=api flask run", "echo $(x)"]
+)
+def test_a_shell_line_of_more_than_one_command_is_left_alone(tmp_path: Path, line: str) -> None:
+    assert production(["/bin/sh", "-c", line], port=5000, cwd=tmp_path, env={}) is None
