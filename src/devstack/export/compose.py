@@ -129,6 +129,11 @@ def _build_of(source: ExportSource, spec: ServiceSpec) -> _Build:
     return _Build(None, dockerfile, prod, run if notes else None, tuple(notes))
 
 
+def _pinned(image: Image) -> str:
+    tag = image.image.rpartition(":")[2]
+    return f"major version {tag} pinned" if tag.isdigit() else f"release {tag} pinned"
+
+
 def _volume(name: str) -> str:
     return f"{name}-data"
 
@@ -148,7 +153,8 @@ def _service(
     if image is not None:
         out = {
             "image": Commented(
-                image.image, "\n".join([f"official image of {image.server}", *image.notes])
+                image.image,
+                "\n".join([f"official image of {image.server}, {_pinned(image)}", *image.notes]),
             ),
             "command": image.command,
         }

@@ -105,7 +105,7 @@ def test_redis_and_postgres_run_their_official_images(tmp_path: Path) -> None:
     assert "working_dir" not in redis  # the image's own
     # Waiting for "healthy" now has a real check behind it.
     assert data["services"]["api"]["depends_on"]["redis"] == {"condition": "service_healthy"}
-    assert "# official image of redis" in done.text
+    assert "# official image of redis, major version 7 pinned" in done.text
     assert "dropped `--dir .devstack/redis`" in done.text
 
 
