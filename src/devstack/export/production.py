@@ -46,6 +46,7 @@ from devstack.project.servers import (
 
 _MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
+_NODE_DEV_PROGRAMS = frozenset({"next", "vite", "nodemon"})
 # Options that only a reloading server takes, with whether they take a value.
 _RELOAD_OPTIONS = {
     "--reload": False,
@@ -210,14 +211,16 @@ def _script(words: list[str], cwd: Path | None) -> list[str] | None:
         rest = [w for w in words[1:] if not w.startswith("-")][:1]
         return words[words.index(rest[0]) :] if rest else None
     rest = words[1:]
+    if rest[:1] == ["exec"]:  # pnpm exec next dev, npm exec -- vite
+        return [w for w in rest[1:] if w != "--"] or None
     if rest[:1] in (["run"], ["run-script"]):
         rest = rest[1:]
     if not rest or cwd is None:
         return None
     package = read_package(cwd)
     text = package.scripts.get(rest[0]) if package is not None else None
-    if text is None:
-        return None
+    if text is None:  # `pnpm next dev`, `yarn vite`: a package's program, run by name
+        return rest if rest[0] in _NODE_DEV_PROGRAMS else None
     extra = rest[1:]
     if extra[:1] == ["--"]:
         extra = extra[1:]

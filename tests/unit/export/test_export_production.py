@@ -130,6 +130,9 @@ def test_vite_becomes_build_and_preview(tmp_path: Path) -> None:
         (["flask", "db", "upgrade"], None),
         (["celery", "-A", "p", "worker"], None),
         (["pnpm", "dev"], None),  # no package.json here: not known
+        (["pnpm", "exec", "next", "dev"], "next dev"),
+        (["yarn", "vite"], "vite"),
+        (["npx", "--yes", "nodemon", "app.js"], "nodemon"),
     ],
 )
 def test_dev_server_list(tmp_path: Path, argv: list[str], name: str | None) -> None:
