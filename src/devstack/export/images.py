@@ -199,7 +199,7 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
     if server is None:
         return None
     words = program_words(argv)
-    listen = port or server.default_port
+    listen = port or _command_port(server, words) or server.default_port
     notes: list[str] = []
     if server.tag_note:
         notes.append(server.tag_note)
@@ -311,6 +311,20 @@ def _is_port_flag(server: Server, name: str) -> bool:
         "minio": ("--address",),
         "mailpit": ("--listen", "-l"),
     }.get(server.name, ())
+
+
+def _command_port(server: Server, words: list[str]) -> int | None:
+    """The port the laptop's command names (``--port 6390``, ``--port=3307``,
+    ``--address :9100``), for a service that declares none."""
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if not eq:
+            value = words[i + 1] if i + 1 < len(words) else ""
+        if _is_port_flag(server, name):
+            value = value.rpartition(":")[2]
+            if value.isdigit():
+                return int(value)
+    return None
 
 
 def _laptop_setting(value: str) -> bool:

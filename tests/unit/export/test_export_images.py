@@ -165,3 +165,11 @@ def test_ports_some_images_take_from_a_variable() -> None:
 
 def test_program_words_of_a_shell_line() -> None:
     assert program_words(["sh", "-c", "exec mongod --port 1"]) == ["mongod", "--port", "1"]
+
+
+def test_without_a_declared_port_the_commands_port_is_kept() -> None:
+    image = image_for(["redis-server", "--port", "6391"], None, {})
+    assert image is not None and image.port == 6391
+    assert image.command == ["redis-server", "--port", "6391"]
+    image = image_for(["mysqld", "--port=3307"], None, {})
+    assert image is not None and image.healthcheck[-1] == "3307"
