@@ -273,7 +273,7 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
         return
     if words is not None:  # pip install ...: early when it needs only requirement files
         files = _requirement_files(words)
-        if files and all((folder / f).is_file() for f in files) and "-e" not in words:
+        if files and all(_stands_alone(folder / f) for f in files) and "-e" not in words:
             plan.how = f"Python: {', '.join(files)}, pip"
             plan.early += files
             plan.install.append(_plain_pip(words))
@@ -288,13 +288,32 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
         plan.comments.append(f"of {', '.join(requirements)}: {chosen} (edit to choose)")
     if chosen is not None:
         plan.how = f"Python: {chosen}, pip"
-        plan.early.append(chosen)
-        plan.install.append(f"pip install -r {chosen}")
+        if _stands_alone(folder / chosen):
+            plan.early.append(chosen)
+            plan.install.append(f"pip install -r {chosen}")
+        else:
+            plan.after.append(f"pip install -r {chosen}")
     elif (folder / "pyproject.toml").is_file():
         plan.how = "Python: pyproject.toml, pip"
         plan.after.append("pip install .")
     else:
         plan.how = "Python: no dependency file found, the standard library only"
+
+
+def _stands_alone(requirements: Path) -> bool:
+    """Can pip install this file with nothing else of the folder copied? Not when it
+    includes another file (-r, -c) or installs a local path (-e ., ./pkg, file:)."""
+    try:
+        lines = requirements.read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        line = line.split(" #", 1)[0].strip()
+        if line.startswith(("-r", "-c", "--requirement", "--constraint", "-e", "--editable")):
+            return False
+        if line.startswith((".", "/")) or "file:" in line:
+            return False
+    return True
 
 
 def _requirement_files(words: list[str]) -> list[str]:

@@ -197,3 +197,13 @@ def test_commands_as_the_image_runs_them(
     command, notes = in_image(argv)
     assert command == expected
     assert (said in notes[0]) if said else notes == []
+
+
+@pytest.mark.parametrize("line", ["-r base.txt", "-e .", "./libs/shared", "pkg @ file:///x"])
+def test_requirements_that_need_the_source_install_after_it(tmp_path: Path, line: str) -> None:
+    make(tmp_path / "svc", {"requirements.txt": f"flask\n{line}\n", "base.txt": ""})
+    steps = parsed(build(tmp_path, ["python3", "app.py"]), tmp_path)
+    assert steps.index(("COPY", "svc/ ./")) < steps.index(
+        ("RUN", "pip install -r requirements.txt")
+    )
+    assert ("COPY", "svc/requirements.txt ./") not in steps
