@@ -39,8 +39,9 @@ def add_parser(sub: Subparsers) -> None:
     export = sub.add_parser(
         "export",
         help="write the stack as compose.yaml, systemd units, a Procfile or Kubernetes manifests",
-        description="compose: compose.yaml (fill in the image placeholders; loopback URLs to "
-        "a service rewritten to its compose name, what cannot be on stderr); systemd: one unit "
+        description="compose: compose.yaml and a Dockerfile.NAME per Python/Node service "
+        "(official images for well-known servers; loopback URLs to a service rewritten to its "
+        "compose name, what cannot be on stderr); systemd: one unit "
         "per service and a target; procfile: a Procfile, with what it cannot express on stderr; "
         "kubernetes: a directory of manifests and a kustomization.yaml (`kubectl apply -k DIR`). "
         "--check writes nothing and lists what would not survive the move: exit 1 if anything "
@@ -124,17 +125,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError("Kubernetes manifests are files: give -o a directory")
         return _kubernetes(source, out, args.force)
     if args.format == "compose":
-        from devstack.export.compose import to_compose
+        return _compose(source, out, args.force)
+    from devstack.export.toprocfile import to_procfile
 
-        if out is not None and not args.force:
-            _check_compose_precedence(out)
-        text = to_compose(source, out.parent if out else Path.cwd())
-        warnings: list[str] = []
-        _print_wiring(source)
-    else:
-        from devstack.export.toprocfile import to_procfile
-
-        text, warnings = to_procfile(source)
+    text, warnings = to_procfile(source)
     if warnings:
         print("devstack: a Procfile cannot express (left out):", file=sys.stderr)
         for line in warnings:
@@ -144,6 +138,38 @@ def cmd_export(args: argparse.Namespace) -> int:
         return EXIT_OK
     _write(out, text, args.force)
     print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _compose(source: ExportSource, out: Path | None, force: bool) -> int:
+    """compose.yaml, and the Dockerfiles it builds from beside it; what the move
+    changes or cannot express on stderr."""
+    from devstack.export.compose import export_compose
+
+    if out is not None and not force:
+        _check_compose_precedence(out)
+    done = export_compose(source, out.parent if out else Path.cwd())
+    _print_wiring(source)
+    if done.notes:
+        print("devstack: the compose export changes or cannot express:", file=sys.stderr)
+        for line in done.notes:
+            print(f"  - {line}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(done.text)
+        if done.files:
+            print(
+                f"devstack: not written (the output is stdout): {', '.join(done.files)}; "
+                "export with -o FILE to get them",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+    for name in done.files:
+        _check_writable(out.parent / name, force)
+    _write(out, done.text, force)
+    print(f"wrote {out}")
+    for name, text in done.files.items():
+        _write(out.parent / name, text, force)
+        print(f"wrote {out.parent / name}")
     return EXIT_OK
 
 

@@ -1,8 +1,11 @@
 """``devstack export compose``: the stack as a Compose file (compose.yaml).
 
-One compose service per devstack service. The image is the one thing devstack
-cannot know: each service gets a ``build`` placeholder (the stack's directory,
-copied to /app by a Dockerfile the user writes), marked as such. Values are
+One compose service per devstack service. A well-known server (Redis, Postgres...,
+recognised from its command: export/images.py) runs its official image, with the
+image's own healthcheck and a named volume for its data. A Python or Node service
+is built from a Dockerfile generated beside compose.yaml (export/dockerfile.py),
+and a dev server runs as its production counterpart (export/production.py). Any
+other service keeps a ``build`` placeholder, marked as such. Values are
 re-interpolated from stack.toml as written, with each service's address being its
 compose service name (``${services.api.url}`` -> ``http://api:5000``) and its own
 ``${host}`` the container-wide 0.0.0.0; ``${env:VAR}`` becomes compose's ``${VAR}``;
@@ -16,12 +19,16 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
+from devstack.export.dockerfile import Dockerfile, dockerfile_for, in_image, runtime_of_service
+from devstack.export.images import Image, image_for
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
+from devstack.export.production import Production, production
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.export.wiring import (
     Target,
@@ -33,7 +40,7 @@ from devstack.export.wiring import (
     wire,
 )
 from devstack.export.yaml import Commented, dump
-from devstack.spec import ServiceSpec
+from devstack.spec import HealthSpec, ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
 APP_DIR = "/app"
@@ -47,29 +54,77 @@ _CONDITIONS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class _Build:
+    """How one service's container comes to be: an official image, a generated
+    Dockerfile, or neither (a placeholder); and its production command, if any."""
+
+    image: Image | None = None
+    dockerfile: Dockerfile | None = None
+    production: Production | None = None
+    command: list[str] | None = None  # a built service's command, when it differs
+    notes: tuple[str, ...] = ()  # why it differs (the comment on command)
+
+
+@dataclass(frozen=True, slots=True)
+class ComposeExport:
+    text: str  # compose.yaml
+    files: dict[str, str] = field(default_factory=dict)  # written beside it: Dockerfiles
+    notes: list[str] = field(default_factory=list)  # for stderr: "svc: what was not kept"
+
+
 def to_compose(source: ExportSource, out_dir: Path) -> str:
     """The compose.yaml text, with paths relative to ``out_dir`` (where it is written)."""
-    document, wiring = compose_document(source, out_dir)
+    return export_compose(source, out_dir).text
+
+
+def export_compose(source: ExportSource, out_dir: Path) -> ComposeExport:
+    """compose.yaml, the Dockerfiles it builds from (beside it in ``out_dir``) and the
+    notes on what the move changes or cannot express."""
     stack = source.stack
+    document, wiring, builds = compose_document(source, out_dir)
     header = (
         f"Written by `devstack export compose` from {_shown(stack.file, out_dir)}.\n"
-        "Fill in each PLACEHOLDER (how the image is built), then: docker compose up\n"
+        "Well-known servers run their official image (tag pinned: check it); Python and\n"
+        "Node services build from the Dockerfile.NAME written beside this file; dev servers\n"
+        "run as their production counterpart (a comment says so). Fill in any PLACEHOLDER,\n"
+        "then: docker compose up --build\n"
         "Addresses: a service reaches another by its compose name (http://api:5000), and\n"
         "listens on 0.0.0.0 inside its container."
     )
-    return dump(document, header + _wiring_summary(wiring))
+    files: dict[str, str] = {}
+    notes: list[str] = []
+    for name, build in builds.items():
+        if build.dockerfile is not None:
+            files[build.dockerfile.name] = build.dockerfile.text
+            files[f"{build.dockerfile.name}.dockerignore"] = build.dockerfile.ignore
+            notes += [f"{name}: {note}" for note in build.dockerfile.notes]
+        if build.image is not None:
+            notes += [f"{name}: {note}" for note in build.image.notes]
+        notes += [f"{name}: {note}" for note in build.notes]
+    return ComposeExport(dump(document, header + _wiring_summary(wiring)), files, notes)
 
 
-def compose_document(source: ExportSource, out_dir: Path) -> tuple[dict[str, Any], Wiring]:
-    """The compose document (values may be ``Commented``) and the wiring it was built with."""
+def compose_document(
+    source: ExportSource, out_dir: Path
+) -> tuple[dict[str, Any], Wiring, dict[str, _Build]]:
+    """The compose document (values may be ``Commented``), the wiring it was built with
+    and how each service's container comes to be."""
     stack = source.stack
     wiring = wire(source, compose_target(source))
-    checked = {n: _healthcheck(s) for n, s in stack.services.items()}
+    builds = {n: _build_of(source, s) for n, s in stack.services.items()}
+    checked = {n: _healthcheck(s, builds[n].image) for n, s in stack.services.items()}
     services = {
-        name: _service(source, spec, out_dir, checked, wiring)
+        name: _service(source, spec, out_dir, checked, wiring, builds[name])
         for name, spec in stack.services.items()
     }
-    return {"name": project_name(stack.name), "services": services}, wiring
+    document: dict[str, Any] = {"name": project_name(stack.name), "services": services}
+    volumes: dict[str, Any] = {
+        _volume(n): {} for n, b in builds.items() if b.image and b.image.data
+    }
+    if volumes:
+        document["volumes"] = volumes
+    return document, wiring, builds
 
 
 def _wiring_summary(wiring: Wiring) -> str:
@@ -94,31 +149,89 @@ def project_name(name: str) -> str:
     return cleaned or "devstack"
 
 
+def _build_of(source: ExportSource, spec: ServiceSpec) -> _Build:
+    command = _command(source, spec)
+    image = image_for(command, spec.port, spec.env)
+    if image is not None:
+        return _Build(image=image)
+    prod = production(command, port=spec.port, cwd=spec.cwd, env=spec.env)
+    run = prod.command if prod is not None else command
+    notes = [prod.note] if prod is not None else []
+    runtime = prod.runtime if prod is not None else runtime_of_service(command, spec.cwd)
+    if runtime == "python":
+        run, changed = in_image(run)
+        notes += changed
+    dockerfile = dockerfile_for(spec.name, command, spec.cwd, source.root, spec.setup, prod, run)
+    if dockerfile is None:
+        return _Build()
+    return _Build(None, dockerfile, prod, run if notes else None, tuple(notes))
+
+
+def _pinned(image: Image) -> str:
+    tag = image.image.rpartition(":")[2]
+    return f"major version {tag} pinned" if tag.isdigit() else f"release {tag} pinned"
+
+
+def _volume(name: str) -> str:
+    return f"{name}-data"
+
+
 def _service(
     source: ExportSource,
     spec: ServiceSpec,
     out_dir: Path,
     checked: dict[str, Any],
     wiring: Wiring,
+    build: _Build,
 ) -> dict[str, Any]:
     root = source.root
     cwd = spec.cwd.relative_to(root) if spec.cwd.is_relative_to(root) else None
     context = os.path.relpath(root, out_dir)
-    out: dict[str, Any] = {
-        "build": Commented(
-            {"context": context, "dockerfile": "Dockerfile"},
-            "PLACEHOLDER: a Dockerfile in the stack's directory that copies it to "
-            f"{APP_DIR} and installs what {spec.name} needs (or replace build with image:)",
-        ),
-        "command": _loopback_note(_command(source, spec)),
-        "working_dir": _working_dir(spec, cwd),
-    }
-    if cwd is None:
-        out["working_dir"] = Commented(out["working_dir"], "PLACEHOLDER: outside the stack dir")
+    image = build.image
+    out: dict[str, Any]
+    if image is not None:
+        out = {
+            "image": Commented(
+                image.image,
+                "\n".join([f"official image of {image.server}, {_pinned(image)}", *image.notes]),
+            ),
+            "command": image.command,
+        }
+        if image.data:
+            out["volumes"] = [f"{_volume(spec.name)}:{image.data}"]
+    else:
+        if build.dockerfile is not None:
+            dockerfile = os.path.relpath(out_dir / build.dockerfile.name, root)
+            notes = "".join(f"\nNOT RUN: {n}" for n in build.dockerfile.notes)
+            out = {
+                "build": Commented(
+                    {"context": context, "dockerfile": dockerfile},
+                    f"generated: {build.dockerfile.name} ({build.dockerfile.runtime}){notes}",
+                )
+            }
+        else:
+            out = {
+                "build": Commented(
+                    {"context": context, "dockerfile": "Dockerfile"},
+                    "PLACEHOLDER: a Dockerfile in the stack's directory that copies it to "
+                    f"{APP_DIR} and installs what {spec.name} needs (or replace build with "
+                    "image:)",
+                )
+            }
+        command = _command(source, spec)
+        if build.command is not None:
+            out["command"] = Commented(build.command, "\n".join(build.notes))
+        else:
+            out["command"] = _loopback_note(command)
+        out["working_dir"] = _working_dir(spec, cwd)
+        if cwd is None:
+            out["working_dir"] = Commented(out["working_dir"], "PLACEHOLDER: outside the stack dir")
     env_files = [os.path.relpath(p, out_dir) for p in spec.env_files]
     if env_files:
         out["env_file"] = env_files
     environment = _environment(spec, wiring)
+    if image is not None and image.environment:
+        environment = {**image.environment, **environment}
     if environment:
         out["environment"] = environment
     if spec.port is not None:
@@ -214,16 +327,13 @@ def _environment(spec: ServiceSpec, wiring: Wiring) -> dict[str, Any]:
     return env
 
 
-def _healthcheck(spec: ServiceSpec) -> Any:
+def _healthcheck(spec: ServiceSpec, image: Image | None = None) -> Any:
     h = spec.health
+    if image is not None:
+        return _image_healthcheck(spec, image)
     if h is None or h.kind == "log":
         return None
-    timing = {
-        "interval": format_duration(h.interval),
-        "timeout": format_duration(h.timeout),
-        "retries": h.retries,
-        "start_period": format_duration(h.start_period),
-    }
+    timing = _timing(h)
     if h.kind == "cmd":
         test = ["CMD", *(w.replace("$", "$$") for w in shlex.split(h.target))]
         return Commented({"test": test, **timing}, f"devstack's cmd probe: {h.target}")
@@ -235,6 +345,26 @@ def _healthcheck(spec: ServiceSpec) -> Any:
     alt = f'; with curl: ["CMD", "curl", "-fsS", "{h.target}"]' if h.kind == "http" else ""
     note = f"devstack's {h.kind} probe ({what}) as a {exe[0]} one-liner: the image needs {exe[0]}"
     return Commented({"test": ["CMD", *exe, program.replace("$", "$$")], **timing}, note + alt)
+
+
+def _timing(h: HealthSpec) -> dict[str, Any]:
+    return {
+        "interval": format_duration(h.interval),
+        "timeout": format_duration(h.timeout),
+        "retries": h.retries,
+        "start_period": format_duration(h.start_period),
+    }
+
+
+def _image_healthcheck(spec: ServiceSpec, image: Image) -> Any:
+    """The image's own health command, on stack.toml's probe timing (its defaults when
+    the service has no probe)."""
+    h = spec.health or HealthSpec(kind="tcp", target=f"127.0.0.1:{image.port}", timeout=5.0)
+    test = ["CMD", *image.healthcheck]
+    why = f"the {image.image} image's own check"
+    if spec.health is not None:
+        why += f", on the timing of devstack's {spec.health.kind} probe"
+    return Commented({"test": test, **_timing(h)}, why)
 
 
 def _depends_on(spec: ServiceSpec, checked: dict[str, Any]) -> dict[str, Any]:

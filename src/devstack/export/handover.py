@@ -52,7 +52,7 @@ def _same_machine(source: ExportSource, target: str) -> list[Finding]:
 
 
 def _compose(source: ExportSource, out_dir: Path) -> list[Finding]:
-    document, wiring = compose_document(source, out_dir)
+    document, wiring, _ = compose_document(source, out_dir)
     found = list(wiring.findings)
     for name, spec in source.stack.services.items():
         service: dict[str, Any] = document["services"][name]

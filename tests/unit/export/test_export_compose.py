@@ -55,7 +55,7 @@ def test_example_stack(tmp_path: Path) -> None:
     api, web = data["services"]["api"], data["services"]["web"]
     assert api["command"] == ["python3", "api.py"]
     assert api["working_dir"] == "/app/examples/demo"
-    assert api["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+    assert api["build"] == {"context": ".", "dockerfile": "Dockerfile.api"}
     assert api["ports"] == ["127.0.0.1:5000:5000"]
     assert api["environment"]["PORT"] == "5000"
     assert web["environment"]["API_BASE"] == "http://api:5000"
@@ -70,7 +70,7 @@ def test_example_stack(tmp_path: Path) -> None:
 def test_placeholder_and_probe_comments(tmp_path: Path) -> None:
     copy_demo_stack(tmp_path)
     text = to_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
-    assert text.count("# PLACEHOLDER") == 2
+    assert text.count("# generated: Dockerfile.") == 2 and "# PLACEHOLDER" not in text
     assert "as a python3 one-liner" in text and '"curl", "-fsS"' in text
     assert "WARNING" not in text
 
