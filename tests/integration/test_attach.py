@@ -1,0 +1,184 @@
+"""Interactive services and ``devstack attach`` (issue 17, point 2), end to end.
+
+A real stack (``devstack up -d``) with a real Python program stopped at ``breakpoint()``
+in a pseudo-terminal; the real ``devstack attach`` driven through a pty of the test's
+own, as a user's terminal drives it. Every read has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from support.attachterm import AttachTerminal
+from support.stackrun import devstack_env, downed_at_end, run_devstack, write_stack
+
+# Stops at breakpoint(); on `c` prints the answer, then sleeps until stopped.
+PROGRAM = """\
+import os
+import sys
+import time
+
+print("program started", flush=True)
+print("a line on stderr", file=sys.stderr, flush=True)
+answer = 6
+breakpoint()
+print("continued", answer * 7, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+STACK = """\
+[services.app]
+cmd = "{python} app.py"
+interactive = true
+
+[services.plain]
+cmd = "{python} -c 'import time; print(\\"plain up\\", flush=True); time.sleep(600)'"
+"""
+
+
+def _stack(root: Path, python: str) -> None:
+    (root / "app.py").write_text(PROGRAM)
+    write_stack(root, STACK.format(python=python))
+
+
+def _up(root: Path) -> None:
+    up = run_devstack(root, "up", "-d", timeout=60)
+    assert up.returncode == 0, up.stdout + up.stderr
+
+
+def _ps(root: Path) -> dict[str, dict[str, object]]:
+    ps = run_devstack(root, "ps", "--json")
+    assert ps.returncode == 0, ps.stderr
+    return {row["name"]: row for row in json.loads(ps.stdout)["services"]}
+
+
+def _wait_for_log(root: Path, name: str, text: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        logs = run_devstack(root, "logs", name).stdout
+        if text in logs:
+            return logs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} in the logs of {name} within {timeout}s:\n{logs}")
+        time.sleep(0.1)
+
+
+def test_pdb_at_a_breakpoint_answers_through_attach_and_detaching_leaves_it_running(
+    tmp_path: Path,
+) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "app", "(Pdb)")  # the prompt is logged without its newline
+        pid = _ps(tmp_path)["app"]["pid"]
+        with AttachTerminal(tmp_path, "app") as term:
+            term.read_until(b"Ctrl-] detaches")
+            term.read_until(b"(Pdb) ")  # the last screen first: the prompt is there
+            term.write(b"p answer * 7\r")
+            term.read_until(b"42\r\n")
+            term.write(b"\x1d")  # Ctrl-]
+            assert term.wait() == 0, term.seen
+            assert b"detached from app: detached" in term.seen
+        row = _ps(tmp_path)["app"]
+        assert row["pid"] == pid and row["state"] == "running", row
+        # Attach again: still in pdb (nothing was typed meanwhile); `c` continues.
+        with AttachTerminal(tmp_path, "app") as term:
+            term.read_until(b"(Pdb) ")
+            term.write(b"c\r")
+            term.read_until(b"continued 42")
+            term.write(b"\x1d")
+            assert term.wait() == 0, term.seen
+        assert _ps(tmp_path)["app"]["pid"] == pid
+        # The service's lines reach `devstack logs` and its log file, each exactly once:
+        # one line per \r\n, and a prompt flushed while pdb waited is a line of its own
+        # (or begins the echoed command typed within the quiet time).
+        _wait_for_log(tmp_path, "app", "continued 42")
+        logs = subprocess.run(  # bytes: text mode would read a lone \r as a newline
+            [sys.executable, "-m", "devstack", "logs", "app"],
+            cwd=tmp_path,
+            env=devstack_env(),
+            capture_output=True,
+            timeout=30,
+        ).stdout.decode()
+        shown = re.findall(r"^app +\| (.*)$", logs.replace("\r", "\\r"), re.MULTILINE)
+        shown = [x.replace("\\r", "\r") for x in shown]
+        file = (tmp_path / ".devstack" / "logs" / "app.log").read_bytes().decode()
+        kept = [ln.split(" | ", 1)[1] for ln in file.split("\n") if " stdout | " in ln]
+        assert shown == kept, (shown, kept)
+        # (readline redraws its line when the window changes: "\r\x1b[K\r(Pdb) " stays.)
+        for line in ("program started", "a line on stderr", "p answer * 7", "42", "c"):
+            found = [x for x in kept if re.fullmatch(rf"(.*\(Pdb\) )?{re.escape(line)}", x)]
+            assert len(found) == 1, (line, kept)
+        assert "\r\n" not in file
+        assert kept[kept.index("42") + 1].startswith("(Pdb) "), kept
+
+
+def test_attach_to_a_service_that_is_not_interactive_is_a_one_line_usage_error(
+    tmp_path: Path,
+) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        result = run_devstack(tmp_path, "attach", "plain")
+        assert result.returncode == 2, result
+        assert result.stderr.splitlines()[0] == (
+            "error: plain is not interactive (its stdin is closed)"
+        ), result.stderr
+        assert "set `interactive = true` under [services.plain]" in result.stderr
+        unknown = run_devstack(tmp_path, "attach", "ap")
+        assert unknown.returncode == 2 and "did you mean app?" in unknown.stderr
+
+
+def test_attach_with_no_stack_running_exits_3(tmp_path: Path) -> None:
+    _stack(tmp_path, sys.executable)
+    result = run_devstack(tmp_path, "attach", "app")
+    assert result.returncode == 3, result
+
+
+def test_the_latest_attach_wins_and_the_former_is_told(tmp_path: Path) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "app", "(Pdb)")
+        with AttachTerminal(tmp_path, "app") as first:
+            first.read_until(b"(Pdb) ")
+            later = AttachTerminal(tmp_path, "app")
+            later.read_until(b"Ctrl-] detaches")
+            assert first.wait() == 0, first.seen
+            assert b"another `devstack attach` took over" in first.seen
+            later.write(b"p 6*7\r")
+            later.read_until(b"42\r\n")
+            later.write(b"\x1d")
+            try:
+                assert later.wait() == 0, later.seen
+            finally:
+                later.close()
+
+
+def test_the_window_size_is_forwarded(tmp_path: Path) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "app", "(Pdb)")
+        with AttachTerminal(tmp_path, "app", rows=33, cols=101) as term:
+            term.read_until(b"(Pdb) ")
+            term.write(b"p tuple(os.get_terminal_size(0))\r")
+            term.read_until(b"(101, 33)")
+            term.resize(40, 120)  # SIGWINCH to the client -> TIOCSWINSZ on the service's pty
+            term.read_until(b"(Pdb) ")
+            deadline_tries = 50
+            for _ in range(deadline_tries):
+                term.write(b"p tuple(os.get_terminal_size(0))\r")
+                seen = term.read_until(b"(Pdb) ")
+                if b"(120, 40)" in seen:
+                    break
+            else:
+                raise AssertionError(term.seen)
+            term.write(b"\x1d")
+            assert term.wait() == 0
