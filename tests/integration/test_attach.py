@@ -8,12 +8,18 @@ own, as a user's terminal drives it. Every read has a deadline.
 from __future__ import annotations
 
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from conftest import free_port
 from support.attachterm import AttachTerminal
 from support.stackrun import devstack_env, downed_at_end, run_devstack, write_stack
 
@@ -182,3 +188,76 @@ def test_the_window_size_is_forwarded(tmp_path: Path) -> None:
                 raise AssertionError(term.seen)
             term.write(b"\x1d")
             assert term.wait() == 0
+
+
+FLASK_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/health")
+def health():
+    return "ok"
+
+
+@app.get("/answer")
+def answer():
+    question = "six times seven"
+    breakpoint()
+    return f"{question} is {6 * 7}"
+"""
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "flask --app app run --port ${port}",
+        # a worker with no timeout, or gunicorn kills it while pdb waits
+        "gunicorn app:app -b 127.0.0.1:${port} -w 1 --timeout 0 --access-logfile -",
+    ],
+    ids=["flask-run", "gunicorn"],
+)
+def test_a_breakpoint_in_a_flask_view_is_reached_through_attach(
+    tmp_path: Path, web_venv: Path, server: str
+) -> None:
+    """The user's goal: a request hangs at ``breakpoint()`` in a view; ``devstack
+    attach``, a look around in pdb, ``c``: the request completes."""
+    (tmp_path / "app.py").write_text(FLASK_APP)
+    port = free_port()
+    write_stack(
+        tmp_path,
+        f"""
+        [services.web]
+        cmd = "{web_venv}/bin/{server}"
+        port = {port}
+        health.http = "/health"
+        interactive = true
+        check.import = false
+        """,
+    )
+    answers: queue.Queue[str] = queue.Queue()
+
+    def ask() -> None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/answer", timeout=60) as r:
+                answers.put(f"{r.status} {r.read().decode()}")
+        except OSError as exc:
+            answers.put(f"error {exc}")
+
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        asker = threading.Thread(target=ask, daemon=True)
+        asker.start()
+        _wait_for_log(tmp_path, "web", "(Pdb)")
+        assert answers.empty()  # the request hangs at the breakpoint
+        with AttachTerminal(tmp_path, "web") as term:
+            term.read_until(b"(Pdb) ")
+            term.write(b"p question\r")
+            term.read_until(b"'six times seven'")
+            term.write(b"c\r")
+            assert answers.get(timeout=30) == "200 six times seven is 42"
+            term.read_until(b"GET /answer HTTP/1.")  # the access log line, live
+            term.write(b"\x1d")
+            assert term.wait() == 0, term.seen
+        asker.join(timeout=5)
