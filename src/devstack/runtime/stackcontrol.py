@@ -160,6 +160,7 @@ class SupervisorControl:
                     "requested": name in self._sup.requested,
                     "profiles": list(svc.spec.profiles),
                     "log_file": None if hub is None else hub.file_problem(name),
+                    "interactive": svc.spec.interactive,  # `attach` can connect to it
                 }
             )
         self._cpu = seen
