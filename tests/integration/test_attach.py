@@ -7,12 +7,9 @@ own, as a user's terminal drives it. Every read has a deadline.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import queue
 import re
-import select
 import subprocess
 import sys
 import threading
@@ -23,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
-from support.attachterm import AttachTerminal
+from support.attachterm import AttachTerminal, InTerminal
 from support.stackrun import devstack_env, downed_at_end, run_devstack, write_stack
 
 # Stops at breakpoint(); on `c` prints the answer, then sleeps until stopped.
@@ -266,89 +263,26 @@ def test_a_breakpoint_in_a_flask_view_is_reached_through_attach(
         asker.join(timeout=5)
 
 
-def _in_own_terminal() -> None:
-    """Pre-exec: the pty (stdin) becomes the controlling terminal of the new session."""
-    import fcntl
-    import termios
-
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def test_a_foreground_up_with_one_interactive_service_forwards_what_is_typed(
     tmp_path: Path,
 ) -> None:
     """`devstack up` in a terminal, as a user runs it: it says where typing goes; a
     line typed at pdb's prompt is answered; Ctrl-C still stops the stack."""
     _stack(tmp_path, sys.executable)
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up"],
-        cwd=tmp_path,
-        env=devstack_env(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=_in_own_terminal,
-    )
-    os.close(slave)
-    seen = b""
-
-    def read_until(wanted: bytes, timeout: float = 20.0) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while wanted not in seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {wanted!r} within {timeout}s: {seen!r}"
-            if select.select([master], [], [], min(left, 0.2))[0]:
-                try:
-                    seen += os.read(master, 65536)
-                except OSError:
-                    raise AssertionError(f"terminal closed before {wanted!r}: {seen!r}") from None
-
-    try:
-        read_until(b"what you type goes to app (interactive)")
-        read_until(b"(Pdb) ")
-        os.write(master, b"p answer * 7\n")
-        read_until(b"| 42")
-        os.write(master, b"\x03")  # Ctrl-C: SIGINT to `up`, the terminal's foreground job
-        assert proc.wait(timeout=30) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    with InTerminal(tmp_path, "up", controlling=True) as term:
+        term.read_until(b"what you type goes to app (interactive)", timeout=30)
+        term.read_until(b"(Pdb) ")
+        term.write(b"p answer * 7\n")
+        term.read_until(b"| 42")
+        term.write(b"\x03")  # Ctrl-C: SIGINT to `up`, the terminal's foreground job
+        assert term.wait(timeout=30) == 130, term.seen
 
 
 def test_a_foreground_up_with_no_interactive_service_says_nothing_of_stdin(
     tmp_path: Path,
 ) -> None:
     write_stack(tmp_path, f"[services.plain]\ncmd = \"{sys.executable} -c 'print(1)'\"\n")
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "up"],
-        cwd=tmp_path,
-        env=devstack_env(),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        start_new_session=True,
-        preexec_fn=_in_own_terminal,
-    )
-    os.close(slave)
-    try:
-        assert proc.wait(timeout=30) == 0
-        seen = b""
-        with contextlib.suppress(OSError):
-            while select.select([master], [], [], 0.5)[0]:
-                data = os.read(master, 65536)
-                if not data:
-                    break
-                seen += data
-        assert b"plain     * [exited] exit 0" in seen, seen
-        assert b"what you type" not in seen
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    with InTerminal(tmp_path, "up", controlling=True) as term:
+        assert term.wait(timeout=30) == 0, term.seen
+        assert b"plain     * [exited] exit 0" in term.seen, term.seen
+        assert b"what you type" not in term.seen

@@ -21,19 +21,31 @@ from pathlib import Path
 from support.stackrun import devstack_env
 
 
-class AttachTerminal:
-    def __init__(self, root: Path, service: str, rows: int = 30, cols: int = 100) -> None:
+def _controlling_terminal() -> None:
+    """Pre-exec: stdin's pty becomes the controlling terminal of the new session."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class InTerminal:
+    """``devstack ARGS`` with a pty as its stdin, stdout and stderr; ``controlling``: also
+    as the controlling terminal of its session (a foreground job: the pty's Ctrl-C is
+    its SIGINT)."""
+
+    def __init__(
+        self, root: Path, *args: str, rows: int = 30, cols: int = 100, controlling: bool = False
+    ) -> None:
         self.master, slave = os.openpty()
         self.resize(rows, cols, slave)
         self.seen = b""
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "attach", service],
+            [sys.executable, "-m", "devstack", *args],
             cwd=root,
             env=devstack_env(),
             stdin=slave,
             stdout=slave,
             stderr=slave,
             start_new_session=True,
+            preexec_fn=_controlling_terminal if controlling else None,
         )
         os.close(slave)
 
@@ -97,8 +109,15 @@ class AttachTerminal:
         with contextlib.suppress(OSError):
             os.close(self.master)
 
-    def __enter__(self) -> AttachTerminal:
+    def __enter__(self) -> InTerminal:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class AttachTerminal(InTerminal):
+    """``devstack attach SERVICE`` in a terminal of its own."""
+
+    def __init__(self, root: Path, service: str, rows: int = 30, cols: int = 100) -> None:
+        super().__init__(root, "attach", service, rows=rows, cols=cols)
