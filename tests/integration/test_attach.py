@@ -82,7 +82,9 @@ def test_pdb_at_a_breakpoint_answers_through_attach_and_detaching_leaves_it_runn
     with downed_at_end(tmp_path):
         _up(tmp_path)
         _wait_for_log(tmp_path, "app", "(Pdb)")  # the prompt is logged without its newline
-        pid = _ps(tmp_path)["app"]["pid"]
+        rows = _ps(tmp_path)
+        assert rows["app"]["interactive"] is True and rows["plain"]["interactive"] is False
+        pid = rows["app"]["pid"]
         with AttachTerminal(tmp_path, "app") as term:
             term.read_until(b"Ctrl-] detaches")
             term.read_until(b"(Pdb) ")  # the last screen first: the prompt is there
@@ -165,6 +167,27 @@ def test_the_latest_attach_wins_and_the_former_is_told(tmp_path: Path) -> None:
                 assert later.wait() == 0, later.seen
             finally:
                 later.close()
+
+
+def test_a_restart_ends_the_attachment_and_a_stopped_service_cannot_be_attached(
+    tmp_path: Path,
+) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "app", "(Pdb)")
+        with AttachTerminal(tmp_path, "app") as term:
+            term.read_until(b"(Pdb) ")
+            restart = run_devstack(tmp_path, "restart", "app", timeout=60)
+            assert restart.returncode == 0, restart.stdout + restart.stderr
+            assert term.wait() == 0, term.seen
+            assert b"detached from app: its process ended" in term.seen
+        stop = run_devstack(tmp_path, "stop", "app", timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        result = run_devstack(tmp_path, "attach", "app")
+        assert result.returncode == 1, result
+        assert "app is not running (stopped)" in result.stderr
+        assert "devstack start app" in result.stderr
 
 
 def test_the_window_size_is_forwarded(tmp_path: Path) -> None:

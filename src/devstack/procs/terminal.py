@@ -25,6 +25,7 @@ import termios
 
 _SCREEN_BYTES = 64 * 1024  # raw output kept for the next attach
 _ATTACH_QUEUE = 4096  # chunks of output an attached client may fall behind by
+_PENDING_KEYS = 1 << 20  # keys held for a service that does not read them, at most
 DEFAULT_SIZE = (24, 80)  # rows, columns until a client says its own
 
 
@@ -131,6 +132,8 @@ class Terminal:
         self.output = asyncio.StreamReader(limit=2**16)
         self._screen = bytearray()
         self._cut = False  # the start of the output is no longer kept
+        self._pending = bytearray()  # keys its terminal could not take yet
+        self._writing = False  # waiting until it can (add_writer)
         self.attachment: Attachment | None = None
         self._transport: asyncio.ReadTransport | None = None
         self.closed = False
@@ -156,6 +159,8 @@ class Terminal:
     def ended(self) -> None:
         if self.closed:
             return
+        self._stop_writing()
+        self._pending.clear()
         self.closed = True
         self.output.feed_eof()
         if self.attachment is not None:
@@ -178,20 +183,39 @@ class Terminal:
         return attachment
 
     def write(self, data: bytes) -> None:
-        """Keys to the service. What the terminal's input queue cannot take now is
-        dropped, as a stalled program's terminal would hold no more either."""
+        """Keys to the service. What its terminal cannot take now (a paste larger than
+        its input queue, a program that does not read) waits here, up to a bound."""
         if self.closed:
             return
-        while data:
+        if self._pending:
+            if len(self._pending) + len(data) <= _PENDING_KEYS:
+                self._pending += data
+            return
+        self._pending = bytearray(data)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending and not self.closed:
             try:
-                written = os.write(self._fd, data)
+                written = os.write(self._fd, self._pending)
             except BlockingIOError:
+                if not self._writing:
+                    asyncio.get_running_loop().add_writer(self._fd, self._flush)
+                    self._writing = True
                 return
             except OSError as exc:
-                if exc.errno in (errno.EIO, errno.EBADF):
-                    return
-                raise
-            data = data[written:]
+                if exc.errno not in (errno.EIO, errno.EBADF):
+                    raise
+                self._pending.clear()
+                break
+            del self._pending[:written]
+        self._stop_writing()
+
+    def _stop_writing(self) -> None:
+        if self._writing:
+            self._writing = False
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                asyncio.get_running_loop().remove_writer(self._fd)
 
     def resize(self, rows: int, cols: int) -> None:
         if not self.closed:
@@ -200,9 +224,9 @@ class Terminal:
 
     def close(self) -> None:
         """Stop reading and close the master (the service, if alive, gets SIGHUP)."""
+        self.ended()  # first: no writer left registered on the descriptor
         if self._transport is not None:
             self._transport.close()
         else:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
-        self.ended()
