@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -90,6 +91,9 @@ def test_pdb_at_a_breakpoint_answers_through_attach_and_detaching_leaves_it_runn
             term.read_until(b"(Pdb) ")  # the last screen first: the prompt is there
             term.write(b"p answer * 7\r")
             term.read_until(b"42\r\n")
+            term.write(b"\x03")  # Ctrl-C goes to the service (pdb), not to attach
+            term.read_until(b"--KeyboardInterrupt--")
+            assert term.proc.poll() is None
             term.write(b"\x1d")  # Ctrl-]
             assert term.wait() == 0, term.seen
             assert b"detached from app: detached" in term.seen
@@ -188,6 +192,26 @@ def test_a_restart_ends_the_attachment_and_a_stopped_service_cannot_be_attached(
         assert result.returncode == 1, result
         assert "app is not running (stopped)" in result.stderr
         assert "devstack start app" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["detach", "SIGTERM", "SIGHUP"])
+def test_the_terminal_modes_are_restored_on_every_way_out(tmp_path: Path, how: str) -> None:
+    _stack(tmp_path, sys.executable)
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "app", "(Pdb)")
+        with AttachTerminal(tmp_path, "app") as term:
+            assert term.modes() == (True, True)  # a fresh terminal: canonical, echo
+            term.read_until(b"(Pdb) ")
+            assert term.modes() == (False, False)  # raw while attached
+            if how == "detach":
+                term.write(b"\x1d")
+                assert term.wait() == 0
+            else:
+                term.proc.send_signal(getattr(signal, how))
+                assert term.wait() == 130, term.seen
+            assert term.modes() == (True, True)
+        assert _ps(tmp_path)["app"]["state"] == "running"
 
 
 def test_the_window_size_is_forwarded(tmp_path: Path) -> None:

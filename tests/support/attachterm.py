@@ -35,6 +35,7 @@ class InTerminal:
         self, root: Path, *args: str, rows: int = 30, cols: int = 100, controlling: bool = False
     ) -> None:
         self.master, slave = os.openpty()
+        self.tty = os.ttyname(slave)  # the client's side, to read its modes from
         self.resize(rows, cols, slave)
         self.seen = b""
         self.proc = subprocess.Popen(
@@ -55,6 +56,15 @@ class InTerminal:
         fcntl.ioctl(self.master if fd is None else fd, termios.TIOCSWINSZ, size)
         if fd is None:
             self.proc.send_signal(signal.SIGWINCH)
+
+    def modes(self) -> tuple[bool, bool]:
+        """(canonical, echo) of the client's side of the terminal now."""
+        fd = os.open(self.tty, os.O_RDWR | os.O_NOCTTY)
+        try:
+            lflag = termios.tcgetattr(fd)[3]
+        finally:
+            os.close(fd)
+        return bool(lflag & termios.ICANON), bool(lflag & termios.ECHO)
 
     def write(self, data: bytes) -> None:
         os.write(self.master, data)
