@@ -7,6 +7,7 @@ own, as a user's terminal drives it. Every read has a deadline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,6 +56,16 @@ def _stack(root: Path, python: str) -> None:
     write_stack(root, STACK.format(python=python))
 
 
+@contextlib.contextmanager
+def _at_breakpoint(root: Path) -> Iterator[None]:
+    """The stack up (-d), its `app` stopped at pdb's prompt; ended by `down` after."""
+    _stack(root, sys.executable)
+    with downed_at_end(root):
+        _up(root)
+        _wait_for_log(root, "app", "(Pdb)")  # the prompt is logged without its newline
+        yield
+
+
 def _up(root: Path) -> None:
     up = run_devstack(root, "up", "-d", timeout=60)
     assert up.returncode == 0, up.stdout + up.stderr
@@ -79,10 +91,7 @@ def _wait_for_log(root: Path, name: str, text: str, timeout: float = 20.0) -> st
 def test_pdb_at_a_breakpoint_answers_through_attach_and_detaching_leaves_it_running(
     tmp_path: Path,
 ) -> None:
-    _stack(tmp_path, sys.executable)
-    with downed_at_end(tmp_path):
-        _up(tmp_path)
-        _wait_for_log(tmp_path, "app", "(Pdb)")  # the prompt is logged without its newline
+    with _at_breakpoint(tmp_path):
         rows = _ps(tmp_path)
         assert rows["app"]["interactive"] is True and rows["plain"]["interactive"] is False
         pid = rows["app"]["pid"]
@@ -154,32 +163,25 @@ def test_attach_with_no_stack_running_exits_3(tmp_path: Path) -> None:
 
 
 def test_the_latest_attach_wins_and_the_former_is_told(tmp_path: Path) -> None:
-    _stack(tmp_path, sys.executable)
-    with downed_at_end(tmp_path):
-        _up(tmp_path)
-        _wait_for_log(tmp_path, "app", "(Pdb)")
-        with AttachTerminal(tmp_path, "app") as first:
-            first.read_until(b"(Pdb) ")
-            later = AttachTerminal(tmp_path, "app")
-            later.read_until(b"Ctrl-] detaches")
-            assert first.wait() == 0, first.seen
-            assert b"another `devstack attach` took over" in first.seen
-            later.write(b"p 6*7\r")
-            later.read_until(b"42\r\n")
-            later.write(b"\x1d")
-            try:
-                assert later.wait() == 0, later.seen
-            finally:
-                later.close()
+    with _at_breakpoint(tmp_path), AttachTerminal(tmp_path, "app") as first:
+        first.read_until(b"(Pdb) ")
+        later = AttachTerminal(tmp_path, "app")
+        later.read_until(b"Ctrl-] detaches")
+        assert first.wait() == 0, first.seen
+        assert b"another `devstack attach` took over" in first.seen
+        later.write(b"p 6*7\r")
+        later.read_until(b"42\r\n")
+        later.write(b"\x1d")
+        try:
+            assert later.wait() == 0, later.seen
+        finally:
+            later.close()
 
 
 def test_a_restart_ends_the_attachment_and_a_stopped_service_cannot_be_attached(
     tmp_path: Path,
 ) -> None:
-    _stack(tmp_path, sys.executable)
-    with downed_at_end(tmp_path):
-        _up(tmp_path)
-        _wait_for_log(tmp_path, "app", "(Pdb)")
+    with _at_breakpoint(tmp_path):
         with AttachTerminal(tmp_path, "app") as term:
             term.read_until(b"(Pdb) ")
             restart = run_devstack(tmp_path, "restart", "app", timeout=60)
@@ -196,10 +198,7 @@ def test_a_restart_ends_the_attachment_and_a_stopped_service_cannot_be_attached(
 
 @pytest.mark.parametrize("how", ["detach", "SIGTERM", "SIGHUP"])
 def test_the_terminal_modes_are_restored_on_every_way_out(tmp_path: Path, how: str) -> None:
-    _stack(tmp_path, sys.executable)
-    with downed_at_end(tmp_path):
-        _up(tmp_path)
-        _wait_for_log(tmp_path, "app", "(Pdb)")
+    with _at_breakpoint(tmp_path):
         with AttachTerminal(tmp_path, "app") as term:
             assert term.modes() == (True, True)  # a fresh terminal: canonical, echo
             term.read_until(b"(Pdb) ")
@@ -215,26 +214,22 @@ def test_the_terminal_modes_are_restored_on_every_way_out(tmp_path: Path, how: s
 
 
 def test_the_window_size_is_forwarded(tmp_path: Path) -> None:
-    _stack(tmp_path, sys.executable)
-    with downed_at_end(tmp_path):
-        _up(tmp_path)
-        _wait_for_log(tmp_path, "app", "(Pdb)")
-        with AttachTerminal(tmp_path, "app", rows=33, cols=101) as term:
-            term.read_until(b"(Pdb) ")
+    with _at_breakpoint(tmp_path), AttachTerminal(tmp_path, "app", rows=33, cols=101) as term:
+        term.read_until(b"(Pdb) ")
+        term.write(b"p tuple(os.get_terminal_size(0))\r")
+        term.read_until(b"(101, 33)")
+        term.resize(40, 120)  # SIGWINCH to the client -> TIOCSWINSZ on the service's pty
+        term.read_until(b"(Pdb) ")
+        deadline_tries = 50
+        for _ in range(deadline_tries):
             term.write(b"p tuple(os.get_terminal_size(0))\r")
-            term.read_until(b"(101, 33)")
-            term.resize(40, 120)  # SIGWINCH to the client -> TIOCSWINSZ on the service's pty
-            term.read_until(b"(Pdb) ")
-            deadline_tries = 50
-            for _ in range(deadline_tries):
-                term.write(b"p tuple(os.get_terminal_size(0))\r")
-                seen = term.read_until(b"(Pdb) ")
-                if b"(120, 40)" in seen:
-                    break
-            else:
-                raise AssertionError(term.seen)
-            term.write(b"\x1d")
-            assert term.wait() == 0
+            seen = term.read_until(b"(Pdb) ")
+            if b"(120, 40)" in seen:
+                break
+        else:
+            raise AssertionError(term.seen)
+        term.write(b"\x1d")
+        assert term.wait() == 0
 
 
 FLASK_APP = """\
