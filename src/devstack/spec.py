@@ -73,6 +73,7 @@ class ServiceSpec:
     stop_timeout: float = 10.0
     stop_mode: StopMode = "main"
     restart_on_unhealthy: bool = False
+    interactive: bool = False  # in a pseudo-terminal, for `devstack attach`
     shell: bool = False
     env_files: tuple[Path, ...] = ()  # the files the env was read from (restart-needed detection)
     check_import: str | None = None  # "pkg.mod:attr" the import check loads (default: inferred)

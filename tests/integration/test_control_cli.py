@@ -27,7 +27,7 @@ def stack(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# What the client commands (ps, logs, stop, start, restart, down) must never import:
+# What the client commands (ps, logs, stop, start, restart, down, attach) must never import:
 # the supervisor's and the config's heavy dependencies. The standard library is fine.
 HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles"}
 
@@ -63,6 +63,8 @@ def test_client_commands_import_no_heavy_module(stack: Path) -> None:
             ["stop", "api"],
         ):
             assert imported(args, stack) & HEAVY == set(), args
+        # attach: refused (api is not interactive), but imported in full to say so
+        assert imported(["attach", "api"], stack, code=2) & HEAVY == set()
         assert imported(["start", "api"], stack) & HEAVY == set()
         assert imported(["restart", "api"], stack) & HEAVY == set()
         assert imported(["down"], stack) & HEAVY == set()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from devstack import __version__
 from devstack.cli import (
+    attach,
     check,
     config,
     docs,
@@ -37,6 +38,7 @@ from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
 # In the order `devstack --help` lists them; a new command adds its module here.
 COMMANDS = [up, setup, check, ps, logs, startstop, down, verify, config, schema, init, export]
 COMMANDS += [exec_, docs]
+COMMANDS += [attach]
 
 # Client commands that end within moments of their reply (not `logs -f`, not `up`).
 _SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down"})

@@ -115,4 +115,5 @@ def cmd_up(args: argparse.Namespace) -> int:
         setup=not args.no_setup,
         watch=args.watch,
         print_output=not args.events_only,
+        forward_stdin=True,
     )

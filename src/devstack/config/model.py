@@ -305,6 +305,12 @@ class ServiceModel(BaseModel):
         description="stop the process when it becomes `unhealthy`; the `restart` policy then "
         "applies to its exit.",
     )
+    interactive: bool = Field(
+        False,
+        description="run it in a pseudo-terminal, so `devstack attach NAME` can type into it "
+        "(pdb at a `breakpoint()`, a REPL); its output still goes to the log. Otherwise a "
+        "service's stdin is closed. See [Interactive services](#interactive-services).",
+    )
     venv: str | None = Field(
         None,
         description="the service's virtualenv, relative to **cwd**; see "

@@ -293,6 +293,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         out.append(f"stop_mode = {q(svc.stop_mode)}")
     if svc.restart_on_unhealthy:
         out.append("restart_on_unhealthy = true")
+    if svc.interactive:
+        out.append("interactive = true")
     if svc.setup is not None:
         out.append(f"setup = {q(svc.setup)}")
         if svc.setup_inputs:

@@ -103,6 +103,14 @@ class ControlClient:
         self._sock.settimeout(None if cmd in p.WAITING else self._timeout)
         self._sock.sendall(p.encode_request(p.Request(cmd, args or {})))
 
+    def fileno(self) -> int:
+        """The socket, for select(): readable means a reply, or more of one, came."""
+        return self._sock.fileno()
+
+    def has_reply(self) -> bool:
+        """A whole reply is already received (``receive`` returns it without waiting)."""
+        return b"\n" in self._buffer
+
     def receive(self) -> p.Reply | None:
         """The next reply, or None when the supervisor closed the connection."""
         searched = 0

@@ -6,6 +6,8 @@
 
 ``logs`` streams: one reply per chunk (``{"chunk": {...}}``), then ``{"end": true}``;
 with ``follow`` the connection stays open and live chunks keep coming instead.
+``attach`` turns the connection into a terminal's: ``{"output": base64}`` replies come,
+``input`` / ``resize`` / ``detach`` requests go, until ``{"end": true, "reason": ...}``.
 docs/protocol.md is the user-facing description. The client imports this: stdlib only.
 What the supervisor offers the server is ``seam.StackControl``.
 """
@@ -26,7 +28,8 @@ if TYPE_CHECKING:
 
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
-COMMANDS = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+COMMANDS: tuple[str, ...] = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+COMMANDS += ("attach", "input", "resize", "detach")  # the last three: only once attached
 # Their reply comes once services started or stopped: a start may take its whole
 # health.start_period, a stop its stop_timeout. The supervisor bounds them, so the client
 # waits for the reply with no socket timeout (whatever its connection's timeout).
@@ -171,6 +174,10 @@ _ALLOWED_ARGS: dict[str, frozenset[str]] = {
     "stop": frozenset({"names"}),
     "start": frozenset({"names"}),
     "down": frozenset({"force"}),
+    "attach": frozenset({"name", "rows", "cols"}),
+    "input": frozenset({"data"}),
+    "resize": frozenset({"rows", "cols"}),
+    "detach": frozenset(),
 }
 
 
@@ -209,6 +216,59 @@ def logs_args(request: Request) -> LogsArgs:
             raise ProtocolError("since must be finite", kind=USAGE)
         since = float(since)
     return LogsArgs(arg_names(request), n, since, arg_bool(request, "follow"))
+
+
+@dataclass(frozen=True, slots=True)
+class AttachArgs:
+    name: str
+    rows: int | None = None  # the client's window, when it has one
+    cols: int | None = None
+
+
+def _size(request: Request, key: str) -> int | None:
+    value = request.args.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise ProtocolError(f"{key} must be a whole number from 1 to 65535", kind=USAGE)
+    return value
+
+
+def attach_args(request: Request) -> AttachArgs:
+    name = request.args.get("name")
+    if not isinstance(name, str):
+        raise ProtocolError("attach needs name, a service's name", kind=USAGE)
+    return AttachArgs(name, _size(request, "rows"), _size(request, "cols"))
+
+
+def resize_args(request: Request) -> tuple[int, int]:
+    rows, cols = _size(request, "rows"), _size(request, "cols")
+    if rows is None or cols is None:
+        raise ProtocolError("resize needs rows and cols", kind=USAGE)
+    return rows, cols
+
+
+def encode_bytes(data: bytes) -> str:
+    """Terminal bytes on the wire: base64 (they need not be UTF-8, nor whole characters)."""
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+def decode_bytes(text: object, key: str = "data") -> bytes:
+    import base64
+    import binascii
+
+    if not isinstance(text, str):
+        raise ProtocolError(f"{key} must be a base64 string", kind=USAGE)
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(f"{key} is not valid base64", kind=USAGE) from None
+
+
+def input_data(request: Request) -> bytes:
+    return decode_bytes(request.args.get("data"))
 
 
 def chunk_result(chunk: LogChunk) -> dict[str, object]:

@@ -24,11 +24,15 @@ import stat
 import struct
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack.control import protocol as p
 from devstack.control.seam import StackControl
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, UsageError
 from devstack.paths import StatePaths, make_private_dir, recorded_pid
+
+if TYPE_CHECKING:
+    from devstack.procs.terminal import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +254,9 @@ class ControlServer:
                 if request.cmd == "logs":
                     await self._logs(request, reader, writer)
                     return
+                if request.cmd == "attach":
+                    await self._attach(request, reader, writer)
+                    return
                 reply = await self._dispatch(request)
             except p.ProtocolError as exc:
                 reply = p.fail(exc.message, exc.hint, exc.kind)
@@ -297,6 +304,8 @@ class ControlServer:
         if cmd == "down":
             await control.down(force=p.arg_bool(request, "force"))
             return p.ok(None)
+        if cmd in ("input", "resize", "detach"):
+            raise p.ProtocolError(f"{cmd}: only on a connection that attached", kind=p.USAGE)
         raise p.ProtocolError(f"unknown command {cmd!r}")  # unreachable: decode checks
 
     async def _logs(
@@ -344,6 +353,79 @@ class ControlServer:
             del keep
         finally:
             self.control.unsubscribe_logs(sub)
+
+    async def _attach(
+        self, request: p.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """The connection becomes the service's terminal until either side ends it."""
+        args = p.attach_args(request)
+        self._names(p.Request("attach", {"names": [args.name]}))
+        try:
+            attachment = self.control.attach(args.name, args.rows)
+        except UsageError as exc:  # not interactive
+            await self._send(writer, p.fail(exc.message, exc.hint, p.USAGE))
+            return
+        if args.rows is not None and args.cols is not None:
+            attachment.resize(args.rows, args.cols)
+        try:
+            await self._send(writer, p.ok({"attached": args.name}))
+            if attachment.screen:
+                await self._send(writer, p.ok({"output": p.encode_bytes(attachment.screen)}))
+            keys = asyncio.ensure_future(self._attached_keys(attachment, reader, writer))
+            output = asyncio.ensure_future(self._attached_output(attachment, writer))
+            try:
+                await asyncio.wait([keys, output], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                keys.cancel()
+                output.cancel()
+                await asyncio.gather(keys, output, return_exceptions=True)
+            attachment.detach()  # a no-op when it ended otherwise (taken over, process gone)
+            if not writer.is_closing():
+                await self._send(writer, p.ok({"end": True, "reason": attachment.reason}))
+        finally:
+            attachment.detach()
+
+    async def _attached_keys(
+        self, attachment: Attachment, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """``input`` / ``resize`` requests until ``detach`` or the client hangs up."""
+        while True:
+            try:
+                line = await reader.readuntil(b"\n")
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                return
+            try:
+                request = p.decode_request(line, self.max_line)
+                p.check_args(request)
+                if request.cmd == "input":
+                    attachment.write(p.input_data(request))
+                elif request.cmd == "resize":
+                    attachment.resize(*p.resize_args(request))
+                elif request.cmd == "detach":
+                    return
+                else:
+                    raise p.ProtocolError(
+                        f"{request.cmd}: not while attached (input, resize, detach)", kind=p.USAGE
+                    )
+            except p.ProtocolError as exc:
+                # Written, not drained: the output task is the one that waits on the socket.
+                writer.write(p.encode_reply(p.fail(exc.message, exc.hint, exc.kind)))
+
+    @staticmethod
+    async def _attached_output(attachment: Attachment, writer: asyncio.StreamWriter) -> None:
+        """The service's output to the client, until the attachment ends."""
+        while True:
+            data = await attachment.queue.get()
+            # What else is queued goes in the same reply.
+            while data is not None and not attachment.queue.empty():
+                more = attachment.queue.get_nowait()
+                if more is None:
+                    attachment.queue.put_nowait(None)
+                    break
+                data += more
+            if data is None:
+                return
+            await ControlServer._send(writer, p.ok({"output": p.encode_bytes(data)}))
 
 
 class _Protocol(asyncio.StreamReaderProtocol):

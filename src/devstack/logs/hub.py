@@ -81,6 +81,11 @@ class LineSplitter:
             complete += self._cut_partial()
         return complete
 
+    @property
+    def has_partial(self) -> bool:
+        """An unfinished line is held (not one being dropped after a cut)."""
+        return bool(self._partial)
+
     def flush(self) -> bytes:
         """At EOF: the partial last line plus b"\\n", or b""."""
         self._dropping = False
@@ -152,6 +157,54 @@ async def pump(
             splitter.cut_lines,
             splitter.dropped_bytes,
         )
+
+
+TERMINAL_QUIET = 0.25  # a terminal's unfinished line (a prompt) is logged after this quiet
+
+
+async def pump_terminal(
+    reader: asyncio.StreamReader,
+    service: str,
+    sink: Callable[[LogChunk], None],
+    quiet: float = TERMINAL_QUIET,
+    chunk_size: int = 65536,
+) -> None:
+    """``pump`` for the master side of a pseudo-terminal (one stream, logged as stdout).
+
+    The terminal's line discipline writes each newline as ``\\r\\n``: that is one line
+    (nothing else is stripped: a lone ``\\r`` or an escape sequence stays). An unfinished
+    line that stays so for ``quiet`` seconds is delivered as a line of its own, so a
+    prompt such as ``(Pdb) `` is seen while the program waits for input.
+    """
+    splitter = LineSplitter()
+    held = b""  # a final b"\\r" whose b"\\n" may come with the next read
+
+    def deliver(complete: bytes) -> None:
+        if complete:
+            text = complete.decode("utf-8", "replace")
+            sink(LogChunk(service, "stdout", text, time.time(), complete.count(b"\n")))
+
+    while True:
+        pending = held or splitter.has_partial
+        try:
+            if pending:
+                data = await asyncio.wait_for(reader.read(chunk_size), quiet)
+            else:
+                data = await reader.read(chunk_size)
+        except TimeoutError:  # quiet: the unfinished line is shown as it is
+            splitter.feed(held)
+            held = b""
+            deliver(splitter.flush())
+            continue
+        if not data:
+            break
+        data = held + data
+        held = b"\r" if data.endswith(b"\r") else b""
+        if held:
+            data = data[:-1]
+        deliver(splitter.feed(data.replace(b"\r\n", b"\n")))
+    splitter.feed(held)
+    deliver(splitter.flush())
 
 
 class LogTail:

@@ -45,6 +45,7 @@ import psutil
 
 from devstack.errors import DevstackError
 from devstack.procs import proctree, reaper
+from devstack.procs.terminal import Terminal, open_pty, take_controlling_terminal
 from devstack.spec import StopMode
 
 _PR_SET_PDEATHSIG = 1
@@ -157,11 +158,16 @@ _prctl = _resolve_prctl()
 _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 
 
-def _child_setup(parent: int) -> Callable[[], None]:
-    """The pre-exec step, run in the child between fork and exec (after setsid)."""
+def _child_setup(parent: int, *, terminal: bool = False) -> Callable[[], None]:
+    """The pre-exec step, run in the child between fork and exec (after setsid).
+
+    ``terminal``: stdin is a pty's slave, to become the new session's controlling terminal.
+    """
     prctl = _prctl
 
     def setup() -> None:
+        if terminal:
+            take_controlling_terminal(0)
         if prctl is not None:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
             if os.getppid() != parent:  # the supervisor died before the line above
@@ -274,15 +280,24 @@ class ServiceProcess:
         protocol: _LeaderProtocol,
         record: ProcessRecord,
         stop_mode: StopMode = "group",
+        terminal: Terminal | None = None,
     ) -> None:
         self._proc = proc
         self.stop_mode: StopMode = stop_mode
         self._exited = protocol.exited
         self.record = record
         self.pid = proc.pid
-        assert proc.stdout is not None and proc.stderr is not None
-        self.stdout: asyncio.StreamReader = proc.stdout
-        self.stderr: asyncio.StreamReader = proc.stderr
+        # An interactive service's output is its terminal's (stdout and stderr are one
+        # stream there); its stderr reader is empty.
+        self.terminal = terminal
+        if terminal is not None:
+            self.stdout = terminal.output
+            self.stderr = asyncio.StreamReader()
+            self.stderr.feed_eof()
+        else:
+            assert proc.stdout is not None and proc.stderr is not None
+            self.stdout = proc.stdout
+            self.stderr = proc.stderr
         self._status: ExitStatus | None = None
         self._stop_lock = asyncio.Lock()
 
@@ -477,10 +492,12 @@ async def spawn(
     service: str,
     stack_id: str,
     stop_mode: StopMode = "group",
+    interactive: bool = False,
 ) -> ServiceProcess:
     """Start ``argv`` as a service leader in a session of its own, to be stopped the
     ``stop_mode`` way (a service's is its spec's; a setup step is a "group", like a
-    command in a terminal).
+    command in a terminal). ``interactive``: in a pseudo-terminal (``ServiceProcess.terminal``)
+    instead of with stdin closed and pipes.
 
     Call it from the event-loop thread only (see the module docstring). Raises
     ``SpawnError`` when the command or the working directory is unusable.
@@ -495,8 +512,15 @@ async def spawn(
     token = os.urandom(16).hex()  # secrets.token_hex's bytes; secrets imports hmac, OpenSSL
     child_env = dict(env)
     child_env.update(DEVSTACK_SERVICE=service, DEVSTACK_STACK=stack_id, DEVSTACK_TOKEN=token)
-    launch = _launch_argv(argv, Path(cwd), child_env)
+    # A terminal needs the pre-exec step (setpriv cannot take a controlling terminal).
+    launch = None if interactive else _launch_argv(argv, Path(cwd), child_env)
     loop = asyncio.get_running_loop()
+    master: int | None = None
+    stdin: int = subprocess.DEVNULL
+    stdout: int = subprocess.PIPE
+    if interactive:
+        master, stdin = open_pty()
+        stdout = stdin
     try:
         async with _spawn_lock(loop):
             transport, protocol = await loop.subprocess_exec(
@@ -504,17 +528,24 @@ async def spawn(
                 *(launch or argv),
                 cwd=cwd,
                 env=child_env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stdout,
                 start_new_session=True,
                 close_fds=True,
-                preexec_fn=None if launch else _child_setup(os.getpid()),
+                preexec_fn=None if launch else _child_setup(os.getpid(), terminal=interactive),
             )
     except OSError as exc:
+        _close_pty(master, stdin)
         raise _spawn_error(argv[0], exc) from None
     except subprocess.SubprocessError as exc:  # the pre-exec step failed in the child
+        _close_pty(master, stdin)
         raise SpawnError(f"{argv[0]}: could not be started ({exc})") from None
+    terminal = None
+    if master is not None:
+        os.close(stdin)  # the child holds the slave now; the master sees EIO once it is gone
+        terminal = Terminal(master)
+        await terminal.start()
     proc = asyncio.subprocess.Process(transport, protocol, loop)
     reaper.claim(proc.pid)
     try:
@@ -524,4 +555,11 @@ async def spawn(
     record = ProcessRecord(
         pid=proc.pid, pgid=proc.pid, sid=proc.pid, create_time=create_time, token=token
     )
-    return ServiceProcess(proc, protocol, record, stop_mode)
+    return ServiceProcess(proc, protocol, record, stop_mode, terminal)
+
+
+def _close_pty(master: int | None, slave: int) -> None:
+    if master is not None:
+        for fd in (master, slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from devstack.runtime.setupsteps import SetupRunner
 
 from devstack.logs.chunk import LogChunk
-from devstack.logs.hub import LogHub, pump
+from devstack.logs.hub import LogHub, pump, pump_terminal
 from devstack.procs.portowners import holder_in_tree, listens_elsewhere
 from devstack.procs.process import ExitStatus, ProcessRecord, ServiceProcess, SpawnError, spawn
 from devstack.runtime.cadence import full_probe_due
@@ -400,6 +400,7 @@ class Service:
                 service=self.name,
                 stack_id=self._stack_id,
                 stop_mode=spec.stop_mode,
+                interactive=spec.interactive,
             )
         except SpawnError as exc:
             self._set(ServiceState.BLOCKED, exc.message)
@@ -415,10 +416,15 @@ class Service:
         started = self._clock()
         probe = self._make_probe()
         self._fatal = FatalLines()
-        self._pumps = [
-            asyncio.create_task(pump(proc.stdout, self.name, "stdout", self._on_output)),
-            asyncio.create_task(pump(proc.stderr, self.name, "stderr", self._on_output)),
-        ]
+        if proc.terminal is not None:
+            self._pumps = [
+                asyncio.create_task(pump_terminal(proc.stdout, self.name, self._on_output))
+            ]
+        else:
+            self._pumps = [
+                asyncio.create_task(pump(proc.stdout, self.name, "stdout", self._on_output)),
+                asyncio.create_task(pump(proc.stderr, self.name, "stderr", self._on_output)),
+            ]
         prober = asyncio.create_task(self._probe_loop(probe, started)) if probe else None
         try:
             status = await proc.wait()
@@ -468,6 +474,8 @@ class Service:
             for task in pending:  # a writer we could not find still holds the pipe
                 task.cancel()
             await asyncio.gather(*pumps, return_exceptions=True)
+        if proc.terminal is not None:
+            proc.terminal.close()
         self._hooks.ended(self.name, proc.record)
         if self.process is proc:
             self.process = None

@@ -14,12 +14,12 @@ import time
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 
 from devstack import graph
-from devstack.errors import DevstackError
+from devstack.errors import DevstackError, UsageError
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, LogSubscription
 from devstack.paths import StatePaths
@@ -29,6 +29,9 @@ from devstack.runtime.service import Service
 from devstack.runtime.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, ServiceState
+
+if TYPE_CHECKING:
+    from devstack.procs.terminal import Attachment
 
 
 class RunningStack(Protocol):
@@ -157,6 +160,7 @@ class SupervisorControl:
                     "requested": name in self._sup.requested,
                     "profiles": list(svc.spec.profiles),
                     "log_file": None if hub is None else hub.file_problem(name),
+                    "interactive": svc.spec.interactive,  # `attach` can connect to it
                 }
             )
         self._cpu = seen
@@ -188,6 +192,27 @@ class SupervisorControl:
     def unsubscribe_logs(self, sub: LogSubscription) -> None:
         assert self._sup.hub is not None
         self._sup.hub.unsubscribe(sub)
+
+    def attach(self, name: str, rows: int | None) -> Attachment:
+        """The terminal of ``name``'s running process, now attached to the caller (the
+        attachment it had, if any, is ended: the latest attach wins).
+
+        UsageError when the process has no terminal (``interactive`` is not set, or was set
+        after it started); DevstackError when no process of it runs.
+        """
+        svc = self._sup.services[name]
+        proc = svc.process
+        has_terminal = proc.terminal is not None if proc is not None else svc.spec.interactive
+        if not has_terminal:
+            where = self._sup.stack.file or "stack.toml"
+            raise UsageError(
+                f"{name} is not interactive (its stdin is closed)",
+                hint=f"set `interactive = true` under [services.{name}] in {where}, "
+                f"then `devstack restart {name}`",
+            )
+        if proc is None or proc.terminal is None or not svc.state.is_up:
+            raise DevstackError(f"{name} is not running ({svc.state})", f"devstack start {name}")
+        return proc.terminal.attach(rows)
 
     # --- changing the stack ------------------------------------------------------------
 

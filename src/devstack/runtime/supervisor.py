@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from devstack.checks.checkresult import CheckResult
     from devstack.control.server import ControlServer
     from devstack.runtime.stackcontrol import SupervisorControl
+    from devstack.runtime.stdinforward import StdinForward
     from devstack.runtime.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,11 @@ class Supervisor(ProcessHooks):
         setup: bool = True,
         watch: bool | None = None,
         print_output: bool = True,
+        forward_stdin: bool = False,
     ) -> None:
         self.stack = stack
+        # True: a foreground `up`; stdin goes to the one interactive service, if just one.
+        self._forward_stdin = forward_stdin
         self._print_output = print_output  # False: events only on the printer (up -d)
         deps = {n: list(s.depends_on) for n, s in stack.services.items()}
         chosen = graph.closure(deps, names) if names else set(stack.services)
@@ -226,6 +230,7 @@ class Supervisor(ProcessHooks):
         for name in self.order:
             self.launch(name)
         self._start_watching()
+        forward = self._stdin_forward()
         try:
             # Until asked to stop, or until every service has ended by itself and no
             # control command holds the stack open (a service stopped with
@@ -240,6 +245,8 @@ class Supervisor(ProcessHooks):
                 self._wake.clear()
                 await self._wake.wait()
         finally:
+            if forward is not None:
+                forward.close()
             if self._watch_task is not None:  # no watch-triggered restart during the stop
                 self._watch_task.cancel()
                 await asyncio.gather(self._watch_task, return_exceptions=True)
@@ -250,6 +257,25 @@ class Supervisor(ProcessHooks):
             return 128 + self._signal
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         return 1 if bad else 0
+
+    def _stdin_forward(self) -> StdinForward | None:
+        """The terminal's input to the one interactive service this `up` runs, said in a
+        line; None when there is none, or more than one (`devstack attach` picks one)."""
+        if not self._forward_stdin:
+            return None
+        names = [n for n in self.order if self.stack.services[n].interactive]
+        from devstack.runtime.stdinforward import StdinForward, is_foreground
+
+        if len(names) != 1 or not is_foreground(0):
+            return None
+        assert self.hub is not None
+        forward = StdinForward(self.services[names[0]])
+        forward.install(asyncio.get_running_loop())
+        self.hub.message(
+            f"what you type goes to {names[0]} (interactive); Ctrl-C stops the stack; "
+            f"`devstack attach {names[0]}` gives it the whole terminal"
+        )
+        return forward
 
     def _start_watching(self) -> None:
         """Watch mode (runtime.watch) for the services that ask for it, unless --no-watch."""

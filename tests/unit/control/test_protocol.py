@@ -135,3 +135,26 @@ def test_ps_table_marks_restart_needed() -> None:
     text = ps_table([row])
     assert "healthy (restart needed)" in text
     assert "ok 4ms" in text and "1m15s" in text and "3.0 MiB" in text
+
+
+def test_attach_arguments_are_checked_never_coerced() -> None:
+    request = p.decode_request(p.encode_request(p.Request("attach", {"name": "app", "rows": 30})))
+    p.check_args(request)
+    assert p.attach_args(request) == p.AttachArgs("app", 30, None)
+    for bad in ({"name": 1}, {"name": "app", "rows": 0}, {"name": "app", "cols": True}):
+        with pytest.raises(p.ProtocolError) as caught:
+            p.attach_args(p.Request("attach", bad))
+        assert caught.value.kind == p.USAGE
+    with pytest.raises(p.ProtocolError):
+        p.check_args(p.Request("attach", {"name": "app", "shell": "sh"}))
+    assert p.resize_args(p.Request("resize", {"rows": 40, "cols": 120})) == (40, 120)
+    with pytest.raises(p.ProtocolError):
+        p.resize_args(p.Request("resize", {"rows": 40}))
+
+
+def test_terminal_bytes_travel_as_base64_exactly() -> None:
+    data = bytes(range(256)) + b"\r\n\x1d\xe2\x82"  # any bytes, a cut UTF-8 character too
+    assert p.input_data(p.Request("input", {"data": p.encode_bytes(data)})) == data
+    for bad in ("not base64!", 5, None):
+        with pytest.raises(p.ProtocolError):
+            p.input_data(p.Request("input", {"data": bad}))
