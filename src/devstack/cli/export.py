@@ -52,16 +52,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from devstack.config import profiles
     from devstack.export.source import load_source
-    from devstack.stackfile import find_stack_file
 
-    file = find_stack_file(args.file, Path.cwd())
-    source = load_source(file)
+    source = load_source(args.file)
+    assert source.stack.file is not None
     # compose writes every service with its profiles; systemd's target and a Procfile
     # get what the active profiles enable (the rest: systemd units started by name).
     stack = profiles.activate(source.stack, args.profiles, os.environ)
     profiles.to_start(stack, [])
     source = dataclasses.replace(source, stack=stack)
-    target: str = args.output or str(file.parent / DEFAULT_OUT[args.format])
+    target: str = args.output or str(source.stack.root / DEFAULT_OUT[args.format])
     out = None if target == "-" else Path(target).absolute()
     if args.format == "systemd":
         if out is None:

@@ -28,7 +28,8 @@ from devstack.config.durations import format_duration
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import python_probe
 from devstack.export.source import ExportSource
-from devstack.spec import ServiceSpec
+from devstack.spec import ServiceSpec, StackSpec
+from devstack.stackfile import LOCAL_FILE
 from devstack.states import Condition, RestartPolicy
 
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -127,7 +128,8 @@ def _service_unit(
     lines.append(f"WorkingDirectory={_escape(str(spec.cwd))}")
     lines += [f"EnvironmentFile={_escape(str(p))}" for p in spec.env_files]
     lines += [f"Environment={_quote(f'{k}={v}')}" for k, v in _environment(source, spec).items()]
-    check = [*devstack, "check", "-f", str(source.stack.file), spec.name]
+    check = [*devstack, "check", *(a for f in _layers(source.stack) for a in ("-f", str(f)))]
+    check.append(spec.name)
     lines.append(f"ExecStartPre={_command_line(check)}")
     lines.append(f"ExecStart={_command_line(_argv(spec))}")
     health = spec.health
@@ -196,3 +198,14 @@ def _quote(word: str, *, command: bool = False) -> str:
 
 def _command_line(argv: list[str]) -> str:
     return " ".join(_quote(w, command=True) for w in argv)
+
+
+def _layers(stack: StackSpec) -> tuple[Path, ...]:
+    """The files the stack was merged from, as -f flags give them (stack.local.toml too
+    when it was found beside stack.toml: the units carry its values)."""
+    if stack.layers:
+        return stack.layers
+    found = [] if stack.file is None else [stack.file]
+    if stack.root / LOCAL_FILE in stack.files:
+        found.append(stack.root / LOCAL_FILE)
+    return tuple(found)
