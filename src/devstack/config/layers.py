@@ -179,7 +179,7 @@ class _Reader:
             at = (file, locator.line_of((INCLUDE, f"[{index}]")))
             target = Path(os.path.realpath(file.parent / os.path.expanduser(written)))
             if target in chain:
-                cycle = " -> ".join(str(p) for p in (*chain[chain.index(target) :], target))
+                cycle = " -> ".join(self._shown(p) for p in (*chain[chain.index(target) :], target))
                 self._problem(
                     at, f"include cycle: {cycle}", "remove one of these includes", key=INCLUDE
                 )
@@ -254,7 +254,7 @@ class _Reader:
                     node = sub.root.children[key].children[name]
                     if name in mine:
                         first = self._at(doc.root.children[key].children[name].origin)
-                        shown = f"{first[0]}:{first[1]}" if first[1] else str(first[0])
+                        shown = self._shown(first[0]) + (f":{first[1]}" if first[1] else "")
                         self._problem(
                             self._at(node.origin),
                             f"service {name!r} is also defined in {shown}",
@@ -273,6 +273,11 @@ class _Reader:
             elif key not in doc.data:
                 doc.data[key] = value
                 doc.root.children[key] = sub.root.children[key]
+
+    def _shown(self, path: Path) -> str:
+        """``path`` as a message shows it: relative to the stack's folder when inside it."""
+        root = self.read[0].parent
+        return os.path.relpath(path, root) if path.is_relative_to(root) else str(path)
 
     def _at(self, origin: Origin) -> tuple[Path, int | None]:
         return origin.file, self.locators[origin.file].line_of(origin.path)
