@@ -220,3 +220,44 @@ def test_init_lists_stack_local_toml_in_gitignore_once(tmp_path: Path) -> None:
     again = run_devstack(tmp_path, "init", "--force")
     assert again.returncode == 0 and "gitignore" not in again.stdout
     assert (tmp_path / ".gitignore").read_text() == "node_modules/\n/stack.local.toml\n"
+
+
+def test_an_included_services_setup_runs_in_its_folder_and_fingerprints_its_inputs(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "stack.toml", 'include = ["api/stack.toml"]\n')
+    api = tmp_path / "api"
+    write(
+        api / "stack.toml",
+        """\
+        [services.api]
+        cmd = "sleep 30"
+        setup = "echo ran >> setup.log"
+        setup_inputs = ["requirements.txt"]
+        """,
+    )
+    (api / "requirements.txt").write_text("flask\n")
+    first = run_devstack(tmp_path, "setup")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (api / "setup.log").read_text() == "ran\n"  # in the included file's folder
+    again = run_devstack(tmp_path, "setup")
+    assert "[setup] skipped (inputs unchanged)" in again.stdout
+    (api / "requirements.txt").write_text("flask\nhttpx\n")  # an input under api/ changed
+    third = run_devstack(tmp_path, "setup")
+    assert third.returncode == 0 and (api / "setup.log").read_text() == "ran\nran\n"
+
+
+def test_verify_runs_an_included_files_smoke_checks_against_the_layered_stack(
+    tmp_path: Path,
+) -> None:
+    port, ci_port = free_port(), free_port()
+    write(tmp_path / "stack.toml", 'include = ["api/stack.toml"]\n')
+    write(
+        tmp_path / "api" / "stack.toml",
+        env_service("api", port) + '\n[[smoke]]\nurl = "${services.api.url}/ping"\n',
+    )
+    write(tmp_path / "ci.toml", f"[services.api]\nport = {ci_port}\n")
+    done = run_devstack(tmp_path, "verify", "-f", "stack.toml", "-f", "ci.toml", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"GET http://127.0.0.1:{ci_port}/ping" in done.stdout
+    assert not is_listening(ci_port)  # the stack verify started is down again
