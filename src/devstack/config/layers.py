@@ -101,7 +101,7 @@ def read_again(stack: StackSpec) -> Layered:
 
 def _walk(value: Any, node: _Node, path: KeyPath) -> Iterator[tuple[KeyPath, Any, Origin]]:
     items: list[tuple[str, Any]] = []
-    if isinstance(value, dict):
+    if isinstance(value, dict) and value:
         items = list(value.items())
     elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         items = [(f"[{i}]", v) for i, v in enumerate(value)]
@@ -156,7 +156,8 @@ class _Reader:
         if len(self.read) >= MAX_STACK_FILES:
             self._problem(via or (file, None), f"more than {MAX_STACK_FILES} files to read")
             return None
-        self.read.append(file)
+        if file not in self.read:  # a later layer may include what an earlier one did
+            self.read.append(file)
         data = self._parse(file, via)
         if data is None:
             return None

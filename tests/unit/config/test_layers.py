@@ -394,3 +394,17 @@ def test_the_spec_cache_misses_on_an_edit_of_any_layer_or_include(tmp_path: Path
     # ... and removed again.
     (tmp_path / "stack.local.toml").unlink()
     assert speccache.load(cache, find_layers(None, tmp_path), env) is None
+
+
+def test_a_later_layer_may_include_what_an_earlier_one_did(tmp_path: Path) -> None:
+    write(tmp_path / "stack.toml", 'include = ["api.toml"]\n')
+    write(tmp_path / "api.toml", '[services.api]\ncmd = "a"\nenv = {}\n')
+    write(tmp_path / "stack.local.toml", 'include = ["api.toml"]\n[services.db]\ncmd = "d"\n')
+    layered = read_layers(find_layers(None, tmp_path))
+    names = [f.name for f in layered.files]
+    assert names == ["stack.toml", "api.toml", "stack.local.toml"]  # each file once
+    assert [(".".join(p), v, f.name, line) for p, v, f, line in layered.values()] == [
+        ("services.api.cmd", "a", "api.toml", 2),
+        ("services.api.env", {}, "api.toml", 3),  # an empty table is shown too
+        ("services.db.cmd", "d", "stack.local.toml", 3),
+    ]
