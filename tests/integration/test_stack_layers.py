@@ -67,6 +67,14 @@ def test_stack_local_toml_changes_an_env_var_and_the_port_the_process_gets(
         got = get(f"http://127.0.0.1:{local}/")
         assert got["env"] == {"PORT": str(local), "GREETING": "from stack.local.toml"}
         assert not is_listening(base)
+        # stack.local.toml removed (or made) while the stack runs: a config change.
+        assert restart_needed(tmp_path) == []
+        (tmp_path / "stack.local.toml").unlink()
+        assert restart_needed(tmp_path) == ["web"]
+        run_devstack(tmp_path, "restart", "web", timeout=60)
+        assert get(f"http://127.0.0.1:{base}/")["env"]["GREETING"] == "from stack.toml"
+        write(tmp_path / "stack.local.toml", '[services.web]\nenv.GREETING = "back"\n')
+        assert restart_needed(tmp_path) == ["web"]
 
 
 def test_an_included_service_runs_in_its_own_folder_and_is_reachable_across_files(

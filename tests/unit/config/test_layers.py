@@ -13,7 +13,7 @@ from devstack.config import load_stack, speccache
 from devstack.config.layers import read_layers
 from devstack.config.limits import MAX_DEPTH, MAX_INCLUDE_DEPTH
 from devstack.errors import ConfigError
-from devstack.stackfile import find_layers
+from devstack.stackfile import MAX_STACK_FILE, find_layers
 
 
 def write(path: Path, text: str) -> Path:
@@ -307,20 +307,29 @@ def test_a_missing_include_names_the_including_file_and_line(tmp_path: Path) -> 
     ]
 
 
-@pytest.mark.parametrize("kind", ["fifo", "device"])
-def test_an_include_of_a_fifo_or_dev_zero_is_refused(tmp_path: Path, kind: str) -> None:
-    target = "/dev/zero"
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("fifo", "not a regular file (a FIFO)"),
+        ("device", "not a regular file (a device)"),
+        ("big", "larger than 1024 KiB"),
+    ],
+)
+def test_an_include_of_a_fifo_dev_zero_or_a_huge_file_is_refused(
+    tmp_path: Path, kind: str, why: str
+) -> None:
+    shown = tmp_path / "big.toml"
     if kind == "fifo":
-        os.mkfifo(tmp_path / "pipe")
-        target = "pipe"
-    write(tmp_path / "stack.toml", f'include = ["{target}"]\n[services.x]\ncmd = "x"\n')
+        shown = tmp_path / "pipe"
+        os.mkfifo(shown)
+    elif kind == "device":
+        shown = Path("/dev/zero")
+    else:
+        shown.write_text("# " + "x" * (MAX_STACK_FILE + 1) + "\n")
+    write(tmp_path / "stack.toml", f'include = ["{shown}"]\n[services.x]\ncmd = "x"\n')
     with pytest.raises(ConfigError) as exc:
         load_stack(None, tmp_path)
-    what = "a FIFO" if kind == "fifo" else "a device"
-    shown = tmp_path / "pipe" if kind == "fifo" else Path("/dev/zero")
-    assert problems(exc) == [
-        f"{tmp_path / 'stack.toml'}:1 include: cannot include {shown}: not a regular file ({what})"
-    ]
+    assert problems(exc) == [f"{tmp_path / 'stack.toml'}:1 include: cannot include {shown}: {why}"]
 
 
 def test_includes_nest_to_a_bound(tmp_path: Path) -> None:
