@@ -111,6 +111,9 @@ def test_an_included_service_runs_in_its_own_folder_and_is_reachable_across_file
         included = tmp_path / "services" / "api" / "stack.toml"
         included.write_text(included.read_text() + 'env.API_WORD = "edited"\n')
         assert restart_needed(tmp_path) == ["api"]
+        # A stack.local.toml made under a stack started without one is seen too.
+        write(tmp_path / "stack.local.toml", '[services.web]\nenv.API_URL = "elsewhere"\n')
+        assert restart_needed(tmp_path) == ["web", "api"]
 
 
 def test_explicit_files_are_layered_later_wins_and_stack_local_toml_is_left_out(
