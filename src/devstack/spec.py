@@ -122,6 +122,11 @@ class StackSpec:
     state: Path | None = None  # the state folder (devstack.paths.resolve_state_dir)
     # The active profiles (--profile, DEVSTACK_PROFILES): set after loading, not in the file.
     profiles: tuple[str, ...] = ()
+    # The files given with -f, in order; () when found (stack.toml, stack.local.toml if any):
+    # what a re-read reads again.
+    layers: tuple[Path, ...] = ()
+    # Every file the stack was read from: layers and included files (``file`` first).
+    files: tuple[Path, ...] = ()
 
     def state_dir(self) -> Path:
         """Where devstack keeps this stack's socket, state and logs."""

@@ -1,4 +1,5 @@
-"""Finding the stack definition: ``-f FILE``, else ./stack.toml, else ./Procfile.
+"""Finding the stack definition: ``-f FILE``, else ./stack.toml, else ./Procfile; and its
+layers: every ``-f`` given (later wins), else ./stack.toml with ./stack.local.toml over it.
 
 Stdlib only: the client commands, which need just the directory, import this.
 """
@@ -6,12 +7,15 @@ Stdlib only: the client commands, which need just the directory, import this.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.errors import ConfigError
 
 STACK_FILE = "stack.toml"
 PROCFILE = "Procfile"
+# Personal values merged over stack.toml when no -f is given (as compose's override file).
+LOCAL_FILE = "stack.local.toml"
 # Bytes. A real stack.toml or Procfile is a few KiB; this bounds a read of /dev/zero.
 MAX_STACK_FILE = 1024 * 1024
 
@@ -40,3 +44,35 @@ def find_stack_file(path: str | os.PathLike[str] | None, cwd: str | os.PathLike[
 
 def is_procfile(path: str | os.PathLike[str]) -> bool:
     return os.path.basename(path).startswith(PROCFILE)
+
+
+FileArg = str | os.PathLike[str]
+
+
+def find_layers(paths: Sequence[FileArg] | None, cwd: FileArg) -> tuple[Path, ...]:
+    """The files to merge, first to last (later wins): each ``-f`` given, or with none
+    ./stack.toml and, when it exists, ./stack.local.toml (a Procfile stands alone)."""
+    if paths:
+        files = tuple(find_stack_file(p, cwd) for p in paths)
+        if len(files) > 1 and any(is_procfile(f) for f in files):
+            shown = next(f for f in files if is_procfile(f))
+            raise ConfigError.one(
+                "a Procfile cannot be layered with other files",
+                file=shown,
+                hint="give -f several times with stack.toml files only",
+            )
+        return files
+    file = find_stack_file(None, cwd)
+    local = os.path.join(os.fspath(cwd), LOCAL_FILE)
+    if is_procfile(file) or not os.path.lexists(local):
+        return (file,)
+    return file, Path(os.path.realpath(local))
+
+
+def given_files(file: FileArg | Sequence[FileArg] | None) -> tuple[FileArg, ...]:
+    """``--file`` as parsed (None, one path, or the repeated option's list) as a tuple."""
+    if file is None:
+        return ()
+    if isinstance(file, str | os.PathLike):
+        return (file,)
+    return tuple(file)

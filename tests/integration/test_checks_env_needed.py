@@ -89,6 +89,19 @@ def test_environ_key_set_in_another_services_env_table(tmp_path: Path, backend: 
     assert (imp.file, imp.line) == ("api.py", 4)
 
 
+def test_environ_key_set_in_stack_local_toml_is_named_there(tmp_path: Path, backend: Path) -> None:
+    """Issue 16 point 2: the place shown is the layer that wrote the variable."""
+    (tmp_path / "stack.toml").write_text(GUNICORN.format(worker=""))
+    (tmp_path / "stack.local.toml").write_text(
+        '[services.worker]\nenv.DATABASE_URL = "postgresql://127.0.0.1:5432/shop"\n'
+    )
+    stack = load_stack(None, tmp_path)
+    results = asyncio.run(check_service(stack.services["backend"], stack, skip=("port",)))
+    imp = {r.check: r for r in results}["import"]
+    assert imp.kind == "env-elsewhere"
+    assert imp.details[-1] == "DATABASE_URL is set in services.worker.env (stack.local.toml:2)"
+
+
 def test_environ_key_in_an_env_file_another_service_reads(tmp_path: Path, backend: Path) -> None:
     (tmp_path / ".env").write_text("# shared\nDATABASE_URL=postgresql://127.0.0.1/shop\n")
     imp = check(tmp_path, GUNICORN.format(worker='env_file = ".env"'))

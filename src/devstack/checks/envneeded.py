@@ -22,9 +22,6 @@ from devstack.checks.command import shown
 from devstack.config.envfile import read_env_file
 from devstack.spec import ServiceSpec, StackSpec
 
-_SECTION = re.compile(r"^\s*\[+\s*services\.([A-Za-z0-9_-]+)")
-_OTHER_SECTION = re.compile(r"^\s*\[")
-
 
 @dataclass(frozen=True, slots=True)
 class EnvNeed:
@@ -153,9 +150,10 @@ def _places(
 
 def _place_in(other: ServiceSpec, name: str, stack: StackSpec, settings: bool) -> _Place:
     """Which of ``other``'s layers sets ``name``: its env table wins over its env files."""
-    line = _line_in_stack(stack, other.name, name)
-    if line is not None and stack.file is not None:
-        where = f"{shown(stack.file, stack.root)}:{line}"
+    written = _where_in_stack(stack, other.name, name)
+    if written is not None:
+        file, line = written
+        where = shown(file, stack.root) + (f":{line}" if line is not None else "")
         return _Place(f"services.{other.name}.env ({where})", None)
     for path in reversed(other.env_files):
         found = _line_in_env_file(path, name, settings)
@@ -177,25 +175,22 @@ def _line_in_env_file(path: Path, name: str, settings: bool) -> int | None:
     return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), 1)
 
 
-def _line_in_stack(stack: StackSpec, service: str, name: str) -> int | None:
-    """The line of stack.toml that sets ``name`` in ``service``'s env table, if written there."""
+def _where_in_stack(stack: StackSpec, service: str, name: str) -> tuple[Path, int | None] | None:
+    """The file (stack.toml, stack.local.toml, an included one) and line that set ``name``
+    in ``service``'s env table, if one of them wrote it there."""
+    from devstack.config.layers import read_again
+    from devstack.errors import ConfigError
+
     if stack.file is None or stack.from_procfile:
         return None
     try:
-        lines = stack.file.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        layered = read_again(stack)
+    except ConfigError:
         return None
-    key = re.compile(rf"(?:^|[\s{{,.]){re.escape(name)}\s*=")
-    current: str | None = None
-    for number, line in enumerate(lines, 1):
-        section = _SECTION.match(line)
-        if section:
-            current = section.group(1)
-        elif _OTHER_SECTION.match(line):
-            current = None
-        if current == service and key.search(line):
-            return number
-    return None
+    table = layered.data.get("services", {}).get(service, {})
+    if not isinstance(table, dict) or name not in (table.get("env") or {}):
+        return None
+    return layered.where(("services", service, "env", name))
 
 
 def _value(env: Mapping[str, str], name: str, settings: bool) -> str | None:

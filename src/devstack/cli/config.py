@@ -22,6 +22,11 @@ def add_parser(sub: Subparsers) -> None:
         action="store_true",
         help="list the profiles the services name, one a line (active ones marked *)",
     )
+    config.add_argument(
+        "--origins",
+        action="store_true",
+        help="each value as written, merged over the files, with the file and line it came from",
+    )
     config.set_defaults(func=cmd_config)
 
 
@@ -37,6 +42,12 @@ def cmd_config(args: argparse.Namespace) -> int:
             print(f"{name} *" if name in stack.profiles else name)
         return 0
     profiles.to_start(stack, [])  # a dependency the active profiles leave out: say so now
+    if args.origins and not stack.from_procfile:
+        from devstack.config.layers import read_again
+        from devstack.config.problems import dump_origins
+
+        sys.stdout.write(dump_origins(read_again(stack).values(), stack.root))
+        return 0
     print_warnings(stack)
     text = dump_resolved(stack)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")

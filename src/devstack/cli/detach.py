@@ -97,8 +97,12 @@ def detach(
     watch: bool | None = None,
     outcome: list[dict[str, object]] | None = None,
     profiles: tuple[str, ...] = (),
+    layers: tuple[Path, ...] = (),
 ) -> int:
     """Start the supervisor in the background and wait until every service has an outcome.
+
+    ``layers``: the ``-f`` files given (``StackSpec.layers``); none: the supervisor finds
+    stack.toml (and stack.local.toml) in ``root`` as the caller did.
 
     ``outcome`` receives the ``ps`` rows of that moment (the supervisor may end right
     after, when nothing is left running)."""
@@ -116,8 +120,7 @@ def detach(
                 "up",
                 "--no-color",
                 "--events-only",  # the services' output is in logs/, rotated
-                "--file",
-                str(stack_file),
+                *(arg for f in layers for arg in ("--file", str(f))),
                 *(["--no-setup"] if no_setup else []),
                 *({True: ["--watch"], False: ["--no-watch"], None: []}[watch]),
                 *(f"--profile={p}" for p in profiles),

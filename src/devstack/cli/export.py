@@ -94,7 +94,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from devstack.config import profiles
     from devstack.export.source import load_source
-    from devstack.stackfile import find_stack_file
 
     if args.json and not args.check:
         raise UsageError("--json goes with --check", hint="devstack export --check --json")
@@ -103,16 +102,16 @@ def cmd_export(args: argparse.Namespace) -> int:
             "export needs a format: compose, systemd, procfile or kubernetes",
             hint="devstack export compose (or --check to see what would not survive the move)",
         )
-    file = find_stack_file(args.file, Path.cwd())
-    source = load_source(file)
+    source = load_source(args.file)
+    assert source.stack.file is not None
     # compose writes every service with its profiles; systemd's target and a Procfile
     # get what the active profiles enable (the rest: systemd units started by name).
     stack = profiles.activate(source.stack, args.profiles, os.environ)
     profiles.to_start(stack, [])
     source = dataclasses.replace(source, stack=stack)
     if args.check:
-        return _check(source, args.format or "compose", file.parent, args.json)
-    target: str = args.output or str(file.parent / DEFAULT_OUT[args.format])
+        return _check(source, args.format or "compose", source.stack.root, args.json)
+    target: str = args.output or str(source.stack.root / DEFAULT_OUT[args.format])
     out = None if target == "-" else Path(target).absolute()
     if args.format == "systemd":
         if out is None:

@@ -6,7 +6,8 @@ From ``./Procfile``, else ``./package.json`` (its dev script, see
 parsed as ``devstack up`` parses it (a bad line is an error with its line number),
 ports are numbered from ``.env``'s PORT like honcho does, and the written file is
 loaded back with devstack's own loader before this returns: what ``init`` writes,
-``up`` runs. An existing file is never replaced without ``--force``.
+``up`` runs. An existing file is never replaced without ``--force``. stack.local.toml
+(each developer's own values) goes into the .gitignore beside it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.errors import EXIT_OK, UsageError
-from devstack.stackfile import PROCFILE, STACK_FILE
+from devstack.stackfile import LOCAL_FILE, PROCFILE, STACK_FILE
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -100,6 +101,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"devstack: wrote {out}, but it does not load as it is: edit it", file=sys.stderr)
         return 1
     print(f"wrote {out}")
+    if _ignore_local_file(out.parent):
+        print(f"added {LOCAL_FILE} to .gitignore (personal values merged over {out.name})")
     for svc in services:
         bits = [f"port {svc.port} ({svc.port_reason})" if svc.port else "no port"]
         if svc.setup:
@@ -115,6 +118,21 @@ def cmd_init(args: argparse.Namespace) -> int:
     else:
         print("next: devstack check, then devstack up")
     return EXIT_OK
+
+
+def _ignore_local_file(folder: Path) -> bool:
+    """``stack.local.toml`` listed in ``folder``'s .gitignore (made if missing): each
+    developer's own override never reaches the repository. False when listed already."""
+    ignore = folder / ".gitignore"
+    try:
+        text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+        if any(line.strip().lstrip("/") == LOCAL_FILE for line in text.splitlines()):
+            return False
+        with ignore.open("a", encoding="utf-8") as f:
+            f.write(("\n" if text and not text.endswith("\n") else "") + f"/{LOCAL_FILE}\n")
+    except (OSError, UnicodeDecodeError):
+        return False  # a .gitignore devstack cannot read or write: left as it is
+    return True
 
 
 def _source(given: Path | None, cwd: Path) -> Path:

@@ -21,7 +21,10 @@ EXIT_CODES = """exit codes:
   130  interrupted (Ctrl-C); 143 after SIGTERM, 129 after SIGHUP
   141  the reader of the output went away (devstack logs | head)
 """
-FILE_HELP = "stack.toml (or Procfile) to use; default: ./stack.toml, then ./Procfile"
+FILE_HELP = (
+    "stack.toml (or Procfile) to use; repeat to merge files in order, later wins "
+    "(default: ./stack.toml with ./stack.local.toml over it, then ./Procfile)"
+)
 NO_COLOR_HELP = "no colours (also: NO_COLOR=1)"
 ALL_SERVICES = "services (default: all)"
 
@@ -31,8 +34,11 @@ def add_file_option(
     flags: tuple[str, ...] = ("-f", "--file"),
     help: str = FILE_HELP,
 ) -> None:
-    """``-f/--file FILE`` (``--file`` alone where ``-f`` means something else)."""
-    parser.add_argument(*flags, dest="file", default=None, help=help)
+    """``-f/--file FILE``, repeatable (``--file`` alone where ``-f`` means something else):
+    ``args.file`` is the list given, or None."""
+    parser.add_argument(
+        *flags, dest="file", action="append", default=None, metavar="FILE", help=help
+    )
 
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
@@ -54,5 +60,6 @@ def add_services(
 
 
 def state_of(args: argparse.Namespace) -> StatePaths:
-    """The state folder of the stack that ``--file`` (else ./stack.toml) defines."""
-    return StatePaths.of_file(find_stack_file(args.file, os.getcwd()))
+    """The state folder of the stack that ``--file`` (the first given; else ./stack.toml)
+    defines: the first file's, whatever the files merged over it."""
+    return StatePaths.of_file(find_stack_file(args.file[0] if args.file else None, os.getcwd()))

@@ -96,6 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             no_setup=args.no_setup,
             watch=args.watch,
             profiles=stack.profiles,
+            layers=stack.layers,
         )
     from devstack.runtime.supervisor import run_stack
     from devstack.runtime.watchrules import print_warnings

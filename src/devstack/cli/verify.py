@@ -109,6 +109,7 @@ def _start(stack: StackSpec, progress: TextIO, outcome: list[dict[str, object]])
                 timeout=SETTLE_TIMEOUT,
                 outcome=outcome,
                 profiles=stack.profiles,
+                layers=stack.layers,
             )
     except DevstackError as exc:
         return captured.getvalue() + exc.render()

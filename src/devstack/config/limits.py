@@ -11,6 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 MAX_DEPTH = 32  # tables and arrays inside each other; a real stack.toml uses under 10
+# ``include = [...]``: files including files, and all the files one stack reads. A monorepo
+# uses two or three levels; the bound stops a runaway chain before it costs anything.
+MAX_INCLUDE_DEPTH = 8
+MAX_STACK_FILES = 100
 
 # [[smoke]] values that are request or response data, not OS strings: a NUL is fine there.
 _DATA_KEYS = frozenset({"json", "json_contains", "body", "body_contains", "body_not_contains"})

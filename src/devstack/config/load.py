@@ -16,8 +16,7 @@ import json
 import os
 import re
 import shlex
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -25,10 +24,9 @@ from urllib.parse import urlsplit
 from devstack import graph
 from devstack.config.envfile import merge_env, read_env_file
 from devstack.config.interpolate import Context, InterpolationError, ServiceRefs, interpolate
-from devstack.config.limits import document_problems
-from devstack.config.problems import Locator, closest, dotted, toml_syntax_line
+from devstack.config.layers import Layered, read_layers
+from devstack.config.problems import closest
 from devstack.config.procfile import load_procfile
-from devstack.config.regularfile import read_regular_file
 from devstack.errors import ConfigError, ConfigProblem
 from devstack.paths import resolve_state_dir
 from devstack.project.venv import activate, find_venv
@@ -42,7 +40,7 @@ from devstack.spec import (
     SmokeSpec,
     StackSpec,
 )
-from devstack.stackfile import MAX_STACK_FILE, find_stack_file, is_procfile
+from devstack.stackfile import FileArg, find_layers, given_files, is_procfile
 from devstack.states import Condition, RestartPolicy
 
 if TYPE_CHECKING:  # imported when a file is read: a spec-cache hit needs no pydantic
@@ -71,78 +69,49 @@ def split_command(cmd: str) -> list[str]:
 
 
 def load_stack(
-    path: Path | None = None,
-    cwd: Path | None = None,
+    path: FileArg | Sequence[FileArg] | None = None,
+    cwd: FileArg | None = None,
     *,
     environ: Mapping[str, str] | None = None,
 ) -> StackSpec:
-    """The resolved stack of ``path`` (a stack.toml or Procfile), or of ``cwd``'s one.
+    """The resolved stack of ``path`` (a stack.toml or Procfile, or several stack.toml
+    files merged in order), or of ``cwd``'s one.
 
     With no ``path``, ``cwd`` (default: the current directory) is searched for
-    stack.toml, then Procfile. ``environ`` (default: ``os.environ`` now) is the
-    environment services inherit and ``${env:VAR}`` reads.
+    stack.toml, then Procfile, and a stack.local.toml beside stack.toml is merged over
+    it. ``environ`` (default: ``os.environ`` now) is the environment services inherit
+    and ``${env:VAR}`` reads.
     """
     env = dict(os.environ if environ is None else environ)
-    file = find_stack_file(path, Path.cwd() if cwd is None else cwd)
-    if is_procfile(file):
-        return load_procfile(file, env)
-    return _load_toml(file, env)
+    given = given_files(path)
+    files = find_layers(given, Path.cwd() if cwd is None else cwd)
+    if is_procfile(files[0]):
+        return load_procfile(files[0], env)
+    layered = read_layers(files)
+    spec = _Resolver(layered, env).resolve(read_document(layered))
+    return dataclasses.replace(spec, layers=files if given else ())
 
 
-def _load_toml(file: Path, environ: dict[str, str]) -> StackSpec:
-    try:
-        text = read_regular_file(file, MAX_STACK_FILE).decode("utf-8")
-    except OSError as exc:
-        raise ConfigError.one(f"cannot read: {exc.strerror}", file=file) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError.one(f"not UTF-8 text ({exc.reason})", file=file) from None
-    try:
-        data = tomllib.loads(text)
-    except RecursionError:
-        # tomllib parses arrays and inline tables recursively: [[[[...]]]] a thousand deep.
-        raise ConfigError.one(
-            "arrays or inline tables are nested too deeply to read",
-            file=file,
-            hint="a stack.toml needs a few levels; look for a run of [ or {",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        message = re.sub(r"\s*\(at end of document\)", " (at the end of the file)", message)
-        raise ConfigError.one(
-            f"TOML syntax error: {message}",
-            file=file,
-            line=toml_syntax_line(str(exc)),
-            hint="strings need quotes; see https://toml.io",
-        ) from None
-    locator = Locator(text)
-    return _Resolver(file, locator, environ).resolve(read_document(data, file, locator))
-
-
-def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFile:
-    """The parsed file checked by the models of stack.toml; ConfigError if it is off."""
+def read_document(layered: Layered) -> StackFile:
+    """The merged files checked by the models of stack.toml; ConfigError if it is off."""
     from pydantic import ValidationError
 
     from devstack.config.model import StackFile
     from devstack.config.problems import problems_from_validation
 
-    limits = document_problems(data)
-    if limits:
-        raise ConfigError(
-            [ConfigProblem(file, locator.line_of(path), dotted(path), m) for path, m in limits]
-        )
     try:
-        return StackFile.model_validate(data)
+        return StackFile.model_validate(layered.data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc, data, file, locator)) from None
+        raise ConfigError(problems_from_validation(exc, layered.data, layered.where)) from None
 
 
 class _Resolver:
     """Whole-file checks and resolution, collecting every problem before raising."""
 
-    def __init__(self, file: Path, locator: Locator, environ: dict[str, str]) -> None:
-        self.file = file
-        self.root = file.parent
-        self.locator = locator
+    def __init__(self, layered: Layered, environ: dict[str, str]) -> None:
+        self.layered = layered
+        self.file = layered.files[0]
+        self.root = self.file.parent
         self.environ = environ
         self.problems: list[ConfigProblem] = []
         self.names: list[str] = []
@@ -151,8 +120,8 @@ class _Resolver:
         self, key: str, message: str, hint: str | None = None, *, at: str | None = None
     ) -> None:
         """Record a problem at ``key``; its line is that of ``at`` (default ``key``)."""
-        line = self.locator.line_of(tuple((at or key).split(".")))
-        self.problems.append(ConfigProblem(self.file, line, key, message, hint))
+        file, line = self.layered.where(tuple((at or key).split(".")))
+        self.problems.append(ConfigProblem(file, line, key, message, hint))
 
     def resolve(self, model: StackFile) -> StackSpec:
         self.names = list(model.services)
@@ -195,8 +164,9 @@ class _Resolver:
             for i, entry in enumerate(model.smoke)
             if (s := self.smoke(i, entry, Context("", refs, smoke_env))) is not None
         )
+        self.check_state_dir(model.stack.state_dir)
         if self.problems:
-            self.problems.sort(key=lambda p: (p.line is None, p.line or 0))
+            self.problems.sort(key=lambda p: (str(p.file), p.line is None, p.line or 0))
             raise ConfigError(self.problems)
         state = resolve_state_dir(os.fspath(self.root), model.stack.state_dir, self.environ)
         return StackSpec(
@@ -206,6 +176,7 @@ class _Resolver:
             services=services,
             smoke=smoke,
             state=Path(state),
+            files=tuple(self.layered.files),
         )
 
     # -- [[smoke]] ---------------------------------------------------------------
@@ -215,10 +186,9 @@ class _Resolver:
         before = len(self.problems)
 
         def problem(key: str, message: str, hint: str | None = None) -> None:
-            path = ("smoke", f"[{index}]", *key.split("."))
-            line = self.locator.line_of(path)
+            file, line = self.layered.where(("smoke", f"[{index}]", *key.split(".")))
             shown = f"smoke[{index}].{key}"
-            self.problems.append(ConfigProblem(self.file, line, shown, message, hint))
+            self.problems.append(ConfigProblem(file, line, shown, message, hint))
 
         def interp(key: str, text: str) -> str:
             try:
@@ -309,6 +279,19 @@ class _Resolver:
                 at=f"services.{cycle[0]}.depends_on.{cycle[1]}",
             )
 
+    def check_state_dir(self, written: str | None) -> None:
+        """The client commands (``ps``, ``down``) find the state folder from the first
+        file alone: a ``state_dir`` written elsewhere would hide the running stack."""
+        if written is None:
+            return
+        file = self.layered.origin(("stack", "state_dir")).file
+        if file != self.file:
+            self.problem(
+                "stack.state_dir",
+                f"state_dir is read from {self.file} only",
+                f"move it there, or set DEVSTACK_STATE_DIR (it was in {file})",
+            )
+
     def check_ports(self, services: Mapping[str, ServiceModel]) -> None:
         seen: list[tuple[str, ServiceModel]] = []
         for name, svc in services.items():
@@ -345,8 +328,9 @@ class _Resolver:
         names = [] if value is None else [value] if isinstance(value, str) else value
         paths: list[Path] = []
         merged: dict[str, str] = {}
+        base = self.layered.folder(tuple(key.split(".")))  # that of the file that wrote it
         for name in names:
-            path = self.path(key, self.root, name)
+            path = self.path(key, base, name)
             if path is None:
                 continue
             try:
@@ -405,7 +389,9 @@ class _Resolver:
     ) -> ServiceSpec | None:
         key = f"services.{name}"
         before = len(self.problems)
-        cwd = self.path(f"{key}.cwd", self.root, svc.cwd) or self.root
+        # Relative to the file that wrote cwd, else to the one that defined the service.
+        home = self.layered.folder(("services", name, "cwd"))
+        cwd = self.path(f"{key}.cwd", home, svc.cwd) or home
         if len(self.problems) == before and not _is_dir(cwd):
             self.problem(f"{key}.cwd", f"directory not found: {cwd}", "create it or fix the path")
         venv = self.venv(key, svc, cwd) if len(self.problems) == before else None

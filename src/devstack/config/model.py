@@ -498,6 +498,14 @@ class StackFile(BaseModel):
     smoke: list[SmokeModel] = Field(
         default_factory=list, description="[[smoke]] requests `devstack verify` checks, in order"
     )
+    include: list[str] = Field(
+        default_factory=list,
+        description="more stack files to read (a monorepo's services/api/stack.toml), relative "
+        "to this file. Each included file's relative paths (cwd, env_file) resolve against "
+        "its own folder; its services join this file's (a name defined twice is an error); "
+        "its [[smoke]] entries are appended; it may include in turn (up to 8 deep); it may "
+        "not hold [stack]",
+    )
 
 
 def valid_keys(path: tuple[str, ...]) -> list[str]:

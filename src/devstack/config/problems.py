@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,8 +147,12 @@ def _data_path(loc: tuple[int | str, ...], data: Any) -> KeyPath:
     return tuple(path)
 
 
+# (file, line) of a key path: ``Layered.where`` (the file the value came from).
+Where = Callable[[KeyPath], tuple[Path | None, int | None]]
+
+
 def problems_from_validation(
-    exc: ValidationError, data: Mapping[str, Any], file: Path | None, locator: Locator
+    exc: ValidationError, data: Mapping[str, Any], where: Where
 ) -> list[ConfigProblem]:
     """One ConfigProblem per wrong key, in file order of appearance."""
     grouped: dict[KeyPath, list[dict[str, Any]]] = {}
@@ -169,10 +173,15 @@ def problems_from_validation(
             # the deeper error is the useful one.
             continue
         message, hint = _message(path, errors)
-        line = locator.line_of(path[:-1] if errors[0]["type"] == "missing" else path)
+        file, line = where(path[:-1] if errors[0]["type"] == "missing" else path)
         problems.append(ConfigProblem(file, line, _render_path(path), message, hint))
-    problems.sort(key=lambda p: (p.line is None, p.line or 0))
+    problems.sort(key=_file_order)
     return problems
+
+
+def _file_order(problem: ConfigProblem) -> tuple[str, bool, int]:
+    """Problems grouped by file, in line order within each."""
+    return str(problem.file or ""), problem.line is None, problem.line or 0
 
 
 def _render_path(path: KeyPath) -> str:
@@ -235,6 +244,8 @@ def dump_resolved(spec: StackSpec, environ: Mapping[str, str] | None = None) -> 
     if spec.file is not None:
         lines.append(f"file = {json.dumps(str(spec.file))}")
     lines.append(f"state_dir = {json.dumps(str(spec.state_dir()))}")
+    if len(spec.files) > 1:  # stack.local.toml, -f layers, included files
+        lines.append(f"files = [{', '.join(json.dumps(str(f)) for f in spec.files)}]")
     if spec.profiles:  # the active ones (--profile, DEVSTACK_PROFILES)
         lines.append(f"profiles = {json.dumps(list(spec.profiles))}")
     for svc in spec.services.values():
@@ -323,3 +334,34 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
 
 def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def dump_origins(values: Iterable[tuple[KeyPath, Any, Path, int | None]], root: Path) -> str:
+    """``devstack config --origins``: each value as written, merged, with the file (relative
+    to ``root`` when inside it) and line it came from; secret-looking env values redacted."""
+    rows: list[tuple[str, str]] = []
+    for path, value, file, line in values:
+        shown = "<redacted>" if _is_secret(path) else _toml_value(value)
+        where = os.path.relpath(file, root) if file.is_relative_to(root) else str(file)
+        rows.append((f"{_render_path(path)} = {shown}", where + (f":{line}" if line else "")))
+    width = min(max((len(text) for text, _ in rows), default=0), 60)
+    return "".join(f"{text:<{width}}  # {where}\n" for text, where in rows)
+
+
+def _is_secret(path: KeyPath) -> bool:
+    return len(path) >= 2 and path[-2] == "env" and bool(_SECRET.search(path[-1]))
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value as text (strings as JSON strings, which TOML reads the same)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from devstack.errors import ConfigError, ConfigProblem, UsageError
 from devstack.spec import ServiceSpec, StackSpec
@@ -80,8 +81,7 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
             profiles = stack.services[dep].profiles
             problems.append(
                 ConfigProblem(
-                    stack.file,
-                    _line_of(stack, ("services", name, "depends_on", dep)),
+                    *_where(stack, ("services", name, "depends_on", dep)),
                     f"services.{name}.depends_on.{dep}",
                     f"{dep!r} is enabled only by profile {' or '.join(profiles)}, "
                     "which is not active",
@@ -94,13 +94,13 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
     return chosen
 
 
-def _line_of(stack: StackSpec, path: tuple[str, ...]) -> int | None:
-    """The line of ``path`` in the stack file (read again: only on the error path)."""
-    from devstack.config.problems import Locator
+def _where(stack: StackSpec, path: tuple[str, ...]) -> tuple[Path | None, int | None]:
+    """The file and line of ``path`` (its files read again: only on the error path)."""
+    from devstack.config.layers import read_again
 
-    if stack.file is None:
-        return None
+    if stack.file is None or stack.from_procfile:
+        return stack.file, None
     try:
-        return Locator(stack.file.read_text("utf-8")).line_of(path)
-    except (OSError, UnicodeDecodeError):
-        return None
+        return read_again(stack).where(path)
+    except ConfigError:
+        return stack.file, None

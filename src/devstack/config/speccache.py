@@ -2,8 +2,9 @@
 
 Validating stack.toml imports pydantic and the config models and resolves env
 files, venvs, interpolation and commands. The resolved ``StackSpec`` is kept as
-JSON in ``.devstack/spec-cache.json`` with what it was made from: the stack file's
-bytes, every env file's bytes, the whole process environment and devstack's
+JSON in ``.devstack/spec-cache.json`` with what it was made from: the bytes of every
+file of the stack (stack.toml, stack.local.toml or the ``-f`` files, what they include),
+every env file's bytes, the whole process environment and devstack's
 version. Any difference, or a ``cwd`` that no longer exists, is a miss and the
 config is validated again, so a hit is exactly what validation would give.
 
@@ -22,7 +23,7 @@ import os
 import sys
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,9 @@ from devstack.stackfile import MAX_STACK_FILE
 
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
 # 9: check_off; 10: state; 11: derived from the fields (services as a table);
-# 12: stop_mode; 13: health.fail_fast, http_every 60s; 14: profiles; 15: interactive
-_FORMAT = 15
+# 12: stop_mode; 13: health.fail_fast, http_every 60s; 14: profiles; 15: interactive;
+# 16: layers, files
+_FORMAT = 16
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's
@@ -49,23 +51,32 @@ def _file_content(path: Path) -> str | None:
         return None
 
 
-def _inputs(file: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+def _inputs(layers: Path | Sequence[Path], environ: Mapping[str, str]) -> dict[str, Any]:
+    # The layers' names and bytes: stack.local.toml appearing or going away is a miss.
+    layers = _layers(layers)
     return {
         "format": _FORMAT,
         "version": __version__,
-        "file": str(file),
-        "file_content": _file_content(file),
+        "layers": [[str(f), _file_content(f)] for f in layers],
         "environ": [[name, value] for name, value in sorted(environ.items())],  # as JSON reads it
     }
 
 
-def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | None:
-    """The cached spec of ``file``, or None when anything it was made from changed."""
+def _layers(layers: Path | Sequence[Path]) -> tuple[Path, ...]:
+    return (layers,) if isinstance(layers, Path) else tuple(layers)
+
+
+def load(
+    cache: Path, layers: Path | Sequence[Path], environ: Mapping[str, str]
+) -> StackSpec | None:
+    """The cached spec of the stack ``layers`` (stack.toml, stack.local.toml or the -f
+    files) make, or None when anything it was made from changed."""
     try:
         data = json.loads(cache.read_bytes())
-        if data["inputs"] != _inputs(file, environ):
+        if data["inputs"] != _inputs(layers, environ):
             return None
-        for name, content in data["env_files"].items():
+        # Included files and env files: an edit in any is a miss.
+        for name, content in (*data["included"].items(), *data["env_files"].items()):
             if _file_content(Path(name)) != content:
                 return None
         spec = decode(StackSpec, data["spec"])
@@ -85,11 +96,15 @@ def load(cache: Path, file: Path, environ: Mapping[str, str]) -> StackSpec | Non
     return spec
 
 
-def save(cache: Path, file: Path, environ: Mapping[str, str], spec: StackSpec) -> None:
+def save(
+    cache: Path, layers: Path | Sequence[Path], environ: Mapping[str, str], spec: StackSpec
+) -> None:
     """Keep ``spec`` for the next run; a failure to write only costs that run time."""
     env_files = {str(p) for s in spec.services.values() for p in s.env_files}
+    included = [str(p) for p in spec.files if p not in _layers(layers)]
     data = {
-        "inputs": _inputs(file, environ),
+        "inputs": _inputs(layers, environ),
+        "included": {name: _file_content(Path(name)) for name in included},
         "env_files": {name: _file_content(Path(name)) for name in sorted(env_files)},
         "spec": encode(StackSpec, spec),
     }

@@ -1,4 +1,5 @@
-"""What the exporters read: the resolved stack, and each service as written in stack.toml.
+"""What the exporters read: the resolved stack, and each service as written in stack.toml
+(its layers and included files merged as the stack is).
 
 The resolved ``StackSpec`` has every ``${...}`` replaced with local values
 (``http://127.0.0.1:5000``); an exporter that moves the stack elsewhere (compose)
@@ -10,17 +11,16 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.config import load_stack
+from devstack.config.layers import read_again
 from devstack.config.load import read_document
 from devstack.config.model import ServiceModel
-from devstack.config.problems import Locator
 from devstack.spec import StackSpec
-from devstack.stackfile import is_procfile
+from devstack.stackfile import FileArg
 
 # ``$$`` first, so an escaped ``$${env:X}`` (a literal) is never taken for a reference.
 _ENV_REF = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -47,14 +47,17 @@ class ExportSource:
         return [relative(p, self.root) for p in self.stack.services[name].env_files]
 
 
-def load_source(file: Path, environ: Mapping[str, str] | None = None) -> ExportSource:
-    """The stack in ``file`` (stack.toml or Procfile), validated as ``devstack up`` would."""
+def load_source(
+    file: FileArg | Sequence[FileArg] | None, environ: Mapping[str, str] | None = None
+) -> ExportSource:
+    """The stack of ``file`` (stack.toml or Procfile; several files merged; none: found
+    here, with stack.local.toml), validated as ``devstack up`` would."""
     env = dict(os.environ if environ is None else environ)
     stack = load_stack(file, environ=env)
-    if is_procfile(file):
+    if stack.from_procfile:
         return ExportSource(stack, {}, env)
-    text = file.read_text(encoding="utf-8")
-    document = read_document(tomllib.loads(text), file, Locator(text))  # valid: load_stack said so
+    # The same files, includes and merge as the stack (valid: load_stack said so).
+    document = read_document(read_again(stack))
     return ExportSource(stack, dict(document.services), env)
 
 

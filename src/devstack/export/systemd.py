@@ -41,7 +41,8 @@ from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import bash_wait
 from devstack.export.source import ExportSource
-from devstack.spec import ServiceSpec
+from devstack.spec import ServiceSpec, StackSpec
+from devstack.stackfile import LOCAL_FILE
 from devstack.states import Condition, RestartPolicy
 
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
@@ -218,7 +219,8 @@ def _service_unit(
     lines = [
         _header(source, system_user),
         f"# Install and start: see {prefix}.target. Not run here: `devstack check"
-        f" -f {source.stack.file} {spec.name}` (run it before the first start).",
+        f" {' '.join(f'-f {f}' for f in _layers(source.stack))} {spec.name}` (run it before"
+        " the first start).",
     ]
     if spec.setup:
         lines.append(
@@ -368,3 +370,14 @@ def _quote(word: str, *, command: bool = False) -> str:
 
 def _command_line(argv: list[str]) -> str:
     return " ".join(_quote(w, command=True) for w in argv)
+
+
+def _layers(stack: StackSpec) -> tuple[Path, ...]:
+    """The files the stack was merged from, as -f flags give them (stack.local.toml too
+    when it was found beside stack.toml: the units carry its values)."""
+    if stack.layers:
+        return stack.layers
+    found = [] if stack.file is None else [stack.file]
+    if stack.root / LOCAL_FILE in stack.files:
+        found.append(stack.root / LOCAL_FILE)
+    return tuple(found)

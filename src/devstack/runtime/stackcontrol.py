@@ -28,6 +28,7 @@ from devstack.project.venv import with_found_venv
 from devstack.runtime.service import Service
 from devstack.runtime.setupsteps import SetupRunner
 from devstack.spec import ServiceSpec, StackSpec
+from devstack.stackfile import LOCAL_FILE
 from devstack.states import Condition, ServiceState
 
 if TYPE_CHECKING:
@@ -171,7 +172,9 @@ class SupervisorControl:
         one of those files changed since the last look (else `ps` costs a few stats)."""
         stack = self._sup.stack
         env_files = {f for spec in self._sup.configured.values() for f in spec.env_files}
-        files = [] if stack.file is None else [stack.file]
+        files = list(stack.files or ([] if stack.file is None else [stack.file]))
+        if not stack.layers and stack.file is not None and not stack.from_procfile:
+            files.append(stack.root / LOCAL_FILE)  # found when it appears
         stamp = _stamp([*files, *sorted(env_files)])
         if stamp != self._config_stamp:
             try:
@@ -393,7 +396,8 @@ class SupervisorControl:
         stack = self._sup.stack
         if stack.file is None or stack.from_procfile:
             return load_stack(stack.file, stack.root)
-        return load_through_cache(stack.file, stack.root, self._sup.paths.spec_cache)
+        # Every layer again (found anew: a stack.local.toml made since counts) and includes.
+        return load_through_cache(stack.layers, stack.root, self._sup.paths.spec_cache)
 
     def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
         chosen = set(names or self._requested())
