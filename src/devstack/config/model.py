@@ -266,6 +266,15 @@ class ServiceModel(BaseModel):
         "or when it is named (`up SVC`) or needed by what starts; see [profiles](#profiles). "
         "Names use letters, digits, - and _. Default: `[]` (always enabled)",
     )
+    replicas: Annotated[int, BeforeValidator(rules.replica_count)] | None = Field(
+        None,
+        description="run this many copies (1..64), named `NAME.1`, `NAME.2`...: each with its "
+        "own process, probe, restarts, log prefix and log file. `${replica}` is the copy's "
+        "number; a declared `port` is the first copy's, the others take the next ports "
+        "(`port = 5000`, `replicas = 3`: 5000, 5001, 5002), each copy's own `${port}`; "
+        "`${services.NAME.url}` is the first copy's. A dependent waits for every copy; see "
+        "[replicas](#replicas). Default: one process, no copies",
+    )
     health: HealthModel | None = Field(
         None,
         description="readiness probe; see [health](#health-readiness-and-liveness-probes). "

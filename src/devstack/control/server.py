@@ -29,6 +29,7 @@ from devstack.control import protocol as p
 from devstack.control.seam import StackControl
 from devstack.errors import DevstackError
 from devstack.paths import StatePaths, make_private_dir, recorded_pid
+from devstack.spec import copies_of, expand_names, group_of, known_names
 
 log = logging.getLogger(__name__)
 
@@ -263,16 +264,38 @@ class ControlServer:
         await writer.drain()
 
     def _names(self, request: p.Request) -> list[str]:
-        """The request's service names, each one checked against the stack."""
-        names = p.arg_names(request)
+        """The request's service names, each one checked against the stack; a replicated
+        service's name stands for its copies (``worker``: ``worker.1``, ``worker.2``...)."""
         known = self.control.service_names()
+        names = expand_names(known, p.arg_names(request))
         for name in names:
             if name not in known:
                 shown = repr(name)[:80]
-                close = difflib.get_close_matches(name, known, n=1)
+                close = difflib.get_close_matches(name, known_names(known), n=1)
                 hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
                 raise p.ProtocolError(f"no service named {shown}", hint=hint, kind=p.USAGE)
         return names
+
+    def _replicated(self, name: str) -> None:
+        """``name`` is a service with replicas; else a usage error that says what to do."""
+        known = self.control.service_names()
+        if copies_of(known, name):
+            return
+        shown = repr(name)[:80]
+        if name in known:
+            raise p.ProtocolError(
+                f"{shown} has no replicas: only a service with replicas is scaled",
+                hint=f"write replicas = 1 in [services.{group_of(name)}] and restart the stack",
+                kind=p.USAGE,
+            )
+        groups = [n for n in known_names(known) if copies_of(known, n)]
+        close = difflib.get_close_matches(name, groups, n=1)
+        hint = (
+            f"did you mean {close[0]}?"
+            if close
+            else "services with replicas: " + (", ".join(groups) or "none")
+        )
+        raise p.ProtocolError(f"no service with replicas named {shown}", hint=hint, kind=p.USAGE)
 
     async def _dispatch(self, request: p.Request) -> p.Reply:
         control = self.control
@@ -297,6 +320,10 @@ class ControlServer:
         if cmd == "down":
             await control.down(force=p.arg_bool(request, "force"))
             return p.ok(None)
+        if cmd == "scale":
+            name, count = p.scale_args(request)
+            self._replicated(name)
+            return p.ok(await control.scale(name, count))
         raise p.ProtocolError(f"unknown command {cmd!r}")  # unreachable: decode checks
 
     async def _logs(

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -189,6 +189,11 @@ class Service:
         assert self.process is None, "respec of a running service"
         self.spec = spec
         self._prechecked = prechecked
+
+    def follow_copies(self, depends_on: Mapping[str, Condition]) -> None:
+        """The copies it depends on changed (``devstack scale``): waited for at its next
+        start, and stopped after it. Not a new config: a running process is kept."""
+        self.spec = replace(self.spec, depends_on=depends_on)
 
     async def wait_settled(self) -> None:
         """Until a start has an outcome: healthy/running, or a final state."""

@@ -360,6 +360,28 @@ class Supervisor(ProcessHooks):
             log.error("service %s task failed", name, exc_info=exc)
         self._wake.set()
 
+    def add_service(self, spec: ServiceSpec, after: str) -> None:
+        """A copy ``devstack scale`` adds, placed after ``after`` (``ps`` order); not
+        started: ``launch`` starts it."""
+        entries = list(self.services.items())
+        at = next(i for i, (n, _) in enumerate(entries) if n == after) + 1
+        entries.insert(at, (spec.name, self._new_service(spec)))
+        self.services.clear()  # the same dict: the watcher and the control read it live
+        self.services.update(entries)
+        self.configured[spec.name] = spec
+
+    def forget_service(self, name: str) -> None:
+        """A copy ``devstack scale`` removed, once stopped: nothing refers to it any more."""
+        if self.watcher is not None:
+            self.watcher.forget(name)
+        self.services.pop(name, None)
+        self.tasks.pop(name, None)
+        self.configured.pop(name, None)
+        self.stale.pop(name, None)
+        self.requested.discard(name)
+        self._held.discard(name)
+        self._wake.set()
+
     async def stop_service(self, name: str, *, hold: bool = True) -> None:
         """Stop one service's processes (its task); ``hold`` keeps the supervisor alive."""
         if hold:
