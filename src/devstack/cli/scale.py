@@ -44,7 +44,8 @@ def cmd_scale(args: argparse.Namespace) -> int:
     from devstack.control.client import ControlClient
 
     code = 0
+    pairs = parse_pairs(args.pairs)
     with ControlClient.connect(state_of(args)) as client:  # a WAITING command: no reply timeout
-        for name, count in parse_pairs(args.pairs):
+        for name, count in pairs:
             code = max(code, print_results(client.call("scale", {"name": name, "count": count})))
     return code

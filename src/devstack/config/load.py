@@ -470,7 +470,7 @@ class _Resolver:
         setup = None
         if svc.setup is not None:
             # A shell line (`python3 -m venv .venv && ...`): bare $VAR is the shell's.
-            shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=True)
+            shell_ctx = dataclasses.replace(ctx, shell=True)
             setup = self.interp(f"{key}.setup", svc.setup, shell_ctx)
             if setup is not None and "\0" in setup:
                 self.problem(f"{key}.setup", "setup holds a NUL byte")
@@ -526,7 +526,7 @@ class _Resolver:
                 return None, ()
             argv = tuple(p for p in parts if p is not None)
             return shlex.join(argv), argv
-        shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=svc.shell)
+        shell_ctx = dataclasses.replace(ctx, shell=svc.shell)
         cmd = self.interp(f"{key}.cmd", svc.cmd, shell_ctx)
         if cmd is None:
             return None, ()

@@ -17,7 +17,7 @@ from devstack.states import Condition
 
 STACK = """\
 [services.worker]
-cmd = "python3 -m http.server ${port} --bind 127.0.0.1"
+cmd = "python3 -m http.server ${port} --bind 127.0.0.1 --directory d${replica}"
 port = 5100
 replicas = 3
 env = { WHO = "${name}", N = "${replica}", FIRST = "${services.worker.url}" }
@@ -51,6 +51,7 @@ def test_a_replicated_service_becomes_one_service_per_copy(tmp_path: Path) -> No
         assert copy.port == 5100 + k - 1
         assert copy.url == f"http://127.0.0.1:{5099 + k}"
         assert copy.argv[3] == str(5099 + k)  # ${port}: the copy's own
+        assert copy.argv[-1] == f"d{k}"
         assert copy.env["PORT"] == str(5099 + k)
         assert copy.env["N"] == str(k)
         assert copy.env["WHO"] == f"worker.{k}"
