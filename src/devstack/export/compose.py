@@ -20,7 +20,13 @@ from typing import Any
 from devstack.config.durations import format_duration
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
-from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.source import (
+    ExportSource,
+    copies_alike,
+    join_env_refs,
+    replica_groups,
+    split_env_refs,
+)
 from devstack.export.yaml import Commented, dump
 from devstack.spec import ServiceSpec
 from devstack.states import Condition, RestartPolicy
@@ -40,9 +46,26 @@ def to_compose(source: ExportSource, out_dir: Path) -> str:
     """The compose.yaml text, with paths relative to ``out_dir`` (where it is written)."""
     stack = source.stack
     checked = {n: _healthcheck(s) for n, s in stack.services.items()}
-    services = {
-        name: _service(source, spec, out_dir, checked) for name, spec in stack.services.items()
-    }
+    names = compose_names(source)
+    services: dict[str, Any] = {}
+    for name, spec in stack.services.items():
+        if names[name] not in services:
+            services[names[name]] = _service(source, spec, out_dir, checked)
+    for group, copies in replica_groups(stack).items():
+        first = services[names[copies[0].name]]
+        if names[copies[0].name] == group:
+            # compose's own count: the copies are alike (no port, no value of their own).
+            first["deploy"] = Commented(
+                {"replicas": len(copies)}, f"replicas = {len(copies)} in stack.toml"
+            )
+            continue
+        for spec in copies:
+            services[names[spec.name]] = Commented(
+                services[names[spec.name]],
+                f"copy {spec.replica} of {group} (replicas = {len(copies)}): a service per "
+                "copy, as each has values of its own (its port, ${replica}); deploy.replicas "
+                "would run them alike and publish one host port N times",
+            )
     header = (
         f"Written by `devstack export compose` from {_shown(stack.file, out_dir)}.\n"
         "Fill in each PLACEHOLDER (how the image is built), then: docker compose up\n"
@@ -90,7 +113,7 @@ def _service(
         out["ports"] = Commented([published], f"published {where}")
     if spec.profiles:  # compose's own key, with the same meaning (--profile, COMPOSE_PROFILES)
         out["profiles"] = list(spec.profiles)
-    depends = _depends_on(spec, checked)
+    depends = _depends_on(spec, checked, compose_names(source))
     if depends:
         out["depends_on"] = depends
     if checked[spec.name] is not None:
@@ -112,19 +135,38 @@ def _working_dir(spec: ServiceSpec, cwd: Path | None) -> str:
     return APP_DIR if str(cwd) == "." else f"{APP_DIR}/{cwd.as_posix()}"
 
 
+def compose_names(source: ExportSource) -> dict[str, str]:
+    """Each devstack service's compose service: its own name; a copy (``worker.2``) its
+    service's when the copies are alike (compose's ``deploy.replicas`` runs them), else
+    ``worker-2`` (a dot would be read as a domain in the compose network)."""
+    names = {n: n for n in source.stack.services}
+    for group, copies in replica_groups(source.stack).items():
+        alike = copies_alike(copies)
+        for spec in copies:
+            names[spec.name] = group if alike else f"{group}-{spec.replica}"
+    return names
+
+
 def _refs(source: ExportSource, this: str) -> dict[str, ServiceRefs]:
     refs = {}
+    names = compose_names(source)
     for name, spec in source.stack.services.items():
-        url = f"http://{name}:{spec.port}" if spec.port is not None else spec.url
-        host = "0.0.0.0" if name == this else name
+        address = names[name]
+        url = f"http://{address}:{spec.port}" if spec.port is not None else spec.url
+        host = "0.0.0.0" if name == this else address
         refs[name] = ServiceRefs(name, host, spec.port, url)
+        if spec.replica == 1:  # ${services.worker.url}: the first copy
+            assert spec.replica_of is not None
+            refs[spec.replica_of] = ServiceRefs(spec.replica_of, address, spec.port, url)
     return refs
 
 
-def _text(source: ExportSource, name: str, text: str, *, shell: bool) -> str:
-    """``text`` as written for ``name``, interpolated for compose (see the module doc)."""
+def _text(source: ExportSource, spec: ServiceSpec, text: str, *, shell: bool) -> str:
+    """``text`` as written for ``spec``, interpolated for compose (see the module doc)."""
     body, env_refs = split_env_refs(text)
-    ctx = Context(name, _refs(source, name), source.environ, shell=shell)
+    ctx = Context(
+        spec.name, _refs(source, spec.name), source.environ, shell=shell, replica=spec.replica
+    )
     return _finish(interpolate(body, ctx), env_refs)
 
 
@@ -138,16 +180,16 @@ def _compose_env_ref(var: str, default: str | None) -> str:
 
 
 def _command(source: ExportSource, spec: ServiceSpec) -> list[str]:
-    written = source.written.get(spec.name)
+    written = source.written_of(spec)
     if written is None:  # a Procfile line: a shell command, nothing to re-interpolate
         return ["/bin/sh", "-c", spec.cmd.replace("$", "$$")]
     if isinstance(written.cmd, list):
-        return [_text(source, spec.name, part, shell=False) for part in written.cmd]
+        return [_text(source, spec, part, shell=False) for part in written.cmd]
     if written.shell:
-        return ["/bin/sh", "-c", _text(source, spec.name, written.cmd, shell=True)]
+        return ["/bin/sh", "-c", _text(source, spec, written.cmd, shell=True)]
     # Split before re-interpolating, as devstack does, so a substituted value stays one word.
     body, env_refs = split_env_refs(written.cmd)
-    ctx = Context(spec.name, _refs(source, spec.name), source.environ)
+    ctx = Context(spec.name, _refs(source, spec.name), source.environ, replica=spec.replica)
     return [_finish(word, env_refs) for word in shlex.split(interpolate(body, ctx))]
 
 
@@ -163,11 +205,11 @@ def _loopback_note(command: list[str]) -> Any:
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
-    written = source.written.get(spec.name)
+    written = source.written_of(spec)
     env: dict[str, str] = {}
     if written is not None:
         for var, value in written.env.items():
-            env[var] = _text(source, spec.name, value, shell=False)
+            env[var] = _text(source, spec, value, shell=False)
     if spec.port is not None:
         env["PORT"] = str(spec.port)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -197,17 +239,20 @@ def _healthcheck(spec: ServiceSpec) -> Any:
     return Commented({"test": ["CMD", *exe, program.replace("$", "$$")], **timing}, note + alt)
 
 
-def _depends_on(spec: ServiceSpec, checked: dict[str, Any]) -> dict[str, Any]:
+def _depends_on(
+    spec: ServiceSpec, checked: dict[str, Any], names: dict[str, str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for dep, cond in spec.depends_on.items():
         condition = _CONDITIONS[cond]
+        target = names[dep]  # every copy of a service with replicas
         if cond is Condition.HEALTHY and checked.get(dep) is None:
             # devstack counts a service without a probe as healthy once running.
-            out[dep] = Commented(
-                {"condition": "service_started"}, f"{dep} has no healthcheck here: started"
+            out[target] = Commented(
+                {"condition": "service_started"}, f"{target} has no healthcheck here: started"
             )
             continue
-        out[dep] = {"condition": condition}
+        out[target] = {"condition": condition}
     return out
 
 

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from devstack.checks.command import find_venv, resolve
 from devstack.config.durations import format_duration
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import python_probe
-from devstack.export.source import ExportSource
-from devstack.spec import ServiceSpec
+from devstack.export.source import ExportSource, copies_alike, replica_groups
+from devstack.spec import ServiceSpec, StackSpec
 from devstack.states import Condition, RestartPolicy
 
+_INSTANCE = "DEVSTACKINSTANCE"  # in a template's text, where %i goes (a safe word: not quoted)
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 _RESTART = {
     RestartPolicy.NO: "no",
@@ -65,12 +67,19 @@ def to_systemd(source: ExportSource, devstack: list[str] | None = None) -> dict[
         if c is Condition.COMPLETED
     }
     units: dict[str, str] = {}
+    unit_of = unit_names(stack, prefix)
     for name, spec in stack.services.items():
-        units[f"{prefix}-{name}.service"] = _service_unit(
-            source, spec, prefix, devstack, wait=name in waited, oneshot=name in completed
-        )
+        flags = {"wait": name in waited, "oneshot": name in completed}
+        if unit_of[name].endswith(f"@{spec.replica}.service"):
+            if spec.replica == 1:  # one template for the alike copies: PREFIX-worker@.service
+                assert spec.replica_of is not None
+                template = replace(spec, name=f"{spec.replica_of}.{_INSTANCE}")
+                text = _service_unit(source, template, unit_of, devstack, **flags)
+                units[f"{prefix}-{spec.replica_of}@.service"] = text.replace(_INSTANCE, "%i")
+            continue
+        units[unit_of[name]] = _service_unit(source, spec, unit_of, devstack, **flags)
     # The services the active profiles leave out have units, started by name.
-    wants = " ".join(f"{prefix}-{n}.service" for n in enabled(stack))
+    wants = " ".join(unit_of[n] for n in enabled(stack))
     units[f"{prefix}.target"] = "\n".join(
         [
             _header(source),
@@ -84,6 +93,17 @@ def to_systemd(source: ExportSource, devstack: list[str] | None = None) -> dict[
         ]
     )
     return units
+
+
+def unit_names(stack: StackSpec, prefix: str) -> dict[str, str]:
+    """Each service's unit: ``PREFIX-NAME.service``; the copies of a service with replicas
+    that are alike (no port, no value of their own) instances of one template,
+    ``PREFIX-worker@1.service``; other copies a unit each, ``PREFIX-worker.2.service``."""
+    names = {n: f"{prefix}-{n}.service" for n in stack.services}
+    for group, copies in replica_groups(stack).items():
+        if copies_alike(copies):
+            names.update({c.name: f"{prefix}-{group}@{c.replica}.service" for c in copies})
+    return names
 
 
 def devstack_command() -> list[str]:
@@ -101,16 +121,28 @@ def _header(source: ExportSource) -> str:
 def _service_unit(
     source: ExportSource,
     spec: ServiceSpec,
-    prefix: str,
+    unit_of: dict[str, str],
     devstack: list[str],
     *,
     wait: bool,
     oneshot: bool,
 ) -> str:
-    deps = " ".join(f"{prefix}-{d}.service" for d in spec.depends_on)
+    prefix = unit_prefix(source.stack.name)
+    deps = " ".join(dict.fromkeys(unit_of[d] for d in spec.depends_on))
     r = spec.restart
-    lines = [
-        _header(source),
+    lines = [_header(source)]
+    if spec.name.endswith(_INSTANCE):
+        lines.append(
+            f"# The copies of {spec.replica_of} (replicas): start copy N as "
+            f"{prefix}-{spec.replica_of}@N.service; {prefix}.target starts them all."
+        )
+    elif spec.replica_of is not None:
+        lines.append(
+            f"# Copy {spec.replica} of {spec.replica_of} (replicas): a unit per copy, not a "
+            f"template {spec.replica_of}@.service, as each copy has values of its own "
+            "(its port, ${replica}) that a template's %i cannot give."
+        )
+    lines += [
         "[Unit]",
         f"Description={_escape(spec.name)} ({_escape(source.stack.name)}, devstack)",
         f"PartOf={prefix}.target",
@@ -165,7 +197,7 @@ def _argv(spec: ServiceSpec) -> list[str]:
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
-    env = source.declared_env(spec.name)
+    env = source.declared_env(spec)
     if spec.port is not None:
         env["PORT"] = str(spec.port)
     venv = find_venv(spec)

@@ -114,6 +114,19 @@ def test_dependency_conditions(tmp_path: Path) -> None:
     assert 'ExecStart=/bin/sh -c "echo $$HOME; sleep 60"' in sh
 
 
+REPLICAS = """\
+[services.api]
+cmd = "python3 -m http.server ${port} --bind 127.0.0.1"
+port = 7200
+replicas = 2
+
+[services.queue]
+cmd = ["python3", "-c", "import time; time.sleep(60)"]
+replicas = 2
+depends_on = { api = "healthy" }
+"""
+
+
 def verify(directory: Path) -> subprocess.CompletedProcess[str]:
     assert ANALYZE is not None
     env = {**os.environ, "SYSTEMD_UNIT_PATH": f"{directory}:", "SYSTEMD_LOG_COLOR": "0"}
@@ -143,7 +156,7 @@ def problems(done: subprocess.CompletedProcess[str], directory: Path) -> list[st
 
 
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("which", ["example", "translations", "procfile"])
+@pytest.mark.parametrize("which", ["example", "translations", "procfile", "replicas"])
 def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
     toml = None if which == "example" else STACK
     if which == "procfile":
@@ -155,6 +168,8 @@ def test_systemd_analyze_verify(tmp_path: Path, which: str) -> None:
         assert 'ExecStart=/bin/sh -c "date; sleep 1"' in units[f"{tmp_path.name}-clock.service"]
     elif which == "example":
         copy_demo_stack(tmp_path)
+    elif which == "replicas":  # a template unit (worker@.service) and a unit per copy
+        toml = REPLICAS
     else:
         (tmp_path / ".env").write_text("A=1\n")
     if which != "procfile":
