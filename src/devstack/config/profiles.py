@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from devstack.errors import ConfigError, ConfigProblem, UsageError
-from devstack.spec import ServiceSpec, StackSpec
+from devstack.spec import ServiceSpec, StackSpec, group_of
 
 ENV = "DEVSTACK_PROFILES"
 
@@ -73,11 +73,13 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
         return list(names)
     chosen = enabled(stack)
     problems: list[ConfigProblem] = []
-    for name in chosen:
-        for dep in stack.services[name].depends_on:
-            if dep in chosen:
+    for copy in chosen:
+        for dep_copy in stack.services[copy].depends_on:
+            if dep_copy in chosen:
                 continue
-            profiles = stack.services[dep].profiles
+            profiles = stack.services[dep_copy].profiles
+            # Said of the services as written: every copy of one (replicas) says the same.
+            name, dep = group_of(copy), group_of(dep_copy)
             problems.append(
                 ConfigProblem(
                     stack.file,
@@ -90,7 +92,7 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
                 )
             )
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))
     return chosen
 
 

@@ -162,3 +162,17 @@ def test_a_bad_reference_in_a_copy_is_reported_once(tmp_path: Path) -> None:
 def test_a_written_name_with_a_dot_is_still_refused(tmp_path: Path) -> None:
     found = problems(tmp_path, STACK.replace("[services.web]", '[services."web.1"]'))
     assert any("services.web.1" in p and "letters, digits" in p for p in found)
+
+
+def test_a_dependency_on_copies_no_profile_enables_is_said_once_of_the_service(
+    tmp_path: Path,
+) -> None:
+    from devstack.config import profiles
+
+    stack = load(tmp_path, STACK.replace("replicas = 3", 'replicas = 3\nprofiles = ["w"]'))
+    with pytest.raises(ConfigError) as caught:
+        profiles.to_start(profiles.activate(stack, None, {}), [])
+    assert [(p.line, p.key_path) for p in caught.value.problems] == [
+        (12, "services.web.depends_on.worker")
+    ]
+    assert "devstack up web worker" in (caught.value.problems[0].hint or "")
