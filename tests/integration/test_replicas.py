@@ -251,3 +251,45 @@ def test_scale_refusals_over_the_socket(tmp_path: Path) -> None:
             refused = run_devstack(tmp_path, "scale", pair)
             assert refused.returncode == 2, refused.stdout + refused.stderr
             assert message in refused.stderr, refused.stderr
+
+
+def test_verify_reaches_the_first_copy_and_reads_every_copys_log(tmp_path: Path) -> None:
+    base = free_range(2)
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{sys.executable} {program("echo_http")} ${{port}}"
+        port = {base}
+        replicas = 2
+        health.http = "/health"
+
+        [[smoke]]
+        name = "create"
+        method = "POST"
+        url = "${{services.api.url}}/api/create"
+        expect_status = [200, 201]
+        log_service = "api"
+        log_contains = "POST /api/create"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        done = run_devstack(tmp_path, "verify", timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"POST http://127.0.0.1:{base}/api/create" in done.stdout, done.stdout
+        assert "2/2 steps passed" in done.stdout, done.stdout
+
+
+def test_the_copies_share_one_setup_step(tmp_path: Path) -> None:
+    base = free_range(3)
+    stack(tmp_path, base, dependent=False)
+    ran = tmp_path / "setup-runs.txt"
+    text = (tmp_path / "stack.toml").read_text()
+    (tmp_path / "stack.toml").write_text(
+        text.replace("replicas = 3", f'replicas = 3\nsetup = "echo ran >> {ran}"')
+    )
+    with detached(tmp_path):
+        assert ran.read_text() == "ran\n"  # copy 1 ran it; 2 and 3 found it recorded
+        assert all(row["state"] == "healthy" for row in ps(tmp_path).values())
+    events = (tmp_path / ".devstack" / "logs" / "worker.3.log").read_text()
+    assert "[setup] skipped (inputs unchanged)" in events, events
