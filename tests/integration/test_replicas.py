@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from conftest import is_alive, program, wait_until
-from support.stackrun import downed_at_end, run_devstack, write_stack
+from support.stackrun import RunningStack, downed_at_end, run_devstack, write_stack
 
 
 def free_range(count: int) -> int:
@@ -182,6 +182,15 @@ def test_restart_one_copy_or_all_with_one_run_of_the_checks(tmp_path: Path) -> N
         assert started.returncode == 0, started.stdout + started.stderr
         assert ps(tmp_path)["worker.3"]["state"] == "healthy"
 
+        # replicas lowered in the file: the copy past it is kept, and says what removes it.
+        toml = tmp_path / "stack.toml"
+        toml.write_text(toml.read_text().replace("replicas = 3", "replicas = 2"))
+        edited = run_devstack(tmp_path, "restart", "worker", timeout=60)
+        assert edited.returncode == 1, edited.stdout + edited.stderr
+        assert "worker.3 is past replicas = 2 in" in edited.stdout, edited.stdout
+        assert "devstack scale worker=2 removes it" in edited.stdout
+        assert ps(tmp_path)["worker.3"]["restart_needed"] is True
+
 
 def test_scale_up_then_down_with_real_processes(tmp_path: Path) -> None:
     base = free_range(4)
@@ -293,3 +302,31 @@ def test_the_copies_share_one_setup_step(tmp_path: Path) -> None:
         assert all(row["state"] == "healthy" for row in ps(tmp_path).values())
     events = (tmp_path / ".devstack" / "logs" / "worker.3.log").read_text()
     assert "[setup] skipped (inputs unchanged)" in events, events
+
+
+def test_a_watched_edit_restarts_every_copy(tmp_path: Path) -> None:
+    base = free_range(2)
+    (tmp_path / "app.py").write_text("VERSION = 1\n")
+    write_stack(
+        tmp_path,
+        f"""
+        [services.worker]
+        cmd = "{sys.executable} {program("listener")} ${{port}}"
+        port = {base}
+        replicas = 2
+        watch = ["*.py"]
+        watch_debounce = "100ms"
+        """,
+    )
+    with RunningStack(tmp_path) as running:
+        for k in (1, 2):
+            running.wait_for(rf"^worker\.{k} +\* \[healthy\]", timeout=60)
+        running.wait_for(r"watching for changes: worker\.1, worker\.2", timeout=30)
+        before = pids(tmp_path)
+        (tmp_path / "app.py").write_text("VERSION = 2\n")
+
+        def both_restarted() -> bool:
+            now = ps(tmp_path)
+            return all(now[n]["pid"] != before[n] and now[n]["state"] == "healthy" for n in before)
+
+        wait_until(both_restarted, timeout=60, interval=0.3)

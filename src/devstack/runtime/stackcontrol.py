@@ -338,6 +338,14 @@ class SupervisorControl:
         t0 = time.monotonic()
         configured = fresh.services.get(name)
         if configured is None:
+            group = group_of(name)
+            count = len(copies_of(fresh.services, group))
+            if count and group != name:  # replicas lowered in the file: scale removes it
+                text = (
+                    f"{name} is past replicas = {count} in {fresh.file}; "
+                    f"devstack scale {group}={count} removes it"
+                )
+                return self._result(name, False, 0.0, text)
             return self._result(name, False, 0.0, f"{name} is no longer in {fresh.file}")
         spec = configured  # its setup step may add a venv
         setups = self._sup.setups
