@@ -330,3 +330,19 @@ def test_a_watched_edit_restarts_every_copy(tmp_path: Path) -> None:
             return all(now[n]["pid"] != before[n] and now[n]["state"] == "healthy" for n in before)
 
         wait_until(both_restarted, timeout=60, interval=0.3)
+
+
+def test_check_checks_each_copy_on_its_own_port(tmp_path: Path) -> None:
+    base = free_range(2)
+    stack(tmp_path, base, count=2, dependent=False)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base + 1))
+        holder.listen()
+        done = run_devstack(tmp_path, "check", "worker", "--json", timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    results = json.loads(done.stdout)["services"]
+    assert list(results) == ["worker.1", "worker.2"]
+    port = {name: next(r for r in rs if r["check"] == "port") for name, rs in results.items()}
+    assert port["worker.1"]["status"] == "ok"
+    assert port["worker.2"]["status"] == "fail"
+    assert str(base + 1) in port["worker.2"]["summary"]
