@@ -110,6 +110,8 @@ def test_each_copy_listens_on_its_port_is_healthy_and_the_dependent_waits_for_al
             assert (row["replica_of"], row["replica"]) == ("worker", k)
             assert isinstance(row["pid"], int) and is_alive(row["pid"])
             assert listening(base + k - 1)
+        # ${replica} in the command: each copy has a value of its own, and its own checks.
+        assert checks_run(tmp_path) == 3
         # web started once worker.3 (the slowest: it listens after 300 ms) was healthy.
         web = run_devstack(tmp_path, "logs", "web").stdout
         assert "reached 3 of 3" in web, web
@@ -152,7 +154,7 @@ def test_restart_one_copy_or_all_with_one_run_of_the_checks(tmp_path: Path) -> N
     stack(tmp_path, base, dependent=False)
     with detached(tmp_path):
         before = pids(tmp_path)
-        assert checks_run(tmp_path) == 3  # up: each copy before its first start
+        assert checks_run(tmp_path) == 1  # up: the copies starting together, once
 
         one = run_devstack(tmp_path, "restart", "worker.2", timeout=60)
         assert one.returncode == 0, one.stdout + one.stderr

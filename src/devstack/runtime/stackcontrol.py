@@ -360,9 +360,11 @@ class SupervisorControl:
             set_up = frozenset({"setup"})  # the start after the stop skips it
         else:
             set_up = frozenset()
+        from devstack.checks.runner import check_key
+
         # The copies of a service pass or fail one set of checks (checked once), unless a
         # value of their own differs beyond their port and url (`${replica}` in env...).
-        key = _check_key(spec)
+        key = check_key(spec)
         found = None if checked is None else checked.get(key)
         problem, passed = found or await self._preflight(spec, fresh)
         if checked is not None:
@@ -527,32 +529,6 @@ class SupervisorControl:
     @staticmethod
     def _result(name: str, ok: bool, took: float, message: str) -> dict[str, Any]:
         return {"name": name, "ok": ok, "took": round(took, 3), "message": message}
-
-
-def _check_key(spec: ServiceSpec) -> object:
-    """What the checks of a restart judge in ``spec``, its own port and url written as
-    ``${port}`` and ``${url}``: copies of one service with the same key pass or fail
-    together. A value of a copy's own (``${replica}``, ``${name}``) makes keys differ."""
-    own = [(spec.url, "${url}")] if spec.url else []
-    own += [(str(spec.port), "${port}")] if spec.port is not None else []
-
-    def neutral(text: str) -> str:
-        for value, ref in own:
-            text = text.replace(value, ref)
-        return text
-
-    return (
-        spec.replica_of or spec.name,
-        tuple(neutral(a) for a in spec.argv),
-        tuple(sorted((k, neutral(v)) for k, v in spec.env.items())),
-        spec.cwd,
-        spec.venv,
-        spec.setup,
-        spec.check_import,
-        spec.check_cmds,
-        spec.check_off,
-        spec.check_env_ignore,
-    )
 
 
 def _same_config(now: ServiceSpec | None, started: ServiceSpec) -> bool:

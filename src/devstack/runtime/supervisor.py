@@ -104,6 +104,8 @@ class Supervisor(ProcessHooks):
         self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
         # Env warnings already shown: a line of a .env every service reads is shown once.
         self._env_warned: dict[tuple[str, str, str | None], str] = {}
+        # Checks running for a copy of a service, by what they judge: the other copies wait.
+        self._checking: dict[tuple[object, frozenset[str]], _SharedChecks] = {}
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
@@ -336,10 +338,33 @@ class Supervisor(ProcessHooks):
     async def _preflight(
         self, spec: ServiceSpec, skip: frozenset[str] = frozenset()
     ) -> list[CheckResult]:
-        from devstack.checks.runner import check_service, first_time
+        from devstack.checks.runner import CHECKS, check_key, check_service, first_time
 
         # The setup step ran (or was skipped on purpose) just before: not its program.
-        results = await check_service(spec, self.stack, skip={"setup", *skip})
+        skip = frozenset({"setup", *skip})
+        if spec.replica_of is None or "port" in skip:
+            results = await check_service(spec, self.stack, skip=skip)
+            return first_time(results, self._env_warned)
+        # Copies of a service checked together share one run of what they have in common
+        # (check_key); the port check is each copy's own.
+        key = (check_key(spec), skip)
+        shared = self._checking.get(key)
+        if shared is None:
+            shared = self._checking[key] = _SharedChecks()
+            try:
+                common = await check_service(spec, self.stack, skip={*skip, "port"})
+                shared.results = common
+            finally:  # done or cancelled (stopped): the next copies to come run their own
+                del self._checking[key]
+                shared.done.set()
+        else:
+            await shared.done.wait()
+            if shared.results is None:  # the copy running them was stopped
+                return await self._preflight(spec, skip)
+            common = shared.results
+        own = await check_service(spec, self.stack, skip=[c for c in CHECKS if c != "port"])
+        order = {name: i for i, name in enumerate(CHECKS)}
+        results = sorted([*common, *own], key=lambda r: order.get(r.check, len(order)))
         return first_time(results, self._env_warned)
 
     def launch(self, name: str) -> asyncio.Task[None]:
@@ -451,6 +476,14 @@ class Supervisor(ProcessHooks):
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         for svc in bad:
             self.hub.message(f"{svc.name}: {svc.state}: {svc.reason or ''}".rstrip(": "), "error")
+
+
+class _SharedChecks:
+    """One run of the checks the copies of a service starting together share."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.results: list[CheckResult] | None = None
 
 
 class _Hold:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devstack.checks.runner import check_key
 from devstack.config import load_stack
-from devstack.runtime.stackcontrol import _check_key
 
 STACK = """\
 [services.worker]
@@ -20,7 +20,7 @@ env = { SELF = "${url}", LISTEN = "${host}:${port}" }
 def keys(tmp_path: Path, text: str) -> list[object]:
     (tmp_path / "stack.toml").write_text(text)
     stack = load_stack(cwd=tmp_path, environ={"PATH": "/usr/bin:/bin"})
-    return [_check_key(spec) for spec in stack.services.values()]
+    return [check_key(spec) for spec in stack.services.values()]
 
 
 def test_copies_that_differ_only_by_port_and_url_share_their_checks(tmp_path: Path) -> None:
