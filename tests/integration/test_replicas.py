@@ -348,3 +348,31 @@ def test_check_checks_each_copy_on_its_own_port(tmp_path: Path) -> None:
     assert port["worker.1"]["status"] == "ok"
     assert port["worker.2"]["status"] == "fail"
     assert str(base + 1) in port["worker.2"]["summary"]
+
+
+def test_copies_left_out_by_the_profiles_start_together_by_the_services_name(
+    tmp_path: Path,
+) -> None:
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{sys.executable} {program("sleeper")}"
+
+        [services.worker]
+        cmd = "{sys.executable} {program("sleeper")}"
+        replicas = 2
+        profiles = ["w"]
+        """,
+    )
+    with detached(tmp_path):
+        rows = ps(tmp_path)
+        assert [rows[f"worker.{k}"]["state"] for k in (1, 2)] == ["stopped", "stopped"]
+        assert (
+            rows["worker.2"]["reason"]
+            == "not requested (profile w; devstack start worker starts it)"
+        )
+        started = run_devstack(tmp_path, "start", "worker", timeout=60)
+        assert started.returncode == 0, started.stdout + started.stderr
+        rows = ps(tmp_path)
+        assert [rows[f"worker.{k}"]["state"] for k in (1, 2)] == ["running", "running"]

@@ -170,10 +170,8 @@ class Service:
         """In the stack, but `up` was not asked for it (nor for anything needing it);
         ``why``: what left it out, e.g. "profile worker" (no active profile enables it)."""
         because = f"{why}; " if why else ""
-        self._set(
-            ServiceState.STOPPED,
-            f"not requested ({because}devstack start {self.name} starts it)",
-        )
+        name = self.spec.replica_of or self.name  # a copy: its service starts every copy
+        self._set(ServiceState.STOPPED, f"not requested ({because}devstack start {name} starts it)")
 
     def has_met(self, condition: Condition) -> bool:
         """``condition`` holds now (a dependent waiting for it would go on)."""
