@@ -176,3 +176,12 @@ def test_a_dependency_on_copies_no_profile_enables_is_said_once_of_the_service(
         (12, "services.web.depends_on.worker")
     ]
     assert "devstack up web worker" in (caught.value.problems[0].hint or "")
+
+
+def test_config_shows_each_copy_under_a_quoted_name(tmp_path: Path) -> None:
+    from devstack.config import dump_resolved
+
+    text = dump_resolved(load(tmp_path), {})
+    assert '\n[services."worker.2"]  # copy 2 of worker\n' in text
+    assert '\n[services."worker.2".env]  # set by the stack' in text
+    assert "\n[services.web]\n" in text
