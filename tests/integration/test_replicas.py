@@ -12,13 +12,20 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from conftest import is_alive, program, wait_until
-from support.stackrun import RunningStack, downed_at_end, run_devstack, write_stack
+from support.stackrun import (
+    RunningStack,
+    devstack_env,
+    downed_at_end,
+    run_devstack,
+    write_stack,
+)
 
 
 def free_range(count: int) -> int:
@@ -81,6 +88,26 @@ def ps(root: Path) -> dict[str, dict[str, object]]:
 
 def pids(root: Path) -> dict[str, object]:
     return {name: row["pid"] for name, row in ps(root).items()}
+
+
+@contextmanager
+def follow(root: Path, *names: str) -> Iterator[Path]:
+    """``devstack logs -f NAMES`` in the background, its output in a file."""
+    out = root / "followed.txt"
+    with out.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "logs", "-f", *names],
+            cwd=root,
+            env=devstack_env(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            yield out
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def listening(port: int) -> bool:
@@ -197,10 +224,12 @@ def test_restart_one_copy_or_all_with_one_run_of_the_checks(tmp_path: Path) -> N
 def test_scale_up_then_down_with_real_processes(tmp_path: Path) -> None:
     base = free_range(4)
     stack(tmp_path, base, count=3)  # with web, which depends on every copy
-    with detached(tmp_path):
+    with detached(tmp_path), follow(tmp_path, "worker") as followed:
         before = pids(tmp_path)
         up = run_devstack(tmp_path, "scale", "worker=4", timeout=60)
         assert up.returncode == 0, up.stdout + up.stderr
+        # logs -f worker, begun before the scale, follows the new copy too.
+        wait_until(lambda: f"listening on {base + 3}" in followed.read_text(), timeout=30)
         assert up.stdout.split()[:2] == ["worker.4", "ok"], up.stdout
         rows = ps(tmp_path)
         assert list(rows) == ["worker.1", "worker.2", "worker.3", "worker.4", "web"]
@@ -208,6 +237,7 @@ def test_scale_up_then_down_with_real_processes(tmp_path: Path) -> None:
         assert listening(base + 3)
         assert all(rows[n]["pid"] == before[n] for n in before)  # nothing else restarted
         assert rows["worker.4"]["restart_needed"] is False
+        assert rows["web"]["restart_needed"] is False  # it now waits for worker.4 too
 
         removed = [rows[f"worker.{k}"]["pid"] for k in (4, 3)]
         down = run_devstack(tmp_path, "scale", "worker=2", timeout=60)

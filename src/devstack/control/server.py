@@ -330,6 +330,7 @@ class ControlServer:
         self, request: p.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         args = p.logs_args(request)
+        asked = set(args.names)
         names = self._names(request) or self.control.service_names()
         wanted = set(names)
         if not args.follow:
@@ -362,7 +363,7 @@ class ControlServer:
                 if id(chunk) in seen:
                     seen.discard(id(chunk))
                     continue
-                if chunk.service not in wanted:
+                if chunk.service not in wanted and not _added_copy(chunk.service, asked):
                     continue
                 if args.since is not None and chunk.time < args.since:
                     continue
@@ -371,6 +372,13 @@ class ControlServer:
             del keep
         finally:
             self.control.unsubscribe_logs(sub)
+
+
+def _added_copy(service: str, asked: set[str]) -> bool:
+    """``service`` is a copy (``devstack scale`` added it since the follow began) of a
+    service asked for, or every service was."""
+    group = group_of(service)
+    return group != service and (not asked or group in asked)
 
 
 class _Protocol(asyncio.StreamReaderProtocol):
