@@ -563,6 +563,7 @@ BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
     "check": lambda q: check_incident(3 if q else 7),
     "watch": lambda q: _watch(q),
     "churn": lambda q: _churn(q),
+    "replicas": lambda q: _replicas(q),
 }
 
 
@@ -578,6 +579,12 @@ def _churn(quick: bool) -> list[tuple[str, str, str, str]]:
     import bench_churn  # benchmarks/ is on sys.path: run.py is run as a script
 
     return bench_churn.churn(2.0 if quick else 10.0)
+
+
+def _replicas(quick: bool) -> list[tuple[str, str, str, str]]:
+    import bench_replicas  # benchmarks/ is on sys.path: run.py is run as a script
+
+    return bench_replicas.replicas(quick)
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ final: interpolation done, durations in seconds, paths absolute, env complete.
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -21,6 +21,7 @@ StopMode = Literal["main", "group"]
 DEFAULT_INTERVAL = 5.0  # health.interval when not written
 # health.interval not written, an http probe: once healthy, its request only this often.
 HTTP_EVERY = 60.0
+MAX_REPLICAS = 64  # copies of one service: each is a process (and a port) of its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,10 @@ class ServiceSpec:
     watch_force: bool = False  # watch a self-reloading command anyway (no warning)
     restart_dependents_on_change: bool = False  # a change restarts its dependents too
     profiles: tuple[str, ...] = ()  # enabled only by one of these (devstack.config.profiles)
+    # One copy of a service with `replicas = N`: named "worker.2", replica_of "worker",
+    # replica 2 (1..N). The runtime runs copies as services of their own.
+    replica_of: str | None = None
+    replica: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +138,52 @@ class StackSpec:
         return self.state if self.state is not None else self.root / ".devstack"
 
 
-def require_services(stack: StackSpec, names: Sequence[str]) -> None:
-    """Every name is a service of ``stack``; else a usage error with the nearest name."""
+def group_of(name: str) -> str:
+    """The service a copy belongs to (``worker.2`` -> ``worker``); other names as they are.
+    A written service name holds no dot (config checks it), so a dot means a copy."""
+    return name.rpartition(".")[0] or name
+
+
+def copies_of(known: Iterable[str], name: str) -> list[str]:
+    """The copies of the replicated service ``name`` among ``known``, in their order."""
+    return [n for n in known if "." in n and group_of(n) == name]
+
+
+def expand_names(known: Sequence[str], names: Sequence[str]) -> list[str]:
+    """``names`` with a replicated service's name replaced by its copies' (``restart
+    worker`` is every copy); a name neither known nor a group is kept, for the caller
+    to refuse."""
+    out: list[str] = []
+    for name in names:
+        members = [] if name in known else copies_of(known, name)
+        out += [m for m in members or [name] if m not in out]
+    return out
+
+
+def known_names(known: Sequence[str]) -> list[str]:
+    """What a command accepts: each service, and each replicated one before its copies."""
+    out: list[str] = []
+    for name in known:
+        group = group_of(name)
+        if group != name and group not in out:
+            out.append(group)
+        out.append(name)
+    return out
+
+
+def require_services(stack: StackSpec, names: Sequence[str]) -> list[str]:
+    """Every name is a service of ``stack`` (or a replicated one: its copies); else a
+    usage error with the nearest name. The names with each group expanded."""
     import difflib
 
     from devstack.errors import UsageError
 
-    known = list(stack.services)
-    for name in names:
+    expanded = expand_names(list(stack.services), names)
+    known = known_names(list(stack.services))
+    for name in expanded:
         if name not in stack.services:
             close = difflib.get_close_matches(name, known, n=1)
             services = f"services: {', '.join(known)}"
             hint = f"did you mean {close[0]}? ({services})" if close else services
             raise UsageError(f"no service named {name!r} in {stack.file}", hint=hint)
+    return expanded

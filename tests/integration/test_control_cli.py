@@ -27,8 +27,8 @@ def stack(tmp_path: Path) -> Path:
     return tmp_path
 
 
-# What the client commands (ps, logs, stop, start, restart, down, attach) must never import:
-# the supervisor's and the config's heavy dependencies. The standard library is fine.
+# What the client commands (ps, logs, stop, start, restart, scale, down, attach) must never
+# import: the supervisor's and the config's heavy dependencies. The standard library is fine.
 HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles"}
 
 
@@ -67,13 +67,16 @@ def test_client_commands_import_no_heavy_module(stack: Path) -> None:
         assert imported(["attach", "api"], stack, code=2) & HEAVY == set()
         assert imported(["start", "api"], stack) & HEAVY == set()
         assert imported(["restart", "api"], stack) & HEAVY == set()
+        assert imported(["scale", "api=2"], stack, code=2) & HEAVY == set()  # no replicas
         assert imported(["down"], stack) & HEAVY == set()
     finally:
         down = run(["down"], stack)
     assert down.returncode in (0, 3), down.stderr
 
 
-@pytest.mark.parametrize("cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"]])
+@pytest.mark.parametrize(
+    "cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"], ["scale", "api=2"]]
+)
 def test_no_stack_running_exits_3(stack: Path, cmd: list[str]) -> None:
     result = run(cmd, stack)
     assert result.returncode == 3, result.stderr

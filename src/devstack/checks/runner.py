@@ -195,6 +195,33 @@ async def check_stack(
     return {name: [_naming_others(r, others) for r in rs] for name, rs in results.items()}
 
 
+def check_key(spec: ServiceSpec) -> object:
+    """What the checks but the port check judge in ``spec``, its own port and url written
+    as ``${port}`` and ``${url}``: copies of one service (replicas) with the same key pass
+    or fail together. A value of a copy's own (``${replica}``, ``${name}``) makes keys
+    differ."""
+    own = [(spec.url, "${url}")] if spec.url else []
+    own += [(str(spec.port), "${port}")] if spec.port is not None else []
+
+    def neutral(text: str) -> str:
+        for value, ref in own:
+            text = text.replace(value, ref)
+        return text
+
+    return (
+        spec.replica_of or spec.name,
+        tuple(neutral(a) for a in spec.argv),
+        tuple(sorted((k, neutral(v)) for k, v in spec.env.items())),
+        spec.cwd,
+        spec.venv,
+        spec.setup,
+        spec.check_import,
+        spec.check_cmds,
+        spec.check_off,
+        spec.check_env_ignore,
+    )
+
+
 SharedKey = tuple[str, str, str | None]
 _SHARED_CHECKS = ("env", "localhost")
 

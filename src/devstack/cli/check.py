@@ -43,8 +43,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from devstack.spec import require_services
 
     stack = load_for_command(args.file)
-    names: list[str] = list(args.services)
-    require_services(stack, names)
+    names = require_services(stack, args.services)  # worker: its copies (replicas)
     stack = profiles.activate(stack, args.profiles, os.environ)
     if not names and profiles.known(stack):  # what `up` would start, as `up` says it
         names = profiles.to_start(stack, [])

@@ -89,9 +89,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from devstack.spec import require_services
 
     stack = load_for_command(args.file, cached=True)
-    require_services(stack, [args.service])
+    name = require_services(stack, [args.service])[0]  # a service with replicas: copy 1
     argv = command_of(args)
-    spec = with_found_venv(stack.services[args.service])  # a venv made since the config was read
+    spec = with_found_venv(stack.services[name])  # a venv made since the config was read
     env = exec_env(spec)
     os.chdir(spec.cwd)
     program = resolve(argv[0], env)

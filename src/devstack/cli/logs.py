@@ -90,10 +90,13 @@ def cmd_logs(args: argparse.Namespace) -> int:
         "since": since,
         "follow": args.follow,
     }
+    from devstack.spec import expand_names
+
     with client:
         hello = client.call("hello")
         known = hello.get("services", []) if isinstance(hello, dict) else []
-        fmt = LineFormat(args.services or [str(n) for n in known], color, args.timestamps)
+        shown = expand_names([str(n) for n in known], args.services) if args.services else known
+        fmt = LineFormat([str(n) for n in shown], color, args.timestamps)
         for result in client.stream("logs", request):
             if not isinstance(result, dict):
                 continue
@@ -139,8 +142,10 @@ def _services(paths: StatePaths, wanted: list[str]) -> list[str]:
     import difflib
 
     from devstack.logs.files import kept_services
+    from devstack.spec import expand_names
 
     found = kept_services(paths)
+    wanted = expand_names(found, wanted)  # worker: worker.1, worker.2... (replicas)
     for name in wanted:
         if not re.fullmatch(_SAFE_NAME, name) or name not in found:
             close = difflib.get_close_matches(name, found, n=1)

@@ -25,6 +25,7 @@ from devstack.cli import (
     init,
     logs,
     ps,
+    scale,
     schema,
     setup,
     startstop,
@@ -37,11 +38,11 @@ from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
 
 # In the order `devstack --help` lists them; a new command adds its module here.
 COMMANDS = [up, setup, check, ps, logs, startstop, down, verify, config, schema, init, export]
-COMMANDS += [exec_, docs]
+COMMANDS += [exec_, docs, scale]
 COMMANDS += [attach]
 
 # Client commands that end within moments of their reply (not `logs -f`, not `up`).
-_SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down"})
+_SHORT_LIVED = frozenset({"ps", "restart", "stop", "start", "down", "scale"})
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,9 +40,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from devstack.spec import require_services
 
     stack = load_for_command(args.file, cached=True)
-    require_services(stack, args.services)
+    named = require_services(stack, args.services)  # worker: its copies (replicas)
     deps = {n: list(s.depends_on) for n, s in stack.services.items()}
-    chosen = graph.closure(deps, args.services) if args.services else set(stack.services)
+    chosen = graph.closure(deps, named) if named else set(stack.services)
     order = [n for n in graph.start_order(deps) if n in chosen]
     if not any(stack.services[n].setup for n in order):
         where = stack.file or stack.root

@@ -84,9 +84,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             allowed = profiles.to_start(profiles.activate(loaded, args.profiles, os.environ), [])
         return up_into_running(running, paths.root, list(args.services), allowed=allowed)
     stack = load_for_command(args.file, cached=True)
-    require_services(stack, args.services)
+    named = require_services(stack, args.services)  # worker: its copies (replicas)
     stack = profiles.activate(stack, args.profiles, os.environ)
-    names = profiles.to_start(stack, args.services)
+    names = profiles.to_start(stack, named)
     if args.detach:
         assert stack.file is not None
         return detach(

@@ -5,7 +5,10 @@ Applies to ``cmd``, ``env`` values, ``url`` and ``health.http`` / ``health.cmd``
 
 ``${port}`` ``${host}`` ``${url}`` ``${name}``
     This service's port, host, url and name. ``${port}`` / ``${url}`` on a service
-    without a port (or url) is an error.
+    without a port (or url) is an error. In a copy of a service with ``replicas``,
+    its own: ``worker.2``, the second port.
+``${replica}``
+    The copy's number (1..N) in a service with ``replicas``; elsewhere an error.
 ``${services.NAME.port}`` ``.host`` ``.url`` ``.name``
     Another service's value (or this one's).
 ``${env:VAR}`` / ``${env:VAR:-default}``
@@ -68,6 +71,7 @@ class Context:
     env: Mapping[str, str] = field(default_factory=dict)
     shell: bool = False  # the value goes through /bin/sh: bare $VAR is the shell's
     urls_known: bool = True  # False while urls themselves are being resolved
+    replica: int | None = None  # the copy's number, in a service with replicas
 
 
 def interpolate(text: str, ctx: Context) -> str:
@@ -119,6 +123,14 @@ def _resolve(ref: str, ctx: Context) -> str:
             f"${{{ref}}}: {var} is not set in the environment or the env files",
             hint=f"set {var}, add it to an env_file, or write ${{env:{var}:-default}}",
         )
+    if ref == "replica":
+        if ctx.replica is None:
+            where = f"service {ctx.this!r} has" if ctx.this in ctx.services else "there are"
+            raise InterpolationError(
+                f"${{replica}}: {where} no replicas",
+                hint="set replicas = N on the service (its copies are numbered 1..N)",
+            )
+        return str(ctx.replica)
     if ref in FIELDS:
         if ctx.this not in ctx.services:  # a value outside any service ([[smoke]])
             raise InterpolationError(
@@ -153,8 +165,8 @@ def _resolve(ref: str, ctx: Context) -> str:
     guess = _closest(ref, _known(ctx))
     raise InterpolationError(
         f"unknown reference ${{{ref}}}" + (f"; did you mean ${{{guess}}}?" if guess else ""),
-        hint="references are ${port} ${host} ${url} ${name}, ${services.NAME.url|port|host}, "
-        "${env:VAR}; $$ is a literal $",
+        hint="references are ${port} ${host} ${url} ${name} ${replica}, "
+        "${services.NAME.url|port|host}, ${env:VAR}; $$ is a literal $",
     )
 
 
@@ -180,8 +192,10 @@ def _field(name: str, attr: str, ctx: Context, shown: str) -> str:
 
 
 def _known(ctx: Context) -> list[str]:
-    known = list(FIELDS)
+    known = [*FIELDS, "replica"]
     for name in ctx.services:
+        if "." in name:  # a copy (worker.2): referred to through its service
+            continue
         known += [f"services.{name}.{attr}" for attr in FIELDS]
     return known
 

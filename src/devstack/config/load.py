@@ -73,6 +73,7 @@ def load_stack(
     cwd: FileArg | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> StackSpec:
     """The resolved stack of ``path`` (a stack.toml or Procfile, or several stack.toml
     files merged in order), or of ``cwd``'s one.
@@ -80,7 +81,8 @@ def load_stack(
     With no ``path``, ``cwd`` (default: the current directory) is searched for
     stack.toml, then Procfile, and a stack.local.toml beside stack.toml is merged over
     it. ``environ`` (default: ``os.environ`` now) is the environment services inherit
-    and ``${env:VAR}`` reads.
+    and ``${env:VAR}`` reads. ``replicas`` overrides the written count of replicated
+    services (``devstack scale``).
     """
     env = dict(os.environ if environ is None else environ)
     given = given_files(path)
@@ -88,7 +90,7 @@ def load_stack(
     if is_procfile(files[0]):
         return load_procfile(files[0], env)
     layered = read_layers(files)
-    spec = _Resolver(layered, env).resolve(read_document(layered))
+    spec = _Resolver(layered, env, replicas).resolve(read_document(layered))
     return dataclasses.replace(spec, layers=files if given else ())
 
 
@@ -108,8 +110,14 @@ def read_document(layered: Layered) -> StackFile:
 class _Resolver:
     """Whole-file checks and resolution, collecting every problem before raising."""
 
-    def __init__(self, layered: Layered, environ: dict[str, str]) -> None:
+    def __init__(
+        self,
+        layered: Layered,
+        environ: dict[str, str],
+        replicas: Mapping[str, int] | None = None,
+    ) -> None:
         self.layered = layered
+        self.scaled = replicas or {}  # counts set by `devstack scale`, over the written ones
         self.file = layered.files[0]
         self.root = self.file.parent
         self.environ = environ
@@ -132,32 +140,52 @@ class _Resolver:
                     "service names use letters, digits, - and _ (and start with a letter or digit)",
                 )
         stack_files, stack_env = self.env_files("stack.env_file", model.stack.env_file)
+        # A service with replicas is resolved once per copy (copies_of): from here on
+        # "worker.1", "worker.2"... are services of their own.
+        copies = {n: copies_of(n, svc, self.scaled.get(n)) for n, svc in model.services.items()}
         deps = {n: self.depends_on(n, svc) for n, svc in model.services.items()}
         self.check_cycle(deps)
-        self.check_ports(model.services)
+        self.check_ports(model.services, copies)
+        for n in deps:
+            deps[n] = {c: cond for d, cond in deps[n].items() for c, _, _ in copies[d]}
 
         # Urls first (they may use ports, hosts and env), then everything else.
         files: dict[str, tuple[tuple[Path, ...], dict[str, str]]] = {}
-        refs = {n: ServiceRefs(n, svc.host, svc.port) for n, svc in model.services.items()}
+        refs = {
+            c: ServiceRefs(c, one.host, one.port)
+            for n in model.services
+            for c, _, one in _with_group(n, copies[n])
+        }
         urls: dict[str, str | None] = {}
         for n, svc in model.services.items():
             files[n] = self.env_files(f"services.{n}.env_file", svc.env_file)
             ref_env = environ_layers(self.environ, stack_env, files[n][1])
-            ctx = Context(n, refs, ref_env, urls_known=False)
-            urls[n] = self.url(n, svc, ctx)
-        refs = {n: ServiceRefs(n, svc.host, svc.port, urls[n]) for n, svc in model.services.items()}
+            for c, k, one in copies[n]:
+                ctx = Context(c, refs, ref_env, urls_known=False, replica=k)
+                urls[c] = self.url(n, one, ctx)
+        refs = {
+            c: ServiceRefs(c, one.host, one.port, urls[copies[n][0][0]] if c == n else urls[c])
+            for n in model.services
+            for c, _, one in _with_group(n, copies[n])
+        }
 
         services: dict[str, ServiceSpec] = {}
-        for n, svc in model.services.items():
+        for n in model.services:
             own_files, own_env = files[n]
             ref_env = environ_layers(self.environ, stack_env, own_env)
-            spec = self.service(n, svc, Context(n, refs, ref_env), deps[n], urls[n])
-            if spec is not None:
-                env = merge_env(self.environ, [stack_env, own_env, spec.env], svc.port)
+            for c, k, one in copies[n]:
+                ctx = Context(c, refs, ref_env, replica=k)
+                spec = self.service(n, one, ctx, deps[n], urls[c])
+                if spec is None:
+                    continue
+                env = merge_env(self.environ, [stack_env, own_env, spec.env], one.port)
                 if spec.venv is not None:
                     activate(env, spec.venv)
-                services[n] = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
-                self.check_command_port(services[n])
+                spec = dataclasses.replace(spec, env=env, env_files=stack_files + own_files)
+                if k is not None:
+                    spec = dataclasses.replace(spec, name=c, replica_of=n, replica=k)
+                services[c] = spec
+                self.check_command_port(spec)
         smoke_env = environ_layers(self.environ, stack_env)
         smoke = tuple(
             s
@@ -166,8 +194,10 @@ class _Resolver:
         )
         self.check_state_dir(model.stack.state_dir)
         if self.problems:
-            self.problems.sort(key=lambda p: (str(p.file), p.line is None, p.line or 0))
-            raise ConfigError(self.problems)
+            # Each copy of a service says the same of a shared value: once is enough.
+            problems = list(dict.fromkeys(self.problems))
+            problems.sort(key=lambda p: (str(p.file), p.line is None, p.line or 0))
+            raise ConfigError(problems)
         state = resolve_state_dir(os.fspath(self.root), model.stack.state_dir, self.environ)
         return StackSpec(
             name=model.stack.name or self.root.name,
@@ -292,20 +322,35 @@ class _Resolver:
                 f"move it there, or set DEVSTACK_STATE_DIR (it was in {file})",
             )
 
-    def check_ports(self, services: Mapping[str, ServiceModel]) -> None:
-        seen: list[tuple[str, ServiceModel]] = []
+    def check_ports(self, services: Mapping[str, ServiceModel], copies: Copies) -> None:
+        """No two services declare one port on overlapping hosts; a service with replicas
+        declares the range of its copies' ports."""
+        seen: list[tuple[str, ServiceModel, range]] = []
         for name, svc in services.items():
             if svc.port is None:
                 continue
-            for other, prev in seen:
-                if prev.port == svc.port and _hosts_overlap(prev.host, svc.host):
+            ports = range(svc.port, svc.port + len(copies[name]))
+            if ports.stop - 1 > 65535:
+                self.problem(
+                    f"services.{name}.replicas",
+                    f"{len(ports)} copies from port {svc.port} need ports up to "
+                    f"{ports.stop - 1}, past 65535",
+                    "lower port or replicas",
+                    at=f"services.{name}.port",
+                )
+                continue
+            for other, prev, taken in seen:
+                clash = range(max(ports.start, taken.start), min(ports.stop, taken.stop))
+                if clash and _hosts_overlap(prev.host, svc.host):
                     self.problem(
                         f"services.{name}.port",
-                        f"port {svc.port} is also declared by services.{other}",
-                        "give each service its own port",
+                        f"port {clash.start} is also declared by services.{other}"
+                        + _ports_shown(name, ports, other, taken),
+                        "give each service its own port"
+                        + (" range" if len(ports) > 1 or len(taken) > 1 else ""),
                     )
                     break
-            seen.append((name, svc))
+            seen.append((name, svc, ports))
 
     def check_command_port(self, spec: ServiceSpec) -> None:
         """``--bind``/``--port``/``-p`` in the command and ``port`` must agree: the probe,
@@ -317,7 +362,7 @@ class _Resolver:
         written = command_port(spec.argv)
         if written is not None and written != spec.port:
             self.problem(
-                f"services.{spec.name}.cmd",
+                f"services.{spec.replica_of or spec.name}.cmd",
                 f"the command listens on port {written}, but port = {spec.port}",
                 "write ${port} in the command (it is replaced by the port)",
             )
@@ -409,7 +454,7 @@ class _Resolver:
         setup = None
         if svc.setup is not None:
             # A shell line (`python3 -m venv .venv && ...`): bare $VAR is the shell's.
-            shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=True)
+            shell_ctx = dataclasses.replace(ctx, shell=True)
             setup = self.interp(f"{key}.setup", svc.setup, shell_ctx)
             if setup is not None and "\0" in setup:
                 self.problem(f"{key}.setup", "setup holds a NUL byte")
@@ -465,7 +510,7 @@ class _Resolver:
                 return None, ()
             argv = tuple(p for p in parts if p is not None)
             return shlex.join(argv), argv
-        shell_ctx = Context(ctx.this, ctx.services, ctx.env, shell=svc.shell)
+        shell_ctx = dataclasses.replace(ctx, shell=svc.shell)
         cmd = self.interp(f"{key}.cmd", svc.cmd, shell_ctx)
         if cmd is None:
             return None, ()
@@ -568,6 +613,47 @@ class _Resolver:
             self.problem(key, f'{text!r} is not "host:port" or a port number')
             return None
         return text
+
+
+# Per written service: (name, replica number, model as that copy sees it) of each copy;
+# one entry (name, None, the model) for a service without replicas.
+Copies = Mapping[str, list[tuple[str, int | None, "ServiceModel"]]]
+
+
+def copies_of(
+    name: str, svc: ServiceModel, scaled: int | None = None
+) -> list[tuple[str, int | None, ServiceModel]]:
+    """The copies of ``svc``: ``worker.K`` with its own port (the written one + K - 1)."""
+    count = scaled if scaled is not None else svc.replicas
+    if count is None:
+        return [(name, None, svc)]
+    return [
+        (
+            f"{name}.{k}",
+            k,
+            svc
+            if svc.port is None or k == 1
+            else svc.model_copy(update={"port": svc.port + k - 1}),
+        )
+        for k in range(1, count + 1)
+    ]
+
+
+def _with_group(
+    name: str, copies: list[tuple[str, int | None, ServiceModel]]
+) -> list[tuple[str, int | None, ServiceModel]]:
+    """``copies``, and the service's own name as its first copy (``${services.worker.url}``)."""
+    first = copies[0]
+    return copies if first[1] is None else [(name, None, first[2]), *copies]
+
+
+def _ports_shown(name: str, ports: range, other: str, taken: range) -> str:
+    def shown(who: str, r: range) -> str:
+        return f"{who} {r.start}..{r.stop - 1}" if len(r) > 1 else f"{who} {r.start}"
+
+    if len(ports) == 1 and len(taken) == 1:
+        return ""
+    return f" ({shown(name, ports)}, {shown(other, taken)}; replicas take one port each)"
 
 
 def _checks_off(check: CheckModel | None) -> tuple[str, ...]:

@@ -32,6 +32,7 @@ from pydantic import (
 from devstack.config import rules
 from devstack.config.durations import PATTERN, duration_value, parse_duration
 from devstack.config.rules import SIGNAL_NAMES
+from devstack.spec import MAX_REPLICAS
 
 _MODEL = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -51,6 +52,8 @@ def _duration(default: str, description: str) -> Any:
 
 
 EnvValue = Annotated[str, BeforeValidator(rules.env_value)]
+# The bounds for editors (the schema); the validator says why first, in its own words.
+Replicas = Annotated[int, Field(ge=1, le=MAX_REPLICAS), BeforeValidator(rules.replica_count)]
 StopSignal = Annotated[
     signal.Signals,
     BeforeValidator(rules.stop_signal),
@@ -265,6 +268,15 @@ class ServiceModel(BaseModel):
         "when one of them is active (`up --profile worker`, `DEVSTACK_PROFILES=worker,docs`) "
         "or when it is named (`up SVC`) or needed by what starts; see [profiles](#profiles). "
         "Names use letters, digits, - and _. Default: `[]` (always enabled)",
+    )
+    replicas: Replicas | None = Field(
+        None,
+        description="run this many copies (1..64), named `NAME.1`, `NAME.2`...: each with its "
+        "own process, probe, restarts, log prefix and log file. `${replica}` is the copy's "
+        "number; a declared `port` is the first copy's, the others take the next ports "
+        "(`port = 5000`, `replicas = 3`: 5000, 5001, 5002), each copy's own `${port}`; "
+        "`${services.NAME.url}` is the first copy's. A dependent waits for every copy; see "
+        "[replicas](#replicas). Default: one process, no copies",
     )
     health: HealthModel | None = Field(
         None,

@@ -249,7 +249,12 @@ def dump_resolved(spec: StackSpec, environ: Mapping[str, str] | None = None) -> 
     if spec.profiles:  # the active ones (--profile, DEVSTACK_PROFILES)
         lines.append(f"profiles = {json.dumps(list(spec.profiles))}")
     for svc in spec.services.values():
-        lines += ["", f"[services.{svc.name}]", *_service_lines(svc, inherited)]
+        if svc.replica_of is None:
+            lines += ["", f"[services.{svc.name}]"]
+        else:  # a copy of a service with replicas: its name holds a dot
+            header = f"[services.{json.dumps(svc.name)}]"
+            lines += ["", f"{header}  # copy {svc.replica} of {svc.replica_of}"]
+        lines += _service_lines(svc, inherited)
     return "\n".join(lines) + "\n"
 
 
@@ -325,7 +330,8 @@ def _service_lines(svc: ServiceSpec, inherited: Mapping[str, str]) -> list[str]:
         out.append(f"env_file = [{', '.join(q(str(p)) for p in svc.env_files)}]")
     own = {k: v for k, v in svc.env.items() if inherited.get(k) != v}
     if own:
-        out.append(f"[services.{svc.name}.env]  # set by the stack; inherited variables not shown")
+        key = svc.name if svc.replica_of is None else json.dumps(svc.name)
+        out.append(f"[services.{key}.env]  # set by the stack; inherited variables not shown")
         for key in sorted(own):
             value = "<redacted>" if _SECRET.search(key) else own[key]
             out.append(f"{_toml_key(key)} = {q(value)}")

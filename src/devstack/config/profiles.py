@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from devstack.errors import ConfigError, ConfigProblem, UsageError
-from devstack.spec import ServiceSpec, StackSpec
+from devstack.spec import ServiceSpec, StackSpec, group_of
 
 ENV = "DEVSTACK_PROFILES"
 
@@ -74,11 +74,13 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
         return list(names)
     chosen = enabled(stack)
     problems: list[ConfigProblem] = []
-    for name in chosen:
-        for dep in stack.services[name].depends_on:
-            if dep in chosen:
+    for copy in chosen:
+        for dep_copy in stack.services[copy].depends_on:
+            if dep_copy in chosen:
                 continue
-            profiles = stack.services[dep].profiles
+            profiles = stack.services[dep_copy].profiles
+            # Said of the services as written: every copy of one (replicas) says the same.
+            name, dep = group_of(copy), group_of(dep_copy)
             problems.append(
                 ConfigProblem(
                     *_where(stack, ("services", name, "depends_on", dep)),
@@ -90,7 +92,7 @@ def to_start(stack: StackSpec, names: Sequence[str]) -> list[str]:
                 )
             )
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(list(dict.fromkeys(problems)))
     return chosen
 
 

@@ -9,6 +9,8 @@ import signal
 import warnings
 from typing import Any
 
+from devstack.spec import MAX_REPLICAS
+
 SIGNAL_NAMES = ("TERM", "INT", "QUIT", "KILL", "HUP", "USR1", "USR2")
 IMPORT_PATTERN = r"^[A-Za-z_][\w.]*(:.+)?$"
 PROFILE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -36,6 +38,21 @@ def profile_name(value: Any) -> Any:
             f"{value!r} is not a profile name: letters, digits, - and _, "
             "starting with a letter or digit"
         )
+    return value
+
+
+def replica_count(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(
+                f"replicas = {value}: a service runs at least 1 copy "
+                "(to not start it, give it profiles)"
+            )
+        if value > MAX_REPLICAS:
+            raise ValueError(
+                f"replicas = {value}: at most {MAX_REPLICAS} copies "
+                "(each is a process and a port of its own)"
+            )
     return value
 
 

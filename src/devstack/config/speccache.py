@@ -37,8 +37,8 @@ from devstack.stackfile import MAX_STACK_FILE
 # 5: watch keys; 6: setup_timeout; 7: contents kept, not their sha256; 8: http_every;
 # 9: check_off; 10: state; 11: derived from the fields (services as a table);
 # 12: stop_mode; 13: health.fail_fast, http_every 60s; 14: profiles; 15: interactive;
-# 16: layers, files
-_FORMAT = 16
+# 16: layers, files; 17: replica_of, replica
+_FORMAT = 17
 
 
 # The inputs are kept whole and compared whole, not digested: exact, and hashlib's

@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
 COMMANDS: tuple[str, ...] = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+COMMANDS += ("scale",)
 COMMANDS += ("attach", "input", "resize", "detach")  # the last three: only once attached
 # Their reply comes once services started or stopped: a start may take its whole
 # health.start_period, a stop its stop_timeout. The supervisor bounds them, so the client
 # waits for the reply with no socket timeout (whatever its connection's timeout).
-WAITING = ("restart", "stop", "start", "down")
+WAITING = ("restart", "stop", "start", "down", "scale")
 # sun_path is 108 bytes on Linux (104 on macOS), including the final NUL.
 SOCKET_PATH_MAX = 103 if sys.platform == "darwin" else 107
 SOCKET_PATH_FILE = "socket-path"  # in .devstack/: where the socket is, when not there
@@ -178,6 +179,7 @@ _ALLOWED_ARGS: dict[str, frozenset[str]] = {
     "input": frozenset({"data"}),
     "resize": frozenset({"rows", "cols"}),
     "detach": frozenset(),
+    "scale": frozenset({"name", "count"}),
 }
 
 
@@ -202,6 +204,24 @@ def arg_bool(request: Request, key: str) -> bool:
     if not isinstance(value, bool):
         raise ProtocolError(f"{key} must be true or false", kind=USAGE)
     return value
+
+
+def scale_args(request: Request) -> tuple[str, int]:
+    """(service, copies) of a ``scale`` request; the count within 1..``MAX_REPLICAS``."""
+    from devstack.spec import MAX_REPLICAS
+
+    name, count = request.args.get("name"), request.args.get("count")
+    if not isinstance(name, str):
+        raise ProtocolError("name must be a string", kind=USAGE)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise ProtocolError("count must be a whole number", kind=USAGE)
+    if not 1 <= count <= MAX_REPLICAS:
+        raise ProtocolError(
+            f"{name}={count}: a service runs 1 to {MAX_REPLICAS} copies",
+            hint=f"to stop every copy: devstack stop {name}",
+            kind=USAGE,
+        )
+    return name, count
 
 
 def logs_args(request: Request) -> LogsArgs:

@@ -30,6 +30,7 @@ from devstack.control import protocol as p
 from devstack.control.seam import StackControl
 from devstack.errors import DevstackError, UsageError
 from devstack.paths import StatePaths, make_private_dir, recorded_pid
+from devstack.spec import copies_of, expand_names, group_of, known_names
 
 if TYPE_CHECKING:
     from devstack.procs.terminal import Attachment
@@ -270,16 +271,38 @@ class ControlServer:
         await writer.drain()
 
     def _names(self, request: p.Request) -> list[str]:
-        """The request's service names, each one checked against the stack."""
-        names = p.arg_names(request)
+        """The request's service names, each one checked against the stack; a replicated
+        service's name stands for its copies (``worker``: ``worker.1``, ``worker.2``...)."""
         known = self.control.service_names()
+        names = expand_names(known, p.arg_names(request))
         for name in names:
             if name not in known:
                 shown = repr(name)[:80]
-                close = difflib.get_close_matches(name, known, n=1)
+                close = difflib.get_close_matches(name, known_names(known), n=1)
                 hint = f"did you mean {close[0]}?" if close else f"services: {', '.join(known)}"
                 raise p.ProtocolError(f"no service named {shown}", hint=hint, kind=p.USAGE)
         return names
+
+    def _replicated(self, name: str) -> None:
+        """``name`` is a service with replicas; else a usage error that says what to do."""
+        known = self.control.service_names()
+        if copies_of(known, name):
+            return
+        shown = repr(name)[:80]
+        if name in known:
+            raise p.ProtocolError(
+                f"{shown} has no replicas: only a service with replicas is scaled",
+                hint=f"write replicas = 1 in [services.{group_of(name)}] and restart the stack",
+                kind=p.USAGE,
+            )
+        groups = [n for n in known_names(known) if copies_of(known, n)]
+        close = difflib.get_close_matches(name, groups, n=1)
+        hint = (
+            f"did you mean {close[0]}?"
+            if close
+            else "services with replicas: " + (", ".join(groups) or "none")
+        )
+        raise p.ProtocolError(f"no service with replicas named {shown}", hint=hint, kind=p.USAGE)
 
     async def _dispatch(self, request: p.Request) -> p.Reply:
         control = self.control
@@ -304,6 +327,10 @@ class ControlServer:
         if cmd == "down":
             await control.down(force=p.arg_bool(request, "force"))
             return p.ok(None)
+        if cmd == "scale":
+            name, count = p.scale_args(request)
+            self._replicated(name)
+            return p.ok(await control.scale(name, count))
         if cmd in ("input", "resize", "detach"):
             raise p.ProtocolError(f"{cmd}: only on a connection that attached", kind=p.USAGE)
         raise p.ProtocolError(f"unknown command {cmd!r}")  # unreachable: decode checks
@@ -312,6 +339,7 @@ class ControlServer:
         self, request: p.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         args = p.logs_args(request)
+        asked = set(args.names)
         names = self._names(request) or self.control.service_names()
         wanted = set(names)
         if not args.follow:
@@ -344,7 +372,7 @@ class ControlServer:
                 if id(chunk) in seen:
                     seen.discard(id(chunk))
                     continue
-                if chunk.service not in wanted:
+                if chunk.service not in wanted and not _added_copy(chunk.service, asked):
                     continue
                 if args.since is not None and chunk.time < args.since:
                     continue
@@ -426,6 +454,13 @@ class ControlServer:
             if data is None:
                 return
             await ControlServer._send(writer, p.ok({"output": p.encode_bytes(data)}))
+
+
+def _added_copy(service: str, asked: set[str]) -> bool:
+    """``service`` is a copy (``devstack scale`` added it since the follow began) of a
+    service asked for, or every service was."""
+    group = group_of(service)
+    return group != service and (not asked or group in asked)
 
 
 class _Protocol(asyncio.StreamReaderProtocol):

@@ -29,7 +29,13 @@ from devstack.export.dockerfile import Dockerfile, dockerfile_for, in_image, run
 from devstack.export.images import Image, image_for
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
 from devstack.export.production import Production, production
-from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.source import (
+    ExportSource,
+    copies_alike,
+    join_env_refs,
+    replica_groups,
+    split_env_refs,
+)
 from devstack.export.wiring import (
     Target,
     Wiring,
@@ -114,10 +120,26 @@ def compose_document(
     wiring = wire(source, compose_target(source))
     builds = {n: _build_of(source, s) for n, s in stack.services.items()}
     checked = {n: _healthcheck(s, builds[n].image) for n, s in stack.services.items()}
-    services = {
-        name: _service(source, spec, out_dir, checked, wiring, builds[name])
-        for name, spec in stack.services.items()
-    }
+    names = compose_names(source)
+    services: dict[str, Any] = {}
+    for name, spec in stack.services.items():
+        if names[name] not in services:
+            services[names[name]] = _service(source, spec, out_dir, checked, wiring, builds[name])
+    for group, copies in replica_groups(stack).items():
+        first = services[names[copies[0].name]]
+        if names[copies[0].name] == group:
+            # compose's own count: the copies are alike (no port, no value of their own).
+            first["deploy"] = Commented(
+                {"replicas": len(copies)}, f"replicas = {len(copies)} in stack.toml"
+            )
+            continue
+        for spec in copies:
+            services[names[spec.name]] = Commented(
+                services[names[spec.name]],
+                f"copy {spec.replica} of {group} (replicas = {len(copies)}): a service per "
+                "copy, as each has values of its own (its port, ${replica}); deploy.replicas "
+                "would run them alike and publish one host port N times",
+            )
     document: dict[str, Any] = {"name": project_name(stack.name), "services": services}
     volumes: dict[str, Any] = {
         _volume(n): {} for n, b in builds.items() if b.image and b.image.data
@@ -243,7 +265,7 @@ def _service(
         out["ports"] = Commented([published], f"published {where}")
     if spec.profiles:  # compose's own key, with the same meaning (--profile, COMPOSE_PROFILES)
         out["profiles"] = list(spec.profiles)
-    depends = _depends_on(spec, checked)
+    depends = _depends_on(spec, checked, compose_names(source))
     if depends:
         out["depends_on"] = depends
     if checked[spec.name] is not None:
@@ -265,11 +287,26 @@ def _working_dir(spec: ServiceSpec, cwd: Path | None) -> str:
     return APP_DIR if str(cwd) == "." else f"{APP_DIR}/{cwd.as_posix()}"
 
 
+def compose_names(source: ExportSource) -> dict[str, str]:
+    """Each devstack service's compose service: its own name; a copy (``worker.2``) its
+    service's when the copies are alike (compose's ``deploy.replicas`` runs them), else
+    ``worker-2`` (a dot would be read as a domain in the compose network)."""
+    names = {n: n for n in source.stack.services}
+    for group, copies in replica_groups(source.stack).items():
+        alike = copies_alike(copies)
+        for spec in copies:
+            names[spec.name] = group if alike else f"{group}-{spec.replica}"
+    return names
+
+
 def compose_target(source: ExportSource) -> Target:
     """How compose addresses a service: its compose name, and the port it declares (the
     command listens on it inside the container too)."""
     services = source.stack.services
-    return Target("compose", lambda name: (name, services[name].port), "0.0.0.0", _escape)
+    names = compose_names(source)
+    return Target(
+        "compose", lambda name: (names.get(name, name), services[name].port), "0.0.0.0", _escape
+    )
 
 
 def _escape(text: str) -> str:
@@ -280,9 +317,9 @@ def _refs(source: ExportSource, this: str) -> dict[str, ServiceRefs]:
     return refs(source, compose_target(source), this)
 
 
-def _text(source: ExportSource, name: str, text: str, *, shell: bool) -> str:
-    """``text`` as written for ``name``, interpolated for compose (see the module doc)."""
-    return resolve(source, compose_target(source), name, text, shell=shell)
+def _text(source: ExportSource, spec: ServiceSpec, text: str, *, shell: bool) -> str:
+    """``text`` as written for ``spec``, interpolated for compose (see the module doc)."""
+    return resolve(source, compose_target(source), spec.name, text, shell=shell)
 
 
 def _finish(value: str, env_refs: list[tuple[str, str | None]]) -> str:
@@ -291,16 +328,16 @@ def _finish(value: str, env_refs: list[tuple[str, str | None]]) -> str:
 
 
 def _command(source: ExportSource, spec: ServiceSpec) -> list[str]:
-    written = source.written.get(spec.name)
+    written = source.written_of(spec)
     if written is None:  # a Procfile line: a shell command, nothing to re-interpolate
         return ["/bin/sh", "-c", spec.cmd.replace("$", "$$")]
     if isinstance(written.cmd, list):
-        return [_text(source, spec.name, part, shell=False) for part in written.cmd]
+        return [_text(source, spec, part, shell=False) for part in written.cmd]
     if written.shell:
-        return ["/bin/sh", "-c", _text(source, spec.name, written.cmd, shell=True)]
+        return ["/bin/sh", "-c", _text(source, spec, written.cmd, shell=True)]
     # Split before re-interpolating, as devstack does, so a substituted value stays one word.
     body, env_refs = split_env_refs(written.cmd)
-    ctx = Context(spec.name, _refs(source, spec.name), source.environ)
+    ctx = Context(spec.name, _refs(source, spec.name), source.environ, replica=spec.replica)
     return [_finish(word, env_refs) for word in shlex.split(interpolate(body, ctx))]
 
 
@@ -367,17 +404,20 @@ def _image_healthcheck(spec: ServiceSpec, image: Image) -> Any:
     return Commented({"test": test, **_timing(h)}, why)
 
 
-def _depends_on(spec: ServiceSpec, checked: dict[str, Any]) -> dict[str, Any]:
+def _depends_on(
+    spec: ServiceSpec, checked: dict[str, Any], names: dict[str, str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for dep, cond in spec.depends_on.items():
         condition = _CONDITIONS[cond]
+        target = names[dep]  # every copy of a service with replicas
         if cond is Condition.HEALTHY and checked.get(dep) is None:
             # devstack counts a service without a probe as healthy once running.
-            out[dep] = Commented(
-                {"condition": "service_started"}, f"{dep} has no healthcheck here: started"
+            out[target] = Commented(
+                {"condition": "service_started"}, f"{target} has no healthcheck here: started"
             )
             continue
-        out[dep] = {"condition": condition}
+        out[target] = {"condition": condition}
     return out
 
 

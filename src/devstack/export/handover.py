@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.checks.command import command_argv
-from devstack.export.compose import compose_document
+from devstack.export.compose import compose_document, compose_names
 from devstack.export.devservers import PRODUCTION, dev_server
 from devstack.export.source import ExportSource
 from devstack.export.toprocfile import lost
@@ -53,9 +53,12 @@ def _same_machine(source: ExportSource, target: str) -> list[Finding]:
 
 def _compose(source: ExportSource, out_dir: Path) -> list[Finding]:
     document, wiring, _ = compose_document(source, out_dir)
+    names = compose_names(source)
     found = list(wiring.findings)
     for name, spec in source.stack.services.items():
-        service: dict[str, Any] = document["services"][name]
+        service = document["services"][names[name]]
+        if isinstance(service, Commented):  # a copy of a service with replicas
+            service = service.value
         placeholder = "image" not in service and _is_placeholder(service.get("build"))
         if placeholder:
             found.append(

@@ -106,7 +106,7 @@ def _env_for(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
     """The service's environment in the cluster: the ``env`` table re-interpolated with
     each service's address its Service's (an ``${env:VAR}`` without a default is left as
     a marker: its value is the deployer's), ``PORT`` and ``PYTHONUNBUFFERED``."""
-    written = source.written.get(spec.name)
+    written = source.written_of(spec)
     env: dict[str, str] = {}
     if written is not None:
         for var, value in written.env.items():
@@ -305,7 +305,7 @@ class _Builder:
         return container
 
     def _command(self, spec: ServiceSpec, notes: list[str]) -> list[str]:
-        written = self.source.written.get(spec.name)
+        written = self.source.written_of(spec)
         if written is None:  # a Procfile line: a shell command as it is
             return ["/bin/sh", "-c", _escape_command(spec.cmd)]
         missing: list[str] = []
@@ -358,7 +358,7 @@ class _Builder:
         ]
 
     def _probes(self, spec: ServiceSpec, notes: list[str]) -> dict[str, Any]:
-        h, written = spec.health, self.source.written.get(spec.name)
+        h, written = spec.health, self.source.written_of(spec)
         command = None
         if h is not None and h.kind == "cmd":
             text = written.health.cmd if written and written.health else None

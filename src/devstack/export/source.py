@@ -12,14 +12,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from devstack.config import load_stack
 from devstack.config.layers import read_again
 from devstack.config.load import read_document
 from devstack.config.model import ServiceModel
-from devstack.spec import StackSpec
+from devstack.spec import ServiceSpec, StackSpec
 from devstack.stackfile import FileArg
 
 # ``$$`` first, so an escaped ``$${env:X}`` (a literal) is never taken for a reference.
@@ -36,10 +36,14 @@ class ExportSource:
     def root(self) -> Path:
         return self.stack.root
 
-    def declared_env(self, name: str) -> dict[str, str]:
+    def written_of(self, spec: ServiceSpec) -> ServiceModel | None:
+        """The table ``spec`` was resolved from (a copy's: its service's); None: a Procfile."""
+        return self.written.get(spec.replica_of or spec.name)
+
+    def declared_env(self, spec: ServiceSpec) -> dict[str, str]:
         """The service's ``env`` table, resolved (not the inherited environment, not PORT)."""
-        spec = self.stack.services[name]
-        keys = self.written[name].env if name in self.written else {}
+        written = self.written_of(spec)
+        keys = written.env if written is not None else {}
         return {k: spec.env[k] for k in keys if k in spec.env}
 
     def env_files(self, name: str) -> list[str]:
@@ -59,6 +63,22 @@ def load_source(
     # The same files, includes and merge as the stack (valid: load_stack said so).
     document = read_document(read_again(stack))
     return ExportSource(stack, dict(document.services), env)
+
+
+def replica_groups(stack: StackSpec) -> dict[str, list[ServiceSpec]]:
+    """Each service with replicas and its copies, in order."""
+    groups: dict[str, list[ServiceSpec]] = {}
+    for spec in stack.services.values():
+        if spec.replica_of is not None:
+            groups.setdefault(spec.replica_of, []).append(spec)
+    return groups
+
+
+def copies_alike(copies: list[ServiceSpec]) -> bool:
+    """Every copy is the first but for its name and number: no port of its own, no
+    ``${replica}`` or ``${name}`` in a value. Then a runner's own count can run them."""
+    first = copies[0]
+    return all(replace(c, name=first.name, replica=first.replica) == first for c in copies[1:])
 
 
 def split_env_refs(text: str) -> tuple[str, list[tuple[str, str | None]]]:

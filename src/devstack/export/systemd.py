@@ -33,6 +33,7 @@ import shutil
 import stat
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from devstack.checks.command import find_venv, resolve, search_path
@@ -40,11 +41,12 @@ from devstack.config.durations import format_duration
 from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import bash_wait
-from devstack.export.source import ExportSource
+from devstack.export.source import ExportSource, copies_alike, replica_groups
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.stackfile import LOCAL_FILE
 from devstack.states import Condition, RestartPolicy
 
+_INSTANCE = "DEVSTACKINSTANCE"  # in a template's text, where %i goes (a safe word: not quoted)
 _SAFE_WORD = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
 _RESTART = {
     RestartPolicy.NO: "no",
@@ -80,17 +82,19 @@ def to_systemd(source: ExportSource, system_user: str | None = None) -> dict[str
         if c is Condition.COMPLETED
     }
     units: dict[str, str] = {}
+    unit_of = unit_names(stack, prefix)
     for name, spec in stack.services.items():
-        units[f"{prefix}-{name}.service"] = _service_unit(
-            source,
-            spec,
-            prefix,
-            system_user,
-            wait=name in waited,
-            oneshot=name in completed,
-        )
+        flags = {"wait": name in waited, "oneshot": name in completed}
+        if unit_of[name].endswith(f"@{spec.replica}.service"):
+            if spec.replica == 1:  # one template for the alike copies: PREFIX-worker@.service
+                assert spec.replica_of is not None
+                template = replace(spec, name=f"{spec.replica_of}.{_INSTANCE}")
+                text = _service_unit(source, template, unit_of, system_user, **flags)
+                units[f"{prefix}-{spec.replica_of}@.service"] = text.replace(_INSTANCE, "%i")
+            continue
+        units[unit_of[name]] = _service_unit(source, spec, unit_of, system_user, **flags)
     # The services the active profiles leave out have units, started by name.
-    wants = " ".join(f"{prefix}-{n}.service" for n in enabled(stack))
+    wants = " ".join(unit_of[n] for n in enabled(stack))
     steps = install_steps(prefix, "DIR", system_user is not None)
     units[f"{prefix}.target"] = "\n".join(
         [
@@ -178,6 +182,17 @@ def _entry_problems(directory: Path, user: str, uid: int, groups: set[int]) -> l
     return []
 
 
+def unit_names(stack: StackSpec, prefix: str) -> dict[str, str]:
+    """Each service's unit: ``PREFIX-NAME.service``; the copies of a service with replicas
+    that are alike (no port, no value of their own) instances of one template,
+    ``PREFIX-worker@1.service``; other copies a unit each, ``PREFIX-worker.2.service``."""
+    names = {n: f"{prefix}-{n}.service" for n in stack.services}
+    for group, copies in replica_groups(stack).items():
+        if copies_alike(copies):
+            names.update({c.name: f"{prefix}-{group}@{c.replica}.service" for c in copies})
+    return names
+
+
 def install_steps(prefix: str, directory: str, system: bool) -> list[str]:
     """The commands that install and start the units written to ``directory``; then
     how to start them at boot and read their logs."""
@@ -208,20 +223,33 @@ def _header(source: ExportSource, system_user: str | None) -> str:
 def _service_unit(
     source: ExportSource,
     spec: ServiceSpec,
-    prefix: str,
+    unit_of: dict[str, str],
     system_user: str | None,
     *,
     wait: bool,
     oneshot: bool,
 ) -> str:
-    deps = " ".join(f"{prefix}-{d}.service" for d in spec.depends_on)
+    prefix = unit_prefix(source.stack.name)
+    deps = " ".join(dict.fromkeys(unit_of[d] for d in spec.depends_on))
     r = spec.restart
+    checked = spec.replica_of or spec.name
     lines = [
         _header(source, system_user),
         f"# Install and start: see {prefix}.target. Not run here: `devstack check"
-        f" {' '.join(f'-f {f}' for f in _layers(source.stack))} {spec.name}` (run it before"
+        f" {' '.join(f'-f {f}' for f in _layers(source.stack))} {checked}` (run it before"
         " the first start).",
     ]
+    if spec.name.endswith(_INSTANCE):
+        lines.append(
+            f"# The copies of {spec.replica_of} (replicas): start copy N as "
+            f"{prefix}-{spec.replica_of}@N.service; {prefix}.target starts them all."
+        )
+    elif spec.replica_of is not None:
+        lines.append(
+            f"# Copy {spec.replica} of {spec.replica_of} (replicas): a unit per copy, not a "
+            f"template {spec.replica_of}@.service, as each copy has values of its own "
+            "(its port, ${replica}) that a template's %i cannot give."
+        )
     if spec.setup:
         lines.append(
             f"# Setup, not run here (run it once before the first start): {_one_line(spec.setup)}"
@@ -324,7 +352,7 @@ def _over_env_files(source: ExportSource, spec: ServiceSpec, env: dict[str, str]
             in_files.update(read_env_file(path))
         except OSError:
             continue  # gone since the config was read: systemd reports it at the start
-    declared = source.declared_env(spec.name)
+    declared = source.declared_env(spec)
     return {
         k: v for k, v in env.items() if k in in_files and (k != "PYTHONUNBUFFERED" or k in declared)
     }
@@ -335,7 +363,7 @@ def _with_env(over: dict[str, str], argv: list[str]) -> list[str]:
 
 
 def _environment(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
-    env = source.declared_env(spec.name)
+    env = source.declared_env(spec)
     if spec.port is not None:
         env["PORT"] = str(spec.port)
     venv = find_venv(spec)

@@ -15,7 +15,7 @@ from dataclasses import fields
 from devstack.checks.command import find_venv, resolve, shown
 from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
-from devstack.export.source import ExportSource
+from devstack.export.source import ExportSource, copies_alike, replica_groups
 from devstack.spec import RestartSpec, ServiceSpec
 
 
@@ -23,13 +23,34 @@ def to_procfile(source: ExportSource) -> tuple[str, list[str]]:
     """The Procfile text and the warnings (what was left out)."""
     lines = [f"# Written by `devstack export procfile` from {source.stack.file}."]
     chosen = enabled(source.stack)
+    groups = replica_groups(source.stack)
     for name in chosen:
-        lines.append(f"{name}: {_line(source, source.stack.services[name])}")
+        spec = source.stack.services[name]
+        copies = groups.get(spec.replica_of or "", [])
+        if copies and copies_alike(copies):
+            if spec.replica == 1:  # one line; the runner's own count makes the copies
+                lines.append(_alike_note(spec.replica_of or name, len(copies)))
+                lines.append(f"{spec.replica_of}: {_line(source, spec)}")
+            continue
+        if spec.replica == 1:
+            lines.append(
+                f"# {spec.replica_of}: replicas = {len(copies)}, one line per copy: each has "
+                "values of its own (its port, ${replica})"
+            )
+        shown = name if spec.replica_of is None else f"{spec.replica_of}_{spec.replica}"
+        lines.append(f"{shown}: {_line(source, spec)}")
     left = [n for n in source.stack.services if n not in chosen]
     if left:
         reason = "services no active profile enables (--profile NAME adds them)"
         return "\n".join(lines) + "\n", [f"{reason}: {', '.join(left)}", *lost(source)]
     return "\n".join(lines) + "\n", lost(source)
+
+
+def _alike_note(name: str, count: int) -> str:
+    return (
+        f"# {name}: replicas = {count}; run the copies with the runner's count: "
+        f"honcho start -c {name}={count}, overmind start -m {name}={count}"
+    )
 
 
 def _line(source: ExportSource, spec: ServiceSpec) -> str:
@@ -40,7 +61,7 @@ def _line(source: ExportSource, spec: ServiceSpec) -> str:
         )
         parts += ["cd", shlex.quote(str(where)), "&&"]
     env = {k: spec.env[k] for k in _env_file_keys(source, spec) if k in spec.env}
-    env.update(source.declared_env(spec.name))
+    env.update(source.declared_env(spec))
     if spec.port is not None:
         env["PORT"] = str(spec.port)  # honcho would number it 5000, 5100, ...
     parts += [f"{k}={shlex.quote(v)}" for k, v in env.items()]
@@ -69,7 +90,7 @@ def lost(source: ExportSource) -> list[str]:
     services = source.stack.services.values()
 
     def named(pred: Callable[[ServiceSpec], bool]) -> list[str]:
-        return [s.name for s in services if pred(s)]
+        return list(dict.fromkeys(s.replica_of or s.name for s in services if pred(s)))
 
     default_stop = {f.name: f.default for f in fields(ServiceSpec) if f.name.startswith("stop_")}
 

@@ -163,12 +163,18 @@ def refs(source: ExportSource, target: Target | None, this: str) -> dict[str, Se
     for name, spec in source.stack.services.items():
         if target is None:
             out[name] = ServiceRefs(name, spec.host, spec.port, spec.url)
+            if spec.replica == 1:
+                assert spec.replica_of is not None
+                out[spec.replica_of] = ServiceRefs(spec.replica_of, spec.host, spec.port, spec.url)
             continue
         host, port = target.address(name)
         port = spec.port if port is None else port
         url = f"http://{_host(host)}:{port}" if port is not None else spec.url
         own = target.own_host if name == this else host
         out[name] = ServiceRefs(name, own, port, url)
+        if spec.replica == 1:  # ${services.worker.url}: the first copy's
+            assert spec.replica_of is not None
+            out[spec.replica_of] = ServiceRefs(spec.replica_of, host, port, url)
     return out
 
 
@@ -178,7 +184,9 @@ def resolve(
     """``text`` as written for ``name``, interpolated with the target's addresses,
     escaped, ``${env:VAR}`` written as the target writes it."""
     body, env_refs = split_env_refs(text)
-    ctx = Context(name, refs(source, target, name), source.environ, shell=shell)
+    spec = source.stack.services.get(name)
+    replica = spec.replica if spec is not None else None
+    ctx = Context(name, refs(source, target, name), source.environ, shell=shell, replica=replica)
     return finish(target, interpolate(body, ctx), env_refs)
 
 
@@ -213,7 +221,7 @@ class _Wirer:
 
     def table(self) -> None:
         """The ``env`` table as written, re-resolved, its loopback URLs rewritten."""
-        written = self.source.written.get(self.spec.name)
+        written = self.source.written_of(self.spec)
         if written is None:
             return
         self.set_vars.update(written.env)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -170,10 +170,8 @@ class Service:
         """In the stack, but `up` was not asked for it (nor for anything needing it);
         ``why``: what left it out, e.g. "profile worker" (no active profile enables it)."""
         because = f"{why}; " if why else ""
-        self._set(
-            ServiceState.STOPPED,
-            f"not requested ({because}devstack start {self.name} starts it)",
-        )
+        name = self.spec.replica_of or self.name  # a copy: its service starts every copy
+        self._set(ServiceState.STOPPED, f"not requested ({because}devstack start {name} starts it)")
 
     def has_met(self, condition: Condition) -> bool:
         """``condition`` holds now (a dependent waiting for it would go on)."""
@@ -189,6 +187,11 @@ class Service:
         assert self.process is None, "respec of a running service"
         self.spec = spec
         self._prechecked = prechecked
+
+    def follow_copies(self, depends_on: Mapping[str, Condition]) -> None:
+        """The copies it depends on changed (``devstack scale``): waited for at its next
+        start, and stopped after it. Not a new config: a running process is kept."""
+        self.spec = replace(self.spec, depends_on=depends_on)
 
     async def wait_settled(self) -> None:
         """Until a start has an outcome: healthy/running, or a final state."""

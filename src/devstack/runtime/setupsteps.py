@@ -73,14 +73,25 @@ class SetupRunner:
         self._hooks = hooks
         self._stack_id = stack_id
         self._live: dict[str, ServiceProcess] = {}
+        # The copies of a service with replicas share one setup: one at a time, one record.
+        self._groups: dict[str, asyncio.Lock] = {}
 
     async def run(self, spec: ServiceSpec, *, force: bool = False) -> SetupOutcome:
         """Run ``spec``'s setup if its fingerprint changed (or ``force``); no setup: ok."""
         if spec.setup is None:
             return SetupOutcome(True, spec)
+        if spec.replica_of is None:
+            return await self._run(spec, force)
+        # Copy 1 runs it; the others find it recorded (unless `${replica}` makes theirs differ).
+        async with self._groups.setdefault(spec.replica_of, asyncio.Lock()):
+            return await self._run(spec, force and spec.replica == 1)
+
+    async def _run(self, spec: ServiceSpec, force: bool) -> SetupOutcome:
+        assert spec.setup is not None
         name, hub = spec.name, self._hub
+        kept = spec.replica_of or name  # the record's name
         now = await asyncio.to_thread(fingerprint, spec.setup, spec.cwd, spec.setup_inputs)
-        record = read_record(self._state_dir, name, self._stack_file)
+        record = read_record(self._state_dir, kept, self._stack_file)
         before = top_dirs(spec.cwd)
         why = why_run(record, now, force, present=before)
         if why is None:
@@ -125,7 +136,7 @@ class SetupRunner:
         if isinstance(earlier, list):
             made |= {str(n) for n in earlier if (spec.cwd / str(n)).is_dir()}
         await asyncio.to_thread(
-            write_record, self._state_dir, name, now, took, sorted(made), self._stack_file
+            write_record, self._state_dir, kept, now, took, sorted(made), self._stack_file
         )
         hub.event(name, f"[setup] done in {took:.1f}s", "ok")
         return SetupOutcome(True, with_found_venv(spec), ran=True)

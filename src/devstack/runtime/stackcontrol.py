@@ -9,6 +9,7 @@ at a time (20 concurrent ``restart backend`` make exactly one backend at the end
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import time
 from collections.abc import Mapping
@@ -27,7 +28,7 @@ from devstack.procs import proctree
 from devstack.project.venv import with_found_venv
 from devstack.runtime.service import Service
 from devstack.runtime.setupsteps import SetupRunner
-from devstack.spec import ServiceSpec, StackSpec
+from devstack.spec import ServiceSpec, StackSpec, copies_of, group_of
 from devstack.stackfile import LOCAL_FILE
 from devstack.states import Condition, ServiceState
 
@@ -52,6 +53,8 @@ class RunningStack(Protocol):
 
     def hold(self) -> AbstractContextManager[object]: ...
     def launch(self, name: str) -> asyncio.Task[None]: ...
+    def add_service(self, spec: ServiceSpec, after: str) -> None: ...
+    def forget_service(self, name: str) -> None: ...
     async def stop_service(self, name: str, *, hold: bool = True) -> None: ...
     def request_shutdown(self, force: bool = False) -> None: ...
     def watch_respec(self, name: str, spec: ServiceSpec, why: str = ...) -> None: ...
@@ -93,6 +96,8 @@ class SupervisorControl:
         # The services as the config files resolve now, and those files' stamp then.
         self._config: Mapping[str, ServiceSpec] | None = None
         self._config_stamp: tuple[tuple[str, int], ...] | None = None
+        # Copies per replicated service as `devstack scale` set them, over stack.toml's.
+        self._scaled: dict[str, int] = {}
 
     # --- read-only -----------------------------------------------------------------------
 
@@ -160,6 +165,8 @@ class SupervisorControl:
                     "rss": rss,
                     "requested": name in self._sup.requested,
                     "profiles": list(svc.spec.profiles),
+                    "replica_of": svc.spec.replica_of,  # copies of one service (replicas)
+                    "replica": svc.spec.replica,
                     "log_file": None if hub is None else hub.file_problem(name),
                     "interactive": svc.spec.interactive,  # `attach` can connect to it
                 }
@@ -233,8 +240,9 @@ class SupervisorControl:
                     return [self._result(n, False, 0.0, text) for n in names or self._requested()]
                 targets = self._targets(names, with_dependents)
                 results: list[dict[str, object]] = []
+                checked: dict[object, tuple[str | None, frozenset[str]]] = {}
                 for name in targets:
-                    results.append(await self._restart_one(name, fresh))
+                    results.append(await self._restart_one(name, fresh, checked))
                 return results
 
     async def stop(self, names: list[str]) -> list[dict[str, object]]:
@@ -281,10 +289,91 @@ class SupervisorControl:
 
     # --- helpers -------------------------------------------------------------------------
 
-    async def _restart_one(self, name: str, fresh: StackSpec) -> dict[str, object]:
+    async def scale(self, name: str, count: int) -> list[dict[str, object]]:
+        """``name``'s copies to ``count``: new ones pass their checks first (every one, or
+        none starts: a port taken refuses the scale), then start together; removed ones
+        stop, highest numbers first. One result per copy started or stopped."""
+        async with self._lock:
+            with self._sup.hold():
+                now = copies_of(self._sup.services, name)
+                self._config_stamp = None  # `ps` compares with the config at the new count
+                if count == len(now):
+                    return [self._result(name, True, 0.0, f"already {count} copies")]
+                if count < len(now):
+                    return await self._scale_down(name, now[count:])
+                return await self._scale_up(name, count, now)
+
+    async def _scale_up(self, name: str, count: int, now: list[str]) -> list[dict[str, object]]:
+        t0 = time.monotonic()
+        try:
+            fresh = self._reload({**self._scaled, name: count})
+        except DevstackError as exc:
+            return [self._result(name, False, 0.0, exc.render())]
+        new = [fresh.services.get(f"{name}.{k}") for k in range(len(now) + 1, count + 1)]
+        if not all(new):
+            text = f"{name} has no replicas in {fresh.file} any more; restart the stack"
+            return [self._result(name, False, 0.0, text)]
+        checked = []
+        for spec in filter(None, new):  # one after the other: each says what it saw
+            problem, passed = await self._preflight(spec, fresh, skip=("setup",))
+            if problem is not None:
+                refused = problem.replace("the running process is kept", "not scaled")
+                return [self._result(spec.name, False, time.monotonic() - t0, refused)]
+            checked.append((spec, passed))
+        self._scaled[name] = count
+        after = now[-1]
+        for spec, passed in checked:
+            self._sup.add_service(spec, after)
+            self._sup.services[spec.name].respec(spec, prechecked=passed)
+            after = spec.name
+        self._follow_copies(name)
+        for spec, _ in checked:
+            self._sup.launch(spec.name)
+            self._sup.watch_respec(spec.name, spec, "started by scale")
+        return [await self._outcome(spec.name, t0) for spec, _ in checked]
+
+    async def _scale_down(self, name: str, removed: list[str]) -> list[dict[str, object]]:
+        results = []
+        self._scaled[name] = len(copies_of(self._sup.services, name)) - len(removed)
+        for copy in reversed(removed):  # highest numbers first
+            t0 = time.monotonic()
+            await self._sup.stop_service(copy, hold=False)
+            state = self._sup.services[copy].state
+            self._sup.forget_service(copy)
+            results.append(self._result(copy, True, time.monotonic() - t0, f"{state}, removed"))
+        self._follow_copies(name)
+        return results
+
+    def _follow_copies(self, name: str) -> None:
+        """Who depended on ``name``'s copies depends on the copies there are now."""
+        copies = copies_of(self._sup.services, name)
+        for svc in self._sup.services.values():
+            conditions = [c for d, c in svc.spec.depends_on.items() if group_of(d) == name]
+            if not conditions or svc.spec.replica_of == name:
+                continue
+            kept = {d: c for d, c in svc.spec.depends_on.items() if group_of(d) != name}
+            depends_on = {**kept, **dict.fromkeys(copies, conditions[0])}
+            svc.follow_copies(depends_on)
+            configured = self._sup.configured[svc.name]
+            self._sup.configured[svc.name] = dataclasses.replace(configured, depends_on=depends_on)
+
+    async def _restart_one(
+        self,
+        name: str,
+        fresh: StackSpec,
+        checked: dict[object, tuple[str | None, frozenset[str]]] | None = None,
+    ) -> dict[str, object]:
         t0 = time.monotonic()
         configured = fresh.services.get(name)
         if configured is None:
+            group = group_of(name)
+            count = len(copies_of(fresh.services, group))
+            if count and group != name:  # replicas lowered in the file: scale removes it
+                text = (
+                    f"{name} is past replicas = {count} in {fresh.file}; "
+                    f"devstack scale {group}={count} removes it"
+                )
+                return self._result(name, False, 0.0, text)
             return self._result(name, False, 0.0, f"{name} is no longer in {fresh.file}")
         spec = configured  # its setup step may add a venv
         setups = self._sup.setups
@@ -299,7 +388,15 @@ class SupervisorControl:
             set_up = frozenset({"setup"})  # the start after the stop skips it
         else:
             set_up = frozenset()
-        problem, passed = await self._preflight(spec, fresh)
+        from devstack.checks.runner import check_key
+
+        # The copies of a service pass or fail one set of checks (checked once), unless a
+        # value of their own differs beyond their port and url (`${replica}` in env...).
+        key = check_key(spec)
+        found = None if checked is None else checked.get(key)
+        problem, passed = found or await self._preflight(spec, fresh)
+        if checked is not None:
+            checked[key] = (problem, passed)
         if problem is not None:
             self._mark_stale(name, "check failed")
             return self._result(name, False, time.monotonic() - t0, problem)
@@ -369,14 +466,14 @@ class SupervisorControl:
         return chosen
 
     async def _preflight(
-        self, spec: ServiceSpec, stack: StackSpec
+        self, spec: ServiceSpec, stack: StackSpec, skip: tuple[str, ...] = ("port", "setup")
     ) -> tuple[str | None, frozenset[str]]:
         """The service's checks against the new code: a failure text (the old process is
         kept), else None and the checks that passed (the start does not run them again)."""
         from devstack.checks.runner import check_service
 
         # The running copy holds the port: every check but that one (and the setup's).
-        results = await check_service(spec, stack, skip=("port", "setup"))
+        results = await check_service(spec, stack, skip=skip)
         failed = [r for r in results if r.status == "fail"]
         if not failed:
             warned = {r.check for r in results if r.status != "ok"}  # shown again at the start
@@ -387,20 +484,25 @@ class SupervisorControl:
             lines += [f"  {d}" for d in r.details]
         return "\n".join(lines), frozenset()
 
-    def _reload(self) -> StackSpec:
+    def _reload(self, scaled: Mapping[str, int] | None = None) -> StackSpec:
         """stack.toml and the env files as they are now: from the spec cache when none of
-        them changed (the usual restart, after a code edit), else validated again."""
+        them changed (the usual restart, after a code edit), else validated again. With
+        the copies `devstack scale` set (``scaled``: those and the ones set before)."""
         from devstack.config.cached import load_through_cache
         from devstack.config.load import load_stack
 
         stack = self._sup.stack
         if stack.file is None or stack.from_procfile:
             return load_stack(stack.file, stack.root)
+        scaled = self._scaled if scaled is None else scaled
+        if scaled:
+            return load_stack(stack.layers or None, stack.root, replicas=scaled)
         # Every layer again (found anew: a stack.local.toml made since counts) and includes.
         return load_through_cache(stack.layers, stack.root, self._sup.paths.spec_cache)
 
     def _targets(self, names: list[str], with_dependents: bool) -> list[str]:
-        chosen = set(names or self._requested())
+        # Not a copy `devstack scale` removed since a watched change named it.
+        chosen = {n for n in names or self._requested() if n in self._sup.services}
         if with_dependents:
             deps = self._deps()
             for name in list(chosen):

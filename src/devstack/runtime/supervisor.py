@@ -108,6 +108,8 @@ class Supervisor(ProcessHooks):
         self._refusals: dict[tuple[str, int], tuple[object, ...]] = {}
         # Env warnings already shown: a line of a .env every service reads is shown once.
         self._env_warned: dict[tuple[str, str, str | None], str] = {}
+        # Checks running for a copy of a service, by what they judge: the other copies wait.
+        self._checking: dict[tuple[object, frozenset[str]], _SharedChecks] = {}
         self._signal: int | None = None
         self._forced = False
         self._http: Any = None
@@ -362,10 +364,33 @@ class Supervisor(ProcessHooks):
     async def _preflight(
         self, spec: ServiceSpec, skip: frozenset[str] = frozenset()
     ) -> list[CheckResult]:
-        from devstack.checks.runner import check_service, first_time
+        from devstack.checks.runner import CHECKS, check_key, check_service, first_time
 
         # The setup step ran (or was skipped on purpose) just before: not its program.
-        results = await check_service(spec, self.stack, skip={"setup", *skip})
+        skip = frozenset({"setup", *skip})
+        if spec.replica_of is None or "port" in skip:
+            results = await check_service(spec, self.stack, skip=skip)
+            return first_time(results, self._env_warned)
+        # Copies of a service checked together share one run of what they have in common
+        # (check_key); the port check is each copy's own.
+        key = (check_key(spec), skip)
+        shared = self._checking.get(key)
+        if shared is None:
+            shared = self._checking[key] = _SharedChecks()
+            try:
+                common = await check_service(spec, self.stack, skip={*skip, "port"})
+                shared.results = common
+            finally:  # done or cancelled (stopped): the next copies to come run their own
+                del self._checking[key]
+                shared.done.set()
+        else:
+            await shared.done.wait()
+            if shared.results is None:  # the copy running them was stopped
+                return await self._preflight(spec, skip)
+            common = shared.results
+        own = await check_service(spec, self.stack, skip=[c for c in CHECKS if c != "port"])
+        order = {name: i for i, name in enumerate(CHECKS)}
+        results = sorted([*common, *own], key=lambda r: order.get(r.check, len(order)))
         return first_time(results, self._env_warned)
 
     def launch(self, name: str) -> asyncio.Task[None]:
@@ -384,6 +409,28 @@ class Supervisor(ProcessHooks):
             exc = task.exception()
             self.hub.event(name, f"[internal error] {type(exc).__name__}: {exc}", "error")
             log.error("service %s task failed", name, exc_info=exc)
+        self._wake.set()
+
+    def add_service(self, spec: ServiceSpec, after: str) -> None:
+        """A copy ``devstack scale`` adds, placed after ``after`` (``ps`` order); not
+        started: ``launch`` starts it."""
+        entries = list(self.services.items())
+        at = next(i for i, (n, _) in enumerate(entries) if n == after) + 1
+        entries.insert(at, (spec.name, self._new_service(spec)))
+        self.services.clear()  # the same dict: the watcher and the control read it live
+        self.services.update(entries)
+        self.configured[spec.name] = spec
+
+    def forget_service(self, name: str) -> None:
+        """A copy ``devstack scale`` removed, once stopped: nothing refers to it any more."""
+        if self.watcher is not None:
+            self.watcher.forget(name)
+        self.services.pop(name, None)
+        self.tasks.pop(name, None)
+        self.configured.pop(name, None)
+        self.stale.pop(name, None)
+        self.requested.discard(name)
+        self._held.discard(name)
         self._wake.set()
 
     async def stop_service(self, name: str, *, hold: bool = True) -> None:
@@ -455,6 +502,14 @@ class Supervisor(ProcessHooks):
         bad = [s for s in self.services.values() if s.state in _BAD_ENDINGS]
         for svc in bad:
             self.hub.message(f"{svc.name}: {svc.state}: {svc.reason or ''}".rstrip(": "), "error")
+
+
+class _SharedChecks:
+    """One run of the checks the copies of a service starting together share."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.results: list[CheckResult] | None = None
 
 
 class _Hold:

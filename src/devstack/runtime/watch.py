@@ -90,6 +90,13 @@ class Watcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def forget(self, name: str) -> None:
+        """``name`` is gone (``devstack scale`` removed the copy): no watch, no restart."""
+        self._specs.pop(name, None)
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+
     def respec(
         self, name: str, spec: ServiceSpec, why: str = "from the re-read stack.toml"
     ) -> None:
@@ -143,6 +150,8 @@ class Watcher:
         hub = self._hub
         names = []
         for name, paths in batch.items():
+            if name not in self._specs:
+                continue  # a copy removed by `devstack scale` since the change
             if self._services[name].state is ServiceState.STOPPED:
                 continue  # stopped on purpose (devstack stop): a save does not start it
             names.append(name)

@@ -130,6 +130,19 @@ def test_dependency_conditions(tmp_path: Path) -> None:
     assert 'ExecStart=/bin/sh -c "echo $$HOME; sleep 60"' in sh
 
 
+REPLICAS = """\
+[services.api]
+cmd = "python3 -m http.server ${port} --bind 127.0.0.1"
+port = 7200
+replicas = 2
+
+[services.queue]
+cmd = ["python3", "-c", "import time; time.sleep(60)"]
+replicas = 2
+depends_on = { api = "healthy" }
+"""
+
+
 def verify(directory: Path, *, user: bool = True) -> subprocess.CompletedProcess[str]:
     """``systemd-analyze verify`` without a running systemd: the units' directory first on
     the search path; --user needs a runtime directory (it refuses to start without one)."""
@@ -234,13 +247,17 @@ def stack_units(tmp_path: Path, which: str, system_user: str | None) -> dict[str
     if which == "botexcel":
         botexcel_stack(tmp_path)
         return units_of(tmp_path, None, system_user)
+    if which == "replicas":  # a template unit (worker@.service) and a unit per copy
+        return units_of(tmp_path, REPLICAS, system_user)
     (tmp_path / ".env").write_text("A=1\n")
     return units_of(tmp_path, STACK if which == "translations" else PROBES, system_user)
 
 
 @needs_analyze
 @pytest.mark.parametrize("mode", ["user", "system"])
-@pytest.mark.parametrize("which", ["example", "botexcel", "translations", "probes", "procfile"])
+@pytest.mark.parametrize(
+    "which", ["example", "botexcel", "translations", "probes", "procfile", "replicas"]
+)
 def test_systemd_analyze_verify(tmp_path: Path, which: str, mode: str) -> None:
     system_user = pwd.getpwuid(os.geteuid()).pw_name if mode == "system" else None
     units = stack_units(tmp_path, which, system_user)
