@@ -227,9 +227,11 @@ class _Wirer:
         self.set_vars.update(written.env)
         for var, text in written.env.items():
             body, env_refs = split_env_refs(text)
-            name = self.spec.name
-            local = interpolate(body, Context(name, refs(self.source, None, name), {}))
-            there = interpolate(body, Context(name, refs(self.source, self.target, name), {}))
+            name, k = self.spec.name, self.spec.replica
+            local = interpolate(body, Context(name, refs(self.source, None, name), {}, replica=k))
+            there = interpolate(
+                body, Context(name, refs(self.source, self.target, name), {}, replica=k)
+            )
             if self._is_public(var, local, changed=local != there, own=True):
                 shown_value = self.spec.env.get(var, local)
                 self._keep(var, shown_value, "stack.toml", finish(self.target, local, env_refs))

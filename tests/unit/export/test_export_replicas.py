@@ -64,7 +64,7 @@ def test_compose_alike_copies_get_deploy_replicas_others_a_service_each(tmp_path
 
 
 def test_systemd_a_template_for_alike_copies_and_a_unit_per_copy_else(tmp_path: Path) -> None:
-    units = to_systemd(source(tmp_path), ["devstack"])
+    units = to_systemd(source(tmp_path))
     name = tmp_path.name
     assert sorted(units) == sorted(
         [
@@ -77,7 +77,7 @@ def test_systemd_a_template_for_alike_copies_and_a_unit_per_copy_else(tmp_path: 
         ]
     )
     template = units[f"{name}-queue@.service"]
-    assert f"check -f {tmp_path / 'stack.toml'} queue.%i" in template
+    assert f"`devstack check -f {tmp_path / 'stack.toml'} queue` (run it" in template
     assert "Description=queue.%i" in template
     api2 = units[f"{name}-api.2.service"]
     assert "# Copy 2 of api (replicas): a unit per copy" in api2
