@@ -125,6 +125,8 @@ def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFi
     from devstack.config.model import StackFile
     from devstack.config.problems import problems_from_validation
 
+    if not data.get("services") and not _other_keys(data):
+        raise no_services(file, locator, data)
     limits = document_problems(data)
     if limits:
         raise ConfigError(
@@ -134,6 +136,27 @@ def read_document(data: dict[str, Any], file: Path, locator: Locator) -> StackFi
         return StackFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, data, file, locator)) from None
+
+
+def _other_keys(data: dict[str, Any]) -> bool:
+    """Keys beside an absent or empty ``services``: a misspelt table says more than "empty"."""
+    return any(key not in ("services", "stack") for key in data)
+
+
+def no_services(file: Path, locator: Locator, data: dict[str, Any]) -> ConfigError:
+    """An empty or comments-only stack.toml (or ``[services]`` with nothing under it)."""
+    seen = "[services] has nothing under it" if "services" in data else "no [services.NAME] table"
+    if not data:
+        seen = "the file is empty or holds only comments"
+    return ConfigError.one(
+        f"the file defines no services ({seen})",
+        file=file,
+        line=locator.line_of(("services",)),
+        key_path="services",
+        hint="run `devstack init` to write one from the Procfile, package.json or Python app"
+        ' here, or start from the first example in `devstack docs` ("A complete example"); the'
+        ' smallest: [services.web] with cmd = "python3 -m http.server ${port}" and port = 8000',
+    )
 
 
 class _Resolver:
