@@ -170,12 +170,13 @@ def _from_package(source: Path, out: Path) -> tuple[list[Inferred], list[str], s
 
     root = source if source.is_dir() else source.parent
     if source.is_dir():
-        entry = python_entry(root, {}, set())
-        services, notes = ([entry] if entry else []), list[str]()
-        if entry is None:
-            from devstack.export.fromlayout import infer_layout
+        from devstack.export.fromlayout import infer_layout, part_folders
 
+        if part_folders(root):  # frontend/ + backend/..., and an app.py beside them
             services, notes = infer_layout(root)
+        else:
+            entry = python_entry(root, {}, set())
+            services, notes = ([entry] if entry else []), list[str]()
     else:
         services, notes = infer_package(source)
     dotenv = root / ".env"

@@ -18,6 +18,7 @@ from devstack.errors import ConfigError
 from devstack.export.frompackage import (
     depend_on_proxy_targets,
     dev_parts,
+    entry_app,
     infer_package,
     proxy_targets,
     python_entry,
@@ -58,8 +59,15 @@ def _is_part(folder: Path) -> bool:
     return python_entry(folder, {}, set()) is not None
 
 
+def root_app_too(root: Path) -> bool:
+    """Is there a Python app in a file of ``root`` itself (app.py beside frontend/)?"""
+    app = entry_app(root)
+    return app is not None and app.path.parent == root
+
+
 def infer_layout(root: Path) -> tuple[list[Inferred], list[str]]:
-    """The services of ``root``'s part folders (cwd relative to ``root``), and head notes."""
+    """The services of ``root``'s part folders (cwd relative to ``root``), and head notes;
+    a Python app in ``root``'s own files (app.py beside frontend/) is one more."""
     folders = part_folders(root)
     services: list[Inferred] = []
     notes: list[str] = []
@@ -81,6 +89,12 @@ def infer_layout(root: Path) -> tuple[list[Inferred], list[str]]:
         entry = python_entry(folder, targets, {s.port for s in services})
         if entry is not None:
             _place([entry], folder, root)
+            services.append(entry)
+    if root_app_too(root):
+        entry = python_entry(root, targets, {s.port for s in services})
+        if entry is not None:
+            names = {s.name for s in services}
+            entry.name = next(n for n in ("backend", "app", "python-app") if n not in names)
             services.append(entry)
     for _folder, dependents, own in node_folders:
         depend_on_proxy_targets(dependents, own, owners=services)

@@ -454,7 +454,7 @@ def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) ->
     if (root / "manage.py").is_file() and "django" in _head(root / "manage.py"):
         command = "python3 manage.py runserver 127.0.0.1:$PORT"
         return _entry_service("manage.py", command, root, free_target or 8000, "Django")
-    app = _entry_app(root)
+    app = entry_app(root)
     if app is None:
         return None
     gunicorn = _lists_gunicorn(root)
@@ -468,7 +468,7 @@ def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) ->
     return svc
 
 
-def _entry_app(root: Path) -> WebApp | None:
+def entry_app(root: Path) -> WebApp | None:
     """The app to serve: an app object in an entry module (app.py, main.py, wsgi.py...),
     else ``app = create_app()`` in a top-level module, else a factory (``myapp/__init__.py``'s
     ``create_app``), one in an entry module first."""

@@ -201,3 +201,16 @@ def test_two_next_apps_do_not_share_a_port(tmp_path: Path) -> None:
     services = infer_layout(tmp_path)[0]
     assert [(s.name, s.port) for s in services] == [("admin", 3000), ("site", 3001)]
     loads(tmp_path, services)
+
+
+def test_an_app_at_the_top_beside_a_frontend_folder(tmp_path: Path) -> None:
+    """app.py at the repository's top, the Next app in frontend/ proxying to it."""
+    frontend(tmp_path / "frontend", proxy_port=5328)
+    (tmp_path / "app.py").write_text(FLASK_API)
+    (tmp_path / "requirements.txt").write_text("Flask\n")
+    services = infer_layout(tmp_path)[0]
+    found = by_name(services)
+    assert list(found) == ["frontend", "backend"]
+    assert (found["backend"].cwd, found["backend"].port) == (None, 5328)
+    assert list(found["frontend"].depends_on) == ["backend"]
+    loads(tmp_path, services)
