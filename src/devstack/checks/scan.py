@@ -95,6 +95,20 @@ def factory_apps(root: Path, apps: Sequence[WebApp]) -> list[WebApp]:
     return found
 
 
+def required_params(app: WebApp) -> list[str]:
+    """The parameters a factory ``app`` needs (no default): a server calls it without any."""
+    tree = _parse(app.path) if app.attr.endswith("()") else None
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.FunctionDef) and node.lineno == app.line:
+            args = node.args
+            positional = [*args.posonlyargs, *args.args]
+            needed = positional[: len(positional) - len(args.defaults)]
+            pairs = zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            keywords = [a for a, default in pairs if default is None]
+            return [a.arg for a in [*needed, *keywords]]
+    return []
+
+
 def apps_in(tree: ast.Module, module: str, path: Path) -> list[WebApp]:
     """The web apps one parsed module defines at its top level."""
     apps: list[WebApp] = []

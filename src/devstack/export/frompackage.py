@@ -23,7 +23,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.checks.scan import WebApp, factory_apps, scan_web_apps
+from devstack.checks.scan import WebApp, factory_apps, required_params, scan_web_apps
 from devstack.errors import ConfigError
 from devstack.export.fromprocfile import Inferred, infer_services, needs_shell
 from devstack.project.frontendconfig import LOOPBACK_URL
@@ -465,6 +465,13 @@ def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) ->
     svc = _entry_service(app.path.name, command, root, port, app.framework)
     if port == run_port and not free_target:
         svc.port_reason = f"the port {app.path.name}'s app.run() names"
+    needs = required_params(app)
+    if needs:
+        factory = app.attr.removesuffix("()")
+        svc.notes.append(
+            f"# {factory}() takes {', '.join(needs)}: the server calls it without arguments;"
+            f" give them in the target, e.g. '{app.module}:{factory}(...)'"
+        )
     return svc
 
 

@@ -214,3 +214,17 @@ def test_an_app_at_the_top_beside_a_frontend_folder(tmp_path: Path) -> None:
     assert (found["backend"].cwd, found["backend"].port) == (None, 5328)
     assert list(found["frontend"].depends_on) == ["backend"]
     loads(tmp_path, services)
+
+
+def test_a_factory_that_needs_arguments_is_noted(tmp_path: Path) -> None:
+    """pbedn/flask-app-factory's shape: ``def create_app(config_object)`` in server/."""
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "__init__.py").write_text(
+        FACTORY.replace("def create_app():", "def create_app(config_object, *, debug=False):")
+    )
+    svc = python_entry(tmp_path, {}, set())
+    assert svc is not None
+    assert svc.notes[-1] == (
+        "# create_app() takes config_object: the server calls it without arguments;"
+        " give them in the target, e.g. 'server:create_app(...)'"
+    )
