@@ -92,7 +92,8 @@ def test_crash_loop_backs_off_then_fails_with_exit_code_and_last_lines(tmp_path:
         tmp_path,
         f"""
         [services.crashy]
-        cmd = "sh -c 'echo spawn >> {counter}; echo about to fail; exit 3'"
+        # The spawn count last: the same line twice at once would be a futile restart.
+        cmd = "sh -c 'echo spawn >> {counter}; echo about to fail; wc -l < {counter}; exit 3'"
         max_restarts = 3
         backoff = "100ms"
         """,

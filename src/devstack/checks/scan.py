@@ -69,6 +69,46 @@ def scan_web_apps(root: Path, *, max_depth: int = 3, max_files: int = 500) -> li
     return found
 
 
+def factory_apps(root: Path, apps: Sequence[WebApp]) -> list[WebApp]:
+    """``app = create_app()`` in a module (wsgi.py, microblog.py, app/run.py...): the app one
+    of the factories in ``apps`` makes, as a server would load it (``wsgi:app``); the
+    shallow modules first."""
+    factories = {a.attr.removesuffix("()"): a for a in apps if a.attr.endswith("()")}
+    found: list[WebApp] = []
+    for path in _python_files(root, 2, 500) if factories else []:
+        module = _module_name(root, path)
+        tree = _parse(path) if module else None
+        for node in tree.body if tree is not None else []:
+            if not isinstance(node, ast.Assign) or not isinstance(node.value, ast.Call):
+                continue
+            func = node.value.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            factory = factories.get(name) if isinstance(name, str) else None
+            targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if factory is None or not targets or factory.path == path:
+                continue
+            framework = factory.framework.removesuffix(" factory")
+            found.append(
+                WebApp(module, targets[0], framework, factory.interface, path, node.lineno)
+            )
+    found.sort(key=lambda a: (a.module.count("."), a.module, a.line))
+    return found
+
+
+def required_params(app: WebApp) -> list[str]:
+    """The parameters a factory ``app`` needs (no default): a server calls it without any."""
+    tree = _parse(app.path) if app.attr.endswith("()") else None
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, ast.FunctionDef) and node.lineno == app.line:
+            args = node.args
+            positional = [*args.posonlyargs, *args.args]
+            needed = positional[: len(positional) - len(args.defaults)]
+            pairs = zip(args.kwonlyargs, args.kw_defaults, strict=True)
+            keywords = [a for a, default in pairs if default is None]
+            return [a.arg for a in [*needed, *keywords]]
+    return []
+
+
 def apps_in(tree: ast.Module, module: str, path: Path) -> list[WebApp]:
     """The web apps one parsed module defines at its top level."""
     apps: list[WebApp] = []

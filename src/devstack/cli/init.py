@@ -1,7 +1,8 @@
 """``devstack init [--from FILE] [--force] [-f OUT]``: write a commented stack.toml.
 
 From ``./Procfile``, else ``./package.json`` (its dev script, see
-``export/frompackage.py``), else the Python web app found in the directory;
+``export/frompackage.py``), else the Python web app found in the directory, else the
+parts in its ``frontend/`` + ``backend/`` (and the like) folders (``export/fromlayout.py``);
 ``--from`` names either file (``*.json`` is read as a package.json). The Procfile is
 parsed as ``devstack up`` parses it (a bad line is an error with its line number),
 ports are numbered from ``.env``'s PORT like honcho does, and the written file is
@@ -33,7 +34,8 @@ def add_parser(sub: Subparsers) -> None:
         "init",
         help="write a commented stack.toml from a Procfile or package.json",
         description="One service per Procfile line (else per part of package.json's dev "
-        "script, else the Python web app found here), with the port, probe, import check and "
+        "script, else the Python web app found here, else the parts in frontend/ + backend/, "
+        "web/ + api/, client/ + server/ or apps/*), with the port, probe, import check and "
         "dependencies its command reveals. Never overwrites without --force.",
     )
     init.add_argument(
@@ -76,6 +78,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         what = "the services its dev script starts"
         if source.is_dir():
             what = "the Python web app found here"
+            folders = sorted({svc.cwd for svc in services if svc.cwd})
+            if folders:
+                what = "the parts found in " + ", ".join(f"{f}/" for f in folders)
         elif not services:
             raise UsageError(
                 f"{source} starts no service devstack can read (no dev script, no Python app)",
@@ -146,15 +151,23 @@ def _source(given: Path | None, cwd: Path) -> Path:
                 hint="--from takes a Procfile or a package.json",
             )
         return path
-    for name in (PROCFILE, PACKAGE_JSON):
-        if (cwd / name).is_file():
-            return cwd / name
-    from devstack.export.frompackage import python_entry
+    from devstack.export.fromlayout import part_folders
+    from devstack.export.frompackage import dev_parts, python_entry, read_scripts
 
-    if python_entry(cwd, {}, set()) is not None:
+    if (cwd / PROCFILE).is_file():
+        return cwd / PROCFILE
+    package = cwd / PACKAGE_JSON
+    # A root package.json without a dev script (a workspace's) says less than the
+    # frontend/ and backend/ folders beside it.
+    if package.is_file() and (
+        dev_parts(read_scripts(package))[0] is not None or not part_folders(cwd)
+    ):
+        return package
+    if python_entry(cwd, {}, set()) is not None or part_folders(cwd):
         return cwd
     raise UsageError(
-        f"no Procfile, no package.json and no Python web app in {cwd}",
+        f"no Procfile, no package.json, no Python web app and no frontend/ + backend/"
+        f" (web/ + api/, client/ + server/, apps/*) in {cwd}",
         hint="point at a file with --from PATH, or write stack.toml by hand"
         " (its format: devstack docs stack-toml)",
     )
@@ -175,8 +188,13 @@ def _from_package(source: Path, out: Path) -> tuple[list[Inferred], list[str], s
 
     root = source if source.is_dir() else source.parent
     if source.is_dir():
-        entry = python_entry(root, {}, set())
-        services, notes = ([entry] if entry else []), list[str]()
+        from devstack.export.fromlayout import infer_layout, part_folders
+
+        if part_folders(root):  # frontend/ + backend/..., and an app.py beside them
+            services, notes = infer_layout(root)
+        else:
+            entry = python_entry(root, {}, set())
+            services, notes = ([entry] if entry else []), list[str]()
     else:
         services, notes = infer_package(source)
     dotenv = root / ".env"

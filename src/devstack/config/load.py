@@ -101,10 +101,35 @@ def read_document(layered: Layered) -> StackFile:
     from devstack.config.model import StackFile
     from devstack.config.problems import problems_from_validation
 
+    if not layered.data.get("services") and not _other_keys(layered.data):
+        raise no_services(layered)
     try:
         return StackFile.model_validate(layered.data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, layered.data, layered.where)) from None
+
+
+def _other_keys(data: dict[str, Any]) -> bool:
+    """Keys beside an absent or empty ``services``: a misspelt table says more than "empty"."""
+    return any(key not in ("services", "stack") for key in data)
+
+
+def no_services(layered: Layered) -> ConfigError:
+    """An empty or comments-only stack.toml (or ``[services]`` with nothing under it)."""
+    data = layered.data
+    seen = "[services] has nothing under it" if "services" in data else "no [services.NAME] table"
+    if not data:
+        seen = "the file is empty or holds only comments"
+    file, line = layered.where(("services",))
+    return ConfigError.one(
+        f"the file defines no services ({seen})",
+        file=file,
+        line=line,
+        key_path="services",
+        hint="run `devstack init` to write one from the Procfile, package.json or Python app"
+        ' here, or start from the first example in `devstack docs` ("A complete example"); the'
+        ' smallest: [services.web] with cmd = "python3 -m http.server ${port}" and port = 8000',
+    )
 
 
 class _Resolver:

@@ -23,7 +23,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.checks.scan import WebApp, scan_web_apps
+from devstack.checks.scan import WebApp, factory_apps, required_params, scan_web_apps
 from devstack.errors import ConfigError
 from devstack.export.fromprocfile import Inferred, infer_services, needs_shell
 from devstack.project.frontendconfig import LOOPBACK_URL
@@ -86,15 +86,71 @@ def read_scripts(path: Path) -> dict[str, str]:
 
 def package_manager(root: Path) -> str:
     """pnpm, yarn, bun or npm: the ``packageManager`` field, else the lockfile."""
+    return choose_manager(root)[0]
+
+
+def choose_manager(root: Path) -> tuple[str, str | None]:
+    """The package manager, and why, when more than one lockfile left a choice.
+
+    corepack runs the manager the ``packageManager`` field names (and refuses another),
+    so the field decides. Without it npm, pnpm and yarn each read only their own
+    lockfile and nothing says which is current: the lockfile changed last (its last
+    commit, else its mtime) is the one the project still maintains.
+    """
+    locks = [lock for lock in _LOCKFILES if (root / lock).is_file()]
     try:
         data = json.loads((root / "package.json").read_text(encoding="utf-8"))
         field = str(data.get("packageManager", "")) if isinstance(data, dict) else ""
     except (OSError, ValueError):
         field = ""
     named = field.split("@")[0]
+    others = [lock for lock in locks if _LOCKFILES[lock] != named]
     if named in _MANAGERS:
-        return named
-    return next((pm for lock, pm in _LOCKFILES.items() if (root / lock).is_file()), "npm")
+        if not others:
+            return named, None
+        return named, (
+            f"# {named}: package.json's packageManager is {field} (corepack runs that one);"
+            f" {', '.join(others)} is not read by {named}"
+        )
+    if len({_LOCKFILES[lock] for lock in locks}) < 2:
+        return (_LOCKFILES[locks[0]] if locks else "npm"), None
+    changed = {lock: _last_changed(root / lock) for lock in locks}
+    newest = max(locks, key=lambda lock: changed[lock][0])
+    seen = ", ".join(f"{lock}{_lock_version(root / lock)} {changed[lock][1]}" for lock in locks)
+    return _LOCKFILES[newest], (
+        f"# {_LOCKFILES[newest]}: {seen}; package.json names no packageManager, so the"
+        f" lockfile changed last wins ({newest}). Set packageManager (e.g."
+        f' "{_LOCKFILES[newest]}@VERSION") and delete the other lockfile to make it certain'
+    )
+
+
+def _last_changed(path: Path) -> tuple[float, str]:
+    """When ``path`` last changed: its last commit if git knows it (a clone's mtimes are
+    all the checkout's), else its mtime; and how that reads in a comment."""
+    import datetime
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%ct", "--", path.name],
+            cwd=path.parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        stamp, how = float(done.stdout.strip()), "committed"
+    except (OSError, ValueError, subprocess.SubprocessError):
+        stamp, how = path.stat().st_mtime, "modified"
+    day = datetime.datetime.fromtimestamp(stamp, datetime.UTC).date().isoformat()
+    return stamp, f"{how} {day}"
+
+
+def _lock_version(path: Path) -> str:
+    """`` (lockfile v5.4)``: pnpm and npm lockfiles say which format they are."""
+    head = _head(path)
+    found = re.search(r"lockfileversion['\"]?\s*:\s*['\"]?([\d.]+)", head)
+    return f" (lockfile v{found.group(1)})" if found else ""
 
 
 def dev_parts(scripts: dict[str, str]) -> tuple[str | None, list[Part]]:
@@ -206,11 +262,12 @@ def _name_of(script: str | None, body: str) -> str:
     return name or "app"
 
 
-def infer_package(package_json: Path) -> tuple[list[Inferred], list[str]]:
-    """The services package.json's dev script starts, and notes for the file's head."""
+def infer_package(package_json: Path, *, depend: bool = True) -> tuple[list[Inferred], list[str]]:
+    """The services package.json's dev script starts, and notes for the file's head.
+    ``depend=False``: the caller adds the proxy targets' ``depends_on`` (across folders)."""
     root = package_json.parent
     scripts = read_scripts(package_json)
-    pm = package_manager(root)
+    pm, why_pm = choose_manager(root)
     dev, parts = dev_parts(scripts)
     notes: list[str] = []
     services: list[Inferred] = []
@@ -223,12 +280,16 @@ def infer_package(package_json: Path) -> tuple[list[Inferred], list[str]]:
     if dev is None:
         notes.append(f"# package.json has no dev script ({', '.join(DEV_SCRIPTS)}).")
     _install_step(services, root, pm)
+    node = next((s for s in services if s.kind == "node"), None)
+    if why_pm is not None:
+        (node.notes if node is not None else notes).append(why_pm)
     targets = proxy_targets(root)
     if not any(s.kind == "python" for s in services):
         entry = python_entry(root, targets, {s.port for s in services})
         if entry is not None:
             services.append(entry)
-    _depend_on_proxy_targets(services, targets)
+    if depend:
+        depend_on_proxy_targets(services, targets)
     return services, notes
 
 
@@ -366,8 +427,12 @@ def proxy_targets(root: Path) -> dict[int, str]:
     return found
 
 
-def _depend_on_proxy_targets(services: list[Inferred], targets: dict[int, str]) -> None:
-    by_port = {s.port: s for s in services if s.port is not None}
+def depend_on_proxy_targets(
+    services: list[Inferred], targets: dict[int, str], owners: list[Inferred] | None = None
+) -> None:
+    """Each Node service of ``services`` depends on the service (of ``owners``, default
+    ``services``) that owns a port its proxy config targets."""
+    by_port = {s.port: s for s in (services if owners is None else owners) if s.port is not None}
     for port, file in targets.items():
         owner = by_port.get(port)
         for svc in services:
@@ -389,18 +454,60 @@ def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) ->
     if (root / "manage.py").is_file() and "django" in _head(root / "manage.py"):
         command = "python3 manage.py runserver 127.0.0.1:$PORT"
         return _entry_service("manage.py", command, root, free_target or 8000, "Django")
-    apps = {a.module: a for a in reversed(scan_web_apps(root, max_depth=2))}
-    app = next((apps[m] for m in _ENTRY_MODULES if m in apps), None)
+    app = entry_app(root)
     if app is None:
         return None
-    command = _serve_command(app)
-    default = 5000 if app.framework.startswith("Flask") else 8000
-    return _entry_service(app.path.name, command, root, free_target or default, app.framework)
+    gunicorn = _lists_gunicorn(root)
+    command = _serve_command(app, gunicorn)
+    default = 5000 if app.framework.startswith("Flask") and not gunicorn else 8000
+    run_port = _run_port(app.path)
+    port = free_target or run_port or default
+    svc = _entry_service(app.path.name, command, root, port, app.framework)
+    if port == run_port and not free_target:
+        svc.port_reason = f"the port {app.path.name}'s app.run() names"
+    needs = required_params(app)
+    if needs:
+        factory = app.attr.removesuffix("()")
+        svc.notes.append(
+            f"# {factory}() takes {', '.join(needs)}: the server calls it without arguments;"
+            f" give them in the target, e.g. '{app.module}:{factory}(...)'"
+        )
+    return svc
 
 
-def _serve_command(app: WebApp) -> str:
+def entry_app(root: Path) -> WebApp | None:
+    """The app to serve: an app object in an entry module (app.py, main.py, wsgi.py...),
+    else ``app = create_app()`` in a top-level module, else a factory (``myapp/__init__.py``'s
+    ``create_app``), one in an entry module first."""
+    scanned = scan_web_apps(root, max_depth=2)
+    made = factory_apps(root, scanned)
+    objects = [a for a in scanned if not a.attr.endswith("()")] + made
+    factories = [a for a in scanned if a.attr.endswith("()")]
+
+    def entry(apps: list[WebApp]) -> WebApp | None:
+        by_module = {a.module: a for a in reversed(apps)}
+        return next((by_module[m] for m in _ENTRY_MODULES if m in by_module), None)
+
+    packaged = next((a for a in factories if "." not in a.module), None)
+    return entry(objects) or next(iter(made), None) or entry(factories) or packaged
+
+
+def _lists_gunicorn(root: Path) -> bool:
+    """Is gunicorn among the project's requirements (it is then how the app is served)?"""
+    files = [*root.glob("requirements*.txt"), root / "pyproject.toml"]
+    return any(re.search(r"^\s*[\"']?gunicorn\b", _text(f), re.M | re.I) for f in files)
+
+
+def _run_port(path: Path) -> int | None:
+    """The port of ``app.run(port=N)`` in the app's file: where the author serves it."""
+    found = re.search(r"\.run\([^)]*\bport\s*=\s*(\d{2,5})\b", _text(path))
+    return int(found.group(1)) if found else None
+
+
+def _serve_command(app: WebApp, gunicorn: bool = False) -> str:
     path = app.module.replace(".", "/")
-    if app.framework.startswith("Flask"):
+    if app.framework.startswith("Flask") and not gunicorn:
+        # flask finds `app` or `create_app` in the module itself (its app discovery).
         return f"flask --app {path} run --port $PORT"
     factory = app.attr.endswith("()")
     attr = app.attr.removesuffix("()")
@@ -419,12 +526,16 @@ def _entry_service(file: str, command: str, root: Path, port: int, framework: st
         else (f"{svc.server or 'the server'}'s usual port")
     )
     svc.origin = f"found {file} ({framework}); no script runs it"
+    install = None
     if (root / "requirements.txt").is_file():
+        install, svc.setup_inputs = "-r requirements.txt", ["requirements.txt"]
+    elif "[build-system]" in _text(root / "pyproject.toml"):
+        install, svc.setup_inputs = "-e .", ["pyproject.toml"]  # the project, installable
+    if install is not None:
         venv = find_venv(root)
         name = venv.name if venv is not None else ".venv"
         make = "" if venv is not None else f"python3 -m venv {name} && "
-        svc.setup = f"{make}{name}/bin/pip install -r requirements.txt"
-        svc.setup_inputs = ["requirements.txt"]
+        svc.setup = f"{make}{name}/bin/pip install {install}"
     return svc
 
 
@@ -460,6 +571,13 @@ def _words(text: str) -> list[str]:
         return shlex.split(text)
     except ValueError:
         return []
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return ""
 
 
 def _head(path: Path) -> str:

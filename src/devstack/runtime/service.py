@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from devstack.checks.checkresult import CheckResult
+    from devstack.runtime.policy import QuickFailure
     from devstack.runtime.setupsteps import SetupRunner
 
 from devstack.logs.chunk import LogChunk
@@ -354,6 +355,7 @@ class Service:
 
     async def _supervise(self) -> None:
         consecutive = 0
+        previous: QuickFailure | None = None  # the last run, when it failed
         while True:
             started = self._clock()
             status = await self._run_once()
@@ -363,8 +365,14 @@ class Service:
             if self.state is ServiceState.FAILED:  # decided by the probe (start_period)
                 return
             # A process ended: what follows is imported now, off the way to the first start.
-            from devstack.runtime.policy import decide_restart
+            from devstack.runtime.policy import QuickFailure, decide_restart, futile_restart
 
+            failure = QuickFailure.of(status.describe(), status.code, self._run_lines(), uptime)
+            futile = None if status.ok else futile_restart(self.spec.restart, previous, failure)
+            previous = None if status.ok else failure
+            if futile is not None:
+                self._fail(futile)
+                return
             decision = decide_restart(
                 self.spec.restart, exit_ok=status.ok, uptime=uptime, consecutive=consecutive
             )
@@ -455,12 +463,16 @@ class Service:
             self._hub.event(self.name, text, level)
         return status
 
-    def _crash_cause(self, status: ExitStatus) -> str | None:
-        """Why it died, from this run's own last output lines (not an earlier run's)."""
+    def _run_lines(self) -> list[str]:
+        """This run's own last output lines (not an earlier run's)."""
         chunks = self._hub.history([self.name], n=40, since=self.started_at)
-        lines = [
+        return [
             line for chunk in chunks if chunk.stream != "event" for line in chunk.text.splitlines()
         ]
+
+    def _crash_cause(self, status: ExitStatus) -> str | None:
+        """Why it died, from this run's own last output lines."""
+        lines = self._run_lines()
         from devstack.runtime.crashcause import crash_cause
         from devstack.runtime.notfound import parse_not_found, venv_hint
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devstack.runtime.policy import backoff_delay, decide_restart
+from devstack.runtime.policy import (
+    QuickFailure,
+    backoff_delay,
+    cannot_run,
+    decide_restart,
+    futile_restart,
+)
 from devstack.spec import RestartSpec
 from devstack.states import RestartPolicy
 
@@ -65,3 +71,54 @@ def test_delay_is_never_negative_nor_above_the_cap(n: int) -> None:
 @given(st.integers(min_value=1, max_value=50))
 def test_delays_never_decrease_along_a_run(n: int) -> None:
     assert backoff_delay(n, SPEC) >= backoff_delay(n - 1, SPEC)
+
+
+# Futile restarts: the same immediate failure twice (issue: `nosuchcmd` retried 5 times).
+NOT_FOUND = QuickFailure.of("exit 127", 127, ["sh: 1: nosuchcmd: not found"], 0.01)
+FATAL = QuickFailure.of("exit 2", 2, ["starting", "FATAL: bad config file"], 0.2)
+
+
+def test_second_identical_not_found_is_failed_with_the_cause() -> None:
+    assert futile_restart(SPEC, None, NOT_FOUND) is None  # the first one is retried
+    assert futile_restart(SPEC, NOT_FOUND, NOT_FOUND) == (
+        "exit 127 twice within 1s: sh: 1: nosuchcmd: not found: restarting cannot help;"
+        " fix the command"
+    )
+
+
+def test_second_identical_fatal_line_gives_up_under_on_failure_only() -> None:
+    assert futile_restart(SPEC, FATAL, FATAL) == (
+        "exit 2 twice within 1s: FATAL: bad config file: restarting cannot help;"
+        " fix what it reports"
+    )
+    always = RestartSpec(policy=RestartPolicy.ALWAYS)
+    assert futile_restart(always, FATAL, FATAL) is None  # not certain: `always` keeps trying
+    assert futile_restart(always, NOT_FOUND, NOT_FOUND) is not None  # certain: gives up
+
+
+def test_restarts_go_on_when_the_failures_differ_or_are_not_immediate() -> None:
+    late = QuickFailure.of("exit 2", 2, ["FATAL: bad config file"], 2.5)
+    other = QuickFailure.of("exit 2", 2, ["FATAL: another line"], 0.2)
+    code = QuickFailure.of("exit 3", 3, ["FATAL: bad config file"], 0.2)
+    silent = QuickFailure.of("exit 1", 1, [], 0.1)
+    assert futile_restart(SPEC, late, late) is None  # ran a while: a crash, back off
+    assert futile_restart(SPEC, FATAL, late) is None
+    assert futile_restart(SPEC, FATAL, other) is None
+    assert futile_restart(SPEC, FATAL, code) is None
+    assert futile_restart(SPEC, silent, silent) is None  # nothing to compare
+
+
+def test_transient_lines_are_left_to_the_backoff() -> None:
+    busy = QuickFailure.of("exit 1", 1, ["OSError: [Errno 98] Address already in use"], 0.1)
+    refused = QuickFailure.of("exit 1", 1, ["could not connect: Connection refused"], 0.1)
+    assert futile_restart(SPEC, busy, busy) is None
+    assert futile_restart(SPEC, refused, refused) is None
+
+
+def test_not_found_needs_the_shells_line_to_be_certain() -> None:
+    bare = QuickFailure.of("exit 127", 127, ["something else"], 0.1)
+    denied = QuickFailure.of("exit 126", 126, ["sh: 1: ./run.sh: Permission denied"], 0.1)
+    assert cannot_run(NOT_FOUND) and cannot_run(denied) and not cannot_run(bare)
+    always = RestartSpec(policy=RestartPolicy.ALWAYS)
+    assert futile_restart(always, bare, bare) is None
+    assert futile_restart(RestartSpec(policy=RestartPolicy.NO), NOT_FOUND, NOT_FOUND) is None
