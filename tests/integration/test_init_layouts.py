@@ -46,7 +46,8 @@ def test_frontend_and_backend_folders_to_a_checked_stack(tmp_path: Path, web_ven
     (tmp_path / "backend" / ".venv").symlink_to(web_venv)
     done = run_devstack(tmp_path, "init")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1:3] == [
+    services_said = [line for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert services_said == [
         "  frontend: port 3000 (next's default port, now explicit); setup: npm ci;"
         " depends on backend",
         f"  backend: port {api_port} (the port the frontend's proxy targets);"
