@@ -29,7 +29,7 @@ def stack(tmp_path: Path) -> Path:
 
 # What the client commands (ps, logs, stop, start, restart, down) must never import:
 # the supervisor's and the config's heavy dependencies. The standard library is fine.
-HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles"}
+HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles", "textual", "rich"}
 
 
 def imported(args: list[str], cwd: Path, code: int = 0) -> set[str]:

@@ -27,6 +27,7 @@ from devstack.cli import (
     schema,
     setup,
     startstop,
+    ui,
     up,
     verify,
 )
@@ -35,7 +36,7 @@ from devstack.cli.options import EXIT_CODES
 from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
 
 # In the order `devstack --help` lists them; a new command adds its module here.
-COMMANDS = [up, setup, check, ps, logs, startstop, down, verify, config, schema, init, export]
+COMMANDS = [up, setup, check, ps, logs, ui, startstop, down, verify, config, schema, init, export]
 COMMANDS += [exec_, docs]
 
 # Client commands that end within moments of their reply (not `logs -f`, not `up`).

@@ -6,6 +6,7 @@
 
 ``logs`` streams: one reply per chunk (``{"chunk": {...}}``), then ``{"end": true}``;
 with ``follow`` the connection stays open and live chunks keep coming instead.
+``watch`` streams too: ``{"states": [rows]}``, then ``{"state": row}`` at each change.
 docs/protocol.md is the user-facing description. The client imports this: stdlib only.
 What the supervisor offers the server is ``seam.StackControl``.
 """
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
-COMMANDS = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
+COMMANDS = ("hello", "status", "ps", "logs", "watch", "restart", "stop", "start", "down")
 # Their reply comes once services started or stopped: a start may take its whole
 # health.start_period, a stop its stop_timeout. The supervisor bounds them, so the client
 # waits for the reply with no socket timeout (whatever its connection's timeout).
@@ -167,6 +168,7 @@ _ALLOWED_ARGS: dict[str, frozenset[str]] = {
     "status": frozenset(),
     "ps": frozenset(),
     "logs": frozenset({"names", "n", "since", "follow"}),
+    "watch": frozenset(),
     "restart": frozenset({"names", "with_dependents"}),
     "stop": frozenset({"names"}),
     "start": frozenset({"names"}),

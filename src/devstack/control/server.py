@@ -250,6 +250,9 @@ class ControlServer:
                 if request.cmd == "logs":
                     await self._logs(request, reader, writer)
                     return
+                if request.cmd == "watch":
+                    await self._watch(reader, writer)
+                    return
                 reply = await self._dispatch(request)
             except p.ProtocolError as exc:
                 reply = p.fail(exc.message, exc.hint, exc.kind)
@@ -344,6 +347,26 @@ class ControlServer:
             del keep
         finally:
             self.control.unsubscribe_logs(sub)
+
+    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Every service's state row, then each changed one as it changes, until the
+        client hangs up. A slow client holds at most one pending name per service."""
+        control = self.control
+        feed = control.subscribe_states()
+        try:
+            rows = [control.state_row(n) for n in control.service_names()]
+            await self._send(writer, p.ok({"states": rows}))
+            while not reader.at_eof():
+                try:
+                    async with asyncio.timeout(_FOLLOW_POLL):
+                        names = await feed.get()
+                except TimeoutError:
+                    continue
+                for name in names:
+                    writer.write(p.encode_reply(p.ok({"state": control.state_row(name)})))
+                await writer.drain()
+        finally:
+            control.unsubscribe_states(feed)
 
 
 class _Protocol(asyncio.StreamReaderProtocol):

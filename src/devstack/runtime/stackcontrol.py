@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import psutil
 
 from devstack import graph
+from devstack.control.statefeed import StateFeed
 from devstack.errors import DevstackError
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, LogSubscription
@@ -89,6 +90,7 @@ class SupervisorControl:
         # The services as the config files resolve now, and those files' stamp then.
         self._config: Mapping[str, ServiceSpec] | None = None
         self._config_stamp: tuple[tuple[str, int], ...] | None = None
+        self._state_feeds: list[StateFeed] = []  # `watch` connections (devstack ui)
 
     # --- read-only -----------------------------------------------------------------------
 
@@ -188,6 +190,36 @@ class SupervisorControl:
     def unsubscribe_logs(self, sub: LogSubscription) -> None:
         assert self._sup.hub is not None
         self._sup.hub.unsubscribe(sub)
+
+    def state_changed(self, name: str) -> None:
+        """A service's state changed (the supervisor calls this): tell the watchers."""
+        for feed in self._state_feeds:
+            feed.offer(name)
+
+    def subscribe_states(self) -> StateFeed:
+        feed = StateFeed()
+        self._state_feeds.append(feed)
+        return feed
+
+    def unsubscribe_states(self, feed: StateFeed) -> None:
+        self._state_feeds = [f for f in self._state_feeds if f is not feed]
+
+    def state_row(self, name: str) -> dict[str, object]:
+        """The part of ``name``'s ps row that a state change changes: no process scan."""
+        svc = self._sup.services[name]
+        snap = svc.snapshot()
+        uptime = svc.uptime()
+        return {
+            "name": name,
+            "state": str(snap.state),
+            "pid": snap.pid,
+            "uptime": None if uptime is None else round(uptime, 3),
+            "restarts": snap.restarts,
+            "reason": snap.reason,
+            "stale": self._sup.stale.get(name) if snap.state.is_up else None,
+            "requested": name in self._sup.requested,
+            "depends_on": list(svc.spec.depends_on),
+        }
 
     # --- changing the stack ------------------------------------------------------------
 
