@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, program
+from devstack.control.client import ControlClient
 from devstack.paths import StatePaths
 from devstack.ui.app import Dashboard, LiveSource
 from support.stackrun import downed_at_end, run_devstack, write_stack
@@ -57,6 +58,34 @@ def stack(tmp_path: Path) -> Iterator[Path]:
         up = run_devstack(tmp_path, "up", "-d", timeout=60)
         assert up.returncode == 1, up.stdout + up.stderr  # broken is blocked
         yield tmp_path
+
+
+def test_watch_streams_every_state_then_each_change_as_it_happens(stack: Path) -> None:
+    """The `watch` request the dashboard's table follows: the states at once, then each
+    change pushed by the supervisor (no polling: stopping, then stopped)."""
+    paths = StatePaths.of_file(stack / "stack.toml")
+    with ControlClient.connect(paths, timeout=30.0) as watcher:
+        results = watcher.stream("watch")
+        first = next(results)
+        assert isinstance(first, dict)
+        states = {row["name"]: row["state"] for row in first["states"]}
+        assert states == {
+            "web": "healthy",
+            "worker": "running",
+            "broken": "blocked",
+            "after": "not started",
+        }
+        assert {row["name"]: row["depends_on"] for row in first["states"]}["after"] == ["broken"]
+        with ControlClient.connect(paths) as client:
+            client.call("stop", {"names": ["worker"]})
+        seen = []
+        for result in results:
+            assert isinstance(result, dict)
+            row = result["state"]
+            seen.append((row["name"], row["state"]))
+            if seen[-1] == ("worker", "stopped"):
+                break
+        assert seen == [("worker", "stopping"), ("worker", "stopped")]
 
 
 def dashboard(root: Path) -> Dashboard:

@@ -108,8 +108,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             no_setup=args.no_setup,
             watch=args.watch,
             profiles=stack.profiles,
+            settle=not args.ui,
         )
-        return _open_ui(paths, owns_stack=True) if args.ui else code
+        if not args.ui or code != 0:
+            return code
+        return _open_ui(paths, owns_stack=True)
     from devstack.runtime.supervisor import run_stack
     from devstack.runtime.watchrules import print_warnings
 

@@ -32,7 +32,7 @@ from devstack.ui.logview import LogView
 from devstack.ui.panels import TextPanel, check_report, help_text
 
 PS_EVERY = 2.0  # seconds between two `ps` (CPU%, RSS, probe latency)
-DRAIN_EVERY = 0.05  # seconds between two moves of received lines into the pane
+DRAIN_EVERY = 0.1  # seconds between two moves of received lines into the pane
 _UP = ("starting", "running", "healthy", "unhealthy")
 _ON_THE_WAY = ("pending", "setup", "waiting", "checking", "spawning", "crashed", "backoff")
 STATE_STYLES = {
@@ -140,6 +140,8 @@ class Dashboard(App[int]):
         self.ended: str | None = None
         self._up_since: dict[str, float] = {}  # service -> monotonic start of its process
         self._prompting: str | None = None
+        self._status = ""
+        self._shown_cells: dict[tuple[str, str], str | Text] = {}
 
     # --- layout -----------------------------------------------------------------------
 
@@ -200,7 +202,9 @@ class Dashboard(App[int]):
 
     def _update_row(self, name: str) -> None:
         for column, value in zip((*COLUMNS, "PROBLEM"), self._cells(name), strict=True):
-            self.table.update_cell(name, column, value, update_width=True)
+            if self._shown_cells.get((name, column)) != value:  # each update costs a layout
+                self._shown_cells[name, column] = value
+                self.table.update_cell(name, column, value, update_width=True)
 
     def _cells(self, name: str) -> list[str | Text]:
         row = self.rows[name]
@@ -257,7 +261,7 @@ class Dashboard(App[int]):
     def _tick(self) -> None:
         for name in self.names:
             if self.rows[name].get("state") in _UP:
-                self.table.update_cell(name, "UPTIME", self._cells(name)[4])
+                self._update_row(name)
 
     def _poll_ps(self) -> None:
         if self.ended is None:
@@ -302,12 +306,12 @@ class Dashboard(App[int]):
 
     def action_wrap(self) -> None:
         self.logs.wrap = not self.logs.wrap
-        self.logs.rebuild()
+        self.logs.relayout()
         self.show_status()
 
     def action_timestamps(self) -> None:
         self.logs.timestamps = not self.logs.timestamps
-        self.logs.rebuild()
+        self.logs.relayout()
         self.show_status()
 
     def action_scroll_logs(self, pages: int) -> None:
@@ -458,7 +462,10 @@ class Dashboard(App[int]):
             parts.append(f"{self.ended} (q quits)")
         if self.message:
             parts.append(self.message)
-        self.query_one("#status", Static).update(Text(" | ".join(parts), no_wrap=True))
+        text = " | ".join(parts)
+        if text != self._status:  # an update lays the screen out again: only on a change
+            self._status = text
+            self.query_one("#status", Static).update(Text(text, no_wrap=True))
 
 
 _BAD = ("failed", "blocked", "not started", "crashed", "unhealthy")

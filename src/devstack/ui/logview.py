@@ -15,7 +15,7 @@ from rich.cells import cell_len
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -43,6 +43,10 @@ def event_style(text: str) -> Style:
     return Style(bold=True)
 
 
+def _cells(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
 class LogView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LogView { background: $surface; scrollbar-size-vertical: 1; }
@@ -59,7 +63,9 @@ class LogView(ScrollView, can_focus=True):
         self.follow = True
         self.holding = False  # at a search match: reaching the end does not follow
         self.shown: list[Line] = []
-        self._cells: list[int] = []  # each shown line's width in cells
+        self._cells: list[int] = []  # each shown line's width in cells (without prefix)
+        self._widest = 0
+        self._base = Style()  # the widget's own style while it paints
         self._starts: list[int] | None = None  # wrap: first row of each line (cached)
         self._name_width = len(STACK_NAME)
         self._name_styles: dict[str, Style] = {}
@@ -76,48 +82,64 @@ class LogView(ScrollView, can_focus=True):
         return stamp + name
 
     def rebuild(self) -> None:
-        """Everything again (a new view, filter, wrap, timestamps, or width)."""
+        """The shown lines again, from the store (a new view or filter)."""
         self.shown = [line for line in self.store.lines if self.view.shows(line)]
-        prefix = self._prefix_len()
-        self._cells = [prefix + cell_len(line.text) for line in self.shown]
+        self._cells = [_cells(line.text) for line in self.shown]
+        self._widest = max(self._cells, default=0)
         self.current = None
-        self._relayout()
-        self.refresh()
+        self.relayout()
 
     def append(self, lines: list[Line]) -> None:
         """Lines just added to the store."""
         new = [line for line in lines if self.view.shows(line)]
-        limit = self.store.lines.maxlen or len(self.shown) + len(new)
         if not new:
             return
-        prefix = self._prefix_len()
+        limit = self.store.lines.maxlen or len(self.shown) + len(new)
+        cells = [_cells(line.text) for line in new]
         self.shown += new
-        self._cells += [prefix + cell_len(line.text) for line in new]
+        self._cells += cells
+        self._widest = max(self._widest, *cells)  # an upper bound once lines are dropped
         excess = len(self.shown) - limit
         if excess > 0:  # gone from the store: gone from the pane
             del self.shown[:excess]
             del self._cells[:excess]
             if self.current is not None:
                 self.current = self.current - excess if self.current >= excess else None
-        self._relayout()
-        self.refresh()
+        self.relayout()
 
-    def _relayout(self) -> None:
+    def relayout(self) -> None:
+        """The rows the shown lines take (after new lines, wrap, timestamps, a resize)."""
         self._starts = None
-        width = self._pane_width()
+        prefix = self._prefix_len()
         if self.wrap:
-            rows = sum(self._heights(width))
-            self.virtual_size = Size(width, rows)
+            width = self._pane_width()
+            self._set_virtual_size(Size(width, sum(self._heights(width))))
         else:
-            self.virtual_size = Size(max(self._cells, default=0), len(self.shown))
+            self._set_virtual_size(Size(prefix + self._widest, len(self.shown)))
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def _set_virtual_size(self, size: Size) -> None:
+        old = self.virtual_size
+        if size == old:
+            return
+        if size.width == old.width and size.height > old.height > self.size.height > 0:
+            # Only taller, with the scrollbar already there: a repaint does, not the new
+            # layout of the whole screen that setting virtual_size asks for (a flood
+            # would reflow the dashboard at every batch of lines).
+            self.set_reactive(LogView.virtual_size, size)
+            self._scroll_update(size)
+            return
+        self.virtual_size = size
 
     def _pane_width(self) -> int:
         return max(1, self.scrollable_content_region.width)
 
     def _heights(self, width: int) -> list[int]:
-        return [max(1, -(-cells // width)) for cells in self._cells]
+        prefix = self._prefix_len()
+        # ceil((prefix + cells) / width), and one row for an empty line
+        return [((prefix + cells or 1) - 1) // width + 1 for cells in self._cells]
 
     def _row_starts(self) -> list[int]:
         if self._starts is None:
@@ -125,7 +147,7 @@ class LogView(ScrollView, can_focus=True):
         return self._starts
 
     def on_resize(self) -> None:
-        self._relayout()
+        self.relayout()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -182,11 +204,16 @@ class LogView(ScrollView, can_focus=True):
             text.stylize(CURRENT if current else MATCH, start + a, start + b)
         return text
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's style once per paint, not once per line (each read walks the DOM).
+        self._base = self.rich_style
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         row = scroll_y + y
         width = self._pane_width()
-        style = self.rich_style
+        style = self._base
         if self.wrap:
             index = self._index_at(row)
             if not 0 <= index < len(self.shown):
@@ -200,5 +227,5 @@ class LogView(ScrollView, can_focus=True):
 
     def _strip(self, index: int) -> Strip:
         text = self.line_text(self.shown[index], current=index == self.current)
-        text.style = self.rich_style  # beneath the line's own styles
+        text.style = self._base  # beneath the line's own styles
         return Strip(text.render(self.app.console))
