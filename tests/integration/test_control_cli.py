@@ -71,7 +71,9 @@ def test_client_commands_import_no_heavy_module(stack: Path) -> None:
     assert down.returncode in (0, 3), down.stderr
 
 
-@pytest.mark.parametrize("cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"]])
+@pytest.mark.parametrize(
+    "cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"], ["ui"]]
+)
 def test_no_stack_running_exits_3(stack: Path, cmd: list[str]) -> None:
     result = run(cmd, stack)
     assert result.returncode == 3, result.stderr

@@ -22,6 +22,7 @@ from typing import ClassVar, Protocol
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from devstack.control import rowtext
@@ -73,12 +74,12 @@ class LiveSource:
 
     def start(self, app: Dashboard) -> None:
         def on_rows(rows: list[dict[str, object]]) -> None:
-            app.call_from_thread(app.apply_rows, rows, False)
+            app.from_thread(app.apply_rows, rows, False)
 
         def run(target: Callable[[], str]) -> None:
             why = target()
             if not self.streams.closed:
-                app.call_from_thread(app.stream_ended, why)
+                app.from_thread(app.stream_ended, why)
 
         app.inbox = self.inbox
         for target in (
@@ -141,6 +142,8 @@ class Dashboard(App[int]):
         self._up_since: dict[str, float] = {}  # service -> monotonic start of its process
         self._prompting: str | None = None
         self._status = ""
+        self._closing = False
+        self._skipped_shown = 0
         self._shown_cells: dict[tuple[str, str], str | Text] = {}
 
     # --- layout -----------------------------------------------------------------------
@@ -168,13 +171,14 @@ class Dashboard(App[int]):
         self.table.add_column("PROBLEM", key="PROBLEM")
         self.table.focus()
         self.source.start(self)
-        self.set_interval(DRAIN_EVERY, self.drain)
-        self.set_interval(1.0, self._tick)
-        self.set_interval(PS_EVERY, self._poll_ps)
+        self.set_interval(DRAIN_EVERY, lambda: self._guarded(self.drain))
+        self.set_interval(1.0, lambda: self._guarded(self._tick))
+        self.set_interval(PS_EVERY, lambda: self._guarded(self._poll_ps))
         self._poll_ps()
         self.show_status()
 
     def on_unmount(self) -> None:
+        self._closing = True
         self.source.close()
 
     # --- facts in -----------------------------------------------------------------------
@@ -250,7 +254,7 @@ class Dashboard(App[int]):
         if lines:
             self.store.add(lines)
             self.logs.append(lines)
-        if lines or self.inbox.skipped != getattr(self, "_skipped_shown", 0):
+        if lines or self.inbox.skipped != self._skipped_shown:
             self.show_status()
 
     def add_lines(self, lines: list[Line]) -> None:
@@ -425,6 +429,7 @@ class Dashboard(App[int]):
         self.push_screen(TextPanel("keys", help_text()))
 
     def action_quit_ui(self) -> None:
+        self._closing = True
         self.exit(0)
 
     # --- helpers ----------------------------------------------------------------------
@@ -438,10 +443,22 @@ class Dashboard(App[int]):
                 result = work()
             except Exception as exc:  # said in the status line, never a traceback
                 result = exc
-            with contextlib.suppress(RuntimeError):  # the app has ended
-                self.call_from_thread(done, result)
+            self.from_thread(done, result)
 
         threading.Thread(target=run, daemon=True).start()
+
+    def from_thread(self, fn: Callable[..., None], *args: object) -> None:
+        """Run ``fn(*args)`` on the screen's thread, unless the dashboard is closing."""
+
+        with contextlib.suppress(RuntimeError):  # the app has ended
+            self.call_from_thread(self._guarded, fn, *args)
+
+    def _guarded(self, fn: Callable[..., None], *args: object) -> None:
+        """``fn(*args)`` (a timer's, a thread's), unless the dashboard is closing."""
+        if self._closing:
+            return
+        with contextlib.suppress(NoMatches):  # its widgets are being removed
+            fn(*args)
 
     def show_status(self) -> None:
         logs = self.logs
