@@ -102,6 +102,11 @@ async def until(pilot: object, predicate: Callable[[], object], timeout: float =
         await pause(0.05)
 
 
+def panel(app: Dashboard) -> str:
+    found = app.screen.query("#panel-text")
+    return str(found.first().render()) if found else ""
+
+
 def cell(app: Dashboard, name: str, column: str) -> str:
     return str(app.table.get_cell(name, column))
 
@@ -162,6 +167,7 @@ def test_a_restart_whose_check_fails_keeps_the_process_and_says_why(stack: Path)
             assert app.rows["worker"]["pid"] == old
             await until(pilot, lambda: "restart refused" in cell(app, "worker", "PROBLEM"))
             await pilot.press("c")
+            await until(pilot, lambda: app.screen.query("#panel-text"))
             text = str(app.screen.query_one("#panel-text").render())
             assert "Last restart from here" in text
             assert "app.py does not compile" in text
@@ -178,10 +184,12 @@ def test_c_shows_the_check_report_and_cause_chain_of_a_blocked_service(stack: Pa
             await pilot.press("j", "j", "j")  # after: not started, because of broken
             assert app.selected == "after"
             await pilot.press("c")
+            await until(pilot, lambda: app.screen.query("#panel-text"))
             text = str(app.screen.query_one("#panel-text").render())
             assert "after: not started" in text
             assert "  broken: blocked: failed its checks: bad.py does not compile" in text
             await pilot.press("escape", "k", "c")  # broken itself: its check report
+            await until(pilot, lambda: "broken: blocked" in panel(app))
             text = str(app.screen.query_one("#panel-text").render())
             assert "[check failed] bad.py does not compile" in text
             assert "SyntaxError: invalid syntax (bad.py:1)" in text

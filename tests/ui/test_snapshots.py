@@ -64,6 +64,9 @@ class StaticSource:
     def request(self, cmd: str, args: dict[str, object] | None = None) -> object:
         return []
 
+    def history(self, name: str) -> list[Line]:
+        return [line for line in LINES if line.service == name]
+
     def close(self) -> None:
         pass
 
@@ -82,7 +85,14 @@ def test_one_services_logs_with_a_search(snap_compare: Any) -> None:
 
 
 def test_check_panel_of_a_not_started_service(snap_compare: Any) -> None:
-    assert snap_compare(dashboard(), terminal_size=SIZE, press=["j", "j", "c"])
+    async def open_panel(pilot: Any) -> None:
+        await pilot.press("j", "j", "c")
+        for _ in range(200):  # the panel comes once its history is read (a thread)
+            if pilot.app.screen.query("#panel-text"):
+                break
+            await pilot.pause(0.02)
+
+    assert snap_compare(dashboard(), terminal_size=SIZE, run_before=open_panel)
 
 
 def test_help(snap_compare: Any) -> None:

@@ -60,6 +60,7 @@ class Source(Protocol):
 
     def start(self, app: Dashboard) -> None: ...
     def request(self, cmd: str, args: dict[str, object] | None = None) -> object: ...
+    def history(self, name: str) -> list[Line]: ...
     def close(self) -> None: ...
 
 
@@ -90,6 +91,9 @@ class LiveSource:
 
     def request(self, cmd: str, args: dict[str, object] | None = None) -> object:
         return feed.call(self.paths, cmd, args)
+
+    def history(self, name: str) -> list[Line]:
+        return feed.history(self.paths, name)
 
     def close(self) -> None:
         self.streams.close()
@@ -419,9 +423,14 @@ class Dashboard(App[int]):
         name = self.selected
         if name is None:
             return
+        self._in_thread(lambda: self.source.history(name), lambda lines: self._check(name, lines))
+
+    def _check(self, name: str, history: object) -> None:
         # devstack's own lines about it: the check report of its last start is among
-        # them (the supervisor's history, then what came since).
-        events = [line for line in self.store.lines if line.service == name and line.is_event]
+        # them. The supervisor keeps the last lines of each service; what the pane
+        # kept is the fallback (the supervisor gone, or an error).
+        lines = history if isinstance(history, list) and history else list(self.store.lines)
+        events = [line for line in lines if line.service == name and line.is_event]
         text = check_report(name, self.rows, events, self.kept.get(name))
         self.push_screen(TextPanel(f"{name}: check report and cause chain", text))
 
@@ -471,6 +480,8 @@ class Dashboard(App[int]):
         parts.append("following" if logs.follow else "paused (end: follow)")
         if logs.wrap:
             parts.append("wrap")
+        if logs.timestamps:
+            parts.append("timestamps")
         skipped = 0 if self.inbox is None else self.inbox.skipped
         self._skipped_shown = skipped
         if skipped:

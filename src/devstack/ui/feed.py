@@ -113,6 +113,17 @@ def watch_states(streams: Streams, on_rows: Callable[[list[dict[str, object]]], 
     return "the stack stopped"
 
 
+def history(paths: StatePaths, name: str) -> list[Line]:
+    """What the supervisor keeps of ``name``'s log (its own lines among them)."""
+    lines: list[Line] = []
+    with ControlClient.connect(paths, timeout=10.0) as client:
+        for result in client.stream("logs", {"names": [name]}):
+            chunk = result.get("chunk") if isinstance(result, dict) else None
+            if isinstance(chunk, dict):
+                lines += split_chunk(chunk)
+    return lines
+
+
 def call(paths: StatePaths, cmd: str, args: dict[str, object] | None = None) -> object:
     """One request on a connection of its own (restart and stop wait for the outcome)."""
     with ControlClient.connect(paths, timeout=10.0) as client:
