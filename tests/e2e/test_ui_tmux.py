@@ -118,6 +118,7 @@ def test_ui_shows_the_running_stack_restarts_a_service_and_q_leaves_it_running(
         tmux.wait(lambda s: "api: restart ok" in s)
         screen = tmux.wait(lambda s: re.findall(r"\d{3,}", row(s, "api")) != old)
         tmux.keys("/")
+        tmux.wait(lambda s: "search (enter to apply" in s)
         tmux.keys("-l", "[healthy]")
         tmux.keys("Enter")
         tmux.wait(lambda s: "search: [healthy] (" in s)
@@ -136,9 +137,9 @@ def test_up_ui_quit_stops_the_stack_cleanly(demo: Path) -> None:
         pid = supervisor_pid(demo)
         assert pid is not None and is_alive(pid)
         tmux.keys("q")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while is_alive(pid):
-            assert time.monotonic() < deadline, "the supervisor is still running"
+            assert time.monotonic() < deadline, f"the supervisor still runs:\n{tmux.screen()}"
             time.sleep(0.1)
     finally:
         tmux.close()

@@ -4,6 +4,7 @@ Update with: pytest tests/ui --snapshot-update."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from devstack.ui.app import Dashboard
@@ -97,3 +98,15 @@ def test_check_panel_of_a_not_started_service(snap_compare: Any) -> None:
 
 def test_help(snap_compare: Any) -> None:
     assert snap_compare(dashboard(), terminal_size=SIZE, press=["question_mark"])
+
+
+def test_q_quits_the_dashboard() -> None:
+    """q ends the app (an attribute of the app once shadowed Textual's own and hung it)."""
+
+    async def go() -> int | None:
+        app = dashboard()
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("q")
+        return app.return_code
+
+    assert asyncio.run(asyncio.wait_for(go(), 30)) == 0

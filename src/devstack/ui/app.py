@@ -146,7 +146,7 @@ class Dashboard(App[int]):
         self._up_since: dict[str, float] = {}  # service -> monotonic start of its process
         self._prompting: str | None = None
         self._status = ""
-        self._closing = False
+        self._ending = False
         self._skipped_shown = 0
         self._shown_cells: dict[tuple[str, str], str | Text] = {}
 
@@ -182,7 +182,7 @@ class Dashboard(App[int]):
         self.show_status()
 
     def on_unmount(self) -> None:
-        self._closing = True
+        self._ending = True
         self.source.close()
 
     # --- facts in -----------------------------------------------------------------------
@@ -339,7 +339,7 @@ class Dashboard(App[int]):
         prompt.placeholder = f"{what} (enter to apply, empty to clear, escape to cancel)"
         prompt.value = self.logs.search if what == "search" else self.logs.view.filter
         prompt.add_class("shown")
-        prompt.focus()
+        self.screen.set_focus(prompt)  # now: keys typed right after `/` go to it
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         what, self._prompting = self._prompting, None
@@ -362,7 +362,7 @@ class Dashboard(App[int]):
 
     def _close_prompt(self) -> None:
         self.query_one("#prompt", Input).remove_class("shown")
-        self.table.focus()
+        self.screen.set_focus(self.table)
 
     def action_find(self, backwards: bool) -> None:
         if not self.logs.search:
@@ -438,7 +438,7 @@ class Dashboard(App[int]):
         self.push_screen(TextPanel("keys", help_text()))
 
     def action_quit_ui(self) -> None:
-        self._closing = True
+        self._ending = True
         self.exit(0)
 
     # --- helpers ----------------------------------------------------------------------
@@ -464,7 +464,7 @@ class Dashboard(App[int]):
 
     def _guarded(self, fn: Callable[..., None], *args: object) -> None:
         """``fn(*args)`` (a timer's, a thread's), unless the dashboard is closing."""
-        if self._closing:
+        if self._ending:
             return
         with contextlib.suppress(NoMatches):  # its widgets are being removed
             fn(*args)

@@ -82,13 +82,13 @@ class TextPanel(ModalScreen[None]):
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
-        self._title = title
-        self._text = text
+        self._heading = title
+        self._body = text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = self._title
-            yield Static(self._text, markup=False, id="panel-text")
+            scroll.border_title = self._heading
+            yield Static(self._body, markup=False, id="panel-text")
 
 
 def help_text() -> str:
