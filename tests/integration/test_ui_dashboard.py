@@ -166,6 +166,7 @@ def test_a_restart_whose_check_fails_keeps_the_process_and_says_why(stack: Path)
             assert "checks failed; the running process is kept" in app.message
             assert app.rows["worker"]["pid"] == old
             await until(pilot, lambda: "restart refused" in cell(app, "worker", "PROBLEM"))
+            assert "app.py does not compile" in cell(app, "worker", "PROBLEM")
             await pilot.press("c")
             await until(pilot, lambda: app.screen.query("#panel-text"))
             text = str(app.screen.query_one("#panel-text").render())

@@ -240,8 +240,9 @@ class Dashboard(App[int]):
 
     def _problem(self, name: str, row: dict[str, object]) -> Text:
         if name in self.kept and row.get("stale"):
-            first = self.kept[name].splitlines()[-1] if self.kept[name] else ""
-            return Text(f"restart refused: {first}", style="red")
+            # "checks failed; the running process is kept" then the first failed check
+            said = self.kept[name].splitlines() or [""]
+            return Text(f"restart refused: {said[min(1, len(said) - 1)].strip()}", style="red")
         reason = row.get("reason")
         health = row.get("health")
         if reason:
