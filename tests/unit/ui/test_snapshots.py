@@ -1,6 +1,6 @@
 """Snapshots of the dashboard's main screens (issue 17, point 1): fixed size, fixed rows
 and lines (no pids, times or ports of a real run), so a change of layout shows as a diff.
-Update with: pytest tests/ui --snapshot-update."""
+Update with: pytest tests/unit/ui --snapshot-update."""
 
 from __future__ import annotations
 
