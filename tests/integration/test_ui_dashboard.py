@@ -5,6 +5,7 @@ refused restart, the check panel of a blocked service, search, filter, stop/star
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -100,6 +101,11 @@ async def until(pilot: object, predicate: Callable[[], object], timeout: float =
     while not predicate():
         assert loop.time() < deadline, "timed out"
         await pause(0.05)
+
+
+def plain(app: Dashboard, index: int) -> str:
+    """The pane's line ``index`` as drawn (its prefix included)."""
+    return app.logs.line_text(app.logs.shown[index]).plain
 
 
 def panel(app: Dashboard) -> str:
@@ -219,6 +225,13 @@ def test_search_finds_a_line_and_filter_hides_the_others(stack: Path) -> None:
             await pilot.press("f", *"needle-5", "enter")
             assert app.logs.shown
             assert all("needle-5" in line.text for line in app.logs.shown)
+            await pilot.press("t")  # timestamps: 12:00:01.250 before each line
+            assert re.match(r"\d\d:\d\d:\d\d\.\d{3} worker +\| worker tick", plain(app, 0))
+            await pilot.press("w")  # wrap: as wide as the pane, no horizontal scroll
+            assert app.logs.wrap and "wrap" in app.message + str(app.query_one("#status").render())
+            assert app.logs.virtual_size.width == app.logs.scrollable_content_region.width
+            await pilot.press("f", "ctrl+u", "enter")  # an empty filter: every line again
+            assert any("needle-5" not in line.text for line in app.logs.shown)
 
     asyncio.run(go())
 
