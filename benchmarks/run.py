@@ -564,7 +564,14 @@ BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
     "watch": lambda q: _watch(q),
     "churn": lambda q: _churn(q),
     "replicas": lambda q: _replicas(q),
+    "ui": lambda q: _ui(q),
 }
+
+
+def _ui(quick: bool) -> list[tuple[str, str, str, str]]:
+    import bench_ui  # benchmarks/ is on sys.path: run.py is run as a script
+
+    return bench_ui.ui_flood()
 
 
 def _watch(quick: bool) -> list[tuple[str, str, str, str]]:

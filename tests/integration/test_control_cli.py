@@ -29,7 +29,7 @@ def stack(tmp_path: Path) -> Path:
 
 # What the client commands (ps, logs, stop, start, restart, scale, down, attach) must never
 # import: the supervisor's and the config's heavy dependencies. The standard library is fine.
-HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles"}
+HEAVY = {"asyncio", "httpx", "pydantic", "psutil", "watchfiles", "textual", "rich"}
 
 
 def imported(args: list[str], cwd: Path, code: int = 0) -> set[str]:
@@ -75,7 +75,8 @@ def test_client_commands_import_no_heavy_module(stack: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cmd", [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"], ["scale", "api=2"]]
+    "cmd",
+    [["ps"], ["restart"], ["stop", "api"], ["start", "api"], ["down"], ["scale", "api=2"], ["ui"]],
 )
 def test_no_stack_running_exits_3(stack: Path, cmd: list[str]) -> None:
     result = run(cmd, stack)

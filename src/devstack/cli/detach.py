@@ -98,6 +98,7 @@ def detach(
     outcome: list[dict[str, object]] | None = None,
     profiles: tuple[str, ...] = (),
     layers: tuple[Path, ...] = (),
+    settle: bool = True,
 ) -> int:
     """Start the supervisor in the background and wait until every service has an outcome.
 
@@ -105,7 +106,8 @@ def detach(
     stack.toml (and stack.local.toml) in ``root`` as the caller did.
 
     ``outcome`` receives the ``ps`` rows of that moment (the supervisor may end right
-    after, when nothing is left running)."""
+    after, when nothing is left running). ``settle=False`` (``up --ui``): return as soon
+    as the supervisor answers, saying nothing; the dashboard shows the start."""
     paths = StatePaths.of_file(stack_file)
     paths.prepare()
     log_path = paths.dir / "supervisor.log"
@@ -147,6 +149,8 @@ def detach(
             print(f"devstack: the supervisor exited ({proc.returncode}); last lines of {log_path}:")
             print("\n".join(f"  {line}" for line in tail))
             return EXIT_FAILED if proc.returncode in (0, 1) else proc.returncode
+        if not settle and rows is not None:
+            return EXIT_OK
         if is_settled(rows):
             break
         time.sleep(0.05)

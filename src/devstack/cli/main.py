@@ -29,6 +29,7 @@ from devstack.cli import (
     schema,
     setup,
     startstop,
+    ui,
     up,
     verify,
 )
@@ -37,7 +38,7 @@ from devstack.cli.options import EXIT_CODES
 from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
 
 # In the order `devstack --help` lists them; a new command adds its module here.
-COMMANDS = [up, setup, check, ps, logs, startstop, down, verify, config, schema, init, export]
+COMMANDS = [up, setup, check, ps, logs, ui, startstop, down, verify, config, schema, init, export]
 COMMANDS += [exec_, docs, scale]
 COMMANDS += [attach]
 

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from devstack.cli.options import add_file_option, state_of
+from devstack.control.rowtext import cell, cpu, duration, health, size
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
@@ -37,42 +38,6 @@ def cmd_ps(args: argparse.Namespace) -> int:
     return 0
 
 
-def _duration(seconds: object) -> str:
-    if not isinstance(seconds, int | float):
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
-
-
-def _size(rss: object) -> str:
-    if not isinstance(rss, int):
-        return "-"
-    value = float(rss)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return "-"
-
-
-def _health(health: object) -> str:
-    if not isinstance(health, dict):
-        return "-"
-    word = "ok" if health.get("ok") else "failing"
-    latency = health.get("latency")
-    if isinstance(latency, int | float):
-        word += f" {latency * 1000:.0f}ms" if latency < 1 else f" {latency:.1f}s"
-    return word
-
-
-def _cell(value: object) -> str:
-    return "-" if value is None else str(value)
-
-
 def ps_table(rows: list[dict[str, object]], profiles: list[str] | None = None) -> str:
     """The ``devstack ps`` table (pure: unit-testable); ``profiles``: the active ones."""
     head = ["SERVICE", "STATE", "PID", "UPTIME", "RESTARTS", "HEALTH", "PORT", "URL", "CPU%"]
@@ -85,19 +50,18 @@ def ps_table(rows: list[dict[str, object]], profiles: list[str] | None = None) -
             state += f" (stale: {row['stale']})"
         if row.get("restart_needed"):
             state += " (restart needed)"
-        cpu = row.get("cpu_percent")
         table.append(
             [
                 str(row.get("name")),
                 state,
-                _cell(row.get("pid")),
-                _duration(row.get("uptime")),
-                _cell(row.get("restarts")),
-                _health(row.get("health")),
-                _cell(row.get("port")),
-                _cell(row.get("url")),
-                f"{cpu:.1f}" if isinstance(cpu, int | float) else "-",
-                _size(row.get("rss")),
+                cell(row.get("pid")),
+                duration(row.get("uptime")),
+                cell(row.get("restarts")),
+                health(row.get("health")),
+                cell(row.get("port")),
+                cell(row.get("url")),
+                cpu(row.get("cpu_percent")),
+                size(row.get("rss")),
             ]
         )
         if row.get("reason"):

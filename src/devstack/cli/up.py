@@ -16,6 +16,7 @@ from devstack.cli.options import (
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
+    from devstack.paths import StatePaths
 
 
 def add_parser(sub: Subparsers) -> None:
@@ -40,6 +41,12 @@ def add_parser(sub: Subparsers) -> None:
         help="run in the background (devstack's own lines in .devstack/supervisor.log, "
         "the services' output in .devstack/logs/); return once "
         "every service is healthy/running or has failed",
+    )
+    up.add_argument(
+        "--ui",
+        action="store_true",
+        help="start in the background and open the dashboard (devstack ui); "
+        "quitting it stops the stack, as Ctrl-C of up does",
     )
     up.add_argument(
         "--no-setup",
@@ -75,6 +82,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     from devstack.config import load_for_command, profiles
     from devstack.spec import require_services
 
+    if args.ui and args.detach:
+        from devstack.errors import UsageError
+
+        raise UsageError("up: --ui and -d do not go together", hint="devstack ui attaches later")
     paths = state_of(args)
     running = connect_running(paths)
     if running is not None:  # never a second supervisor in one directory
@@ -82,14 +93,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         if not args.services:  # what the active profiles enable, not the rest
             loaded = load_for_command(args.file, cached=True)
             allowed = profiles.to_start(profiles.activate(loaded, args.profiles, os.environ), [])
-        return up_into_running(running, paths.root, list(args.services), allowed=allowed)
+        code = up_into_running(running, paths.root, list(args.services), allowed=allowed)
+        return _open_ui(paths, owns_stack=False) if args.ui else code
     stack = load_for_command(args.file, cached=True)
     named = require_services(stack, args.services)  # worker: its copies (replicas)
     stack = profiles.activate(stack, args.profiles, os.environ)
     names = profiles.to_start(stack, named)
-    if args.detach:
+    if args.detach or args.ui:  # --ui: the supervisor in the background, the dashboard in front
         assert stack.file is not None
-        return detach(
+        code = detach(
             stack.file,
             stack.root,
             list(args.services),
@@ -97,7 +109,11 @@ def cmd_up(args: argparse.Namespace) -> int:
             watch=args.watch,
             profiles=stack.profiles,
             layers=stack.layers,
+            settle=not args.ui,
         )
+        if not args.ui or code != 0:
+            return code
+        return _open_ui(paths, owns_stack=True)
     from devstack.runtime.supervisor import run_stack
     from devstack.runtime.watchrules import print_warnings
 
@@ -118,3 +134,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         print_output=not args.events_only,
         forward_stdin=True,
     )
+
+
+def _open_ui(paths: StatePaths, owns_stack: bool) -> int:
+    from devstack.cli.ui import open_dashboard
+    from devstack.errors import NoStackRunning
+
+    try:
+        return open_dashboard(paths, owns_stack=owns_stack)
+    except NoStackRunning:
+        return 1  # every service ended at once: the supervisor is gone (detach said why)

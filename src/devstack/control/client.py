@@ -6,6 +6,7 @@ The client commands import this: no asyncio, httpx, pydantic, psutil or watchfil
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
@@ -87,6 +88,11 @@ class ControlClient:
 
     def close(self) -> None:
         self._sock.close()
+
+    def interrupt(self) -> None:
+        """End the connection from another thread: a ``receive`` blocked there returns."""
+        with contextlib.suppress(OSError):  # already closed
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> ControlClient:
         return self

@@ -8,6 +8,7 @@
 with ``follow`` the connection stays open and live chunks keep coming instead.
 ``attach`` turns the connection into a terminal's: ``{"output": base64}`` replies come,
 ``input`` / ``resize`` / ``detach`` requests go, until ``{"end": true, "reason": ...}``.
+``watch`` streams too: ``{"states": [rows]}``, then ``{"state": row}`` at each change.
 docs/protocol.md is the user-facing description. The client imports this: stdlib only.
 What the supervisor offers the server is ``seam.StackControl``.
 """
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
 
 VERSION = 1
 MAX_LINE = 64 * 1024  # a request line longer than this is refused
-COMMANDS: tuple[str, ...] = ("hello", "status", "ps", "logs", "restart", "stop", "start", "down")
-COMMANDS += ("scale",)
+COMMANDS: tuple[str, ...] = ("hello", "status", "ps", "logs", "watch", "restart", "stop")
+COMMANDS += ("start", "down", "scale")
 COMMANDS += ("attach", "input", "resize", "detach")  # the last three: only once attached
 # Their reply comes once services started or stopped: a start may take its whole
 # health.start_period, a stop its stop_timeout. The supervisor bounds them, so the client
@@ -171,6 +172,7 @@ _ALLOWED_ARGS: dict[str, frozenset[str]] = {
     "status": frozenset(),
     "ps": frozenset(),
     "logs": frozenset({"names", "n", "since", "follow"}),
+    "watch": frozenset(),
     "restart": frozenset({"names", "with_dependents"}),
     "stop": frozenset({"names"}),
     "start": frozenset({"names"}),

@@ -258,6 +258,9 @@ class ControlServer:
                 if request.cmd == "attach":
                     await self._attach(request, reader, writer)
                     return
+                if request.cmd == "watch":
+                    await self._watch(reader, writer)
+                    return
                 reply = await self._dispatch(request)
             except p.ProtocolError as exc:
                 reply = p.fail(exc.message, exc.hint, exc.kind)
@@ -454,6 +457,26 @@ class ControlServer:
             if data is None:
                 return
             await ControlServer._send(writer, p.ok({"output": p.encode_bytes(data)}))
+
+    async def _watch(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Every service's state row, then each changed one as it changes, until the
+        client hangs up. A slow client holds at most one pending name per service."""
+        control = self.control
+        feed = control.subscribe_states()
+        try:
+            rows = [control.state_row(n) for n in control.service_names()]
+            await self._send(writer, p.ok({"states": rows}))
+            while not reader.at_eof():
+                try:
+                    async with asyncio.timeout(_FOLLOW_POLL):
+                        names = await feed.get()
+                except TimeoutError:
+                    continue
+                for name in names:
+                    writer.write(p.encode_reply(p.ok({"state": control.state_row(name)})))
+                await writer.drain()
+        finally:
+            control.unsubscribe_states(feed)
 
 
 def _added_copy(service: str, asked: set[str]) -> bool:

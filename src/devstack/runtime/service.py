@@ -119,8 +119,10 @@ class Service:
         preflight: Preflight | None = None,
         output_hook: Callable[[str, LogChunk], None] | None = None,
         setup: SetupRunner | None = None,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
+        self._on_change = on_change  # told the name at each state change (`devstack ui`)
         self._setup_runner = setup  # None: setup steps are skipped (up --no-setup)
         self.name = spec.name
         self._preflight = preflight
@@ -206,6 +208,8 @@ class Service:
         # Wake every waiter; each re-checks its own condition.
         self._changed.set()
         self._changed = asyncio.Event()
+        if self._on_change is not None:
+            self._on_change(self.name)
 
     async def wait_for(self, condition: Condition) -> tuple[bool, str]:
         """Until ``condition`` holds (True, "") or can no longer hold (False, why)."""

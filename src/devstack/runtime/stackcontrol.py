@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import psutil
 
 from devstack import graph
+from devstack.control.statefeed import StateFeed
 from devstack.errors import DevstackError, UsageError
 from devstack.logs.chunk import LogChunk
 from devstack.logs.hub import LogHub, LogSubscription
@@ -98,6 +99,7 @@ class SupervisorControl:
         self._config_stamp: tuple[tuple[str, int], ...] | None = None
         # Copies per replicated service as `devstack scale` set them, over stack.toml's.
         self._scaled: dict[str, int] = {}
+        self._state_feeds: list[StateFeed] = []  # `watch` connections (devstack ui)
 
     # --- read-only -----------------------------------------------------------------------
 
@@ -223,6 +225,36 @@ class SupervisorControl:
         if proc is None or proc.terminal is None or not svc.state.is_up:
             raise DevstackError(f"{name} is not running ({svc.state})", f"devstack start {name}")
         return proc.terminal.attach(rows)
+
+    def state_changed(self, name: str) -> None:
+        """A service's state changed (the supervisor calls this): tell the watchers."""
+        for feed in self._state_feeds:
+            feed.offer(name)
+
+    def subscribe_states(self) -> StateFeed:
+        feed = StateFeed()
+        self._state_feeds.append(feed)
+        return feed
+
+    def unsubscribe_states(self, feed: StateFeed) -> None:
+        self._state_feeds = [f for f in self._state_feeds if f is not feed]
+
+    def state_row(self, name: str) -> dict[str, object]:
+        """The part of ``name``'s ps row that a state change changes: no process scan."""
+        svc = self._sup.services[name]
+        snap = svc.snapshot()
+        uptime = svc.uptime()
+        return {
+            "name": name,
+            "state": str(snap.state),
+            "pid": snap.pid,
+            "uptime": None if uptime is None else round(uptime, 3),
+            "restarts": snap.restarts,
+            "reason": snap.reason,
+            "stale": self._sup.stale.get(name) if snap.state.is_up else None,
+            "requested": name in self._sup.requested,
+            "depends_on": list(svc.spec.depends_on),
+        }
 
     # --- changing the stack ------------------------------------------------------------
 

@@ -336,7 +336,12 @@ class Supervisor(ProcessHooks):
             preflight=self._preflight if self._checks else None,
             output_hook=self._explain_refusals,
             setup=self.setups,
+            on_change=self._state_changed,
         )
+
+    def _state_changed(self, name: str) -> None:
+        if self.control is not None:
+            self.control.state_changed(name)
 
     def _explain_refusals(self, name: str, chunk: LogChunk) -> None:
         """After ``ECONNREFUSED 127.0.0.1:5000`` in a service's output, say whose port it
