@@ -254,7 +254,11 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
                 print(f"  - {name}: {note}", file=sys.stderr)
     # The secrets' paths are relative to the directory, as in kustomization.yaml.
     print(f"then, in {out}:")
-    print("  build the images marked PLACEHOLDER and make them reachable by the cluster")
+    for line in export.builds:
+        print(f"  {line}")
+    print("  make the images reachable by the cluster (push them, or kind load docker-image)")
+    if any("PLACEHOLDER" in text for text in export.files.values()):
+        print("  build the images marked PLACEHOLDER")
     for line in export.secrets:
         print(f"  {line}")
     print("  kubectl apply -k .")
