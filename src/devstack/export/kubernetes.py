@@ -200,8 +200,7 @@ class _Builder:
         services = source.stack.services
         self.wiring = wire(source, kube_target(source))
         self.builds = {
-            name: build_of(source, spec, self._command(spec, [], bind_note=False))
-            for name, spec in services.items()
+            name: build_of(source, spec, self._command(spec, [])) for name, spec in services.items()
         }
         # Run as init containers of their dependents: what others wait on to complete.
         self.init_only = {
@@ -367,7 +366,7 @@ class _Builder:
     def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
         build = self.builds[spec.name]
         image, note = _image_for(self.source, spec, build)
-        command = self._command(spec, notes, bind_note=build.image is None)
+        command = self._command(spec, notes)
         # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
         # entrypoint script) still runs, with the command as its arguments.
         args: Any = command
@@ -375,6 +374,8 @@ class _Builder:
             args = build.image.command
         elif build.command is not None:
             args = Commented(build.command, "\n".join(build.notes))
+        if build.image is None and names_loopback(build.command or command):
+            self._loopback(spec.name, notes)
         container: dict[str, Any] = {
             "name": object_name(spec.name),
             "image": Commented(image, note) if note else image,
@@ -395,6 +396,17 @@ class _Builder:
         if env_from:
             container["envFrom"] = env_from
         return container
+
+    def _loopback(self, name: str, notes: list[str]) -> None:
+        self._break(
+            name,
+            notes,
+            "loopback-bind",
+            "its command names 127.0.0.1/localhost: a pod listening there is unreachable "
+            "from its Service and from the kubelet's probes",
+            'listen on ${host} in stack.toml (Kubernetes gives it 0.0.0.0), e.g. "--bind '
+            '${host}:${port}"',
+        )
 
     def _build_notes(
         self, spec: ServiceSpec, build: Build, command: list[str], notes: list[str]
@@ -448,7 +460,7 @@ class _Builder:
                     f"run its production counterpart: {FIXES[found]}",
                 )
 
-    def _command(self, spec: ServiceSpec, notes: list[str], bind_note: bool = True) -> list[str]:
+    def _command(self, spec: ServiceSpec, notes: list[str]) -> list[str]:
         written = self.source.written.get(spec.name)
         if written is None:  # a Procfile line: a shell command as it is
             return ["/bin/sh", "-c", _escape_command(spec.cmd)]
@@ -473,16 +485,6 @@ class _Builder:
             argv = ["/bin/sh", "-c", text]
         else:
             argv = self._split_words(spec.name, written.cmd, ref)
-        if bind_note and names_loopback(argv):
-            self._break(
-                spec.name,
-                notes,
-                "loopback-bind",
-                "its command names 127.0.0.1/localhost: a pod listening there is unreachable "
-                "from its Service and from the kubelet's probes",
-                'listen on ${host} in stack.toml (Kubernetes gives it 0.0.0.0), e.g. "--bind '
-                '${host}:${port}"',
-            )
         if missing:
             notes.append(
                 f"its command reads ${{env:{'}, ${env:'.join(missing)}}}: written as "
@@ -509,10 +511,15 @@ class _Builder:
     def _probes(self, spec: ServiceSpec, notes: list[str]) -> dict[str, Any]:
         h, written = spec.health, self.source.written.get(spec.name)
         image = self.builds[spec.name].image
-        if h is None and image is not None:
-            # The stack's own probe wins; without one, the image's health command, on
-            # compose's default timing for it.
-            health = HealthSpec(kind="cmd", target=shlex.join(image.healthcheck), timeout=5.0)
+        if image is not None and (written is None or written.health is None):
+            # A probe written in stack.toml wins; without one, the image's health command,
+            # on the timing of devstack's default probe (as compose's healthcheck).
+            target = shlex.join(image.healthcheck)
+            health = (
+                dataclasses.replace(h, kind="cmd", target=target)
+                if h is not None
+                else HealthSpec(kind="cmd", target=target, timeout=5.0)
+            )
             return probes(dataclasses.replace(spec, health=health), image.healthcheck, notes)
         command = None
         if h is not None and h.kind == "cmd":
