@@ -176,7 +176,7 @@ def _render(name: str, plan: _Plan, command: Sequence[str] | None) -> str:
         image = NODE_IMAGE.format(version=_node_version(plan.folder))
         env = []
     lines = [
-        f"# Written by `devstack export compose` for the service {name} ({plan.how}).",
+        f"# Written by `devstack export` for the service {name} ({plan.how}).",
         "# Build context: the stack's directory (ignore list: this file's name + .dockerignore).",
         f"FROM {image}",
     ]
@@ -406,4 +406,4 @@ def _node_version(folder: Path) -> str:
 
 
 def _ignore_text() -> str:
-    return "# Written by `devstack export compose`\n" + "\n".join(IGNORED) + "\n"
+    return "# Written by `devstack export`\n" + "\n".join(IGNORED) + "\n"

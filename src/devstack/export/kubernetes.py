@@ -64,6 +64,7 @@ class Export:
     notes: dict[str, list[str]] = field(default_factory=dict)  # service -> not expressed
     secrets: list[str] = field(default_factory=list)  # `kubectl create secret` lines
     builds: list[str] = field(default_factory=list)  # `docker build` lines, run in DIR
+    placeholders: list[str] = field(default_factory=list)  # services with no image known
     # (service, note) -> (kind, fix, breaks) of the notes export --check reports by kind
     kinds: dict[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
 
@@ -415,6 +416,8 @@ class _Builder:
         those that break the stack as written recorded as such."""
         name = spec.name
         if build.image is None and build.dockerfile is None:
+            if name not in self.out.placeholders:
+                self.out.placeholders.append(name)
             self._break(
                 name,
                 notes,
