@@ -105,3 +105,16 @@ def test_compose_export_rewrites_and_warns_on_stderr(tmp_path: Path) -> None:
     assert err[1] == "  web"
     assert any(line.startswith("    break  web/next.config.js:7 sends to") for line in err)
     assert any("NEXT_PUBLIC_API_URL=http://127.0.0.1:5001 (web/.env.local:1)" in x for x in err)
+
+
+def test_kubernetes_export_says_on_stderr_what_check_reports(tmp_path: Path) -> None:
+    next_flask(tmp_path)
+    check = run_devstack(tmp_path, "export", "--check", "kubernetes")
+    assert check.returncode == 1, check.stderr
+    run = run_devstack(tmp_path, "export", "kubernetes", "-o", "k8s")
+    assert run.returncode == 0, run.stderr
+    err = run.stderr.splitlines()
+    assert err[0] == "devstack: to change by hand for kubernetes (not rewritten):"
+    breaks = [line for line in check.stdout.splitlines() if line.startswith("    break  ")]
+    assert breaks and all(line in err for line in breaks)
+    assert "  - web: dev server `next dev` exported as its production counterpart" in run.stderr
