@@ -17,12 +17,43 @@ def test_check_lists_what_would_break_and_writes_nothing(tmp_path: Path) -> None
     run = run_devstack(tmp_path, "export", "--check")
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()
-    assert lines[0] == "compose: 7 things would break after the move, 0 notes"
-    assert "  web" in lines and "  worker" in lines
-    assert "`flask run` is a development server" in run.stdout
-    assert "its setup step (`pip install -r requirements.txt`) is not run by compose" in run.stdout
+    # Official images for redis and db, generated Dockerfiles (the pip install its build
+    # step) and gunicorn for flask run: only the browser-facing BASE_URL breaks.
+    assert lines[0] == "compose: 1 thing would break after the move, 3 notes"
+    assert "  web" in lines and "  db" in lines and "  worker" not in lines
     assert "BASE_URL=http://127.0.0.1:5001 (stack.toml)" in run.stdout
+    assert (
+        "    note   `flask run` is a development server: compose runs its production "
+        "counterpart instead, `gunicorn --bind 0.0.0.0:5001 app:app`"
+    ) in lines
+    assert "setup" not in run.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+    # The export says the same on stderr: each --check note is one of its notes.
+    export = run_devstack(tmp_path, "export", "compose", "-o", "out/compose.yaml")
+    assert export.returncode == 0, export.stderr
+    for line in lines:
+        if line.startswith("    note   ") and "development server" not in line:
+            assert f"  - db: {line.removeprefix('    note   ')}" in export.stderr
+    assert "  - web: dev server `flask run` exported as its production counterpart" in (
+        export.stderr
+    )
+
+
+def test_check_kubernetes_exit_codes(tmp_path: Path) -> None:
+    flask_celery_redis(tmp_path)
+    run = run_devstack(tmp_path, "export", "--check", "kubernetes", "--json")
+    assert run.returncode == 1, run.stderr
+    data = json.loads(run.stdout)
+    assert data["target"] == "kubernetes" and data["ok"] is False
+    breaking = [(f["service"], f["kind"]) for f in data["findings"] if f["breaks"]]
+    assert breaking == [("web", "browser-url")]
+    assert not (tmp_path / "kubernetes").exists()  # nothing written
+    # Without the browser-facing variable, nothing breaks: exit 0 (notes only).
+    stack = tmp_path / "stack.toml"
+    stack.write_text(stack.read_text().replace('BASE_URL = "${url}"\n', ""))
+    run = run_devstack(tmp_path, "export", "--check", "kubernetes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("kubernetes: 0 things would break after the move, 3 notes\n")
 
 
 def test_check_json(tmp_path: Path) -> None:
@@ -74,3 +105,16 @@ def test_compose_export_rewrites_and_warns_on_stderr(tmp_path: Path) -> None:
     assert err[1] == "  web"
     assert any(line.startswith("    break  web/next.config.js:7 sends to") for line in err)
     assert any("NEXT_PUBLIC_API_URL=http://127.0.0.1:5001 (web/.env.local:1)" in x for x in err)
+
+
+def test_kubernetes_export_says_on_stderr_what_check_reports(tmp_path: Path) -> None:
+    next_flask(tmp_path)
+    check = run_devstack(tmp_path, "export", "--check", "kubernetes")
+    assert check.returncode == 1, check.stderr
+    run = run_devstack(tmp_path, "export", "kubernetes", "-o", "k8s")
+    assert run.returncode == 0, run.stderr
+    err = run.stderr.splitlines()
+    assert err[0] == "devstack: to change by hand for kubernetes (not rewritten):"
+    breaks = [line for line in check.stdout.splitlines() if line.startswith("    break  ")]
+    assert breaks and all(line in err for line in breaks)
+    assert "  - web: dev server `next dev` exported as its production counterpart" in run.stderr

@@ -191,15 +191,18 @@ def _check(source: ExportSource, target: str, out_dir: Path, as_json: bool) -> i
     return EXIT_FAILED if breaks else EXIT_OK
 
 
-def _print_wiring(source: ExportSource) -> None:
-    """What the compose export could not rewrite, on stderr, one screen by service."""
+def _print_wiring(source: ExportSource, kubernetes: bool = False) -> None:
+    """What the compose (Kubernetes) export could not rewrite, on stderr, one screen
+    by service."""
     from devstack.export.compose import compose_target
     from devstack.export.handover import render
+    from devstack.export.kubernetes import kube_target
     from devstack.export.wiring import wire
 
-    findings = wire(source, compose_target(source)).findings
+    target = kube_target(source) if kubernetes else compose_target(source)
+    findings = wire(source, target).findings
     if findings:
-        title = "devstack: to change by hand for compose (not rewritten):"
+        title = f"devstack: to change by hand for {target.name} (not rewritten):"
         sys.stderr.write(render(findings, title))
 
 
@@ -236,6 +239,7 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
     from devstack.export.kubernetes import to_kubernetes
 
     export = to_kubernetes(source, out)
+    _print_wiring(source, kubernetes=True)
     for name in export.files:
         _check_writable(out / name, force)
     out.mkdir(parents=True, exist_ok=True)
@@ -253,7 +257,11 @@ def _kubernetes(source: ExportSource, out: Path, force: bool) -> int:
                 print(f"  - {name}: {note}", file=sys.stderr)
     # The secrets' paths are relative to the directory, as in kustomization.yaml.
     print(f"then, in {out}:")
-    print("  build the images marked PLACEHOLDER and make them reachable by the cluster")
+    for line in export.builds:
+        print(f"  {line}")
+    print("  make the images reachable by the cluster (push them, or kind load docker-image)")
+    if export.placeholders:
+        print(f"  build the images marked PLACEHOLDER ({', '.join(export.placeholders)})")
     for line in export.secrets:
         print(f"  {line}")
     print("  kubectl apply -k .")

@@ -61,7 +61,7 @@ _CONDITIONS = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Build:
+class Build:
     """How one service's container comes to be: an official image, a generated
     Dockerfile, or neither (a placeholder); and its production command, if any."""
 
@@ -113,12 +113,12 @@ def export_compose(source: ExportSource, out_dir: Path) -> ComposeExport:
 
 def compose_document(
     source: ExportSource, out_dir: Path
-) -> tuple[dict[str, Any], Wiring, dict[str, _Build]]:
+) -> tuple[dict[str, Any], Wiring, dict[str, Build]]:
     """The compose document (values may be ``Commented``), the wiring it was built with
     and how each service's container comes to be."""
     stack = source.stack
     wiring = wire(source, compose_target(source))
-    builds = {n: _build_of(source, s) for n, s in stack.services.items()}
+    builds = {n: build_of(source, s, _command(source, s)) for n, s in stack.services.items()}
     checked = {n: _healthcheck(s, builds[n].image) for n, s in stack.services.items()}
     names = compose_names(source)
     services: dict[str, Any] = {}
@@ -171,11 +171,12 @@ def project_name(name: str) -> str:
     return cleaned or "devstack"
 
 
-def _build_of(source: ExportSource, spec: ServiceSpec) -> _Build:
-    command = _command(source, spec)
+def build_of(source: ExportSource, spec: ServiceSpec, command: list[str]) -> Build:
+    """How ``spec``'s container comes to be on an engine (compose, Kubernetes), from its
+    ``command`` as the target writes it."""
     image = image_for(command, spec.port, spec.env)
     if image is not None:
-        return _Build(image=image)
+        return Build(image=image)
     prod = production(command, port=spec.port, cwd=spec.cwd, env=spec.env)
     run = prod.command if prod is not None else command
     notes = [prod.note] if prod is not None else []
@@ -185,8 +186,8 @@ def _build_of(source: ExportSource, spec: ServiceSpec) -> _Build:
         notes += changed
     dockerfile = dockerfile_for(spec.name, command, spec.cwd, source.root, spec.setup, prod, run)
     if dockerfile is None:
-        return _Build()
-    return _Build(None, dockerfile, prod, run if notes else None, tuple(notes))
+        return Build()
+    return Build(None, dockerfile, prod, run if notes else None, tuple(notes))
 
 
 def _pinned(image: Image) -> str:
@@ -204,7 +205,7 @@ def _service(
     out_dir: Path,
     checked: dict[str, Any],
     wiring: Wiring,
-    build: _Build,
+    build: Build,
 ) -> dict[str, Any]:
     root = source.root
     cwd = spec.cwd.relative_to(root) if spec.cwd.is_relative_to(root) else None
@@ -251,7 +252,7 @@ def _service(
     env_files = [os.path.relpath(p, out_dir) for p in spec.env_files]
     if env_files:
         out["env_file"] = env_files
-    environment = _environment(spec, wiring)
+    environment = _environment(spec, wiring, python=image is None)
     if image is not None and image.environment:
         environment = {**image.environment, **environment}
     if environment:
@@ -352,7 +353,7 @@ def _loopback_note(command: list[str]) -> Any:
     )
 
 
-def _environment(spec: ServiceSpec, wiring: Wiring) -> dict[str, Any]:
+def _environment(spec: ServiceSpec, wiring: Wiring, *, python: bool = True) -> dict[str, Any]:
     wired = wiring.services[spec.name]
     env: dict[str, Any] = {
         var: Commented(value, wired.notes[var]) if var in wired.notes else value
@@ -360,7 +361,8 @@ def _environment(spec: ServiceSpec, wiring: Wiring) -> dict[str, Any]:
     }
     if spec.port is not None:
         env["PORT"] = str(spec.port)
-    env.setdefault("PYTHONUNBUFFERED", "1")
+    if python:  # an official image's server is no Python program
+        env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
 

@@ -44,7 +44,10 @@ NODE_IMAGE = "node:{version}-slim"
 NODE_VERSION = "22"  # an active LTS line that still ships corepack (pnpm, yarn)
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _VENV_BIN = re.compile(r"(^|/)\.?venv/bin/")
-_NODE_PROGRAMS = frozenset({"node", "npm", "npx", "pnpm", "yarn", "next", "vite", "nodemon"})
+_NODE_PROGRAMS = frozenset(
+    {"node", "npm", "npx", "pnpm", "yarn", "next", "vite", "nodemon", "nuxt", "nuxi", "astro"}
+    | {"react-scripts"}
+)
 _SPLIT = re.compile(r"\s*(?:&&|;|\n)\s*")
 _INSTALL_WORDS = frozenset({"install", "i", "ci", "add"})
 IGNORED = (
@@ -72,6 +75,7 @@ class Dockerfile:
     ignore: str
     runtime: Literal["python", "node"]
     notes: list[str] = field(default_factory=list)  # what it cannot express
+    dropped: list[str] = field(default_factory=list)  # setup commands no build step runs
 
 
 @dataclass(slots=True)
@@ -86,6 +90,7 @@ class _Plan:
     after: list[str] = field(default_factory=list)  # after the source
     comments: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
     env: list[str] = field(default_factory=list)
     how: str = ""
     installed: bool = False  # the setup step had an install command
@@ -157,6 +162,7 @@ def dockerfile_for(
         _ignore_text(),
         runtime,
         plan.notes,
+        plan.dropped,
     )
 
 
@@ -170,7 +176,7 @@ def _render(name: str, plan: _Plan, command: Sequence[str] | None) -> str:
         image = NODE_IMAGE.format(version=_node_version(plan.folder))
         env = []
     lines = [
-        f"# Written by `devstack export compose` for the service {name} ({plan.how}).",
+        f"# Written by `devstack export` for the service {name} ({plan.how}).",
         "# Build context: the stack's directory (ignore list: this file's name + .dockerignore).",
         f"FROM {image}",
     ]
@@ -202,6 +208,7 @@ def _setup_steps(plan: _Plan, setup: str | None, name: str) -> None:
             words = shlex.split(command)
         except ValueError:
             plan.notes.append(f"setup step `{command}`: not a command line devstack can read")
+            plan.dropped.append(command)
             continue
         kind = _setup_kind(words)
         if kind == "venv":
@@ -212,6 +219,7 @@ def _setup_steps(plan: _Plan, setup: str | None, name: str) -> None:
         elif kind == "build":
             plan.after.append(command)
         else:
+            plan.dropped.append(command)
             plan.notes.append(
                 f"setup step `{command}` (services.{name}.setup): run it where it can "
                 "reach what it needs (a migration: a one-off service or an entrypoint)"
@@ -398,4 +406,4 @@ def _node_version(folder: Path) -> str:
 
 
 def _ignore_text() -> str:
-    return "# Written by `devstack export compose`\n" + "\n".join(IGNORED) + "\n"
+    return "# Written by `devstack export`\n" + "\n".join(IGNORED) + "\n"

@@ -1,30 +1,35 @@
 """``devstack export --check``: what would not survive the move to a target, no file written.
 
-For compose, read from the document the export would write (so what the exporter
-learns to express, an image, a production command, stops being reported by itself)
-and from the wiring: loopback URLs it cannot rewrite, browser-facing URLs, a command
-that binds loopback, a dev server run as production, a setup step nothing runs, a
-service with no image (a placeholder build). systemd and a Procfile run on the same
-machine (loopback stays loopback): dev servers and setup steps, and for a Procfile
-what it cannot express, as notes. ``breaks`` findings make the check fail.
+For compose and Kubernetes, read from what the export would write (so what the
+exporter learns to express, an image, a production command, a setup step as a build
+step, stops being reported by itself) and from the wiring: loopback URLs it cannot
+rewrite, browser-facing URLs and proxy configs (breaks); a command that binds
+loopback, a dev server the export could not replace, a setup step nothing runs, a
+service with no image (a PLACEHOLDER build) (breaks); a dev server exported as its
+production counterpart and every other note the export prints on stderr (notes).
+systemd and a Procfile run on the same machine (loopback stays loopback): dev
+servers and setup steps, and for a Procfile what it cannot express, as notes.
+``breaks`` findings make the check fail.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from devstack.checks.command import command_argv
-from devstack.export.compose import compose_document, compose_names
-from devstack.export.devservers import PRODUCTION, dev_server
+from devstack.export.compose import Build, compose_document, compose_names
+from devstack.export.kubernetes import kube_target, to_kubernetes
+from devstack.export.production import FIXES, Production, dev_server
 from devstack.export.source import ExportSource
 from devstack.export.toprocfile import lost
-from devstack.export.wiring import Finding, names_loopback
+from devstack.export.wiring import Finding, names_loopback, wire
 from devstack.export.yaml import Commented
 from devstack.spec import ServiceSpec
 
-TARGETS = ("compose", "systemd", "procfile")
+TARGETS = ("compose", "kubernetes", "systemd", "procfile")
 STACK = "(stack)"  # the service named by a finding about the whole stack
 
 
@@ -32,14 +37,19 @@ def check_handover(source: ExportSource, target: str, out_dir: Path) -> list[Fin
     """What would not work as written once ``source`` runs on ``target``, in the stack's
     order of services (the whole stack's last)."""
     order = {name: i for i, name in enumerate(source.stack.services)}
-    found = _compose(source, out_dir) if target == "compose" else _same_machine(source, target)
+    if target == "compose":
+        found = _compose(source, out_dir)
+    elif target == "kubernetes":
+        found = _kubernetes(source, out_dir)
+    else:
+        found = _same_machine(source, target)
     return sorted(found, key=lambda f: order.get(f.service, len(order)))
 
 
 def _same_machine(source: ExportSource, target: str) -> list[Finding]:
     found: list[Finding] = []
     for spec in source.stack.services.values():
-        found += _dev_server(spec, None, target)
+        found += _dev_server(spec, None, list(command_argv(spec)), target)
         if spec.setup is not None:
             found.append(_setup(spec, target, "run it on the machine first: devstack setup"))
     if target == "procfile":
@@ -52,13 +62,14 @@ def _same_machine(source: ExportSource, target: str) -> list[Finding]:
 
 
 def _compose(source: ExportSource, out_dir: Path) -> list[Finding]:
-    document, wiring, _ = compose_document(source, out_dir)
+    document, wiring, builds = compose_document(source, out_dir)
     names = compose_names(source)
     found = list(wiring.findings)
     for name, spec in source.stack.services.items():
         service = document["services"][names[name]]
         if isinstance(service, Commented):  # a copy of a service with replicas
             service = service.value
+        build = builds[name]
         placeholder = "image" not in service and _is_placeholder(service.get("build"))
         if placeholder:
             found.append(
@@ -70,10 +81,9 @@ def _compose(source: ExportSource, out_dir: Path) -> list[Finding]:
                     "write that Dockerfile, or replace build: with image: in the export",
                 )
             )
-        if spec.setup is not None and placeholder:
-            found.append(_setup(spec, "compose", "make it a RUN step of the image's Dockerfile"))
+        found += _built(spec, build, placeholder, "compose")
         command = _plain(service.get("command"))
-        found += _dev_server(spec, command, "compose")
+        found += _dev_server(spec, build.production, command, "compose")
         if names_loopback(command):
             found.append(
                 Finding(
@@ -99,6 +109,55 @@ def _compose(source: ExportSource, out_dir: Path) -> list[Finding]:
     return found
 
 
+def _kubernetes(source: ExportSource, out_dir: Path) -> list[Finding]:
+    """The Kubernetes export's notes (what it prints on stderr) as findings: those it
+    records as breaking (no image, a dropped setup step, a dev server it could not
+    replace, a loopback bind) break; a dev server run as its production counterpart and
+    the rest are notes. And the wiring's findings, as for compose."""
+    export = to_kubernetes(source, out_dir)
+    found = list(wire(source, kube_target(source)).findings)
+    for name, notes in export.notes.items():
+        for note in notes:
+            kind, fix, breaks = export.kinds.get((name, note), ("not-expressed", None, False))
+            if note.startswith("health.log"):
+                kind = "no-healthcheck"
+            found.append(Finding(name, kind, note, fix, breaks=breaks))
+    return found
+
+
+def _built(spec: ServiceSpec, build: Build, placeholder: bool, target: str) -> list[Finding]:
+    """What the image (official or generated) changes or cannot express: its setup
+    steps no build step runs (breaks), the rest of the export's notes (notes)."""
+    found: list[Finding] = []
+    name = spec.name
+    if spec.setup is not None and (placeholder or build.image is not None):
+        fix = "make it a RUN step of the image's Dockerfile"
+        if build.image is not None:
+            fix = f"run it against the {build.image.server} container once it is up"
+        found.append(_setup(spec, target, fix))
+    if build.dockerfile is not None:
+        dockerfile = build.dockerfile.name
+        for command in build.dockerfile.dropped:
+            found.append(
+                Finding(
+                    name,
+                    "setup-dropped",
+                    f"its setup step `{command}` is not run by {target}: {dockerfile} "
+                    "cannot express it (a NOT RUN comment there)",
+                    "run it where it can reach what it needs: a migration as a one-off "
+                    "service or the image's entrypoint; a build step as a RUN line",
+                )
+            )
+        dropped = tuple(f"setup step `{c}`" for c in build.dockerfile.dropped)
+        for note in build.dockerfile.notes:
+            if not note.startswith(dropped or ("\0",)):
+                found.append(Finding(name, "not-expressed", note, None, breaks=False))
+    notes = list(build.image.notes) if build.image is not None else []
+    notes += [n for n in build.notes if build.production is None or n != build.production.note]
+    found += [Finding(name, "changed", note, None, breaks=False) for note in notes]
+    return found
+
+
 def _is_placeholder(build: Any) -> bool:
     return isinstance(build, Commented) and "PLACEHOLDER" in build.comment
 
@@ -112,19 +171,32 @@ def _plain(command: Any) -> list[str]:
     return [str(word).replace("$$", "$") for word in command or []]
 
 
-def _dev_server(spec: ServiceSpec, command: list[str] | None, target: str) -> list[Finding]:
-    """A dev server the target would run (``command``: the target's, else the service's)."""
-    found = dev_server(command if command is not None else command_argv(spec), spec.cwd)
+def _dev_server(
+    spec: ServiceSpec, production: Production | None, command: list[str], target: str
+) -> list[Finding]:
+    """A dev server: a note when the export runs its production counterpart instead
+    (``production``), a break when ``command`` (what the target would run) still is one."""
+    if production is not None:
+        return [
+            Finding(
+                spec.name,
+                "dev-server",
+                f"`{production.dev}` is a development server: {target} runs its production "
+                f"counterpart instead, `{shlex.join(production.command)}`",
+                None,
+                breaks=False,
+            )
+        ]
+    found = dev_server(command, spec.cwd)
     if found is None:
         return []
-    counterpart = PRODUCTION.get(found, "the server it is meant to run in production")
     return [
         Finding(
             spec.name,
             "dev-server",
             f"`{found}` is a development server: {target} would run it as the production "
             "server (reloader, debug mode, unoptimised build)",
-            f"run its production counterpart: {counterpart}",
+            f"run its production counterpart: {FIXES[found]}",
         )
     ]
 

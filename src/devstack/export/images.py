@@ -59,7 +59,7 @@ class Image:
     notes: list[str]  # what changed from the laptop's command, and why
 
 
-_PATHS = "a path on this machine; the data lives in the named volume"
+_PATHS = "a path on this machine; the data lives in the image's data volume"
 _BIND = "the container listens on all its addresses (the image's default)"
 _DAEMON = "a container's main process runs in the foreground"
 

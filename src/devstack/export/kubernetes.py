@@ -9,9 +9,18 @@ One file per service (``NAME.yaml``), all in one namespace, applied with
   ``restart = "no"`` is a Job; a service others wait on for ``completed`` is an init
   container of each of them (waiting for a Job from another pod needs kubectl and
   RBAC; an init container needs neither, at the cost of running once per pod);
-- ``env`` is a ConfigMap; the variables devstack.export.secretenv calls secrets, and
-  those taken from ``${env:VAR}`` without a default, are keys of a Secret the user
-  creates (their values are never written); each env file is a Secret too;
+- a well-known server (export/images.py) runs its official image, with the image's
+  health command as its probes when the stack has no probe of its own (the stack's
+  wins), and its data on a PersistentVolumeClaim (an emptyDir would lose a database
+  at every rollout or reschedule; compose's named volume keeps it); a Python or Node
+  service runs ``<project>-<service>:latest``, built from the Dockerfile.NAME written
+  here (export/dockerfile.py), a dev server as its production counterpart
+  (export/production.py); anything else a PLACEHOLDER image;
+- ``env`` is a ConfigMap, wired by ``export.wiring`` (``${services...}`` and
+  hard-coded loopback URLs to a service become its Service's name); the variables
+  devstack.export.secretenv calls secrets, and those taken from ``${env:VAR}``
+  without a default, are keys of a Secret the user creates (their values are never
+  written); each env file is a Secret too;
 - ``health`` becomes a startupProbe (start_period), a readinessProbe (interval,
   timeout, retries) and, with ``restart_on_unhealthy``, a livenessProbe;
 - ``depends_on`` "healthy" is an init container that waits on the dependency's
@@ -22,6 +31,7 @@ What cannot be expressed is returned by service, written as comments and printed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -33,15 +43,17 @@ from typing import Any
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.config.profiles import enabled
 from devstack.errors import UsageError
-from devstack.export.compose import APP_DIR
+from devstack.export.compose import APP_DIR, Build, build_of
 from devstack.export.kubeprobes import probes, seconds, wait_container
 from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
+from devstack.export.production import FIXES, dev_server
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.wiring import Target, Wiring, names_loopback, refs, wire
 from devstack.export.yaml import Commented, dump
-from devstack.spec import ServiceSpec
+from devstack.spec import HealthSpec, ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
-_LOOPBACK = re.compile(r"\b(127\.0\.0\.1|localhost)\b")
+DATA_SIZE = "1Gi"  # a PersistentVolumeClaim's request: a guess the comment says to check
 
 
 @dataclass
@@ -51,6 +63,10 @@ class Export:
     files: dict[str, str] = field(default_factory=dict)  # file name in DIR -> text
     notes: dict[str, list[str]] = field(default_factory=dict)  # service -> not expressed
     secrets: list[str] = field(default_factory=list)  # `kubectl create secret` lines
+    builds: list[str] = field(default_factory=list)  # `docker build` lines, run in DIR
+    placeholders: list[str] = field(default_factory=list)  # services with no image known
+    # (service, note) -> (kind, fix, breaks) of the notes export --check reports by kind
+    kinds: dict[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
 
 
 def object_name(name: str) -> str:
@@ -93,28 +109,48 @@ def _replicas(spec: ServiceSpec) -> int:
     return 1  # stack.toml has no replica count yet
 
 
-def _image_for(source: ExportSource, spec: ServiceSpec) -> tuple[str, str]:
+def built_image(source: ExportSource, name: str) -> str:
+    """The image a generated Dockerfile builds for service ``name``."""
+    return f"{object_name(source.stack.name)}-{object_name(name)}:latest"
+
+
+def _image_for(source: ExportSource, spec: ServiceSpec, build: Build) -> tuple[str, str]:
     """The container image of ``spec`` and the comment written above it ("" for none)."""
-    image = f"{object_name(source.stack.name)}-{object_name(spec.name)}:latest"
+    if build.image is not None:
+        tag = build.image.image.rpartition(":")[2]
+        pinned = f"major version {tag}" if tag.isdigit() else f"release {tag}"
+        lines = [f"official image of {build.image.server}, {pinned} pinned", *build.image.notes]
+        return build.image.image, "\n".join(lines)
+    image = built_image(source, spec.name)
+    if build.dockerfile is not None:
+        return image, (
+            f"built from {build.dockerfile.name} (generated here, {build.dockerfile.runtime}): "
+            "see kustomization.yaml for the build command"
+        )
     return image, (
         f"PLACEHOLDER: build this image (the stack's directory copied to {APP_DIR}, with what "
         f"{spec.name} needs installed), then push it or load it into the cluster"
     )
 
 
-def _env_for(source: ExportSource, spec: ServiceSpec) -> dict[str, str]:
-    """The service's environment in the cluster: the ``env`` table re-interpolated with
-    each service's address its Service's (an ``${env:VAR}`` without a default is left as
-    a marker: its value is the deployer's), ``PORT`` and ``PYTHONUNBUFFERED``."""
-    written = source.written_of(spec)
-    env: dict[str, str] = {}
-    if written is not None:
-        for var, value in written.env.items():
-            env[var] = _interpolated(source, spec.name, value, shell=False, env_ref=_env_value)
+def _env_for(spec: ServiceSpec, wiring: Wiring, build: Build) -> dict[str, str]:
+    """The service's environment in the cluster: the ``env`` table and env files wired
+    for the cluster (``export.wiring``: each service's address its Service's, loopback
+    URLs to a service rewritten; an ``${env:VAR}`` without a default is left as a
+    marker: its value is the deployer's), an official image's own variables, ``PORT``
+    and, for anything but an official image, ``PYTHONUNBUFFERED``."""
+    env = dict(build.image.environment) if build.image is not None else {}
+    env.update(wiring.services[spec.name].env)
     if spec.port is not None:
         env["PORT"] = str(spec.port)
-    env.setdefault("PYTHONUNBUFFERED", "1")
+    if build.image is None:
+        env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def kube_target(source: ExportSource) -> Target:
+    """How the cluster addresses a service (its Service) and writes an env value."""
+    return Target("kubernetes", lambda name: _address(source, name), "0.0.0.0", env_ref=_env_value)
 
 
 def _env_value(var: str, default: str | None) -> str:
@@ -129,12 +165,7 @@ def _command_ref(var: str, default: str | None) -> str:
 def _refs(source: ExportSource, this: str, own: str = "0.0.0.0") -> dict[str, ServiceRefs]:
     """Each service as another reaches it in the cluster: its Service's name and port;
     ``this`` one's host is ``own`` (where it listens: every address of its pod)."""
-    refs = {}
-    for name, spec in source.stack.services.items():
-        host, port = _address(source, name)
-        url = f"http://{host}:{port}" if port is not None else spec.url
-        refs[name] = ServiceRefs(name, own if name == this else host, port, url)
-    return refs
+    return refs(source, dataclasses.replace(kube_target(source), own_host=own), this)
 
 
 def _address(source: ExportSource, name: str) -> tuple[str, int | None]:
@@ -168,6 +199,10 @@ class _Builder:
         self.out_dir = out_dir
         self.out = Export()
         services = source.stack.services
+        self.wiring = wire(source, kube_target(source))
+        self.builds = {
+            name: build_of(source, spec, self._command(spec, [])) for name, spec in services.items()
+        }
         # Run as init containers of their dependents: what others wait on to complete.
         self.init_only = {
             d
@@ -185,8 +220,12 @@ class _Builder:
         env_from = self._env_from(spec, config, secret_keys)
         if config:
             docs.append(self._config_map(name, config, labels))
+        self._image_files(spec)
         if name not in self.init_only:
             pod = self._pod(spec, env_from, notes)
+            data = self._data_claim(spec, labels)
+            if data is not None:
+                docs.append(data)
             if self.is_job(spec):
                 docs.append(self._job(spec, pod, labels))
             else:
@@ -219,9 +258,48 @@ class _Builder:
             "app.kubernetes.io/part-of": object_name(self.source.stack.name),
         }
 
-    def _split_env(self, spec: ServiceSpec) -> tuple[dict[str, str], dict[str, SecretKey]]:
-        """The ConfigMap's data, and the Secret's keys."""
-        return split_env(_env_for(self.source, spec))
+    def _split_env(self, spec: ServiceSpec) -> tuple[dict[str, Any], dict[str, SecretKey]]:
+        """The ConfigMap's data (a rewritten value with its comment), and the Secret's keys."""
+        config, secret = split_env(_env_for(spec, self.wiring, self.builds[spec.name]))
+        said = self.wiring.services[spec.name].notes
+        return {k: Commented(v, said[k]) if k in said else v for k, v in config.items()}, secret
+
+    def _break(self, name: str, notes: list[str], kind: str, note: str, fix: str | None) -> None:
+        """A note that would break the stack as written (``export --check`` fails on it)."""
+        notes.append(note)
+        self.out.kinds[(name, note)] = (kind, fix, True)
+
+    def _image_files(self, spec: ServiceSpec) -> None:
+        """The generated Dockerfile of ``spec`` into the output, and its build command."""
+        dockerfile = self.builds[spec.name].dockerfile
+        if dockerfile is None or dockerfile.name in self.out.files:
+            return
+        self.out.files[dockerfile.name] = dockerfile.text
+        self.out.files[f"{dockerfile.name}.dockerignore"] = dockerfile.ignore
+        context = os.path.relpath(self.source.root, self.out_dir)
+        self.out.builds.append(
+            f"docker build -f {dockerfile.name} -t {built_image(self.source, spec.name)} {context}"
+        )
+
+    def _data_claim(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:
+        """The PersistentVolumeClaim of an official image's data (None: nothing to keep)."""
+        image = self.builds[spec.name].image
+        if image is None or image.data is None:
+            return None
+        return {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": Commented(
+                {"name": f"{object_name(spec.name)}-data", "labels": labels},
+                f"{image.server}'s data ({image.data}), kept across restarts and rollouts "
+                "(an emptyDir would lose it); the cluster's default StorageClass; "
+                f"{DATA_SIZE} is a guess: size it",
+            ),
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": DATA_SIZE}},
+            },
+        }
 
     def _env_from(
         self, spec: ServiceSpec, config: dict[str, str], secret_keys: dict[str, SecretKey]
@@ -280,20 +358,36 @@ class _Builder:
         if inits:
             pod["initContainers"] = list(inits.values())
         pod["containers"] = [container]
+        if "volumeMounts" in container:
+            claim = f"{object_name(spec.name)}-data"
+            pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
         pod["terminationGracePeriodSeconds"] = seconds(spec.stop_timeout)
         return pod
 
     def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
-        image, note = _image_for(self.source, spec)
+        build = self.builds[spec.name]
+        image, note = _image_for(self.source, spec, build)
+        command = self._command(spec, notes)
+        # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
+        # entrypoint script) still runs, with the command as its arguments.
+        args: Any = command
+        if build.image is not None:
+            args = build.image.command
+        elif build.command is not None:
+            args = Commented(build.command, "\n".join(build.notes))
+        if build.image is None and names_loopback(build.command or command):
+            self._loopback(spec.name, notes)
         container: dict[str, Any] = {
             "name": object_name(spec.name),
             "image": Commented(image, note) if note else image,
-            # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
-            # entrypoint script) still runs, with the command as its arguments.
-            "args": self._command(spec, notes),
+            "args": args,
         }
+        self._build_notes(spec, build, command, notes)
         root = self.source.root
-        if spec.cwd.is_relative_to(root):
+        if build.image is not None:
+            if build.image.data is not None:
+                container["volumeMounts"] = [{"name": "data", "mountPath": build.image.data}]
+        elif spec.cwd.is_relative_to(root):
             cwd = spec.cwd.relative_to(root).as_posix()
             container["workingDir"] = APP_DIR if cwd == "." else f"{APP_DIR}/{cwd}"
         else:
@@ -303,6 +397,71 @@ class _Builder:
         if env_from:
             container["envFrom"] = env_from
         return container
+
+    def _loopback(self, name: str, notes: list[str]) -> None:
+        self._break(
+            name,
+            notes,
+            "loopback-bind",
+            "its command names 127.0.0.1/localhost: a pod listening there is unreachable "
+            "from its Service and from the kubelet's probes",
+            'listen on ${host} in stack.toml (Kubernetes gives it 0.0.0.0), e.g. "--bind '
+            '${host}:${port}"',
+        )
+
+    def _build_notes(
+        self, spec: ServiceSpec, build: Build, command: list[str], notes: list[str]
+    ) -> None:
+        """What the image and the production command change or leave out, into ``notes``;
+        those that break the stack as written recorded as such."""
+        name = spec.name
+        if build.image is None and build.dockerfile is None:
+            if name not in self.out.placeholders:
+                self.out.placeholders.append(name)
+            self._break(
+                name,
+                notes,
+                "no-image",
+                "no image known: its image is a PLACEHOLDER to build",
+                "build an image that copies the stack's directory to /app and installs what "
+                f"{name} needs, and name it in {object_name(name)}.yaml",
+            )
+        if build.image is not None:
+            notes += build.image.notes
+            if spec.setup:
+                self._break(
+                    name,
+                    notes,
+                    "setup-dropped",
+                    f"setup {spec.setup!r} is not run: the official {build.image.image} "
+                    "image runs as it is",
+                    f"run it against the {build.image.server} pod once it is up",
+                )
+        if build.dockerfile is not None:
+            notes += [n for n in build.dockerfile.notes if not n.startswith("setup step `")]
+            for step in build.dockerfile.dropped:
+                self._break(
+                    name,
+                    notes,
+                    "setup-dropped",
+                    f"setup step `{step}` is not run: {build.dockerfile.name} cannot express it",
+                    "run it where it can reach what it needs: a migration as a Job or an "
+                    "init container; a build step as a RUN line",
+                )
+        if build.production is not None:
+            self.out.kinds[(name, build.production.note)] = ("dev-server", None, False)
+        notes += build.notes
+        if build.production is None:
+            found = dev_server(command, spec.cwd)
+            if found is not None:
+                self._break(
+                    name,
+                    notes,
+                    "dev-server",
+                    f"`{found}` is a development server: Kubernetes would run it as the "
+                    "production server (reloader, debug mode, unoptimised build)",
+                    f"run its production counterpart: {FIXES[found]}",
+                )
 
     def _command(self, spec: ServiceSpec, notes: list[str]) -> list[str]:
         written = self.source.written_of(spec)
@@ -329,11 +488,6 @@ class _Builder:
             argv = ["/bin/sh", "-c", text]
         else:
             argv = self._split_words(spec.name, written.cmd, ref)
-        if any(_LOOPBACK.search(word) for word in argv):
-            notes.append(
-                "its command names 127.0.0.1/localhost: a pod listening there is unreachable "
-                "from its Service and from the kubelet's probes (write ${host} in stack.toml)"
-            )
         if missing:
             notes.append(
                 f"its command reads ${{env:{'}, ${env:'.join(missing)}}}: written as "
@@ -359,6 +513,17 @@ class _Builder:
 
     def _probes(self, spec: ServiceSpec, notes: list[str]) -> dict[str, Any]:
         h, written = spec.health, self.source.written_of(spec)
+        image = self.builds[spec.name].image
+        if image is not None and (written is None or written.health is None):
+            # A probe written in stack.toml wins; without one, the image's health command,
+            # on the timing of devstack's default probe (as compose's healthcheck).
+            target = shlex.join(image.healthcheck)
+            health = (
+                dataclasses.replace(h, kind="cmd", target=target)
+                if h is not None
+                else HealthSpec(kind="cmd", target=target, timeout=5.0)
+            )
+            return probes(dataclasses.replace(spec, health=health), image.healthcheck, notes)
         command = None
         if h is not None and h.kind == "cmd":
             text = written.health.cmd if written and written.health else None
@@ -381,7 +546,11 @@ class _Builder:
                     config, secret_keys = self._split_env(services[dep])
                     env_from = self._env_from_refs(dep, config, secret_keys)
                     container = self._container(services[dep], env_from, inner)
-                    notes += [f"{dep} (init container): {n}" for n in inner]
+                    for note in inner:
+                        said = f"{dep} (init container): {note}"
+                        notes.append(said)
+                        if (dep, note) in self.out.kinds:
+                            self.out.kinds[(spec.name, said)] = self.out.kinds[(dep, note)]
                     inits[object_name(dep)] = Commented(
                         container,
                         f"{dep} (depends_on = completed): runs to completion before "
@@ -429,15 +598,22 @@ class _Builder:
                 "restart = no: a Deployment always restarts its pods (Kubernetes has no "
                 "'never' for a long-running pod)"
             )
+        deployment: dict[str, Any] = {
+            "replicas": _replicas(spec),
+            "selector": {"matchLabels": labels},
+        }
+        if "volumes" in pod:
+            deployment["strategy"] = Commented(
+                {"type": "Recreate"},
+                "its data volume is ReadWriteOnce: the old pod lets go of it before the new "
+                "one starts",
+            )
+        deployment["template"] = {"metadata": {"labels": labels}, "spec": pod}
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": object_name(spec.name), "labels": labels},
-            "spec": {
-                "replicas": _replicas(spec),
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": pod},
-            },
+            "spec": deployment,
         }
 
     def _job(self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str]) -> Any:
@@ -468,8 +644,18 @@ class _Builder:
 
     def _notes_of(self, spec: ServiceSpec, notes: list[str]) -> None:
         """What stack.toml says of ``spec`` that no manifest says."""
-        if spec.setup:
-            notes.append(f"setup {spec.setup!r} is not run: make it a step of the image's build")
+        if (
+            spec.setup
+            and self.builds[spec.name].image is None
+            and not self.builds[spec.name].dockerfile
+        ):
+            self._break(
+                spec.name,
+                notes,
+                "setup-dropped",
+                f"setup {spec.setup!r} is not run: make it a step of the image's build",
+                "make it a RUN step of the image's Dockerfile",
+            )
         if spec.check_cmds:
             notes.append("check.cmd is not run before a start (devstack's preflight)")
         if spec.watch:
@@ -491,10 +677,14 @@ class _Builder:
 def _kustomization(source: ExportSource, out: Export, resources: list[str]) -> str:
     header = [
         f"{MARK} from {source.stack.name}'s stack.",
+        "Well-known servers run their official image (tag pinned: check it); Python and",
+        "Node services run an image built from the Dockerfile.NAME written here; dev",
+        "servers run as their production counterpart (a comment says so).",
         "Before `kubectl apply -k .`:",
-        "  1. build the image of each service (see the PLACEHOLDER comments) and make it",
-        "     reachable by the cluster (push it, or `kind load docker-image ...`);",
+        "  1. build the images (any PLACEHOLDER image is yours to build) and make them",
+        "     reachable by the cluster (push them, or `kind load docker-image ...`):",
     ]
+    header += [f"     {line}" for line in out.builds]
     if out.secrets:
         header.append("  2. create the Secrets (values are never written by devstack):")
         header += [f"     {line}" for line in out.secrets]

@@ -13,10 +13,16 @@ Kubernetes both take the command; Dockerfile generation takes the build steps.
 | ``fastapi dev`` | ``fastapi run`` (same options) |
 | ``next dev`` | ``next build`` in the image, then ``next start -p PORT -H 0.0.0.0`` |
 | ``vite`` (dev/serve) | ``vite build`` in the image, ``vite preview --host 0.0.0.0 --port PORT`` |
+| ``nuxt dev`` / ``nuxi dev`` | ``nuxt build`` in the image, ``node .output/server/index.mjs`` |
 | ``nodemon X`` / ``node --watch X`` | ``node X`` |
+| ``granian --reload`` | the same command without the reload options |
+| ``astro dev``, ``react-scripts start`` | none exported: :data:`FIXES` says what to run |
 
 ``npm run dev`` / ``pnpm dev`` / ``yarn dev`` are read through package.json's
-script. Why ``vite preview`` and not an nginx image: preview keeps ``server.proxy``
+script. :func:`dev_server` reads a shell line command by command (``cd web && exec
+pnpm dev``); :func:`production` replaces only a line of one command.
+
+Why ``vite preview`` and not an nginx image: preview keeps ``server.proxy``
 (``preview.proxy`` defaults to it), so a frontend's ``/api`` proxy keeps working
 with no second config; Vite documents preview as not meant for production, so the
 comment names the nginx alternative for a frontend without a proxy.
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from devstack.checks.protocols import simple_commands
 from devstack.checks.scan import apps_in
 from devstack.project.nodepackage import read_package
 from devstack.project.servers import (
@@ -46,7 +53,30 @@ from devstack.project.servers import (
 
 _MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
-_NODE_DEV_PROGRAMS = frozenset({"next", "vite", "nodemon"})
+_NODE_DEV_PROGRAMS = frozenset(
+    {"next", "vite", "nodemon", "nuxt", "nuxi", "astro", "react-scripts"}
+)
+_NODE_DEV = {"next": "next dev", "nuxt": "nuxt dev", "nuxi": "nuxt dev", "astro": "astro dev"}
+_RELOAD_SERVERS = ("uvicorn", "gunicorn", "hypercorn", "granian")
+# A dev server -> what serves the same app in production, as a fix to apply by hand
+# (the export applies it itself when production() knows the command).
+FIXES = {
+    "flask run": "gunicorn --bind 0.0.0.0:PORT module:app (or another WSGI server)",
+    "manage.py runserver": "gunicorn --bind 0.0.0.0:PORT project.wsgi",
+    "fastapi dev": "fastapi run (or uvicorn without --reload)",
+    "uvicorn --reload": "uvicorn without --reload (--workers N)",
+    "gunicorn --reload": "gunicorn without --reload",
+    "hypercorn --reload": "hypercorn without --reload",
+    "granian --reload": "granian without --reload",
+    "next dev": "next build, then next start",
+    "vite": "vite build, then the dist/ folder served as static files (or vite preview)",
+    "nuxt dev": "nuxt build, then node .output/server/index.mjs",
+    "astro dev": "astro build, then the dist/ folder served as static files (or, with the "
+    "node adapter, node ./dist/server/entry.mjs)",
+    "react-scripts start": "react-scripts build, then the build/ folder served as static files",
+    "nodemon": "node (no watcher)",
+    "node --watch": "node without --watch",
+}
 # Options that only a reloading server takes, with whether they take a value.
 _RELOAD_OPTIONS = {
     "--reload": False,
@@ -79,10 +109,24 @@ def dev_server(argv: Sequence[str], cwd: Path | None = None) -> str | None:
     """The dev server ``argv`` runs ("flask run", "next dev", "vite"...), else None.
 
     ``cwd``: the service's folder, where package.json says what ``npm run dev`` runs.
-    A ``sh -c`` line (``shell = true``, a Procfile) counts when it is one command.
+    A ``sh -c`` line (``shell = true``, a Procfile) is read command by command, a
+    ``cd DIR`` moving the folder whose package.json is read (``cd web && exec pnpm dev``).
     """
-    found = _dev(_shell_words(argv) or list(argv), cwd)
-    return found[0] if found is not None else None
+    words = list(argv)
+    if len(words) == 3 and os.path.basename(words[0]) in _SHELLS and words[1] == "-c":
+        try:
+            words = shlex.split(words[2])
+        except ValueError:
+            return None
+    folder = cwd
+    for simple in simple_commands(words):
+        if os.path.basename(simple[0]) == "cd" and len(simple) == 2:
+            folder = folder / simple[1] if folder is not None else None
+            continue
+        found = _dev(simple, folder)
+        if found is not None:
+            return found[0]
+    return None
 
 
 def production(
@@ -137,6 +181,8 @@ def _production(
         return _next(words, port)
     if name == "vite":
         return _vite(words, port)
+    if name == "nuxt dev":
+        return _nuxt(words)
     if name in ("nodemon", "node --watch"):
         script = [w for w in words[1:] if w not in ("--watch",) and not w.startswith("--watch=")]
         return Production(name, ["node", *script], "node", note=f"`{name}` exported as `node`")
@@ -156,8 +202,10 @@ def _dev(argv: list[str], cwd: Path | None) -> tuple[str, list[str]] | None:
             return None
         words = script
         exe = os.path.basename(words[0]) if words else ""
-    if exe in ("next",) and words[1:2] == ["dev"]:
-        return "next dev", words
+    if exe in _NODE_DEV and [w for w in words[1:] if not w.startswith("-")][:1] == ["dev"]:
+        return _NODE_DEV[exe], words
+    if exe == "react-scripts" and words[1:2] == ["start"]:
+        return "react-scripts start", words
     if exe == "vite" and (len(words) == 1 or words[1] in ("dev", "serve") or words[1][:1] == "-"):
         return "vite", words
     if exe == "nodemon":
@@ -173,7 +221,7 @@ def _dev(argv: list[str], cwd: Path | None) -> tuple[str, list[str]] | None:
         return "manage.py runserver", argv
     if parsed.server == "fastapi" and "dev" in argv:
         return "fastapi dev", argv
-    if parsed.server in ("uvicorn", "gunicorn", "hypercorn") and "--reload" in argv:
+    if parsed.server in _RELOAD_SERVERS and "--reload" in argv:
         return f"{parsed.server} --reload", argv
     return None
 
@@ -305,6 +353,24 @@ def _next(words: list[str], port: int | None) -> Production:
         [*start, "-p", str(listen), "-H", "0.0.0.0"],
         "node",
         build=[shlex.join([bin_, "build", *([directory] if directory else [])])],
+        note=note,
+    )
+
+
+def _nuxt(words: list[str]) -> Production:
+    # Nitro's node server listens on PORT (the exports set it) on every address.
+    bin_ = "node_modules/.bin/nuxt"
+    rest = [w for w in words[2:] if not w.startswith("-")][:1]
+    output = f"{rest[0]}/.output" if rest else ".output"
+    note = (
+        "dev server `nuxt dev` exported as its production counterpart: `nuxt build` in the "
+        "image, its node server here (listening on PORT)"
+    )
+    return Production(
+        "nuxt dev",
+        ["node", f"{output}/server/index.mjs"],
+        "node",
+        build=[shlex.join([bin_, "build", *rest])],
         note=note,
     )
 

@@ -101,6 +101,11 @@ def test_redis_and_postgres_run_their_official_images(tmp_path: Path) -> None:
     assert db["healthcheck"]["test"][:4] == ["CMD", "pg_isready", "-U", "postgres"]
     assert db["healthcheck"]["interval"] == "2s"  # stack.toml's probe timing
     assert db["environment"]["POSTGRES_HOST_AUTH_METHOD"] == "trust"
+    # An official image's server is no Python program: no PYTHONUNBUFFERED; the built
+    # Python services keep it.
+    assert "PYTHONUNBUFFERED" not in redis["environment"]
+    assert "PYTHONUNBUFFERED" not in db["environment"]
+    assert data["services"]["api"]["environment"]["PYTHONUNBUFFERED"] == "1"
     assert data["volumes"] == {"redis-data": {}, "db-data": {}}
     assert "working_dir" not in redis  # the image's own
     # Waiting for "healthy" now has a real check behind it.

@@ -19,16 +19,20 @@ def kinds(findings: list[Finding]) -> set[tuple[str, str]]:
 def test_flask_celery_redis_to_compose(tmp_path: Path) -> None:
     file = flask_celery_redis(tmp_path)
     found = check_handover(load_source(file, ENVIRON), "compose", tmp_path)
+    # What the export now writes survives: redis and db run their official images, web
+    # and worker build from generated Dockerfiles (pip install -r requirements.txt is
+    # their install step), flask run runs as gunicorn.
     assert kinds(found) == {
-        ("redis", "no-image"),
-        ("db", "no-image"),
-        ("web", "no-image"),
-        ("worker", "no-image"),
-        ("web", "setup-dropped"),
-        ("web", "dev-server"),  # flask run
         ("web", "browser-url"),  # BASE_URL = "${url}"
+        ("web", "dev-server"),  # flask run: exported as gunicorn, a note
+        ("db", "changed"),  # -D pgdata dropped, no password: the image's notes
     }
-    assert all(f.breaks for f in found)
+    assert [(f.service, f.kind) for f in found if f.breaks] == [("web", "browser-url")]
+    [dev] = [f for f in found if f.kind == "dev-server"]
+    assert dev.summary == (
+        "`flask run` is a development server: compose runs its production counterpart "
+        "instead, `gunicorn --bind 0.0.0.0:5001 app:app`"
+    )
     # The rewritten REDIS_URLs are not findings: they survive the move.
     assert not any("REDIS_URL" in f.summary for f in found)
 
@@ -38,9 +42,54 @@ def test_next_flask_to_compose(tmp_path: Path) -> None:
     found = check_handover(load_source(file, ENVIRON), "compose", tmp_path)
     assert ("web", "proxy-config") in kinds(found)
     assert ("web", "browser-url") in kinds(found)
-    dev = {f.service: f.summary for f in found if f.kind == "dev-server"}
-    assert dev["web"].startswith("`next dev` is a development server")  # through pnpm dev
-    assert dev["api"].startswith("`flask run`")
+    dev = {f.service: f for f in found if f.kind == "dev-server"}
+    # through pnpm dev, exported as next build + next start: a note, not a break
+    assert dev["web"].summary.startswith("`next dev` is a development server: compose runs")
+    assert dev["api"].summary.startswith("`flask run` is a development server: compose runs")
+    assert not dev["web"].breaks and not dev["api"].breaks
+
+
+def test_what_the_export_cannot_replace_still_breaks(tmp_path: Path) -> None:
+    """A setup step the Dockerfile cannot express, a dev server with no known counterpart
+    and a command with no image: breaks, for compose and Kubernetes alike."""
+    file = write(
+        tmp_path,
+        {
+            "stack.toml": """\
+                [services.api]
+                cmd = "flask --app app run --port ${port}"
+                port = 5001
+                setup = "pip install -r requirements.txt && flask db upgrade"
+
+                [services.site]
+                cmd = "astro dev --port ${port}"
+                port = 4321
+
+                [services.search]
+                cmd = "./bin/search --port ${port}"
+                port = 7700
+                setup = "./bin/fetch-index"
+                """,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            "requirements.txt": "flask\n",
+            "package.json": '{"name": "site"}\n',
+        },
+    )
+    source = load_source(file, ENVIRON)
+    for target in ("compose", "kubernetes"):
+        found = check_handover(source, target, tmp_path)
+        breaking = {(f.service, f.kind) for f in found if f.breaks}
+        assert breaking == {
+            ("api", "setup-dropped"),  # flask db upgrade: NOT RUN in Dockerfile.api
+            ("site", "dev-server"),  # astro dev: no counterpart known
+            ("search", "no-image"),
+            ("search", "setup-dropped"),
+        }, target
+        [dropped] = [f for f in found if (f.service, f.kind) == ("api", "setup-dropped")]
+        assert "`flask db upgrade`" in dropped.summary and "Dockerfile.api" in dropped.summary
+        [astro] = [f for f in found if f.service == "site" and f.kind == "dev-server"]
+        assert astro.fix is not None and "astro build" in astro.fix
+        assert ("api", "dev-server") in {(f.service, f.kind) for f in found if not f.breaks}
 
 
 def test_same_machine_targets_keep_loopback(tmp_path: Path) -> None:
@@ -62,14 +111,19 @@ def test_a_stack_that_survives_compose_but_for_its_image(tmp_path: Path) -> None
                 cmd = "gunicorn app:app --bind 127.0.0.1:${port}"
                 port = 8000
                 health.log = "Listening"
+
+                [services.cache]
+                cmd = "./bin/cache --port ${port}"
+                port = 9000
                 """
         },
     )
     found = check_handover(load_source(file, ENVIRON), "compose", tmp_path)
+    # gunicorn gets a generated Dockerfile: no-image only for the PLACEHOLDER build.
     assert kinds(found) == {
-        ("api", "no-image"),
         ("api", "loopback-bind"),
         ("api", "no-healthcheck"),
+        ("cache", "no-image"),
     }
     assert [f.kind for f in found if not f.breaks] == ["no-healthcheck"]
 

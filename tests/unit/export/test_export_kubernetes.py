@@ -113,10 +113,18 @@ def test_example_stack(tmp_path: Path) -> None:
         "app.kubernetes.io/name": "backend",
         "app.kubernetes.io/part-of": "botexcel",
     }
-    # What a manifest cannot say is listed, not dropped: setup steps, the loopback bind.
-    assert any(n.startswith("setup 'pnpm install") for n in export.notes["frontend"])
+    # What a manifest cannot say is listed, not dropped: the loopback bind. The setup
+    # steps are the generated Dockerfiles' build steps; next dev runs as next start.
     assert any("127.0.0.1/localhost" in n for n in export.notes["backend"])
-    assert "# PLACEHOLDER: build this image" in export.files["backend.yaml"]
+    assert not any("127.0.0.1/localhost" in n for n in export.notes["frontend"])
+    assert not any("setup" in n for ns in export.notes.values() for n in ns)
+    assert "PLACEHOLDER" not in export.files["backend.yaml"]
+    assert "# built from Dockerfile.backend" in export.files["backend.yaml"]
+    assert "Dockerfile.frontend" in export.files
+    frontend_args = pod_of(found["Deployment", "frontend"])["containers"][0]["args"]
+    assert frontend_args[:2] == ["node_modules/.bin/next", "start"]
+    kustomization = export.files["kustomization.yaml"]
+    assert "#      docker build -f Dockerfile.backend -t botexcel-backend:latest " in kustomization
 
 
 def test_demo_stack(tmp_path: Path) -> None:
@@ -263,7 +271,16 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
     assert db["containers"][0]["readinessProbe"]["exec"] == {
         "command": ["pg_isready", "-h", "127.0.0.1", "-p", "5432"]
     }
-    assert db["containers"][0]["args"][2] == "/var/lib/postgresql/data"  # the default
+    # The official image: its own data directory (-D dropped) on a PersistentVolumeClaim.
+    assert db["containers"][0]["image"] == "postgres:16"
+    assert db["containers"][0]["args"] == ["postgres"]
+    assert db["containers"][0]["volumeMounts"] == [
+        {"name": "data", "mountPath": "/var/lib/postgresql/data"}
+    ]
+    assert db["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "db-data"}}]
+    assert found["PersistentVolumeClaim", "db-data"]["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert found["Deployment", "db"]["spec"]["strategy"] == {"type": "Recreate"}
+    assert "PYTHONUNBUFFERED" not in found["ConfigMap", "db-env"]["data"]
     assert "readinessProbe" not in pod_of(found["Deployment", "worker-1"])["containers"][0]
 
     # depends_on: db healthy (migrate's own), then migrate (completed), then redis healthy.
@@ -396,11 +413,12 @@ def test_cli_writes_the_directory_and_keeps_a_hand_written_file(tmp_path: Path) 
     done = run_devstack(tmp_path, "export", "kubernetes", "-o", "k8s")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "k8s").iterdir()) == [
-        "api.yaml",
-        "kustomization.yaml",
-        "web.yaml",
+        *("Dockerfile.api", "Dockerfile.api.dockerignore"),
+        *("Dockerfile.web", "Dockerfile.web.dockerignore"),
+        *("api.yaml", "kustomization.yaml", "web.yaml"),
     ]
     assert f"then, in {tmp_path / 'k8s'}:\n" in done.stdout
+    assert "  docker build -f Dockerfile.api -t demo-api:latest ..\n" in done.stdout
     assert done.stdout.endswith("  kubectl apply -k .\n")
     # Its own files are replaced without asking; one it did not write is not.
     assert run_devstack(tmp_path, "export", "kubernetes", "-o", "k8s").returncode == 0
@@ -415,13 +433,18 @@ def test_cli_writes_the_directory_and_keeps_a_hand_written_file(tmp_path: Path) 
 
 def test_cli_lists_what_cannot_be_expressed_on_stderr(tmp_path: Path) -> None:
     (tmp_path / "stack.toml").write_text(
-        '[services.w]\ncmd = "python3 w.py"\nhealth.log = "ready"\nsetup = "pip install x"\n'
+        '[services.w]\ncmd = "python3 w.py"\nhealth.log = "ready"\n'
+        'setup = "pip install x && python3 seed.py"\n'
     )
     done = run_devstack(tmp_path, "export", "kubernetes")
     assert done.returncode == 0, done.stderr
     assert "devstack: not carried over to Kubernetes as written" in done.stderr
     assert "  - w: health.log 'ready'" in done.stderr
-    assert "  - w: setup 'pip install x' is not run" in done.stderr
+    # pip install x is the Dockerfile's install step; the seed script is not run.
+    assert "  - w: setup step `python3 seed.py` is not run: Dockerfile.w cannot express" in (
+        done.stderr
+    )
+    assert "RUN pip install x" in (tmp_path / "kubernetes" / "Dockerfile.w").read_text()
     text = (tmp_path / "kubernetes" / "w.yaml").read_text()
     assert "#   - health.log 'ready'" in text
 
@@ -436,3 +459,65 @@ def test_the_readme_example_is_what_the_export_writes(tmp_path: Path) -> None:
     assert excerpt in readme
     config = frontend[frontend.index("  BOTEXCEL_API_BASE") : frontend.index("  PYTHONUNBUFFERED")]
     assert config in readme
+
+
+def test_redis_runs_its_official_image_with_its_probes(tmp_path: Path) -> None:
+    """Issue 18: an official image for a well-known server; the stack's probe wins, the
+    image's health command is the probe where the stack has none."""
+    (tmp_path / "stack.toml").write_text(
+        '[stack]\nname = "cache"\n\n'
+        "[services.redis]\ncmd = \"redis-server --port ${port} --save ''\"\nport = 6390\n\n"
+        '[services.probed]\ncmd = "redis-server --port ${port}"\nport = 6391\nhealth.tcp = true\n'
+    )
+    export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
+    found = by_kind(manifests(export))
+    redis = pod_of(found["Deployment", "redis"])["containers"][0]
+    assert redis["image"] == "redis:7"
+    assert redis["args"] == ["redis-server", "--port", "6390", "--save", ""]
+    assert "workingDir" not in redis
+    exec_probe = {"exec": {"command": ["redis-cli", "-p", "6390", "ping"]}}
+    assert redis["readinessProbe"] == {
+        **exec_probe,
+        "periodSeconds": 5,  # the timing of devstack's default probe, as compose's
+        "timeoutSeconds": 1,
+        "failureThreshold": 3,
+    }
+    assert redis["startupProbe"]["exec"] == exec_probe["exec"]
+    probed = pod_of(found["Deployment", "probed"])["containers"][0]
+    assert probed["readinessProbe"]["tcpSocket"] == {"port": 6391}  # the stack's own
+    assert found["ConfigMap", "redis-env"]["data"] == {"PORT": "6390"}  # no PYTHONUNBUFFERED
+    assert "# official image of redis, major version 7 pinned" in export.files["redis.yaml"]
+    assert found["PersistentVolumeClaim", "redis-data"]["spec"]["resources"] == {
+        "requests": {"storage": "1Gi"}
+    }
+
+
+def test_flask_celery_redis_wiring_and_production_server(tmp_path: Path) -> None:
+    """The hard-coded REDIS_URL (stack.toml and worker.env) is rewritten to the Service's
+    name in the ConfigMap; flask run runs as gunicorn from the generated Dockerfile."""
+    from support.exportstacks import flask_celery_redis
+
+    file = flask_celery_redis(tmp_path)
+    export = to_kubernetes(load_source(file, {"PATH": "/usr/bin:/bin"}), tmp_path / "k8s")
+    found = by_kind(manifests(export))
+    web = found["ConfigMap", "web-env"]["data"]
+    assert web["REDIS_URL"] == "redis://redis:6390/0"
+    assert web["BASE_URL"] == "http://127.0.0.1:5001"  # browser-facing: not rewritten
+    assert (
+        "# was redis://127.0.0.1:6390/0 (stack.toml): rewritten for kubernetes"
+        in (export.files["web.yaml"])
+    )
+    assert found["ConfigMap", "worker-env"]["data"]["REDIS_URL"] == "redis://redis:6390/0"
+    example = export.files["web-secret.env.example"]
+    assert "DATABASE_URL=postgresql+psycopg://app:<password>@db:5433/app" in example
+    container = pod_of(found["Deployment", "web"])["containers"][0]
+    assert container["image"] == "shop-web:latest"
+    assert container["args"] == ["gunicorn", "--bind", "0.0.0.0:5001", "app:app"]
+    assert (
+        "# dev server `flask run` exported as its production counterpart, gunicorn (app:app)"
+        in export.files["web.yaml"]
+    )
+    dockerfile = export.files["Dockerfile.web"]
+    assert "RUN pip install -r requirements.txt" in dockerfile
+    assert 'CMD ["gunicorn", "--bind", "0.0.0.0:5001", "app:app"]' in dockerfile
+    assert pod_of(found["Deployment", "db"])["containers"][0]["image"] == "postgres:16"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port, wait_until
-from devstack.export.production import dev_server, production
+from devstack.export.production import FIXES, dev_server, production
 
 
 def prod(command: str, cwd: Path, port: int | None = 5001, **env: str) -> list[str] | None:
@@ -219,3 +219,87 @@ def test_a_shell_line_of_one_command(tmp_path: Path) -> None:
 )
 def test_a_shell_line_of_more_than_one_command_is_left_alone(tmp_path: Path, line: str) -> None:
     assert production(["/bin/sh", "-c", line], port=5000, cwd=tmp_path, env={}) is None
+
+
+# The dev servers export/devservers.py knew (merged here: one list for export and --check).
+DEV = [
+    ("flask --app app run --port 5001", "flask run"),
+    ("python -m flask run", "flask run"),
+    ("uv run flask run --debug", "flask run"),
+    ("python3 manage.py runserver 0.0.0.0:8000", "manage.py runserver"),
+    ("uvicorn main:app --reload --port 8000", "uvicorn --reload"),
+    ("gunicorn app:app --reload", "gunicorn --reload"),
+    ("granian --interface asgi main:app --reload", "granian --reload"),
+    ("hypercorn main:app --reload", "hypercorn --reload"),
+    ("fastapi dev main.py", "fastapi dev"),
+    ("next dev -p 3000", "next dev"),
+    ("npx next dev --turbopack", "next dev"),
+    ("pnpm exec next dev", "next dev"),
+    ("vite", "vite"),
+    ("npx vite --port 5173", "vite"),
+    ("vite dev", "vite"),
+    ("nuxt dev", "nuxt dev"),
+    ("npx nuxi dev --port 3000", "nuxt dev"),
+    ("astro dev", "astro dev"),
+    ("react-scripts start", "react-scripts start"),
+]
+PRODUCTION_COMMANDS = [
+    "gunicorn app:app --bind 0.0.0.0:5001",
+    "uvicorn main:app --workers 2",
+    "granian --interface asgi main:app",
+    "next start -p 3000",
+    "nuxt build",
+    "astro build",
+    "react-scripts build",
+    "vite build",
+    "vite preview",
+    "celery -A tasks worker",
+    "redis-server --port 6390",
+    "python3 worker.py",
+]
+
+
+@pytest.mark.parametrize(("cmd", "name"), DEV)
+def test_dev_servers(tmp_path: Path, cmd: str, name: str) -> None:
+    assert dev_server(shlex.split(cmd), tmp_path) == name
+    assert name in FIXES  # --check always has a fix to print
+
+
+@pytest.mark.parametrize("cmd", PRODUCTION_COMMANDS)
+def test_production_servers_are_not(tmp_path: Path, cmd: str) -> None:
+    assert dev_server(shlex.split(cmd), tmp_path) is None
+    assert production(shlex.split(cmd), port=3000, cwd=tmp_path, env={}) is None
+
+
+def test_through_a_package_script_and_a_shell(tmp_path: Path) -> None:
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "package.json").write_text(
+        '{"scripts": {"dev": "next dev --turbopack", "start": "next start"}}'
+    )
+    line = ["/bin/sh", "-c", "cd web && exec pnpm dev --port 3000"]
+    assert dev_server(line, tmp_path) == "next dev"
+    # Found, but not replaced: a line of more than one command is the user's to change.
+    assert production(line, port=3000, cwd=tmp_path, env={}) is None
+    assert dev_server(["npm", "run", "start"], tmp_path / "web") is None
+    assert dev_server(["pnpm", "dev"], None) is None  # no folder: no package.json to read
+
+
+def test_nuxt_dev_becomes_build_and_its_node_server(tmp_path: Path) -> None:
+    package(tmp_path, dev="nuxt dev")
+    found = production(["pnpm", "dev"], port=3000, cwd=tmp_path, env={})
+    assert found is not None and found.runtime == "node"
+    assert found.build == ["node_modules/.bin/nuxt build"]
+    assert found.command == ["node", ".output/server/index.mjs"]
+
+
+def test_granian_reload_is_exported_without_it(tmp_path: Path) -> None:
+    assert prod("granian --interface asgi main:app --reload", tmp_path, port=8000) == [
+        *("granian", "--interface", "asgi", "main:app", "--host", "0.0.0.0", "--port", "8000")
+    ]
+
+
+@pytest.mark.parametrize("cmd", ["astro dev", "react-scripts start"])
+def test_dev_servers_without_a_known_counterpart(tmp_path: Path, cmd: str) -> None:
+    name = dev_server(shlex.split(cmd), tmp_path)
+    assert name is not None and "build" in FIXES[name]
+    assert production(shlex.split(cmd), port=3000, cwd=tmp_path, env={}) is None
