@@ -13,7 +13,11 @@ from devstack.procs.process import ServiceProcess, spawn
 
 # Says what its terminal is, then counts the lines it reads until "END".
 PROGRAM = """\
-import os, sys
+import os, sys, termios
+# No echo: the terminal would echo the keys between the lines this program prints.
+mode = termios.tcgetattr(0)
+mode[3] &= ~termios.ECHO
+termios.tcsetattr(0, termios.TCSANOW, mode)
 print("tty", os.isatty(0), os.isatty(1), os.isatty(2), flush=True)
 print("ctty", os.tcgetpgrp(0) == os.getpgrp(), os.ttyname(0) == os.ttyname(1), flush=True)
 print("stderr here", file=sys.stderr, flush=True)
