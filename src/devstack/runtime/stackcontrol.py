@@ -240,8 +240,11 @@ class SupervisorControl:
         self._state_feeds = [f for f in self._state_feeds if f is not feed]
 
     def state_row(self, name: str) -> dict[str, object]:
-        """The part of ``name``'s ps row that a state change changes: no process scan."""
-        svc = self._sup.services[name]
+        """The part of ``name``'s ps row that a state change changes: no process scan.
+        A copy ``devstack scale`` removed: ``{"name", "state": "removed"}``."""
+        svc = self._sup.services.get(name)
+        if svc is None:
+            return {"name": name, "state": "removed"}
         snap = svc.snapshot()
         uptime = svc.uptime()
         return {
@@ -372,6 +375,7 @@ class SupervisorControl:
             await self._sup.stop_service(copy, hold=False)
             state = self._sup.services[copy].state
             self._sup.forget_service(copy)
+            self.state_changed(copy)  # the watchers drop its row
             results.append(self._result(copy, True, time.monotonic() - t0, f"{state}, removed"))
         self._follow_copies(name)
         return results
