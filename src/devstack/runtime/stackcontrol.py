@@ -217,10 +217,11 @@ class SupervisorControl:
         has_terminal = proc.terminal is not None if proc is not None else svc.spec.interactive
         if not has_terminal:
             where = self._sup.stack.file or "stack.toml"
+            table = svc.spec.replica_of or name
             raise UsageError(
                 f"{name} is not interactive (its stdin is closed)",
-                hint=f"set `interactive = true` under [services.{name}] in {where}, "
-                f"then `devstack restart {name}`",
+                hint=f"set `interactive = true` under [services.{table}] in {where}, "
+                f"then `devstack restart {table}`",
             )
         if proc is None or proc.terminal is None or not svc.state.is_up:
             raise DevstackError(f"{name} is not running ({svc.state})", f"devstack start {name}")
