@@ -18,6 +18,7 @@ import yaml
 from test_export_kubernetes import by_kind, manifests, pod_of
 
 from devstack.export.compose import to_compose
+from devstack.export.handover import check_handover, render
 from devstack.export.kubernetes import to_kubernetes
 from devstack.export.source import load_source
 from devstack.export.systemd import notes as systemd_notes
@@ -153,3 +154,21 @@ def test_interactive_keeps_a_terminal_or_says_it_cannot(tmp_path: Path) -> None:
     assert container["stdin"] is True and container["tty"] is True
     assert any("interactive: a unit has no terminal" in n for n in systemd_notes(src))
     assert any(w.startswith("interactive: no terminal") for w in to_procfile(src)[1])
+
+
+def test_export_check_says_a_copys_finding_once_with_the_file_it_is_written_in(
+    tmp_path: Path,
+) -> None:
+    # Before: `export --check` listed the same break for api.1 and api.2, with no file,
+    # though api is written in an included file.
+    (tmp_path / "api").mkdir()
+    (tmp_path / "stack.toml").write_text('include = ["api/stack.toml"]\n')
+    (tmp_path / "api" / "stack.toml").write_text(
+        '[services.api]\ncmd = "python3 -m http.server ${port} --bind 127.0.0.1"\n'
+        "port = 7200\nreplicas = 2\n"
+    )
+    src = load_source(tmp_path / "stack.toml", {"PATH": os.environ["PATH"]})
+    for target in ("compose", "kubernetes"):
+        found = [f for f in check_handover(src, target, tmp_path) if f.kind == "loopback-bind"]
+        assert [(f.service, f.file, f.line) for f in found] == [("api", "api/stack.toml", 2)]
+        assert "           written at api/stack.toml:2\n" in render(found, "")
