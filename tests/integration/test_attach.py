@@ -328,3 +328,36 @@ def test_a_foreground_up_with_no_interactive_service_says_nothing_of_stdin(
         assert term.wait(timeout=30) == 0, term.seen
         assert b"plain     * [exited] exit 0" in term.seen, term.seen
         assert b"what you type" not in term.seen
+
+
+def test_attach_to_a_service_with_replicas_is_its_first_copy_or_the_one_named(
+    tmp_path: Path,
+) -> None:
+    # Issue 16, point 5: before, `attach repl` (two copies) was "the supervisor closed
+    # the connection without answering" (a KeyError in the supervisor).
+    show = "import os; print('copy', os.environ['N'], flush=True); import time; time.sleep(600)"
+    write_stack(
+        tmp_path,
+        f"""
+        [services.repl]
+        cmd = ["{sys.executable}", "-c", "{show}"]
+        interactive = true
+        replicas = 2
+        env = {{ N = "${{replica}}" }}
+
+        [services.plain]
+        cmd = ["{sys.executable}", "-c", "import time; time.sleep(600)"]
+        replicas = 2
+        """,
+    )
+    with downed_at_end(tmp_path):
+        _up(tmp_path)
+        _wait_for_log(tmp_path, "repl.2", "copy 2")
+        first = run_devstack(tmp_path, "attach", "repl")  # stdin at its end: detaches
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "attached to repl.1;" in first.stderr and "copy 1" in first.stdout
+        second = run_devstack(tmp_path, "attach", "repl.2")
+        assert second.returncode == 0 and "copy 2" in second.stdout, second
+        plain = run_devstack(tmp_path, "attach", "plain.2")
+        assert plain.returncode == 2, plain
+        assert "set `interactive = true` under [services.plain] in" in plain.stderr

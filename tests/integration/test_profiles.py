@@ -219,3 +219,30 @@ url = "${{services.web.url}}/"
         run_devstack(tmp_path, "down", timeout=60)
         if pid is not None and is_alive(pid):
             kill_group(pid)
+
+
+def test_setup_runs_the_steps_of_what_up_would_start(tmp_path: Path) -> None:
+    # Issue 16, point 5: before, `devstack setup` ran the setup of a service no active
+    # profile enables, and `setup --profile docs` was a usage error.
+    write_stack(
+        tmp_path,
+        f"""
+        [services.api]
+        cmd = "{sleeper()}"
+        setup = "touch api.done"
+
+        [services.docs]
+        cmd = "{sleeper()}"
+        setup = "touch docs.done"
+        profiles = ["docs"]
+        """,
+    )
+    plain = run_devstack(tmp_path, "setup")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert (tmp_path / "api.done").exists() and not (tmp_path / "docs.done").exists()
+    docs = run_devstack(tmp_path, "setup", "--profile", "docs")
+    assert docs.returncode == 0, docs.stdout + docs.stderr
+    assert (tmp_path / "docs.done").exists()
+    (tmp_path / "docs.done").unlink()
+    named = run_devstack(tmp_path, "setup", "docs", "--force")  # named: run, as up docs
+    assert named.returncode == 0 and (tmp_path / "docs.done").exists()

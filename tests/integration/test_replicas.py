@@ -406,3 +406,21 @@ def test_copies_left_out_by_the_profiles_start_together_by_the_services_name(
         assert started.returncode == 0, started.stdout + started.stderr
         rows = ps(tmp_path)
         assert [rows[f"worker.{k}"]["state"] for k in (1, 2)] == ["running", "running"]
+
+
+def test_exec_runs_as_a_copy_even_one_scale_added(tmp_path: Path) -> None:
+    # Issue 16, point 5: `exec worker` is the first copy, `exec worker.2` that copy; before,
+    # `exec worker.3` after `scale worker=3` said "no service named 'worker.3'".
+    base = free_range(3)
+    stack(tmp_path, base, count=2, dependent=False)
+    show = ["--", sys.executable, "-c", "import os; print(os.environ['PORT'])"]
+    assert run_devstack(tmp_path, "exec", "worker", *show).stdout.strip() == str(base)
+    assert run_devstack(tmp_path, "exec", "worker.2", *show).stdout.strip() == str(base + 1)
+    unknown = run_devstack(tmp_path, "exec", "worker.3", *show)
+    assert unknown.returncode == 2 and "no service named 'worker.3'" in unknown.stderr
+    with detached(tmp_path):
+        up = run_devstack(tmp_path, "scale", "worker=3", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+        third = run_devstack(tmp_path, "exec", "worker.3", *show)
+        assert third.returncode == 0, third.stderr
+        assert third.stdout.strip() == str(base + 2)

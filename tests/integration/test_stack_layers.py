@@ -272,3 +272,23 @@ def test_verify_runs_an_included_files_smoke_checks_against_the_layered_stack(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"GET http://127.0.0.1:{ci_port}/ping" in done.stdout
     assert not is_listening(ci_port)  # the stack verify started is down again
+
+
+def test_a_failed_smoke_step_names_the_file_and_line_it_is_written_in(tmp_path: Path) -> None:
+    # Issue 16, point 5: a [[smoke]] of an included file fails; before, nothing said
+    # which of the stack's files holds the step.
+    port = free_port()
+    write(tmp_path / "stack.toml", 'include = ["api/stack.toml"]\n')
+    write(
+        tmp_path / "api" / "stack.toml",
+        env_service("api", port) + '\n[[smoke]]\nurl = "${services.api.url}/ping"\n'
+        'body_contains = ["no such text"]\n',
+    )
+    done = run_devstack(tmp_path, "verify", timeout=120)
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = [ln.strip() for ln in done.stdout.splitlines()]
+    written = env_service("api", port).count("\n") + 2
+    assert f"[[smoke]] written at api/stack.toml:{written}" in lines, done.stdout
+    as_json = run_devstack(tmp_path, "verify", "--json", timeout=120)
+    step = json.loads(as_json.stdout)["steps"][1]
+    assert (step["file"], step["line"]) == ("api/stack.toml", written)

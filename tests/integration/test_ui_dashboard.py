@@ -248,3 +248,50 @@ def test_s_stops_and_starts_the_selected_service(stack: Path) -> None:
             await until(pilot, lambda: app.rows["worker"]["state"] == "running")
 
     asyncio.run(go())
+
+
+def test_each_copy_is_a_row_and_scale_adds_and_removes_rows_live(tmp_path: Path) -> None:
+    # Issue 16, point 5: the dashboard over a stack with replicas, scaled while it shows.
+    (tmp_path / "app.py").write_text(APP)
+    write_stack(
+        tmp_path,
+        f"""
+        [services.worker]
+        cmd = "{sys.executable} app.py"
+        replicas = 2
+        """,
+    )
+    with downed_at_end(tmp_path):
+        up = run_devstack(tmp_path, "up", "-d", timeout=60)
+        assert up.returncode == 0, up.stdout + up.stderr
+
+        async def scale(count: int) -> None:
+            done = await asyncio.to_thread(
+                run_devstack, tmp_path, "scale", f"worker={count}", timeout=60
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+
+        async def go() -> None:
+            app = dashboard(tmp_path)
+            async with app.run_test(size=SIZE) as pilot:
+                await until(pilot, lambda: app.names == ["worker.1", "worker.2"])
+                assert cell(app, "worker.2", "STATE") == "running"
+                await scale(3)
+                await until(
+                    pilot,
+                    lambda: "worker.3" in app.names and cell(app, "worker.3", "STATE") == "running",
+                )
+                assert app.names == ["worker.1", "worker.2", "worker.3"]
+                await scale(1)
+                await until(pilot, lambda: app.names == ["worker.1"])
+                await scale(2)
+                await until(
+                    pilot,
+                    lambda: (
+                        "worker.2" in app.names
+                        and cell(app, "worker.2", "STATE") == "running"
+                        and cell(app, "worker.2", "PID") == str(app.rows["worker.2"]["pid"])
+                    ),
+                )
+
+        asyncio.run(go())

@@ -19,6 +19,7 @@ from typing import Any
 
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import shown
+from devstack.checks.written import where_set
 from devstack.config.envfile import read_env_file
 from devstack.spec import ServiceSpec, StackSpec
 
@@ -150,7 +151,7 @@ def _places(
 
 def _place_in(other: ServiceSpec, name: str, stack: StackSpec, settings: bool) -> _Place:
     """Which of ``other``'s layers sets ``name``: its env table wins over its env files."""
-    written = _where_in_stack(stack, other.name, name)
+    written = where_set(stack, other.name, ("env", name))
     if written is not None:
         file, line = written
         where = shown(file, stack.root) + (f":{line}" if line is not None else "")
@@ -173,24 +174,6 @@ def _line_in_env_file(path: Path, name: str, settings: bool) -> int | None:
         return None
     pattern = re.compile(rf"^\s*(?:export\s+)?{re.escape(name)}\s*=", re.I if settings else 0)
     return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), 1)
-
-
-def _where_in_stack(stack: StackSpec, service: str, name: str) -> tuple[Path, int | None] | None:
-    """The file (stack.toml, stack.local.toml, an included one) and line that set ``name``
-    in ``service``'s env table, if one of them wrote it there."""
-    from devstack.config.layers import read_again
-    from devstack.errors import ConfigError
-
-    if stack.file is None or stack.from_procfile:
-        return None
-    try:
-        layered = read_again(stack)
-    except ConfigError:
-        return None
-    table = layered.data.get("services", {}).get(service, {})
-    if not isinstance(table, dict) or name not in (table.get("env") or {}):
-        return None
-    return layered.where(("services", service, "env", name))
 
 
 def _value(env: Mapping[str, str], name: str, settings: bool) -> str | None:

@@ -23,6 +23,7 @@ from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import shown
 from devstack.checks.ports import bind_address
 from devstack.checks.protocols import is_node, speaks, url_protocol
+from devstack.checks.written import where_set
 from devstack.config.envfile import read_env_file
 from devstack.errors import DevstackError
 from devstack.procs import portowners as ports
@@ -182,36 +183,53 @@ def _unserved(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> CheckResult
     )
     details: list[str] = []
     fix = None
+    # Written in stack.toml, stack.local.toml or an included file: that file and line.
+    written = None if url.where is not None else where_set(stack, spec.name, ("env", url.var))
     likely = likely_service(spec, stack, url)
     if likely is not None:
         port = bind_address(likely)[1] or likely.port
-        details.append(f"it most likely means {likely.name} (port {port})")
-        fix = _fix(spec, stack, url, likely, port)
+        if likely.replica_of is not None:  # only the first copy has a reference
+            meant = f"{likely.replica_of} (its first copy, {likely.name}: port {port})"
+        else:
+            meant = f"{likely.name} (port {port})"
+        details.append(f"it most likely means {meant}")
+        fix = _fix(spec, stack, url, likely, port, written)
     else:
         details.append(f"no service of the stack is known to serve {url.scheme}://")
     details.append(
         "a warning only: it may be meant for something outside the stack "
         "(a browser callback, a server started by hand)"
     )
+    table = spec.replica_of or spec.name
     if not stack.from_procfile:
-        details.append(f'to silence it: [services.{spec.name}] check.env_ignore = ["{url.var}"]')
-    return CheckResult(spec.name, "env", "warn", summary, tuple(details), fix)
+        details.append(f'to silence it: [services.{table}] check.env_ignore = ["{url.var}"]')
+    file, line = (shown(written[0], stack.root), written[1]) if written else (None, None)
+    return CheckResult(spec.name, "env", "warn", summary, tuple(details), fix, file=file, line=line)
 
 
 def _fix(
-    spec: ServiceSpec, stack: StackSpec, url: LocalUrl, likely: ServiceSpec, port: int | None
+    spec: ServiceSpec,
+    stack: StackSpec,
+    url: LocalUrl,
+    likely: ServiceSpec,
+    port: int | None,
+    written: tuple[Path, int | None] | None = None,
 ) -> str:
-    """The same value on ``likely``'s port, path and query kept, where it was set."""
+    """The same value on ``likely``'s port, path and query kept, where it was set
+    (``written``: the stack file and line, else stack.toml)."""
     where = url.where or (".env" if stack.from_procfile else None)
     if where is not None:  # an env file's line: literal, files are not interpolated
         literal = url.value[: url.port_start] + str(port) + url.value[url.end :]
         return f"in {where}: {url.var}={literal}"
+    target = likely.replica_of or likely.name  # a copy's own name is no reference
     if url_protocol(url.scheme) == "http" and url.host_start == url.start + len(url.scheme) + 3:
-        value = url.value[: url.start] + f"${{services.{likely.name}.url}}" + url.value[url.end :]
+        value = url.value[: url.start] + f"${{services.{target}.url}}" + url.value[url.end :]
     else:
-        ref = f"${{services.{likely.name}.port}}"
+        ref = f"${{services.{target}.port}}"
         value = url.value[: url.port_start] + ref + url.value[url.end :]
-    return f'in stack.toml: [services.{spec.name}] env = {{ {url.var} = "{value}" }}'
+    place = shown(written[0], stack.root) if written is not None else "stack.toml"
+    table = spec.replica_of or spec.name
+    return f'in {place}: [services.{table}] env = {{ {url.var} = "{value}" }}'
 
 
 def likely_service(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> ServiceSpec | None:
@@ -224,8 +242,8 @@ def likely_service(spec: ServiceSpec, stack: StackSpec, url: LocalUrl) -> Servic
     var = url.var.lower()
     for svc in stack.services.values():
         port = bind_address(svc)[1] or svc.port
-        if port is None or protocol not in speaks(svc, stack):
-            continue
+        if port is None or protocol not in speaks(svc, stack) or (svc.replica or 1) > 1:
+            continue  # a copy but the first: `${services.NAME.url}` is the first's
         score = 4.0 if svc.name in spec.depends_on else 0.0
         if any(part and part in var for part in re.split(r"[-_]", svc.name.lower())):
             score += 3.0

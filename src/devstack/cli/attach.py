@@ -62,13 +62,16 @@ def cmd_attach(args: argparse.Namespace) -> int:
     if window is not None:
         request["rows"], request["cols"] = window
     with ControlClient.connect(state_of(args), timeout=None) as client:
-        client.call("attach", request)
-        _say(f"attached to {args.service}; {DETACH_NAME} detaches (it keeps running)")
+        reply = client.call("attach", request)
+        # The copy attached to, when the service has replicas (its first).
+        attached = reply.get("attached") if isinstance(reply, dict) else None
+        name = str(attached or args.service)
+        _say(f"attached to {name}; {DETACH_NAME} detaches (it keeps running)")
         with _raw(in_fd):
             reason = _relay(client, in_fd, out_fd)
         if reason is None:
             raise ControlError("the stack stopped while attached")
-    _say(f"detached from {args.service}: {reason}")
+    _say(f"detached from {name}: {reason}")
     return 0
 
 

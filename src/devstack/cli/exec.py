@@ -5,6 +5,10 @@ its ``${...}`` resolved, ``PORT``, its virtualenv's bin first on ``PATH``), then
 devstack *becomes* it (``execve``): the terminal, Ctrl-C and the exit status are the
 command's own, with no devstack process in between. No supervisor is needed, and a
 running one is neither asked nor disturbed.
+
+A service with ``replicas``: ``exec worker`` runs as its first copy (``worker.1``:
+its port, ``${replica}`` 1), ``exec worker.2`` as that copy; a copy ``devstack scale``
+added past stack.toml's count is found in the running stack's state file.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from devstack.errors import UsageError
 
 if TYPE_CHECKING:
     from devstack.cli.options import Subparsers
-    from devstack.spec import ServiceSpec
+    from devstack.spec import ServiceSpec, StackSpec
 
 # What a shell answers for a command it cannot find, or cannot run.
 EXIT_NOT_FOUND = 127
@@ -35,7 +39,8 @@ def add_parser(sub: Subparsers) -> None:
         description="Run CMD in SVC's working directory with its environment (env files, "
         "env, PORT) and its virtualenv first on PATH, e.g. `devstack exec backend -- flask "
         "db upgrade`. The terminal, Ctrl-C and the exit status are the command's. "
-        "No running stack is needed.",
+        "No running stack is needed. A service with replicas: its first copy "
+        "(`exec worker.2` for another).",
         usage="devstack exec [-h] [-f FILE] SVC -- CMD [ARG...]",
     )
     parser.add_argument(
@@ -88,7 +93,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from devstack.project.venv import with_found_venv
     from devstack.spec import require_services
 
-    stack = load_for_command(args.file, cached=True)
+    stack = _scaled(load_for_command(args.file, cached=True), args.service)
     name = require_services(stack, [args.service])[0]  # a service with replicas: copy 1
     argv = command_of(args)
     spec = with_found_venv(stack.services[name])  # a venv made since the config was read
@@ -112,6 +117,24 @@ def cmd_exec(args: argparse.Namespace) -> int:
     except OSError as exc:  # found but not runnable: a directory, no x bit, bad interpreter
         print(f"devstack exec: {argv[0]}: {exc.strerror}", file=sys.stderr)
         return EXIT_NOT_FOUND if exc.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
+
+
+def _scaled(stack: StackSpec, name: str) -> StackSpec:
+    """``stack`` with the copies a running stack has when ``name`` is a copy past
+    stack.toml's count that ``devstack scale`` added (its state file records it)."""
+    group, _, number = name.rpartition(".")
+    if name in stack.services or not number.isdigit() or f"{group}.1" not in stack.services:
+        return stack
+    from devstack.config import load_stack
+    from devstack.paths import StatePaths
+    from devstack.procs.statefile import recorded_services
+
+    running = recorded_services(StatePaths.of_stack(stack).state_file)
+    if name not in running:
+        return stack
+    copies = [n.rpartition(".")[2] for n in running if n.rpartition(".")[0] == group]
+    count = max(int(n) for n in copies if n.isdigit())
+    return load_stack(stack.layers or None, stack.root, replicas={group: count})
 
 
 def _shown_path(env: dict[str, str], limit: int = 4) -> str:

@@ -13,11 +13,17 @@ if TYPE_CHECKING:
 
 def add_parser(sub: Subparsers) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack.toml (for editors)")
+    schema.add_argument(
+        "--override",
+        action="store_true",
+        help="the schema of an override file (stack.local.toml, a later -f): it holds only "
+        "what it changes, so no key is required",
+    )
     schema.set_defaults(func=cmd_schema)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     from devstack.config import json_schema
 
-    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(json_schema(override=args.override), indent=2) + "\n")
     return 0

@@ -1,11 +1,18 @@
-"""``devstack setup [SVC...] [--force]``: run the setup steps alone, start nothing."""
+"""``devstack setup [SVC...] [--profile NAME]... [--force]``: run the setup steps alone,
+start nothing. Without SVC: those of what ``up`` would start (the active profiles')."""
 
 from __future__ import annotations
 
 import argparse
 from typing import TYPE_CHECKING
 
-from devstack.cli.options import EXIT_CODES, NO_COLOR_HELP, add_file_option, add_services
+from devstack.cli.options import (
+    EXIT_CODES,
+    NO_COLOR_HELP,
+    add_file_option,
+    add_profile_option,
+    add_services,
+)
 from devstack.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -16,14 +23,15 @@ def add_parser(sub: Subparsers) -> None:
     setup = sub.add_parser(
         "setup",
         help="run the services' setup steps alone (venvs, pnpm install), start nothing",
-        description="Run the setup step of each service (or SVC... and what they depend on) "
-        "whose inputs changed since its last successful run, in dependency order; "
-        "independent ones at once. Exit 1 if one fails.",
+        description="Run the setup step of each service `up` would start (or SVC... and "
+        "what they depend on) whose inputs changed since its last successful run, in "
+        "dependency order; independent ones at once. Exit 1 if one fails.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_services(setup)
     add_file_option(setup)
+    add_profile_option(setup)
     setup.add_argument(
         "--force", action="store_true", help="run them even when their inputs are unchanged"
     )
@@ -32,8 +40,10 @@ def add_parser(sub: Subparsers) -> None:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
+    import os
+
     from devstack import graph
-    from devstack.config import load_for_command
+    from devstack.config import load_for_command, profiles
     from devstack.paths import StatePaths
     from devstack.runtime.setuponly import run_setup_only
     from devstack.runtime.supervisor import running_supervisor
@@ -41,6 +51,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     stack = load_for_command(args.file, cached=True)
     named = require_services(stack, args.services)  # worker: its copies (replicas)
+    stack = profiles.activate(stack, args.profiles, os.environ)
+    if not named and profiles.known(stack):  # what `up` would start, as `check` does
+        named = profiles.to_start(stack, [])
     deps = {n: list(s.depends_on) for n, s in stack.services.items()}
     chosen = graph.closure(deps, named) if named else set(stack.services)
     order = [n for n in graph.start_order(deps) if n in chosen]

@@ -14,11 +14,11 @@ from devstack.config.load import load_stack
 from devstack.config.problems import dump_resolved
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of stack.toml (``devstack schema``)."""
+def json_schema(*, override: bool = False) -> dict[str, Any]:
+    """The JSON Schema of stack.toml (``devstack schema``); ``override``: of stack.local.toml."""
     from devstack.config.model import json_schema as from_models
 
-    return from_models()
+    return from_models(override=override)
 
 
 __all__ = ["dump_resolved", "json_schema", "load_for_command", "load_stack"]

@@ -370,12 +370,22 @@ class _Resolver:
                     self.problem(
                         f"services.{name}.port",
                         f"port {clash.start} is also declared by services.{other}"
+                        + self._elsewhere(("services", other, "port"), ("services", name, "port"))
                         + _ports_shown(name, ports, other, taken),
                         "give each service its own port"
                         + (" range" if len(ports) > 1 or len(taken) > 1 else ""),
                     )
                     break
             seen.append((name, svc, ports))
+
+    def _elsewhere(self, path: tuple[str, ...], here: tuple[str, ...]) -> str:
+        """`` (FILE:LINE)`` of ``path`` when another file than ``here``'s wrote it (layers,
+        includes): the message then names both files."""
+        file, line = self.layered.where(path)
+        if file == self.layered.where(here)[0]:
+            return ""
+        shown = os.path.relpath(file, self.file.parent)
+        return f" ({shown}:{line})" if line is not None else f" ({shown})"
 
     def check_command_port(self, spec: ServiceSpec) -> None:
         """``--bind``/``--port``/``-p`` in the command and ``port`` must agree: the probe,

@@ -496,10 +496,24 @@ class StackTable(BaseModel):
     )
 
 
+def _services_optional(schema: dict[str, Any]) -> None:
+    # An included file may hold only [[smoke]]: the editor's schema is each file's; the
+    # load says when the merged stack has no service (the model requires them).
+    schema["required"] = [k for k in schema.get("required", []) if k != "services"]
+    if not schema["required"]:
+        del schema["required"]
+
+
 class StackFile(BaseModel):
     """The whole stack.toml."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, title="devstack stack.toml")
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        strict=True,
+        title="devstack stack.toml",
+        json_schema_extra=_services_optional,
+    )
 
     stack: StackTable = Field(
         default_factory=lambda: StackTable.model_validate({}), description="stack-wide settings"
@@ -538,6 +552,17 @@ def valid_keys(path: tuple[str, ...]) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of stack.toml (``devstack schema``)."""
-    return StackFile.model_json_schema()
+def json_schema(*, override: bool = False) -> dict[str, Any]:
+    """The JSON Schema of stack.toml (``devstack schema``); ``override``: of a file merged
+    on top of it (stack.local.toml, a later ``-f``), which holds only what it changes."""
+    schema = StackFile.model_json_schema()
+    if override:
+        schema["title"] = "devstack stack.local.toml (override)"
+        schema["description"] = (
+            "a file merged on top of stack.toml (stack.local.toml, a later -f): tables merged "
+            "key by key, arrays and values replaced; a key it lacks is stack.toml's"
+        )
+        for name, definition in schema["$defs"].items():
+            if name != "SmokeModel":  # [[smoke]] is an array: an override replaces it whole
+                definition.pop("required", None)
+    return schema

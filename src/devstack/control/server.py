@@ -390,16 +390,17 @@ class ControlServer:
     ) -> None:
         """The connection becomes the service's terminal until either side ends it."""
         args = p.attach_args(request)
-        self._names(p.Request("attach", {"names": [args.name]}))
+        # A service with replicas: its first copy (as `exec`); a copy's name: that copy.
+        name = self._names(p.Request("attach", {"names": [args.name]}))[0]
         try:
-            attachment = self.control.attach(args.name, args.rows)
+            attachment = self.control.attach(name, args.rows)
         except UsageError as exc:  # not interactive
             await self._send(writer, p.fail(exc.message, exc.hint, p.USAGE))
             return
         if args.rows is not None and args.cols is not None:
             attachment.resize(args.rows, args.cols)
         try:
-            await self._send(writer, p.ok({"attached": args.name}))
+            await self._send(writer, p.ok({"attached": name}))
             if attachment.screen:
                 await self._send(writer, p.ok({"output": p.encode_bytes(attachment.screen)}))
             keys = asyncio.ensure_future(self._attached_keys(attachment, reader, writer))

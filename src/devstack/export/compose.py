@@ -264,6 +264,11 @@ def _service(
             published = f"127.0.0.1:{published}"
             where = "on the host's loopback, as devstack serves it"
         out["ports"] = Commented([published], f"published {where}")
+    if spec.interactive:
+        out["stdin_open"] = Commented(
+            True, "interactive = true: `docker compose attach` types into it, as devstack attach"
+        )
+        out["tty"] = True
     if spec.profiles:  # compose's own key, with the same meaning (--profile, COMPOSE_PROFILES)
         out["profiles"] = list(spec.profiles)
     depends = _depends_on(spec, checked, compose_names(source))

@@ -9,21 +9,26 @@ service with no image (a PLACEHOLDER build) (breaks); a dev server exported as i
 production counterpart and every other note the export prints on stderr (notes).
 systemd and a Procfile run on the same machine (loopback stays loopback): dev
 servers and setup steps, and for a Procfile what it cannot express, as notes.
-``breaks`` findings make the check fail.
+``breaks`` findings make the check fail. A finding of a stack.toml key (the command's
+bind, a setup step) names the file and line that wrote it; the copies of a service with
+replicas that break alike are said once, by the service's name.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from devstack.checks.command import command_argv
+from devstack.checks.written import where_set
 from devstack.export.compose import Build, compose_document, compose_names
 from devstack.export.kubernetes import kube_target, to_kubernetes
 from devstack.export.production import FIXES, Production, dev_server
-from devstack.export.source import ExportSource
+from devstack.export.source import ExportSource, replica_groups
 from devstack.export.toprocfile import lost
 from devstack.export.wiring import Finding, names_loopback, wire
 from devstack.export.yaml import Commented
@@ -36,14 +41,56 @@ STACK = "(stack)"  # the service named by a finding about the whole stack
 def check_handover(source: ExportSource, target: str, out_dir: Path) -> list[Finding]:
     """What would not work as written once ``source`` runs on ``target``, in the stack's
     order of services (the whole stack's last)."""
-    order = {name: i for i, name in enumerate(source.stack.services)}
+    order: dict[str, int] = {}
+    for i, spec in enumerate(source.stack.services.values()):
+        order.setdefault(spec.name, i)
+        order.setdefault(spec.replica_of or spec.name, i)
     if target == "compose":
         found = _compose(source, out_dir)
     elif target == "kubernetes":
         found = _kubernetes(source, out_dir)
     else:
         found = _same_machine(source, target)
+    found = _once_per_service(source, [_written(source, f) for f in found])
     return sorted(found, key=lambda f: order.get(f.service, len(order)))
+
+
+# The stack.toml key a finding of each kind is about (its file and line are the fix's place).
+_KEYS = {"loopback-bind": ("cmd",), "dev-server": ("cmd",), "setup-dropped": ("setup",)}
+
+
+def _written(source: ExportSource, finding: Finding) -> Finding:
+    """``finding`` with the file and line of its stack.toml key, when it has none."""
+    key = _KEYS.get(finding.kind)
+    if key is None or finding.file is not None:
+        return finding
+    written = where_set(source.stack, finding.service, key)
+    if written is None:
+        return finding
+    file = os.path.relpath(written[0], source.root)
+    return dataclasses.replace(finding, file=file, line=written[1])
+
+
+def _once_per_service(source: ExportSource, found: list[Finding]) -> list[Finding]:
+    """The copies' findings said once, by the service's name, when every copy has it (a
+    finding of a written key: the same key whatever the copy's port in the summary)."""
+    groups = replica_groups(source.stack)
+    alike: dict[tuple[object, ...], list[Finding]] = {}
+    out: list[Finding] = []
+    for finding in found:
+        spec = source.stack.services.get(finding.service)
+        if spec is None or spec.replica_of is None:
+            out.append(finding)
+            continue
+        said = None if finding.file is not None else finding.summary
+        key = (spec.replica_of, finding.kind, said, finding.fix, finding.file, finding.line)
+        alike.setdefault(key, []).append(finding)
+    for (group, *_), findings in alike.items():
+        if len({f.service for f in findings}) == len(groups[str(group)]):
+            out.append(dataclasses.replace(findings[0], service=str(group)))
+        else:
+            out += findings
+    return out
 
 
 def _same_machine(source: ExportSource, target: str) -> list[Finding]:
@@ -221,6 +268,8 @@ def render(findings: Iterable[Finding], title: str) -> str:
         lines.append(f"  {service}")
         for f in sorted(items, key=lambda f: not f.breaks):
             lines.append(f"    {'break' if f.breaks else 'note '}  {f.summary}")
+            if f.file is not None and f.file not in f.summary:
+                lines.append(f"           written at {f.file}" + (f":{f.line}" if f.line else ""))
             if f.fix:
                 lines.append(f"           fix: {f.fix}")
     return "\n".join(lines) + "\n"

@@ -24,7 +24,12 @@ One file per service (``NAME.yaml``), all in one namespace, applied with
 - ``health`` becomes a startupProbe (start_period), a readinessProbe (interval,
   timeout, retries) and, with ``restart_on_unhealthy``, a livenessProbe;
 - ``depends_on`` "healthy" is an init container that waits on the dependency's
-  Service (only ready pods are behind it); "started" cannot be said (a note).
+  Service (only ready pods are behind it); "started" cannot be said (a note);
+- ``replicas``: alike copies (no port or value of their own) are one Deployment with
+  ``replicas: N`` behind one Service, named as the service; copies with values of
+  their own are a Deployment (and Service) each, ``NAME-N``, as compose does
+  (``compose_names``); ``${services.NAME.url}`` is the first copy's (or the group's) Service;
+- ``interactive``: ``stdin`` and ``tty`` on the container, for ``kubectl attach -it``.
 
 What cannot be expressed is returned by service, written as comments and printed.
 """
@@ -43,11 +48,11 @@ from typing import Any
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.config.profiles import enabled
 from devstack.errors import UsageError
-from devstack.export.compose import APP_DIR, Build, build_of
+from devstack.export.compose import APP_DIR, Build, build_of, compose_names
 from devstack.export.kubeprobes import probes, seconds, wait_container
 from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
 from devstack.export.production import FIXES, dev_server
-from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.source import ExportSource, join_env_refs, replica_groups, split_env_refs
 from devstack.export.wiring import Target, Wiring, names_loopback, refs, wire
 from devstack.export.yaml import Commented, dump
 from devstack.spec import HealthSpec, ServiceSpec
@@ -80,23 +85,25 @@ def object_name(name: str) -> str:
 def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
     """The manifests of the stack, with paths shown relative to ``out_dir``."""
     stack = source.stack
+    kube = kube_names(source)
     names: dict[str, str] = {}
-    for name in stack.services:
-        other = names.setdefault(object_name(name), name)
-        if other != name:
+    for name, spec in stack.services.items():
+        other = names.setdefault(kube[name], spec.replica_of or name)
+        if other != (spec.replica_of or name):
             raise UsageError(
-                f"services {other!r} and {name!r} have the same Kubernetes name "
-                f"{object_name(name)!r}",
+                f"services {other!r} and {name!r} have the same Kubernetes name {kube[name]!r}",
                 hint="rename one (Kubernetes names are lower-case letters, digits and -)",
             )
     builder = _Builder(source, out_dir)
     shown = enabled(stack)
     resources = []
-    for name in stack.services:
+    for name, spec in stack.services.items():
+        if builder.is_later_alike(spec):
+            continue  # the first copy's Deployment runs it (replicas: N)
         text = builder.service_file(name)
         if text is None:
             continue
-        file = f"{object_name(name)}.yaml"
+        file = f"{kube[name]}.yaml"
         builder.out.files[file] = text
         if name in shown:
             resources.append(file)
@@ -104,9 +111,10 @@ def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
     return builder.out
 
 
-def _replicas(spec: ServiceSpec) -> int:
-    """How many pods a Deployment asks for."""
-    return 1  # stack.toml has no replica count yet
+def kube_names(source: ExportSource) -> dict[str, str]:
+    """Each devstack service's Kubernetes name (Deployment, Service, ConfigMap prefix):
+    compose's choice of names (alike copies share their service's), as a DNS label."""
+    return {name: object_name(shown) for name, shown in compose_names(source).items()}
 
 
 def built_image(source: ExportSource, name: str) -> str:
@@ -114,14 +122,15 @@ def built_image(source: ExportSource, name: str) -> str:
     return f"{object_name(source.stack.name)}-{object_name(name)}:latest"
 
 
-def _image_for(source: ExportSource, spec: ServiceSpec, build: Build) -> tuple[str, str]:
-    """The container image of ``spec`` and the comment written above it ("" for none)."""
+def _image_for(source: ExportSource, spec: ServiceSpec, build: Build, name: str) -> tuple[str, str]:
+    """The container image of ``spec`` (Kubernetes name ``name``) and the comment written
+    above it ("" for none)."""
     if build.image is not None:
         tag = build.image.image.rpartition(":")[2]
         pinned = f"major version {tag}" if tag.isdigit() else f"release {tag}"
         lines = [f"official image of {build.image.server}, {pinned} pinned", *build.image.notes]
         return build.image.image, "\n".join(lines)
-    image = built_image(source, spec.name)
+    image = built_image(source, name)
     if build.dockerfile is not None:
         return image, (
             f"built from {build.dockerfile.name} (generated here, {build.dockerfile.runtime}): "
@@ -150,7 +159,10 @@ def _env_for(spec: ServiceSpec, wiring: Wiring, build: Build) -> dict[str, str]:
 
 def kube_target(source: ExportSource) -> Target:
     """How the cluster addresses a service (its Service) and writes an env value."""
-    return Target("kubernetes", lambda name: _address(source, name), "0.0.0.0", env_ref=_env_value)
+    names = kube_names(source)
+    return Target(
+        "kubernetes", lambda name: _address(source, names, name), "0.0.0.0", env_ref=_env_value
+    )
 
 
 def _env_value(var: str, default: str | None) -> str:
@@ -168,10 +180,10 @@ def _refs(source: ExportSource, this: str, own: str = "0.0.0.0") -> dict[str, Se
     return refs(source, dataclasses.replace(kube_target(source), own_host=own), this)
 
 
-def _address(source: ExportSource, name: str) -> tuple[str, int | None]:
+def _address(source: ExportSource, names: dict[str, str], name: str) -> tuple[str, int | None]:
     """Where another pod reaches service ``name``: its Service's DNS name (same namespace)
     and the container port, which the Service also listens on."""
-    return object_name(name), source.stack.services[name].port
+    return names[name], source.stack.services[name].port
 
 
 def _interpolated(
@@ -200,6 +212,8 @@ class _Builder:
         self.out = Export()
         services = source.stack.services
         self.wiring = wire(source, kube_target(source))
+        self.names = kube_names(source)
+        self.groups = replica_groups(source.stack)
         self.builds = {
             name: build_of(source, spec, self._command(spec, [])) for name, spec in services.items()
         }
@@ -236,6 +250,8 @@ class _Builder:
         if not docs:
             return None
         header = [f"{MARK} from {self._shown(self.source.stack.file)}: service {name}."]
+        if spec.replica_of is not None:
+            header[:1] = self._replica_header(spec)
         if name in self.init_only:
             header.append(
                 f"{name} runs as an init container of what waits for it to complete: "
@@ -247,6 +263,30 @@ class _Builder:
         texts = [dump(doc, "\n".join(header) if i == 0 else "") for i, doc in enumerate(docs)]
         return "---\n".join(texts)
 
+    def _replica_header(self, spec: ServiceSpec) -> list[str]:
+        group = spec.replica_of
+        count = len(self.groups[group or ""])
+        where = self._shown(self.source.stack.file)
+        if self.is_alike(spec):
+            return [
+                f"{MARK} from {where}: service {group} (replicas = {count}).",
+                f"One Deployment runs the {count} copies (alike but for their number).",
+            ]
+        return [
+            f"{MARK} from {where}: copy {spec.replica} of {group} (replicas = {count}).",
+            "A Deployment and Service per copy, as each has values of its own (its port, "
+            "${replica}):",
+            f"replicas: {count} would run them alike.",
+        ]
+
+    def is_alike(self, spec: ServiceSpec) -> bool:
+        """A copy its service's Deployment runs with ``replicas: N`` (see compose_names)."""
+        return spec.replica_of is not None and self.names[spec.name] == object_name(spec.replica_of)
+
+    def is_later_alike(self, spec: ServiceSpec) -> bool:
+        """An alike copy but the first: the first copy's Deployment runs it."""
+        return self.is_alike(spec) and spec.replica != 1
+
     def is_job(self, spec: ServiceSpec) -> bool:
         """A one-shot nobody waits on to complete: no port, and never restarted."""
         stops = spec.restart.policy is RestartPolicy.NO or spec.restart.max_restarts == 0
@@ -254,7 +294,7 @@ class _Builder:
 
     def _labels(self, name: str) -> dict[str, str]:
         return {
-            "app.kubernetes.io/name": object_name(name),
+            "app.kubernetes.io/name": self.names[name],
             "app.kubernetes.io/part-of": object_name(self.source.stack.name),
         }
 
@@ -277,9 +317,8 @@ class _Builder:
         self.out.files[dockerfile.name] = dockerfile.text
         self.out.files[f"{dockerfile.name}.dockerignore"] = dockerfile.ignore
         context = os.path.relpath(self.source.root, self.out_dir)
-        self.out.builds.append(
-            f"docker build -f {dockerfile.name} -t {built_image(self.source, spec.name)} {context}"
-        )
+        image = built_image(self.source, self.names[spec.name])
+        self.out.builds.append(f"docker build -f {dockerfile.name} -t {image} {context}")
 
     def _data_claim(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:
         """The PersistentVolumeClaim of an official image's data (None: nothing to keep)."""
@@ -290,7 +329,7 @@ class _Builder:
             "apiVersion": "v1",
             "kind": "PersistentVolumeClaim",
             "metadata": Commented(
-                {"name": f"{object_name(spec.name)}-data", "labels": labels},
+                {"name": f"{self.names[spec.name]}-data", "labels": labels},
                 f"{image.server}'s data ({image.data}), kept across restarts and rollouts "
                 "(an emptyDir would lose it); the cluster's default StorageClass; "
                 f"{DATA_SIZE} is a guess: size it",
@@ -305,7 +344,7 @@ class _Builder:
         self, spec: ServiceSpec, config: dict[str, str], secret_keys: dict[str, SecretKey]
     ) -> list[Any]:
         """envFrom, later sources winning as the env table wins over env files."""
-        name = object_name(spec.name)
+        name = self.names[spec.name]
         env_from: list[Any] = []
         for path in spec.env_files:
             secret = self._env_file_secret(path)
@@ -345,7 +384,7 @@ class _Builder:
         return {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": f"{object_name(name)}-env", "labels": labels},
+            "metadata": {"name": f"{self.names[name]}-env", "labels": labels},
             "data": data,
         }
 
@@ -359,14 +398,14 @@ class _Builder:
             pod["initContainers"] = list(inits.values())
         pod["containers"] = [container]
         if "volumeMounts" in container:
-            claim = f"{object_name(spec.name)}-data"
+            claim = f"{self.names[spec.name]}-data"
             pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
         pod["terminationGracePeriodSeconds"] = seconds(spec.stop_timeout)
         return pod
 
     def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
         build = self.builds[spec.name]
-        image, note = _image_for(self.source, spec, build)
+        image, note = _image_for(self.source, spec, build, self.names[spec.name])
         command = self._command(spec, notes)
         # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
         # entrypoint script) still runs, with the command as its arguments.
@@ -378,7 +417,7 @@ class _Builder:
         if build.image is None and names_loopback(build.command or command):
             self._loopback(spec.name, notes)
         container: dict[str, Any] = {
-            "name": object_name(spec.name),
+            "name": self.names[spec.name],
             "image": Commented(image, note) if note else image,
             "args": args,
         }
@@ -396,6 +435,13 @@ class _Builder:
             container["ports"] = [{"containerPort": spec.port}]
         if env_from:
             container["envFrom"] = env_from
+        if spec.interactive:
+            container["stdin"] = Commented(
+                True,
+                "interactive = true: `kubectl attach -it deploy/"
+                f"{self.names[spec.name]}` types into it, as `devstack attach` does",
+            )
+            container["tty"] = True
         return container
 
     def _loopback(self, name: str, notes: list[str]) -> None:
@@ -424,7 +470,7 @@ class _Builder:
                 "no-image",
                 "no image known: its image is a PLACEHOLDER to build",
                 "build an image that copies the stack's directory to /app and installs what "
-                f"{name} needs, and name it in {object_name(name)}.yaml",
+                f"{name} needs, and name it in {self.names[name]}.yaml",
             )
         if build.image is not None:
             notes += build.image.notes
@@ -539,9 +585,12 @@ class _Builder:
         """Into ``inits`` (by container name, in order): what ``spec`` waits for."""
         services = self.source.stack.services
         for dep, cond in spec.depends_on.items():
+            group = services[dep].replica_of
+            if self.is_later_alike(services[dep]):
+                continue  # the first copy stands for the Deployment of all
             if cond is Condition.COMPLETED:
                 self._init_containers(services[dep], inits, notes)  # its own waits first
-                if object_name(dep) not in inits:
+                if self.names[dep] not in inits:
                     inner: list[str] = []
                     config, secret_keys = self._split_env(services[dep])
                     env_from = self._env_from_refs(dep, config, secret_keys)
@@ -551,7 +600,7 @@ class _Builder:
                         notes.append(said)
                         if (dep, note) in self.out.kinds:
                             self.out.kinds[(spec.name, said)] = self.out.kinds[(dep, note)]
-                    inits[object_name(dep)] = Commented(
+                    inits[self.names[dep]] = Commented(
                         container,
                         f"{dep} (depends_on = completed): runs to completion before "
                         f"{spec.name} starts, in each of its pods",
@@ -561,8 +610,10 @@ class _Builder:
                 if wait is not None:
                     inits.setdefault(wait.value["name"], wait)
             else:
+                shown = group if group is not None and self.is_alike(services[dep]) else dep
                 notes.append(
-                    f"depends_on {dep} = started: Kubernetes starts every pod at once, in no order"
+                    f"depends_on {shown} = started: Kubernetes starts every pod at once, in no "
+                    "order"
                 )
 
     def _env_from_refs(
@@ -574,21 +625,23 @@ class _Builder:
             {"secretRef": {"name": self._env_file_secret(p)}} for p in spec.env_files
         ]
         if config:
-            refs.append({"configMapRef": {"name": f"{object_name(name)}-env"}})
+            refs.append({"configMapRef": {"name": f"{self.names[name]}-env"}})
         if secret_keys:
-            refs.append({"secretRef": {"name": f"{object_name(name)}-secret"}})
+            refs.append({"secretRef": {"name": f"{self.names[name]}-secret"}})
         return refs
 
     def _wait(self, dep: str, notes: list[str]) -> Commented | None:
         """An init container that returns once ``dep``'s Service answers."""
         spec = self.source.stack.services[dep]
         if spec.port is None or self.is_job(spec) or dep in self.init_only:
+            shown = spec.replica_of if self.is_alike(spec) else dep
             notes.append(
-                f"depends_on {dep} = healthy: {dep} has no Service (no port) to wait on: "
+                f"depends_on {shown} = healthy: {shown} has no Service (no port) to wait on: "
                 "not waited for"
             )
             return None
-        return wait_container(spec, object_name(dep))
+        # Alike copies have no port (a port is a value of each copy's own): never here.
+        return wait_container(spec, self.names[dep])
 
     def _deployment(
         self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str], notes: list[str]
@@ -598,8 +651,9 @@ class _Builder:
                 "restart = no: a Deployment always restarts its pods (Kubernetes has no "
                 "'never' for a long-running pod)"
             )
+        count = len(self.groups[spec.replica_of or ""]) if self.is_alike(spec) else 1
         deployment: dict[str, Any] = {
-            "replicas": _replicas(spec),
+            "replicas": Commented(count, f"replicas = {count} in stack.toml") if count > 1 else 1,
             "selector": {"matchLabels": labels},
         }
         if "volumes" in pod:
@@ -612,7 +666,7 @@ class _Builder:
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": object_name(spec.name), "labels": labels},
+            "metadata": {"name": self.names[spec.name], "labels": labels},
             "spec": deployment,
         }
 
@@ -620,7 +674,7 @@ class _Builder:
         return {
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": object_name(spec.name), "labels": labels},
+            "metadata": {"name": self.names[spec.name], "labels": labels},
             "spec": {
                 "backoffLimit": Commented(0, "restart = no: run once, never retried"),
                 "template": {
@@ -631,7 +685,7 @@ class _Builder:
         }
 
     def _service(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:
-        name = object_name(spec.name)
+        name = self.names[spec.name]
         return {
             "apiVersion": "v1",
             "kind": "Service",

@@ -132,6 +132,11 @@ def notes(source: ExportSource, system_user: str | None = None) -> list[str]:
                 f"{name}: `{program}` not found (PATH, virtualenv), written bare; "
                 "export again once it is installed (after the setup step, if it installs it)"
             )
+        if spec.interactive:
+            found.append(
+                f"{name}: interactive: a unit has no terminal to attach to (stdin is "
+                "/dev/null); run it by hand to type into it"
+            )
         health = spec.health
         if (
             health is not None

@@ -126,5 +126,10 @@ def lost(source: ExportSource) -> list[str]:
         ),
         ("setup steps (run them first: devstack setup)", named(lambda s: s.setup is not None)),
         ("watch: restart on edit", named(lambda s: bool(s.watch))),
+        (
+            "interactive: no terminal to attach to (the runner pipes its output; run it "
+            "alone to type into it)",
+            named(lambda s: s.interactive),
+        ),
     ]
     return [f"{what}: {', '.join(names)}" for what, names in found if names]

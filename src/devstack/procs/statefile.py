@@ -149,6 +149,13 @@ def _load(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else {}
 
 
+def recorded_services(path: Path) -> list[str]:
+    """The services ``path`` records a process of (none when it is missing or unreadable)."""
+    data = _load(path) or {}
+    services = data.get("services")
+    return [str(name) for name in services] if isinstance(services, dict) else []
+
+
 def _check_supervisor(data: dict[str, Any], path: Path) -> None:
     sup = data.get("supervisor")
     if not isinstance(sup, dict):

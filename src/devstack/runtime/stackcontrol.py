@@ -217,10 +217,11 @@ class SupervisorControl:
         has_terminal = proc.terminal is not None if proc is not None else svc.spec.interactive
         if not has_terminal:
             where = self._sup.stack.file or "stack.toml"
+            table = svc.spec.replica_of or name
             raise UsageError(
                 f"{name} is not interactive (its stdin is closed)",
-                hint=f"set `interactive = true` under [services.{name}] in {where}, "
-                f"then `devstack restart {name}`",
+                hint=f"set `interactive = true` under [services.{table}] in {where}, "
+                f"then `devstack restart {table}`",
             )
         if proc is None or proc.terminal is None or not svc.state.is_up:
             raise DevstackError(f"{name} is not running ({svc.state})", f"devstack start {name}")
@@ -240,8 +241,11 @@ class SupervisorControl:
         self._state_feeds = [f for f in self._state_feeds if f is not feed]
 
     def state_row(self, name: str) -> dict[str, object]:
-        """The part of ``name``'s ps row that a state change changes: no process scan."""
-        svc = self._sup.services[name]
+        """The part of ``name``'s ps row that a state change changes: no process scan.
+        A copy ``devstack scale`` removed: ``{"name", "state": "removed"}``."""
+        svc = self._sup.services.get(name)
+        if svc is None:
+            return {"name": name, "state": "removed"}
         snap = svc.snapshot()
         uptime = svc.uptime()
         return {
@@ -372,6 +376,7 @@ class SupervisorControl:
             await self._sup.stop_service(copy, hold=False)
             state = self._sup.services[copy].state
             self._sup.forget_service(copy)
+            self.state_changed(copy)  # the watchers drop its row
             results.append(self._result(copy, True, time.monotonic() - t0, f"{state}, removed"))
         self._follow_copies(name)
         return results

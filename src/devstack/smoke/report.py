@@ -45,6 +45,8 @@ def _detail(r: StepResult) -> list[str]:
     if r.body:
         lines.append(f"body: {r.body}")
     lines += [f"cause: {c}" for c in r.cause]
+    if r.file is not None:
+        lines.append(f"[[smoke]] written at {r.file}" + (f":{r.line}" if r.line else ""))
     return lines
 
 
@@ -78,6 +80,8 @@ def to_json(
                 "failures": list(r.failures),
                 "cause": list(r.cause),
                 "body": r.body,
+                "file": r.file,
+                "line": r.line,
             }
             for r in results
         ],

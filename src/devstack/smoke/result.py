@@ -22,6 +22,8 @@ class StepResult:
     failures: tuple[str, ...] = ()  # what did not match; empty means the step passed
     cause: tuple[str, ...] = field(default=())  # the chain of services behind a failure
     body: str = ""  # the response body (kept for the failure report, cut)
+    file: str | None = None  # of a failed request: the stack file that holds its [[smoke]]
+    line: int | None = None
 
     @property
     def ok(self) -> bool:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
 
 from devstack.checks.command import shown
 from devstack.control.client import ControlClient, ps_rows
-from devstack.errors import NoStackRunning
+from devstack.errors import ConfigError, NoStackRunning
 from devstack.logs.files import read_lines
 from devstack.paths import StatePaths
 from devstack.runtime.refusals import event_addresses, refused_addresses, url_port
@@ -208,7 +208,27 @@ def run_checks(stack: StackSpec, view: StackView) -> list[StepResult]:
     with httpx.Client(trust_env=False, follow_redirects=False) as http:
         for spec in stack.smoke:
             results.append(_run_one(stack, view, http, spec))
-    return results
+    return _written_at(stack, results)
+
+
+def _written_at(stack: StackSpec, results: list[StepResult]) -> list[StepResult]:
+    """Each failed request with the file and line of its ``[[smoke]]`` (stack.toml, a
+    later ``-f`` or an included file), the stack's files read only when one failed."""
+    from devstack.config.layers import read_again
+
+    if all(r.ok for r in results) or stack.file is None or stack.from_procfile:
+        return results
+    try:
+        layered = read_again(stack)
+    except ConfigError:  # edited since the stack was loaded: nothing sure to name
+        return results
+    out = results[:1]
+    for index, result in enumerate(results[1:]):
+        if not result.ok:
+            file, line = layered.where(("smoke", f"[{index}]"))
+            result = replace(result, file=shown(file, stack.root), line=line)
+        out.append(result)
+    return out
 
 
 def _run_one(stack: StackSpec, view: StackView, http: httpx.Client, spec: SmokeSpec) -> StepResult:

@@ -192,6 +192,9 @@ class Dashboard(App[int]):
         now = time.monotonic()
         for row in rows:
             name = str(row.get("name"))
+            if row.get("state") == "removed":  # a copy `devstack scale` removed
+                self._remove_row(name)
+                continue
             known = self.rows.setdefault(name, {})
             known.update(row)
             uptime = row.get("uptime")
@@ -207,6 +210,17 @@ class Dashboard(App[int]):
                 self._update_row(name)
         if not full:
             self.show_status()
+
+    def _remove_row(self, name: str) -> None:
+        if name not in self.names:
+            return
+        self.names.remove(name)
+        self.rows.pop(name, None)
+        self._up_since.pop(name, None)
+        # A copy scaled back later gets a new row: nothing of this one's cells is drawn.
+        self._shown_cells = {k: v for k, v in self._shown_cells.items() if k[0] != name}
+        self.table.remove_row(name)
+        self.logs.set_names(self.names)
 
     def _update_row(self, name: str) -> None:
         for column, value in zip((*COLUMNS, "PROBLEM"), self._cells(name), strict=True):

@@ -417,3 +417,20 @@ def test_a_later_layer_may_include_what_an_earlier_one_did(tmp_path: Path) -> No
         ("services.api.env", {}, "api.toml", 3),  # an empty table is shown too
         ("services.db.cmd", "d", "stack.local.toml", 3),
     ]
+
+
+def test_a_port_clash_across_files_names_the_other_services_file_and_line(
+    tmp_path: Path,
+) -> None:
+    # Issue 16, point 5: before, "port 5100 is also declared by services.api" named
+    # worker's file only, though api's port is set in stack.local.toml.
+    write(tmp_path / "stack.toml", 'include = ["jobs/stack.toml"]\n' + textwrap.dedent(BASE))
+    write(tmp_path / "jobs" / "stack.toml", '[services.worker]\ncmd = "w"\nport = 5100\n')
+    write(tmp_path / "stack.local.toml", "[services.api]\nport = 5100\n")
+    with pytest.raises(ConfigError) as exc:
+        load_stack(None, tmp_path)
+    assert problems(exc) == [
+        f"{tmp_path / 'jobs' / 'stack.toml'}:3 services.worker.port: port 5100 is also "
+        "declared by services.api (stack.local.toml:2)\n"
+        "    hint: give each service its own port"
+    ]

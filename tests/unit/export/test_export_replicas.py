@@ -1,7 +1,9 @@
 """Exports of a stack with replicas (issue 16, points 4 and 5): compose runs alike copies
-with ``deploy.replicas`` and copies with a port of their own as a service each; systemd a
-template unit ``NAME@.service`` for alike copies, else a unit per copy; a Procfile one line
-with the runner's count, else a line per copy. Every form says why in a comment."""
+with ``deploy.replicas`` and copies with a port of their own as a service each; Kubernetes
+alike copies as one Deployment with ``replicas: N``, else a Deployment and Service per
+copy; systemd a template unit ``NAME@.service`` for alike copies, else a unit per copy; a
+Procfile one line with the runner's count, else a line per copy. Every form says why in a
+comment. An ``interactive`` service keeps a terminal where the runner has one."""
 
 from __future__ import annotations
 
@@ -13,9 +15,13 @@ from typing import Any
 
 import jsonschema
 import yaml
+from test_export_kubernetes import by_kind, manifests, pod_of
 
 from devstack.export.compose import to_compose
+from devstack.export.handover import check_handover, render
+from devstack.export.kubernetes import to_kubernetes
 from devstack.export.source import load_source
+from devstack.export.systemd import notes as systemd_notes
 from devstack.export.systemd import to_systemd
 from devstack.export.toprocfile import to_procfile
 
@@ -101,3 +107,68 @@ def test_procfile_one_line_with_the_runners_count_or_a_line_per_copy(tmp_path: P
     assert "# api: replicas = 3, one line per copy: each has values of its own" in text
     assert any(ln.startswith("api_2: COPY=2 PORT=7201 exec") for ln in lines), text
     assert any("health probes" in w and w.endswith(": api, web") for w in warnings), warnings
+
+
+def test_kubernetes_alike_copies_are_one_deployment_others_one_per_copy(tmp_path: Path) -> None:
+    # Before: queue.1 and queue.2 were two Deployments with replicas: 1 each.
+    export = to_kubernetes(source(tmp_path), tmp_path / "k8s")
+    found = by_kind(manifests(export))  # each document validated (kubernetes-validate)
+    deployments = sorted(name for kind, name in found if kind == "Deployment")
+    assert deployments == ["api-1", "api-2", "api-3", "queue", "web"]
+    assert found["Deployment", "queue"]["spec"]["replicas"] == 2
+    assert found["Deployment", "api-2"]["spec"]["replicas"] == 1
+    services = sorted(name for kind, name in found if kind == "Service")
+    assert services == ["api-1", "api-2", "api-3", "web"]  # queue has no port
+    assert "queue.yaml" in export.files and "queue-2.yaml" not in export.files
+    assert "# replicas = 2 in stack.toml" in export.files["queue.yaml"]
+    assert "A Deployment and Service per copy, as each has values" in export.files["api-2.yaml"]
+    assert found["ConfigMap", "api-2-env"]["data"]["COPY"] == "2"
+    assert found["ConfigMap", "web-env"]["data"]["API"] == "http://api-1:7200"  # first copy
+    waits = [c["name"] for c in pod_of(found["Deployment", "web"])["initContainers"]]
+    assert waits == ["wait-for-api-1", "wait-for-api-2", "wait-for-api-3"]  # every copy
+    image = pod_of(found["Deployment", "queue"])["containers"][0]["image"]
+    assert image.endswith("-queue:latest")  # the service's image, not queue.1's
+    assert export.notes["web"] == [
+        "depends_on queue = started: Kubernetes starts every pod at once, in no order"
+    ]
+
+
+INTERACTIVE = """\
+[services.shell]
+cmd = ["python3", "-c", "import pdb; pdb.set_trace()"]
+interactive = true
+"""
+
+
+def test_interactive_keeps_a_terminal_or_says_it_cannot(tmp_path: Path) -> None:
+    # Before: every export dropped interactive = true without a word.
+    (tmp_path / "stack.toml").write_text(INTERACTIVE)
+    src = load_source(tmp_path / "stack.toml", {"PATH": os.environ["PATH"]})
+    text = to_compose(src, tmp_path)
+    service = yaml.safe_load(text)["services"]["shell"]
+    jsonschema.Draft7Validator(SCHEMA).validate(yaml.safe_load(text))
+    assert service["stdin_open"] is True and service["tty"] is True
+    assert "`docker compose attach` types into it" in text
+    found = by_kind(manifests(to_kubernetes(src, tmp_path / "k8s")))
+    container = pod_of(found["Deployment", "shell"])["containers"][0]
+    assert container["stdin"] is True and container["tty"] is True
+    assert any("interactive: a unit has no terminal" in n for n in systemd_notes(src))
+    assert any(w.startswith("interactive: no terminal") for w in to_procfile(src)[1])
+
+
+def test_export_check_says_a_copys_finding_once_with_the_file_it_is_written_in(
+    tmp_path: Path,
+) -> None:
+    # Before: `export --check` listed the same break for api.1 and api.2, with no file,
+    # though api is written in an included file.
+    (tmp_path / "api").mkdir()
+    (tmp_path / "stack.toml").write_text('include = ["api/stack.toml"]\n')
+    (tmp_path / "api" / "stack.toml").write_text(
+        '[services.api]\ncmd = "python3 -m http.server ${port} --bind 127.0.0.1"\n'
+        "port = 7200\nreplicas = 2\n"
+    )
+    src = load_source(tmp_path / "stack.toml", {"PATH": os.environ["PATH"]})
+    for target in ("compose", "kubernetes"):
+        found = [f for f in check_handover(src, target, tmp_path) if f.kind == "loopback-bind"]
+        assert [(f.service, f.file, f.line) for f in found] == [("api", "api/stack.toml", 2)]
+        assert "           written at api/stack.toml:2\n" in render(found, "")

@@ -351,7 +351,7 @@ def test_json_is_the_documented_shape() -> None:
     step = doc["steps"][2]
     assert set(step) == {
         "name", "kind", "method", "url", "expected", "status", "error",
-        "ok", "time", "failures", "cause", "body",
+        "ok", "time", "failures", "cause", "body", "file", "line",
     }  # fmt: skip
     assert step["expected"] == [201, 400, 401] and step["status"] is None and step["ok"] is False
     assert doc["steps"][1]["time"] == 0.0123
