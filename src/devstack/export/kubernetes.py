@@ -47,7 +47,13 @@ from devstack.export.compose import APP_DIR, Build, build_of
 from devstack.export.kubeprobes import probes, seconds, wait_container
 from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
 from devstack.export.production import FIXES, dev_server
-from devstack.export.source import ExportSource, join_env_refs, split_env_refs
+from devstack.export.source import (
+    ExportSource,
+    copies_alike,
+    join_env_refs,
+    replica_groups,
+    split_env_refs,
+)
 from devstack.export.wiring import Target, Wiring, names_loopback, refs, wire
 from devstack.export.yaml import Commented, dump
 from devstack.spec import HealthSpec, ServiceSpec
@@ -79,6 +85,7 @@ def object_name(name: str) -> str:
 
 def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
     """The manifests of the stack, with paths shown relative to ``out_dir``."""
+    source, counts = _collapse_alike(source)
     stack = source.stack
     names: dict[str, str] = {}
     for name in stack.services:
@@ -89,7 +96,7 @@ def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
                 f"{object_name(name)!r}",
                 hint="rename one (Kubernetes names are lower-case letters, digits and -)",
             )
-    builder = _Builder(source, out_dir)
+    builder = _Builder(source, out_dir, counts)
     shown = enabled(stack)
     resources = []
     for name in stack.services:
@@ -104,9 +111,29 @@ def to_kubernetes(source: ExportSource, out_dir: Path) -> Export:
     return builder.out
 
 
-def _replicas(spec: ServiceSpec) -> int:
-    """How many pods a Deployment asks for."""
-    return 1  # stack.toml has no replica count yet
+def _collapse_alike(source: ExportSource) -> tuple[ExportSource, dict[str, int]]:
+    """``source`` with the alike copies of a service with replicas (no port, no value of
+    their own) as one service under its written name, and each such service's count: one
+    Deployment runs them with ``replicas``, as compose's ``deploy.replicas`` does. Copies
+    with values of their own stay a service each."""
+    groups = {g: c for g, c in replica_groups(source.stack).items() if copies_alike(c)}
+    if not groups:
+        return source, {}
+    group_of = {c.name: g for g, copies in groups.items() for c in copies}
+    services: dict[str, ServiceSpec] = {}
+    for name, spec in source.stack.services.items():
+        depends_on: dict[str, Condition] = {}
+        for dep, cond in spec.depends_on.items():
+            depends_on.setdefault(group_of.get(dep, dep), cond)
+        group = group_of.get(name)
+        if group is None:
+            services[name] = dataclasses.replace(spec, depends_on=depends_on)
+        elif group not in services:
+            services[group] = dataclasses.replace(
+                spec, name=group, replica_of=None, replica=None, depends_on=depends_on
+            )
+    stack = dataclasses.replace(source.stack, services=services)
+    return dataclasses.replace(source, stack=stack), {g: len(c) for g, c in groups.items()}
 
 
 def built_image(source: ExportSource, name: str) -> str:
@@ -194,9 +221,10 @@ def _escape_command(value: str) -> str:
 
 
 class _Builder:
-    def __init__(self, source: ExportSource, out_dir: Path) -> None:
+    def __init__(self, source: ExportSource, out_dir: Path, counts: dict[str, int]) -> None:
         self.source = source
         self.out_dir = out_dir
+        self.counts = counts  # a service that runs alike copies -> their number
         self.out = Export()
         services = source.stack.services
         self.wiring = wire(source, kube_target(source))
@@ -599,7 +627,7 @@ class _Builder:
                 "'never' for a long-running pod)"
             )
         deployment: dict[str, Any] = {
-            "replicas": _replicas(spec),
+            "replicas": self._replicas(spec),
             "selector": {"matchLabels": labels},
         }
         if "volumes" in pod:
@@ -615,6 +643,13 @@ class _Builder:
             "metadata": {"name": object_name(spec.name), "labels": labels},
             "spec": deployment,
         }
+
+    def _replicas(self, spec: ServiceSpec) -> Any:
+        """How many pods a Deployment asks for."""
+        count = self.counts.get(spec.name)
+        if count is None:
+            return 1
+        return Commented(count, f"replicas = {count} in stack.toml")
 
     def _job(self, spec: ServiceSpec, pod: dict[str, Any], labels: dict[str, str]) -> Any:
         return {

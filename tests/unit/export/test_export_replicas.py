@@ -1,7 +1,8 @@
 """Exports of a stack with replicas (issue 16, points 4 and 5): compose runs alike copies
 with ``deploy.replicas`` and copies with a port of their own as a service each; systemd a
 template unit ``NAME@.service`` for alike copies, else a unit per copy; a Procfile one line
-with the runner's count, else a line per copy. Every form says why in a comment."""
+with the runner's count, else a line per copy; Kubernetes one Deployment with ``replicas``
+for alike copies, else a Deployment per copy. Every form says why in a comment."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import jsonschema
 import yaml
 
 from devstack.export.compose import to_compose
+from devstack.export.kubernetes import to_kubernetes
 from devstack.export.source import load_source
 from devstack.export.systemd import to_systemd
 from devstack.export.toprocfile import to_procfile
@@ -101,3 +103,28 @@ def test_procfile_one_line_with_the_runners_count_or_a_line_per_copy(tmp_path: P
     assert "# api: replicas = 3, one line per copy: each has values of its own" in text
     assert any(ln.startswith("api_2: COPY=2 PORT=7201 exec") for ln in lines), text
     assert any("health probes" in w and w.endswith(": api, web") for w in warnings), warnings
+
+
+def test_kubernetes_one_deployment_with_replicas_for_alike_copies(tmp_path: Path) -> None:
+    # Seen in the field trial (a Procfile app's `worker`, replicas = 3): a Deployment,
+    # an image and a docker build per copy, each with `replicas: 1`.
+    export = to_kubernetes(source(tmp_path), tmp_path / "k8s")
+    manifests = {n for n in export.files if n.endswith(".yaml") and n != "kustomization.yaml"}
+    assert manifests == {"api-1.yaml", "api-2.yaml", "api-3.yaml", "queue.yaml", "web.yaml"}
+    docs = [d for d in yaml.safe_load_all(export.files["queue.yaml"]) if d]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert deployment["metadata"]["name"] == "queue"
+    assert deployment["spec"]["replicas"] == 2
+    labels = deployment["spec"]["selector"]["matchLabels"]
+    assert labels["app.kubernetes.io/name"] == "queue"
+    assert deployment["spec"]["template"]["metadata"]["labels"] == labels
+    assert "# replicas = 2 in stack.toml" in export.files["queue.yaml"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["name"] == "queue"
+    assert len([b for b in export.builds if " -t " in b and "-queue" in b]) <= 1
+    api2 = [d for d in yaml.safe_load_all(export.files["api-2.yaml"]) if d]
+    assert {d["kind"]: d["metadata"]["name"] for d in api2}["Deployment"] == "api-2"
+    kustomization = yaml.safe_load(export.files["kustomization.yaml"])
+    assert "queue.yaml" in kustomization["resources"]
+    assert set(export.notes) >= {"queue", "api.1"}
+    assert "queue.1" not in export.notes and "queue.2" not in export.notes
