@@ -272,3 +272,28 @@ def test_verify_runs_an_included_files_smoke_checks_against_the_layered_stack(
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"GET http://127.0.0.1:{ci_port}/ping" in done.stdout
     assert not is_listening(ci_port)  # the stack verify started is down again
+
+
+def test_commands_in_an_included_folder_name_the_file_that_includes_it(tmp_path: Path) -> None:
+    # Field trial of issue 16: in a monorepo's part, whose stack.toml the top one includes,
+    # `ps` said "no stack is running ... start one with: devstack up" beside the running
+    # stack, and `check` that the services of the other files do not exist.
+    api = tmp_path / "api"
+    write(tmp_path / "stack.toml", 'include = ["api/stack.toml"]\n\n[services.db]\ncmd = "x"\n')
+    write(api / "stack.toml", '[services.api]\ncmd = "x"\ndepends_on = ["db"]\n')
+    note = (
+        f"note: {api.resolve() / 'stack.toml'} is included by "
+        f"{tmp_path.resolve() / 'stack.toml'}: run devstack in {tmp_path.resolve()}"
+    )
+    ps = run_devstack(api, "ps")
+    assert ps.returncode == 3 and note in ps.stderr, ps.stderr
+    check = run_devstack(api, "check")
+    assert check.returncode == 2 and "unknown service 'db'" in check.stderr
+    assert note in check.stderr, check.stderr
+    logs = run_devstack(api, "logs", "api")
+    assert logs.returncode == 2 and note in logs.stderr, logs.stderr
+    assert f"hint: no service's log is kept here: no stack has run in {api.resolve()}" in (
+        logs.stderr
+    )  # was an empty list: "hint: logs kept: "
+    top = run_devstack(tmp_path, "ps")
+    assert top.returncode == 3 and "note:" not in top.stderr
