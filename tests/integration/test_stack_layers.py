@@ -233,6 +233,19 @@ def test_init_lists_stack_local_toml_in_gitignore_once(tmp_path: Path) -> None:
     assert (tmp_path / ".gitignore").read_text() == "node_modules/\n/stack.local.toml\n"
 
 
+def test_init_to_another_file_name_leaves_gitignore_alone(tmp_path: Path) -> None:
+    # Field trial of issue 16: `init -f ../trial.toml` made ../.gitignore and said
+    # "added stack.local.toml to .gitignore (personal values merged over trial.toml)";
+    # stack.local.toml is merged only over a stack.toml found without -f.
+    app = tmp_path / "app"
+    write(app / "Procfile", "web: python3 -m http.server $PORT\n")
+    done = run_devstack(app, "init", "-f", "../trial.toml")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "trial.toml").exists()
+    assert "gitignore" not in done.stdout
+    assert not (tmp_path / ".gitignore").exists() and not (app / ".gitignore").exists()
+
+
 def test_an_included_services_setup_runs_in_its_folder_and_fingerprints_its_inputs(
     tmp_path: Path,
 ) -> None:
