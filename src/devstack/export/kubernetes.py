@@ -137,7 +137,8 @@ def _collapse_alike(source: ExportSource) -> tuple[ExportSource, dict[str, int]]
 
 
 def built_image(source: ExportSource, name: str) -> str:
-    """The image a generated Dockerfile builds for service ``name``."""
+    """The image a generated Dockerfile builds for service ``name`` (the copies of a
+    service with replicas share their service's)."""
     return f"{object_name(source.stack.name)}-{object_name(name)}:latest"
 
 
@@ -148,7 +149,7 @@ def _image_for(source: ExportSource, spec: ServiceSpec, build: Build) -> tuple[s
         pinned = f"major version {tag}" if tag.isdigit() else f"release {tag}"
         lines = [f"official image of {build.image.server}, {pinned} pinned", *build.image.notes]
         return build.image.image, "\n".join(lines)
-    image = built_image(source, spec.name)
+    image = built_image(source, spec.replica_of or spec.name)
     if build.dockerfile is not None:
         return image, (
             f"built from {build.dockerfile.name} (generated here, {build.dockerfile.runtime}): "
@@ -306,7 +307,8 @@ class _Builder:
         self.out.files[f"{dockerfile.name}.dockerignore"] = dockerfile.ignore
         context = os.path.relpath(self.source.root, self.out_dir)
         self.out.builds.append(
-            f"docker build -f {dockerfile.name} -t {built_image(self.source, spec.name)} {context}"
+            f"docker build -f {dockerfile.name} -t "
+            f"{built_image(self.source, spec.replica_of or spec.name)} {context}"
         )
 
     def _data_claim(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:
