@@ -18,6 +18,8 @@ PROCFILE = "Procfile"
 LOCAL_FILE = "stack.local.toml"
 # Bytes. A real stack.toml or Procfile is a few KiB; this bounds a read of /dev/zero.
 MAX_STACK_FILE = 1024 * 1024
+# Folders above a stack.toml searched for the one that includes it (the include depth limit).
+_INCLUDER_LEVELS = 8
 
 
 def find_stack_file(path: str | os.PathLike[str] | None, cwd: str | os.PathLike[str]) -> Path:
@@ -76,3 +78,36 @@ def given_files(file: FileArg | Sequence[FileArg] | None) -> tuple[FileArg, ...]
     if isinstance(file, str | os.PathLike):
         return (file,)
     return tuple(file)
+
+
+def _includes(candidate: Path, file: Path) -> bool:
+    """Whether the stack file ``candidate`` lists ``file`` in its ``include``."""
+    import tomllib  # only on an error's path: the client commands do not pay for it
+
+    try:
+        if not candidate.is_file() or candidate.stat().st_size > MAX_STACK_FILE:
+            return False
+        include = tomllib.loads(candidate.read_text(encoding="utf-8")).get("include")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    if not isinstance(include, list):
+        return False
+    here = candidate.parent
+    return any(isinstance(i, str) and (here / i).resolve() == file for i in include)
+
+
+def included_by(file: FileArg) -> Path | None:
+    """The top stack.toml, in a folder above ``file``, that includes it (directly or
+    through another included file), else None. Read only to explain an error: a
+    command run in a monorepo's part reads that part's stack.toml alone."""
+    current = Path(file).resolve()
+    top = None
+    for _ in range(_INCLUDER_LEVELS):
+        for folder in list(current.parents)[1 : _INCLUDER_LEVELS + 1]:
+            candidate = folder / STACK_FILE
+            if _includes(candidate, current):
+                current = top = candidate
+                break
+        else:
+            return top
+    return top

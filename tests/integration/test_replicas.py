@@ -176,6 +176,24 @@ def test_a_killed_copy_is_restarted_alone(tmp_path: Path) -> None:
             assert after[f"worker.{k}"]["restarts"] == 0
 
 
+def test_a_stopped_copy_shows_no_health(tmp_path: Path) -> None:
+    # Field trial of issue 16: after `devstack stop web.2`, ps said
+    # `web.2 stopped - - 0 ok 456ms`: the last probe of the process that is gone.
+    base = free_range(3)
+    stack(tmp_path, base, dependent=False)
+    with detached(tmp_path):
+        assert ps(tmp_path)["worker.2"]["health"] is not None
+        done = run_devstack(tmp_path, "stop", "worker.2", timeout=60)
+        assert done.returncode == 0, done.stderr
+        rows = ps(tmp_path)
+        assert rows["worker.2"]["state"] == "stopped"
+        assert rows["worker.2"]["health"] is None
+        assert rows["worker.1"]["health"] is not None
+        shown = run_devstack(tmp_path, "ps")
+        (line,) = [ln for ln in shown.stdout.splitlines() if ln.startswith("worker.2 ")]
+        assert " ok " not in line, line
+
+
 def test_restart_one_copy_or_all_with_one_run_of_the_checks(tmp_path: Path) -> None:
     base = free_range(3)
     stack(tmp_path, base, dependent=False)

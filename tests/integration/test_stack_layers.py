@@ -233,6 +233,19 @@ def test_init_lists_stack_local_toml_in_gitignore_once(tmp_path: Path) -> None:
     assert (tmp_path / ".gitignore").read_text() == "node_modules/\n/stack.local.toml\n"
 
 
+def test_init_to_another_file_name_leaves_gitignore_alone(tmp_path: Path) -> None:
+    # Field trial of issue 16: `init -f ../trial.toml` made ../.gitignore and said
+    # "added stack.local.toml to .gitignore (personal values merged over trial.toml)";
+    # stack.local.toml is merged only over a stack.toml found without -f.
+    app = tmp_path / "app"
+    write(app / "Procfile", "web: python3 -m http.server $PORT\n")
+    done = run_devstack(app, "init", "-f", "../trial.toml")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "trial.toml").exists()
+    assert "gitignore" not in done.stdout
+    assert not (tmp_path / ".gitignore").exists() and not (app / ".gitignore").exists()
+
+
 def test_an_included_services_setup_runs_in_its_folder_and_fingerprints_its_inputs(
     tmp_path: Path,
 ) -> None:
@@ -292,3 +305,28 @@ def test_a_failed_smoke_step_names_the_file_and_line_it_is_written_in(tmp_path: 
     as_json = run_devstack(tmp_path, "verify", "--json", timeout=120)
     step = json.loads(as_json.stdout)["steps"][1]
     assert (step["file"], step["line"]) == ("api/stack.toml", written)
+
+
+def test_commands_in_an_included_folder_name_the_file_that_includes_it(tmp_path: Path) -> None:
+    # Field trial of issue 16: in a monorepo's part, whose stack.toml the top one includes,
+    # `ps` said "no stack is running ... start one with: devstack up" beside the running
+    # stack, and `check` that the services of the other files do not exist.
+    api = tmp_path / "api"
+    write(tmp_path / "stack.toml", 'include = ["api/stack.toml"]\n\n[services.db]\ncmd = "x"\n')
+    write(api / "stack.toml", '[services.api]\ncmd = "x"\ndepends_on = ["db"]\n')
+    note = (
+        f"note: {api.resolve() / 'stack.toml'} is included by "
+        f"{tmp_path.resolve() / 'stack.toml'}: run devstack in {tmp_path.resolve()}"
+    )
+    ps = run_devstack(api, "ps")
+    assert ps.returncode == 3 and note in ps.stderr, ps.stderr
+    check = run_devstack(api, "check")
+    assert check.returncode == 2 and "unknown service 'db'" in check.stderr
+    assert note in check.stderr, check.stderr
+    logs = run_devstack(api, "logs", "api")
+    assert logs.returncode == 2 and note in logs.stderr, logs.stderr
+    assert f"hint: no service's log is kept here: no stack has run in {api.resolve()}" in (
+        logs.stderr
+    )  # was an empty list: "hint: logs kept: "
+    top = run_devstack(tmp_path, "ps")
+    assert top.returncode == 3 and "note:" not in top.stderr

@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from conftest import free_port, is_alive
 from support.stackrun import RunningStack, run_devstack
@@ -301,3 +305,42 @@ def test_a_service_started_after_up_is_watched_from_its_start(tmp_path: Path) ->
         wait_count(stack, "[watch] restarted", 1)
         pid, version = answer(port)
         assert version == "2" and pid != first
+
+
+def _inotify_instances(pid: int) -> int:
+    """The inotify instances process ``pid`` holds (one per watchfiles watcher)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd) == "anon_inode:inotify"
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/PID/fd")
+def test_the_copies_of_a_service_share_one_watch_and_restart_in_one_batch(tmp_path: Path) -> None:
+    """Field trial of issue 16: `up --watch` with 4 copies of a gunicorn app watched the
+    same folder 4 times (an inotify instance and a recursive watch of the tree each: 64
+    copies of a big monorepo part run into the inotify limit), and one save restarted
+    them in two batches (the checks ran twice)."""
+    project(tmp_path, 0)
+    (tmp_path / "stack.toml").write_text(
+        f'[services.worker]\ncmd = ["{PY}", "-c", "import helper, time; time.sleep(600)"]\n'
+        'replicas = 3\nwatch = ["**/*.py"]\nwatch_debounce = "100ms"\n'
+    )
+    with RunningStack(tmp_path) as stack:
+        for copy in (1, 2, 3):
+            stack.wait_for(rf"^worker\.{copy} .*\[start\]", timeout=30)
+        deadline = time.monotonic() + 10
+        while _inotify_instances(stack.proc.pid) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # let any further watcher start: there must be none
+        assert _inotify_instances(stack.proc.pid) == 1
+        (tmp_path / "helper.py").write_text('VERSION = "2"\n')
+        wait_count(stack, "[watch] restarted", 3, timeout=30)
+        out = stack.output()
+        first_restarted = out.index("[watch] restarted")
+        for copy in (1, 2, 3):
+            changed = re.search(rf"^worker\.{copy} +\* \[watch\] changed: helper\.py", out, re.M)
+            assert changed is not None and changed.start() < first_restarted, out

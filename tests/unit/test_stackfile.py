@@ -8,7 +8,7 @@ import pytest
 
 from devstack.errors import ConfigError
 from devstack.paths import StatePaths, recorded_pid
-from devstack.stackfile import find_stack_file, is_procfile
+from devstack.stackfile import find_stack_file, included_by, is_procfile
 
 
 def test_default_is_stack_toml_then_procfile(tmp_path: Path) -> None:
@@ -64,3 +64,26 @@ def test_prepare_makes_private_dirs_and_recorded_pid_reads_the_pid(tmp_path: Pat
     assert recorded_pid(paths.pid_file) == recorded_pid(str(paths.pid_file)) == 1234
     paths.pid_file.write_text("garbage\n")
     assert recorded_pid(paths.pid_file) is None
+
+
+def test_included_by_names_the_top_file_that_includes_a_folders_stack_toml(
+    tmp_path: Path,
+) -> None:
+    # Field trial of issue 16 (a monorepo): in services/api, whose stack.toml the top one
+    # includes, `devstack ps` said "no stack is running" beside the running stack.
+    services = tmp_path / "services"
+    api = services / "api"
+    api.mkdir(parents=True)
+    (tmp_path / "stack.toml").write_text('include = ["services/stack.toml"]\n')
+    (services / "stack.toml").write_text('include = ["api/stack.toml"]\n')
+    (api / "stack.toml").write_text('[services.api]\ncmd = "true"\n')
+    top = tmp_path.resolve() / "stack.toml"
+    assert included_by(api / "stack.toml") == top  # through services/stack.toml
+    assert included_by(services / "stack.toml") == top
+    assert included_by(top) is None
+    (tmp_path / "stack.toml").write_text("include = [")  # broken TOML: no answer, no error
+    assert included_by(services / "stack.toml") is None
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "stack.toml").write_text("")
+    assert included_by(lone / "stack.toml") is None

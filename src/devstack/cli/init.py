@@ -106,7 +106,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"devstack: wrote {out}, but it does not load as it is: edit it", file=sys.stderr)
         return 1
     print(f"wrote {out}")
-    if _ignore_local_file(out.parent):
+    # stack.local.toml is merged only over a stack.toml found without -f.
+    if out.name == STACK_FILE and _ignore_local_file(out.parent):
         print(f"added {LOCAL_FILE} to .gitignore (personal values merged over {out.name})")
     for svc in services:
         bits = [f"port {svc.port} ({svc.port_reason})" if svc.port else "no port"]

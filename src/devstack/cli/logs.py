@@ -150,6 +150,8 @@ def _services(paths: StatePaths, wanted: list[str]) -> list[str]:
         if not re.fullmatch(_SAFE_NAME, name) or name not in found:
             close = difflib.get_close_matches(name, found, n=1)
             hint = f"did you mean {close[0]}?" if close else f"logs kept: {', '.join(found)}"
+            if not found:
+                hint = f"no service's log is kept here: no stack has run in {paths.root}"
             raise UsageError(f"no log file for a service named {name!r} in {paths.log_dir}", hint)
     return wanted or found
 

@@ -36,6 +36,7 @@ from devstack.cli import (
 from devstack.cli import exec as exec_
 from devstack.cli.options import EXIT_CODES
 from devstack.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, DevstackError
+from devstack.stackfile import find_stack_file, given_files, included_by
 
 # In the order `devstack --help` lists them; a new command adds its module here.
 COMMANDS = [up, setup, check, ps, logs, ui, startstop, down, verify, config, schema, init, export]
@@ -73,6 +74,19 @@ def _short_lived_process() -> None:
     atexit.register(gc.freeze)  # at exit: what the command made is frozen too
 
 
+def _note_includer(file: object) -> None:
+    """After an error of a command run on a monorepo part's stack.toml alone: the file
+    that includes it, where the stack is (its other services, its running supervisor)."""
+    given = given_files(file) if isinstance(file, str | os.PathLike | list) else ()
+    try:
+        used = find_stack_file(given[0] if given else None, os.getcwd())
+    except (DevstackError, OSError):
+        return
+    top = included_by(used)
+    if top is not None:
+        print(f"  note: {used} is included by {top}: run devstack in {top.parent}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None and sys.argv[1:2] and sys.argv[1] in _SHORT_LIVED:
         _short_lived_process()  # only as the program: a caller passing argv keeps its gc
@@ -86,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except DevstackError as exc:
         print(exc.render(), file=sys.stderr)
+        _note_includer(getattr(args, "file", None))
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

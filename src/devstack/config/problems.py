@@ -173,10 +173,26 @@ def problems_from_validation(
             # the deeper error is the useful one.
             continue
         message, hint = _message(path, errors)
+        if errors[0]["type"] == "missing" and hint is None:
+            hint = _misspelt_service(path, data)
         file, line = where(path[:-1] if errors[0]["type"] == "missing" else path)
         problems.append(ConfigProblem(file, line, _render_path(path), message, hint))
     problems.sort(key=_file_order)
     return problems
+
+
+def _misspelt_service(path: KeyPath, data: Mapping[str, Any]) -> str | None:
+    """A service without ``cmd`` named close to another: most likely a misspelt change
+    of that one (in stack.local.toml, a service named only there is a new one)."""
+    if len(path) != 3 or path[0] != "services" or path[2] != "cmd":
+        return None
+    services = data.get("services")
+    if not isinstance(services, Mapping):
+        return None
+    guess = closest(path[1], [str(n) for n in services if n != path[1]])
+    if guess is None:
+        return None
+    return f"did you mean services.{guess}? A service named only here is a new one, and needs cmd"
 
 
 def _file_order(problem: ConfigProblem) -> tuple[str, bool, int]:

@@ -101,7 +101,7 @@ def export_compose(source: ExportSource, out_dir: Path) -> ComposeExport:
     files: dict[str, str] = {}
     notes: list[str] = []
     for name, build in builds.items():
-        if build.dockerfile is not None:
+        if build.dockerfile is not None and build.dockerfile.name not in files:
             files[build.dockerfile.name] = build.dockerfile.text
             files[f"{build.dockerfile.name}.dockerignore"] = build.dockerfile.ignore
             notes += [f"{name}: {note}" for note in build.dockerfile.notes]
@@ -184,7 +184,9 @@ def build_of(source: ExportSource, spec: ServiceSpec, command: list[str]) -> Bui
     if runtime == "python":
         run, changed = in_image(run)
         notes += changed
-    dockerfile = dockerfile_for(spec.name, command, spec.cwd, source.root, spec.setup, prod, run)
+    # The copies of a service with replicas share one (each copy's command overrides CMD).
+    name = spec.replica_of or spec.name
+    dockerfile = dockerfile_for(name, command, spec.cwd, source.root, spec.setup, prod, run)
     if dockerfile is None:
         return Build()
     return Build(None, dockerfile, prod, run if notes else None, tuple(notes))

@@ -118,7 +118,8 @@ def kube_names(source: ExportSource) -> dict[str, str]:
 
 
 def built_image(source: ExportSource, name: str) -> str:
-    """The image a generated Dockerfile builds for service ``name``."""
+    """The image a generated Dockerfile builds for service ``name`` (the copies of a
+    service with replicas share their service's)."""
     return f"{object_name(source.stack.name)}-{object_name(name)}:latest"
 
 
@@ -130,7 +131,7 @@ def _image_for(source: ExportSource, spec: ServiceSpec, build: Build, name: str)
         pinned = f"major version {tag}" if tag.isdigit() else f"release {tag}"
         lines = [f"official image of {build.image.server}, {pinned} pinned", *build.image.notes]
         return build.image.image, "\n".join(lines)
-    image = built_image(source, name)
+    image = built_image(source, spec.replica_of or spec.name)
     if build.dockerfile is not None:
         return image, (
             f"built from {build.dockerfile.name} (generated here, {build.dockerfile.runtime}): "
@@ -317,7 +318,7 @@ class _Builder:
         self.out.files[dockerfile.name] = dockerfile.text
         self.out.files[f"{dockerfile.name}.dockerignore"] = dockerfile.ignore
         context = os.path.relpath(self.source.root, self.out_dir)
-        image = built_image(self.source, self.names[spec.name])
+        image = built_image(self.source, spec.replica_of or spec.name)
         self.out.builds.append(f"docker build -f {dockerfile.name} -t {image} {context}")
 
     def _data_claim(self, spec: ServiceSpec, labels: dict[str, str]) -> Any:

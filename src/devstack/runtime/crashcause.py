@@ -22,9 +22,11 @@ _PY_ERROR = re.compile(
     r"FileNotFoundError|PermissionError|OSError|ConnectionRefusedError)\b:?\s*(.*)$"
 )
 _TRACEBACK = "Traceback (most recent call last):"
-# Any other exception line of a traceback (psycopg2.OperationalError: ..., KeyError: 'X').
+# Any other exception line of a traceback (psycopg2.OperationalError: ..., KeyError: 'X'),
+# and the socket module's lower-case ones (gaierror: a host name that does not resolve).
 _ANY_EXCEPTION = re.compile(
-    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure|Timeout))"
+    r"^((?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt|Failure|Timeout)"
+    r"|socket\.(?:gaierror|herror|timeout))"
     r"(?::\s*(.*))?$"
 )
 # The line a program prints when it gives up: postgres' FATAL, a logger's [ERROR],

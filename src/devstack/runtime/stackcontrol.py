@@ -136,7 +136,8 @@ class SupervisorControl:
         hub = self._sup.hub
         for name, svc in self._sup.services.items():
             snap = svc.snapshot()
-            probe = snap.last_probe
+            # A stopped service has no health: its last probe was of a process now gone.
+            probe = None if snap.state is ServiceState.STOPPED else snap.last_probe
             cpu, rss = self._tree_usage(snap.pid, procs, children, (now, seen))
             uptime = svc.uptime()
             rows.append(

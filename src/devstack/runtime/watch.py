@@ -51,6 +51,13 @@ def watched_specs(specs: Mapping[str, ServiceSpec], default_python: bool) -> dic
 
 # What a watcher is made from: a restart that changes one of them re-makes it.
 _WATCH_FIELDS = ("cwd", "watch", "watch_ignore", "watch_debounce")
+# Services whose watch fields are equal (the copies of a service with replicas) share
+# one watcher: one inotify instance for the tree, and one batch restarts them together.
+_Key = tuple[object, ...]
+
+
+def _key(spec: ServiceSpec) -> _Key:
+    return tuple(getattr(spec, f) for f in _WATCH_FIELDS)
 
 
 class Watcher:
@@ -71,7 +78,8 @@ class Watcher:
         self._restart = restart
         self._specs = dict(specs)
         self._default_python = default_python
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: dict[_Key, asyncio.Task[None]] = {}
+        self._keys: dict[str, _Key] = {}  # each watched service's watcher
         self._pending: dict[str, set[str]] = {}
         self._kick = asyncio.Event()
         # The last failure printed per service: the same one is not printed again.
@@ -80,8 +88,8 @@ class Watcher:
     async def run(self) -> None:
         """Watch until cancelled."""
         for name, spec in self._specs.items():
-            if name not in self._tasks:  # respec() may have come first
-                self._tasks[name] = asyncio.create_task(self._collect(name, spec))
+            if name not in self._keys:  # respec() may have come first
+                self._watch(name, spec)
         try:
             await self._dispatch()
         finally:
@@ -93,9 +101,18 @@ class Watcher:
     def forget(self, name: str) -> None:
         """``name`` is gone (``devstack scale`` removed the copy): no watch, no restart."""
         self._specs.pop(name, None)
-        task = self._tasks.pop(name, None)
-        if task is not None:
-            task.cancel()
+        self._unwatch(name)
+
+    def _watch(self, name: str, spec: ServiceSpec) -> None:
+        key = self._keys[name] = _key(spec)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._collect(key, spec))
+
+    def _unwatch(self, name: str) -> None:
+        """``name`` no longer uses its watcher: it ends when no other service does."""
+        key = self._keys.pop(name, None)
+        if key is not None and key not in self._keys.values():
+            self._tasks.pop(key).cancel()
 
     def respec(
         self, name: str, spec: ServiceSpec, why: str = "from the re-read stack.toml"
@@ -110,19 +127,17 @@ class Watcher:
                 return
         if new is None and old is None:
             return
-        task = self._tasks.pop(name, None)
-        if task is not None:
-            task.cancel()
+        self._unwatch(name)
         if new is None:
             del self._specs[name]
             self._hub.event(name, "[watch] no longer watched (watch removed)", "info")
             return
         self._specs[name] = new
-        self._tasks[name] = asyncio.create_task(self._collect(name, new))
+        self._watch(name, new)
         globs = ", ".join(new.watch)
         self._hub.event(name, f"[watch] watching {globs} ({why})", "info")
 
-    async def _collect(self, name: str, spec: ServiceSpec) -> None:
+    async def _collect(self, key: _Key, spec: ServiceSpec) -> None:
         from watchfiles import awatch
 
         rules = WatchRules(spec.cwd, spec.watch, spec.watch_ignore, self._state_dir)
@@ -133,11 +148,13 @@ class Watcher:
             async for changes in awatch(
                 spec.cwd, watch_filter=rules, step=step, debounce=max(_MAX_BATCH_MS, 4 * step)
             ):
-                self._pending.setdefault(name, set()).update(path for _, path in changes)
+                for name in [n for n, k in self._keys.items() if k == key]:
+                    self._pending.setdefault(name, set()).update(path for _, path in changes)
                 self._kick.set()
         except Exception as exc:  # e.g. the inotify watch limit: say so, keep the stack up
             text = f"[watch] stopped watching {spec.cwd}: {type(exc).__name__}: {exc}"
-            self._hub.event(name, text, "error")
+            for name in [n for n, k in self._keys.items() if k == key]:
+                self._hub.event(name, text, "error")
 
     async def _dispatch(self) -> None:
         while True:

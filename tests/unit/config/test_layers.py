@@ -170,6 +170,23 @@ def test_an_error_in_the_override_names_the_override_file_and_its_line(
     assert problems(exc)[0].startswith(f"{tmp_path / 'stack.local.toml'}{expected}")
 
 
+def test_a_misspelt_service_in_the_override_is_told_the_name_it_likely_means(
+    tmp_path: Path,
+) -> None:
+    # Field trial of issue 16: `[services.apii] port = 3102` in stack.local.toml said only
+    # "services.apii.cmd: required key is missing" (a new service, as the override reads it).
+    write(tmp_path / "stack.toml", BASE)
+    write(tmp_path / "stack.local.toml", "[services.apii]\nport = 5100\n")
+    with pytest.raises(ConfigError) as exc:
+        load_stack(None, tmp_path)
+    (problem,) = exc.value.problems
+    assert problem.file == tmp_path / "stack.local.toml" and problem.line == 1
+    assert problem.message == "required key is missing"
+    assert problem.hint == (
+        "did you mean services.api? A service named only here is a new one, and needs cmd"
+    )
+
+
 def test_the_nesting_limit_applies_to_every_layer(tmp_path: Path) -> None:
     write(tmp_path / "stack.toml", BASE)
     deep = "[" * (MAX_DEPTH + 2) + "]" * (MAX_DEPTH + 2)

@@ -17,9 +17,9 @@ import jsonschema
 import yaml
 from test_export_kubernetes import by_kind, manifests, pod_of
 
-from devstack.export.compose import to_compose
+from devstack.export.compose import export_compose, to_compose
 from devstack.export.handover import check_handover, render
-from devstack.export.kubernetes import to_kubernetes
+from devstack.export.kubernetes import built_image, to_kubernetes
 from devstack.export.source import load_source
 from devstack.export.systemd import notes as systemd_notes
 from devstack.export.systemd import to_systemd
@@ -172,3 +172,30 @@ def test_export_check_says_a_copys_finding_once_with_the_file_it_is_written_in(
         found = [f for f in check_handover(src, target, tmp_path) if f.kind == "loopback-bind"]
         assert [(f.service, f.file, f.line) for f in found] == [("api", "api/stack.toml", 2)]
         assert "           written at api/stack.toml:2\n" in render(found, "")
+
+
+def test_the_copies_of_a_service_share_one_dockerfile_and_image(tmp_path: Path) -> None:
+    # Field trial of issue 16: Dockerfile.web.1, .2, .3 (alike but for CMD, which each
+    # copy's command overrides) and a docker build per copy; alike ones Dockerfile.worker.1.
+    stack = source(tmp_path)
+    compose = export_compose(stack, tmp_path / "out")
+    dockerfiles = sorted(n for n in compose.files if not n.endswith(".dockerignore"))
+    assert dockerfiles == ["Dockerfile.api", "Dockerfile.queue", "Dockerfile.web"]
+    assert "for the service api " in compose.files["Dockerfile.api"]
+    assert 'CMD ["python3", "-m", "http.server", "7200"' in compose.files["Dockerfile.api"]
+    services = yaml.safe_load(compose.text)["services"]
+    for name in ("api-1", "api-2", "api-3"):
+        assert services[name]["build"]["dockerfile"].endswith("/Dockerfile.api")
+    assert services["api-2"]["command"][3] == "7201"  # its own port, over the image's CMD
+    kube = to_kubernetes(source(tmp_path), tmp_path / "k8s")
+    assert sorted(n for n in kube.files if n.startswith("Dockerfile.") and "ignore" not in n) == [
+        "Dockerfile.api",
+        "Dockerfile.queue",
+        "Dockerfile.web",
+    ]
+    images = [built_image(stack, n) for n in ("api", "queue", "web")]
+    assert [b.split(" -t ")[1].split()[0] for b in kube.builds] == images
+    for n in ("api-1.yaml", "api-2.yaml", "api-3.yaml"):
+        docs = [d for d in yaml.safe_load_all(kube.files[n]) if d and d["kind"] == "Deployment"]
+        (container,) = docs[0]["spec"]["template"]["spec"]["containers"]
+        assert container["image"] == images[0]

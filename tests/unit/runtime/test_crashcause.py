@@ -103,6 +103,28 @@ def test_any_exception_line_that_ends_a_traceback() -> None:
     )
 
 
+def test_a_lower_case_socket_exception_ends_a_traceback_too() -> None:
+    # Field trial of issue 16: a compose monorepo's consumer connecting to the compose
+    # name `rabbitmq-server` crashed with `[crashed] exit 1` and no cause.
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/m/python-factory-service/main.py", line 5, in <module>',
+        "    connection = pika.BlockingConnection(pika.ConnectionParameters(host='rabbitmq'))",
+        "                 ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        '  File "/m/.venv/lib/python3.11/site-packages/pika/adapters/utils/selector_ioloop_'
+        'connection.py", line 23, in _resolve',
+        "    result: Any = socket.getaddrinfo(host=self._host,",
+        "                  ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        '  File "/usr/lib/python3.11/socket.py", line 962, in getaddrinfo',
+        "    for res in _socket.getaddrinfo(host, port, family, type, proto, flags):",
+        "               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "socket.gaierror: [Errno -2] Name or service not known",
+    ]
+    assert crash_cause(lines, "exit 1") == (
+        "socket.gaierror: [Errno -2] Name or service not known (main.py:5)"
+    )
+
+
 def test_redis_config_error_names_the_directive_and_the_reason() -> None:
     """redis-server 7.0.15's own lines for a bad argument (seen in a field trial): the
     banner says FATAL without a colon, and the cause is on the lines after it. Before,
