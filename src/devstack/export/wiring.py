@@ -62,8 +62,15 @@ BROWSER_PREFIXES = (
     *("NEXT_PUBLIC_", "VITE_", "REACT_APP_", "PUBLIC_", "NUXT_PUBLIC_", "EXPO_PUBLIC_"),
     *("GATSBY_", "VUE_APP_"),
 )
-# Names that say the value is an address browsers or other parties use, not a client's.
-_PUBLIC_WORDS = re.compile(r"PUBLIC|CALLBACK|REDIRECT|ORIGIN|CORS")
+# Names that say the value is an address browsers or other parties use, not a client's:
+# the app's own base for links and emails (BASE_URL, SITE_URL), not an API's (API_BASE_URL).
+_PUBLIC_WORDS = re.compile(
+    r"PUBLIC|CALLBACK|REDIRECT|ORIGIN|CORS"
+    r"|^(?:APP_|SITE_)?BASE_URL$|^(?:SITE|EXTERNAL|CANONICAL)_URL$"
+)
+# A value picked by the mode (`process.env.NODE_ENV === "development" ? URL : "/api/"`).
+_NODE_ENV_TEST = re.compile(r"process\.env\.NODE_ENV\b")
+_NODE_ENV_LOOK_BACK = 3  # lines above a proxy target where its mode test sits
 _LOOPBACK_WORD = re.compile(r"\b(127\.0\.0\.1|localhost)\b")
 
 
@@ -314,14 +321,22 @@ class _Wirer:
             if port_only
             else "a config file is JavaScript: it is not rewritten"
         )
+        # Taken from the whole address, so it serves both branches of a mode test.
+        fix = proxy_fix(self.spec, dataclasses.replace(target, env_var=None), owner, file)
+        mode_line = _node_env_test(target)
+        if mode_line is not None:
+            why += (
+                f"; it sits behind a process.env.NODE_ENV test ({file}:{mode_line}): the "
+                "production server runs with NODE_ENV=production and takes the other branch"
+            )
+            fix += ", in both branches (or without the NODE_ENV test)"
         self.findings.append(
             Finding(
                 self.spec.name,
                 "proxy-config",
                 f"{file}:{target.line} sends to {target.url} ({owner.name}), which in "
                 f"{self.target.name} is {there}; {why}",
-                # The fix that takes the whole address from the environment.
-                proxy_fix(self.spec, dataclasses.replace(target, env_var=None), owner, file),
+                fix,
                 file,
                 target.line,
             )
@@ -401,7 +416,7 @@ class _Wirer:
         if var.startswith(BROWSER_PREFIXES):
             why = "a variable the frontend hands to the browser"
         elif is_browser_facing(var):
-            why = "a public address (callbacks, redirects, origins)"
+            why = "a public address (base URLs, callbacks, redirects, origins)"
         else:
             why = f"{self.spec.name}'s own address, the one browsers and callbacks use"
         self.findings.append(
@@ -464,6 +479,19 @@ def _service(
             )
             wirer.findings.append(Finding(name, "export-error", summary, breaks=False))
     return wirer.out, wirer.findings
+
+
+def _node_env_test(target: ProxyTarget) -> int | None:
+    """The line of a ``process.env.NODE_ENV`` test just above ``target`` (its value picked
+    by the mode), or None."""
+    try:
+        lines = target.file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for number in range(target.line, max(0, target.line - 1 - _NODE_ENV_LOOK_BACK), -1):
+        if number <= len(lines) and _NODE_ENV_TEST.search(lines[number - 1]):
+            return number
+    return None
 
 
 def _host(host: str) -> str:

@@ -326,3 +326,61 @@ def test_the_real_nextjs_flask_starter_config_is_reported(tmp_path: Path) -> Non
         "web/next.config.js:7 sends to http://127.0.0.1:5328/api/:path* (api), which in "
         "compose is http://api:5328"
     )
+
+
+def test_a_rewrite_behind_a_node_env_test_says_production_takes_the_other_branch(
+    tmp_path: Path,
+) -> None:
+    # digitros/nextjs-fastapi: `NODE_ENV === "development" ? "http://127.0.0.1:8000/..." :
+    # "/api/"`; the image runs `next start` (NODE_ENV=production), so replacing the URL in
+    # the development branch alone leaves the backend unreachable.
+    file = next_flask(tmp_path)
+    (tmp_path / "web" / "next.config.js").write_text(
+        "module.exports = { rewrites: async () => [\n"
+        "  { source: '/api/py/:path*',\n"
+        "    destination:\n"
+        "      process.env.NODE_ENV === 'development'\n"
+        "        ? 'http://127.0.0.1:5328/api/py/:path*'\n"
+        "        : '/api/' },\n"
+        "] }\n"
+    )
+    [proxy] = by_kind(wiring_of(file), "proxy-config")
+    assert proxy.line == 5
+    assert "behind a process.env.NODE_ENV test (web/next.config.js:4)" in proxy.summary
+    assert "the production server runs with NODE_ENV=production" in proxy.summary
+    assert proxy.fix.endswith(
+        "destination: `${process.env.API_URL}/api/py/:path*`, in both branches "
+        "(or without the NODE_ENV test)"
+    )
+
+
+def test_a_base_url_in_a_shared_env_file_is_a_public_address(tmp_path: Path) -> None:
+    # snyk-labs/ai-promoter: `.env` BASE_URL=http://localhost:5000, the address its links
+    # and emails use, became http://web:5000 (the issue's own BASE_URL case, via a file).
+    file = write(
+        tmp_path,
+        {
+            "stack.toml": """\
+                [stack]
+                env_file = ".env"
+
+                [services.web]
+                cmd = "python3 web.py"
+                port = 5000
+
+                [services.worker]
+                cmd = "python3 worker.py"
+                """,
+            ".env": "BASE_URL=http://localhost:5000\nSITE_URL=http://localhost:5000/\n",
+        },
+    )
+    wiring = wiring_of(file)
+    for name in ("web", "worker"):
+        assert "BASE_URL" not in wiring.services[name].env
+        assert "SITE_URL" not in wiring.services[name].env
+    urls = {(f.service, f.summary.split("=")[0]) for f in by_kind(wiring, "browser-url")}
+    assert urls == {(s, v) for s in ("web", "worker") for v in ("BASE_URL", "SITE_URL")}
+    for var in ("BASE_URL", "APP_BASE_URL", "SITE_URL", "EXTERNAL_URL", "CANONICAL_URL"):
+        assert is_browser_facing(var), var
+    for var in ("API_BASE_URL", "BACKEND_URL", "DATABASE_URL"):
+        assert not is_browser_facing(var), var
