@@ -54,6 +54,10 @@ from devstack.spec import HealthSpec, ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
 DATA_SIZE = "1Gi"  # a PersistentVolumeClaim's request: a guess the comment says to check
+_SUB_PATH = (
+    "a folder of the claim, not its root: a new volume's root can hold lost+found, and "
+    "postgres and mysql refuse to initialise a data directory that is not empty"
+)
 
 
 @dataclass
@@ -386,7 +390,8 @@ class _Builder:
         root = self.source.root
         if build.image is not None:
             if build.image.data is not None:
-                container["volumeMounts"] = [{"name": "data", "mountPath": build.image.data}]
+                mount = {"name": "data", "mountPath": build.image.data, "subPath": "data"}
+                container["volumeMounts"] = [Commented(mount, _SUB_PATH)]
         elif spec.cwd.is_relative_to(root):
             cwd = spec.cwd.relative_to(root).as_posix()
             container["workingDir"] = APP_DIR if cwd == "." else f"{APP_DIR}/{cwd}"

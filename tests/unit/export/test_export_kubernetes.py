@@ -275,7 +275,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
     assert db["containers"][0]["image"] == "postgres:16"
     assert db["containers"][0]["args"] == ["postgres"]
     assert db["containers"][0]["volumeMounts"] == [
-        {"name": "data", "mountPath": "/var/lib/postgresql/data"}
+        {"name": "data", "mountPath": "/var/lib/postgresql/data", "subPath": "data"}
     ]
     assert db["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "db-data"}}]
     assert found["PersistentVolumeClaim", "db-data"]["spec"]["accessModes"] == ["ReadWriteOnce"]
@@ -521,3 +521,26 @@ def test_flask_celery_redis_wiring_and_production_server(tmp_path: Path) -> None
     assert "RUN pip install -r requirements.txt" in dockerfile
     assert 'CMD ["gunicorn", "--bind", "0.0.0.0:5001", "app:app"]' in dockerfile
     assert pod_of(found["Deployment", "db"])["containers"][0]["image"] == "postgres:16"
+
+
+def test_a_database_mounts_a_folder_of_its_claim_not_its_root(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter's Postgres): a fresh ext4 volume's root holds
+    # lost+found, and postgres/mysql refuse to initialise a data directory that is not
+    # empty ("initdb: directory ... exists but is not empty"): the pod would crash-loop.
+    (tmp_path / "stack.toml").write_text(
+        textwrap.dedent("""\
+            [services.db]
+            cmd = "postgres -D .pgdata -p 5433 -k /tmp"
+            port = 5433
+
+            [services.mysql]
+            cmd = "mysqld --datadir=.mysql --port=3307"
+            port = 3307
+            """)
+    )
+    export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
+    found = by_kind(manifests(export))
+    for name, path in (("db", "/var/lib/postgresql/data"), ("mysql", "/var/lib/mysql")):
+        container = pod_of(found["Deployment", name])["containers"][0]
+        assert container["volumeMounts"] == [{"name": "data", "mountPath": path, "subPath": "data"}]
+    assert "lost+found" in export.files["db.yaml"]
