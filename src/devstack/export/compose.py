@@ -184,10 +184,25 @@ def build_of(source: ExportSource, spec: ServiceSpec, command: list[str]) -> Bui
     if runtime == "python":
         run, changed = in_image(run)
         notes += changed
-    dockerfile = dockerfile_for(spec.name, command, spec.cwd, source.root, spec.setup, prod, run)
+    dockerfile = dockerfile_for(
+        spec.name, command, spec.cwd, source.root, spec.setup, prod, run, _server_paths(source)
+    )
     if dockerfile is None:
         return Build()
     return Build(None, dockerfile, prod, run if notes else None, tuple(notes))
+
+
+def _server_paths(source: ExportSource) -> list[str]:
+    """The data (and socket) paths inside the stack's directory that its local servers
+    use (`postgres -D .pgdata`): the build context holds them, the images must not."""
+    found: list[str] = []
+    for spec in source.stack.services.values():
+        image = image_for(list(spec.argv), spec.port, spec.env)
+        for path in image.paths if image is not None else ():
+            full = Path(os.path.normpath(spec.cwd / path))
+            if full != source.root and full.is_relative_to(source.root):
+                found.append(full.relative_to(source.root).as_posix())
+    return found
 
 
 def _pinned(image: Image) -> str:

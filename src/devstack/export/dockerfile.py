@@ -139,9 +139,11 @@ def dockerfile_for(
     setup: str | None,
     production: Production | None,
     command: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Dockerfile | None:
     """The Dockerfile of service ``name`` (None: not Python or Node, or its folder is
-    outside the stack's directory, which is the build context)."""
+    outside the stack's directory, which is the build context); ``ignore``: more paths
+    of the context kept out of the image."""
     runtime = production.runtime if production else runtime_of_service(argv, folder)
     if runtime is None or not folder.is_relative_to(root):
         return None
@@ -159,7 +161,7 @@ def dockerfile_for(
     return Dockerfile(
         f"Dockerfile.{name}",
         _render(name, plan, command),
-        _ignore_text(),
+        _ignore_text(ignore),
         runtime,
         plan.notes,
         plan.dropped,
@@ -405,5 +407,6 @@ def _node_version(folder: Path) -> str:
     return found[1] if found else NODE_VERSION
 
 
-def _ignore_text() -> str:
-    return "# Written by `devstack export`\n" + "\n".join(IGNORED) + "\n"
+def _ignore_text(more: Sequence[str] = ()) -> str:
+    extra = [line for line in more if line not in IGNORED]
+    return "# Written by `devstack export`\n" + "\n".join([*IGNORED, *extra]) + "\n"

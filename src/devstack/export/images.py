@@ -57,9 +57,12 @@ class Image:
     port: int
     environment: dict[str, str]
     notes: list[str]  # what changed from the laptop's command, and why
+    # The laptop's data and socket paths its command named (dropped): kept out of builds.
+    paths: tuple[str, ...] = ()
 
 
 _PATHS = "a path on this machine; the data lives in the image's data volume"
+_SOCKET = "a Unix socket's place on this machine; the others connect over TCP"
 _BIND = "the container listens on all its addresses (the image's default)"
 _DAEMON = "a container's main process runs in the foreground"
 
@@ -72,7 +75,7 @@ SERVERS: tuple[Server, ...] = (
         "/data",
         lambda p: ["--port", str(p)],
         {"--dir": _PATHS, "--bind": _BIND, "--daemonize": _DAEMON, "--pidfile": _DAEMON}
-        | {"--logfile": "the container's log is its stdout", "--unixsocket": _PATHS},
+        | {"--logfile": "the container's log is its stdout", "--unixsocket": _SOCKET},
         frozenset({"--port", "--dir", "--bind", "--daemonize", "--pidfile", "--logfile"})
         | frozenset({"--unixsocket"}),
     ),
@@ -83,7 +86,7 @@ SERVERS: tuple[Server, ...] = (
         5432,
         "/var/lib/postgresql/data",
         lambda p: ["-p", str(p)],
-        {"-D": _PATHS, "-k": _PATHS, "-h": _BIND, "--pgdata": _PATHS},
+        {"-D": _PATHS, "-k": _SOCKET, "-h": _BIND, "--pgdata": _PATHS},
         frozenset({"-p", "-D", "-k", "-h", "-c", "-o", "-l", "--pgdata", "--log", "-w"}),
         {"POSTGRES_HOST_AUTH_METHOD": "trust"},
         "as devstack's local server (initdb's default, no password): set POSTGRES_PASSWORD "
@@ -96,7 +99,7 @@ SERVERS: tuple[Server, ...] = (
         3306,
         "/var/lib/mysql",
         lambda p: [f"--port={p}"],
-        {"--datadir": _PATHS, "--socket": _PATHS, "--bind-address": _BIND, "-h": _PATHS}
+        {"--datadir": _PATHS, "--socket": _SOCKET, "--bind-address": _BIND, "-h": _PATHS}
         | {"--user": "the image runs it as its mysql user", "--pid-file": _DAEMON},
         frozenset({"--port", "-P", "--datadir", "--socket", "--bind-address", "-h", "--user"})
         | frozenset({"--pid-file"}),
@@ -203,7 +206,8 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
     notes: list[str] = []
     if server.tag_note:
         notes.append(server.tag_note)
-    kept = _kept_flags(server, words, notes)
+    paths: list[str] = []
+    kept = _kept_flags(server, words, notes, paths)
     command = _command(server, kept, listen)
     environment = dict(server.environment)
     # Ports some images take from a variable, which their health command reads as well.
@@ -224,15 +228,18 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
         listen,
         environment,
         notes,
+        tuple(paths),
     )
 
 
-def _kept_flags(server: Server, words: list[str], notes: list[str]) -> list[str]:
-    """The flags of the laptop's command that still mean something in the image."""
+def _kept_flags(server: Server, words: list[str], notes: list[str], paths: list[str]) -> list[str]:
+    """The flags of the laptop's command that still mean something in the image; the
+    laptop's paths it drops go into ``paths``."""
     rest = list(words[1:])
     if server.name == "postgres" and os.path.basename(words[0]) == "pg_ctl":
-        rest = _pg_ctl_options(rest, notes)
+        rest = _pg_ctl_options(rest, notes, paths)
     if server.name == "minio" and rest[:1] == ["server"]:
+        paths += [w for w in rest[1:] if not w.startswith("-") and _is_path_like(w)]
         rest = [w for w in rest[1:] if w.startswith("-") or not _is_path_like(w)] or []
         notes.append("minio server's directory: the image's /data (the named volume)")
     kept: list[str] = []
@@ -246,6 +253,8 @@ def _kept_flags(server: Server, words: list[str], notes: list[str]) -> list[str]
         if name in server.dropped:
             shown = word if value is None else f"{word} {value}"
             notes.append(f"dropped `{shown}`: {server.dropped[name]}")
+            if server.dropped[name] == _PATHS:
+                paths.append(value if value is not None else word.partition("=")[2])
         elif _is_port_flag(server, name):
             pass  # written from the declared port below
         elif server.name == "mailpit" and name in ("--smtp", "-s", "--pop3") and value:
@@ -336,11 +345,13 @@ def _is_path_like(word: str) -> bool:
     return "/" in word or word.endswith((".conf", ".cnf")) or word in (".", "..")
 
 
-def _pg_ctl_options(rest: list[str], notes: list[str]) -> list[str]:
+def _pg_ctl_options(rest: list[str], notes: list[str], paths: list[str]) -> list[str]:
     """``pg_ctl -D data -o "-p 5433" start``: the server's options are in ``-o``."""
     out: list[str] = []
     for i, word in enumerate(rest):
-        if word == "-o" and i + 1 < len(rest):
+        if word in ("-D", "--pgdata") and i + 1 < len(rest):
+            paths.append(rest[i + 1])
+        elif word == "-o" and i + 1 < len(rest):
             try:
                 out += shlex.split(rest[i + 1])
             except ValueError:

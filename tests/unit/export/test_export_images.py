@@ -173,3 +173,15 @@ def test_without_a_declared_port_the_commands_port_is_kept() -> None:
     assert image.command == ["redis-server", "--port", "6391"]
     image = image_for(["mysqld", "--port=3307"], None, {})
     assert image is not None and image.healthcheck[-1] == "3307"
+
+
+def test_a_socket_directory_is_not_called_the_data() -> None:
+    # Field trial: `postgres -D .pgdata -p 5433 -k /tmp` noted `-k /tmp` as "the data lives
+    # in the image's data volume"; it is where the Unix socket goes.
+    image = image_for(shlex.split("postgres -D .pgdata -p 5433 -k /tmp"), 5433, {})
+    assert image is not None
+    assert image.paths == (".pgdata",)
+    [socket] = [n for n in image.notes if "-k /tmp" in n]
+    assert socket == (
+        "dropped `-k /tmp`: a Unix socket's place on this machine; the others connect over TCP"
+    )

@@ -527,20 +527,15 @@ def test_a_database_mounts_a_folder_of_its_claim_not_its_root(tmp_path: Path) ->
     # Field trial (snyk-labs/ai-promoter's Postgres): a fresh ext4 volume's root holds
     # lost+found, and postgres/mysql refuse to initialise a data directory that is not
     # empty ("initdb: directory ... exists but is not empty"): the pod would crash-loop.
-    (tmp_path / "stack.toml").write_text(
-        textwrap.dedent("""\
-            [services.db]
-            cmd = "postgres -D .pgdata -p 5433 -k /tmp"
-            port = 5433
-
-            [services.mysql]
-            cmd = "mysqld --datadir=.mysql --port=3307"
-            port = 3307
-            """)
+    stack = (
+        '[services.mysql]\ncmd = "mysqld --datadir=.mysql --port=3307"\nport = 3307\n'
+        '[services.db]\ncmd = "postgres -D .pgdata"\n'
     )
+    (tmp_path / "stack.toml").write_text(stack)
     export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
     found = by_kind(manifests(export))
     for name, path in (("db", "/var/lib/postgresql/data"), ("mysql", "/var/lib/mysql")):
         container = pod_of(found["Deployment", name])["containers"][0]
         assert container["volumeMounts"] == [{"name": "data", "mountPath": path, "subPath": "data"}]
     assert "lost+found" in export.files["db.yaml"]
+    assert "lost+found" in export.files["mysql.yaml"]
