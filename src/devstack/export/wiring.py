@@ -50,6 +50,7 @@ from devstack.checks.nodesetup import invocation
 from devstack.checks.protocols import is_node, url_protocol
 from devstack.config.envfile import read_env_file
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
+from devstack.export.images import recognise
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.project.frontendconfig import ProxyTarget, proxy_targets
 from devstack.spec import ServiceSpec
@@ -467,9 +468,14 @@ def _service(
 ) -> tuple[ServiceWiring, list[Finding]]:
     wirer = _Wirer(source, target, name)
     wirer.table()
+    steps = [(wirer.files, "env files"), (wirer.proxies, "proxy config")]
+    if recognise(wirer.spec.argv) is not None:
+        # An official image's server reads its own variables (POSTGRES_*), none of the
+        # app's URLs an env file shared with the app holds: nothing there to wire.
+        steps = []
     # The readers of the user's files guess from text: a failure there is devstack's bug,
     # said in one line, and the export goes on without what they would have found.
-    for step, what in ((wirer.files, "env files"), (wirer.proxies, "proxy config")):
+    for step, what in steps:
         try:
             step()
         except Exception as exc:

@@ -384,3 +384,32 @@ def test_a_base_url_in_a_shared_env_file_is_a_public_address(tmp_path: Path) -> 
         assert is_browser_facing(var), var
     for var in ("API_BASE_URL", "BACKEND_URL", "DATABASE_URL"):
         assert not is_browser_facing(var), var
+
+
+def test_an_official_images_server_is_not_wired_from_the_apps_env_file(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter): the stack-wide .env's OKTA_REDIRECT_URI was a
+    # "break" six times, once per service, redis and postgres included; their servers read
+    # none of the app's variables, so their containers need no rewrite and no finding.
+    file = write(
+        tmp_path,
+        {
+            "stack.toml": """\
+                [stack]
+                env_file = ".env"
+
+                [services.web]
+                cmd = "python3 web.py"
+                port = 5000
+
+                [services.redis]
+                cmd = "redis-server --port 6390"
+                port = 6390
+                """,
+            ".env": "REDIS_URL=redis://localhost:6390/0\n"
+            "OKTA_REDIRECT_URI=http://localhost:5000/callback\n",
+        },
+    )
+    wiring = wiring_of(file)
+    assert [f.service for f in wiring.findings] == ["web"]
+    assert wiring.services["web"].env == {"REDIS_URL": "redis://redis:6390/0"}
+    assert wiring.services["redis"].env == {}
