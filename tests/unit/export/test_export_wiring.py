@@ -354,25 +354,18 @@ def test_a_rewrite_behind_a_node_env_test_says_production_takes_the_other_branch
     )
 
 
+def web_with(root: Path, other: str, env: str) -> Path:
+    """A stack of web (port 5000) and ``other`` that share the stack-wide ``.env``."""
+    web = '[stack]\nenv_file = ".env"\n\n[services.web]\ncmd = "python3 web.py"\nport = 5000\n\n'
+    return write(root, {"stack.toml": web + other, ".env": env})
+
+
 def test_a_base_url_in_a_shared_env_file_is_a_public_address(tmp_path: Path) -> None:
     # snyk-labs/ai-promoter: `.env` BASE_URL=http://localhost:5000, the address its links
     # and emails use, became http://web:5000 (the issue's own BASE_URL case, via a file).
-    file = write(
-        tmp_path,
-        {
-            "stack.toml": """\
-                [stack]
-                env_file = ".env"
-
-                [services.web]
-                cmd = "python3 web.py"
-                port = 5000
-
-                [services.worker]
-                cmd = "python3 worker.py"
-                """,
-            ".env": "BASE_URL=http://localhost:5000\nSITE_URL=http://localhost:5000/\n",
-        },
+    other = '[services.worker]\ncmd = "python3 worker.py"\n'
+    file = web_with(
+        tmp_path, other, "BASE_URL=http://localhost:5000\nSITE_URL=http://localhost:5000/\n"
     )
     wiring = wiring_of(file)
     for name in ("web", "worker"):
@@ -390,25 +383,9 @@ def test_an_official_images_server_is_not_wired_from_the_apps_env_file(tmp_path:
     # Field trial (snyk-labs/ai-promoter): the stack-wide .env's OKTA_REDIRECT_URI was a
     # "break" six times, once per service, redis and postgres included; their servers read
     # none of the app's variables, so their containers need no rewrite and no finding.
-    file = write(
-        tmp_path,
-        {
-            "stack.toml": """\
-                [stack]
-                env_file = ".env"
-
-                [services.web]
-                cmd = "python3 web.py"
-                port = 5000
-
-                [services.redis]
-                cmd = "redis-server --port 6390"
-                port = 6390
-                """,
-            ".env": "REDIS_URL=redis://localhost:6390/0\n"
-            "OKTA_REDIRECT_URI=http://localhost:5000/callback\n",
-        },
-    )
+    other = '[services.redis]\ncmd = "redis-server --port 6390"\nport = 6390\n'
+    env = "REDIS_URL=redis://localhost:6390/0\nOKTA_REDIRECT_URI=http://localhost:5000/callback\n"
+    file = web_with(tmp_path, other, env)
     wiring = wiring_of(file)
     assert [f.service for f in wiring.findings] == ["web"]
     assert wiring.services["web"].env == {"REDIS_URL": "redis://redis:6390/0"}
