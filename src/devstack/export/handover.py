@@ -24,7 +24,7 @@ from devstack.export.compose import Build, compose_document, compose_names
 from devstack.export.kubernetes import kube_target, to_kubernetes
 from devstack.export.production import FIXES, Production, dev_server
 from devstack.export.source import ExportSource
-from devstack.export.toprocfile import lost
+from devstack.export.toprocfile import DEV_SERVERS, lost
 from devstack.export.wiring import Finding, names_loopback, wire
 from devstack.export.yaml import Commented
 from devstack.spec import ServiceSpec
@@ -56,7 +56,7 @@ def _same_machine(source: ExportSource, target: str) -> list[Finding]:
         found += [
             Finding(STACK, "not-expressed", line, None, breaks=False)
             for line in lost(source)
-            if not line.startswith("setup steps")
+            if not line.startswith(("setup steps", DEV_SERVERS))
         ]
     return found
 

@@ -12,9 +12,10 @@ import shlex
 from collections.abc import Callable
 from dataclasses import fields
 
-from devstack.checks.command import find_venv, resolve, shown
+from devstack.checks.command import command_argv, find_venv, resolve, shown
 from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
+from devstack.export.production import dev_server
 from devstack.export.source import ExportSource, copies_alike, replica_groups
 from devstack.spec import RestartSpec, ServiceSpec
 
@@ -85,6 +86,13 @@ def _env_file_keys(source: ExportSource, spec: ServiceSpec) -> list[str]:
     return keys
 
 
+# A lost() line export --check reports as its own finding (kind dev-server), not again.
+DEV_SERVERS = (
+    "development servers, run as written (devstack export --check procfile: their "
+    "production counterparts)"
+)
+
+
 def lost(source: ExportSource) -> list[str]:
     """What this stack uses that a Procfile cannot express, one line each."""
     services = source.stack.services.values()
@@ -125,6 +133,10 @@ def lost(source: ExportSource) -> list[str]:
             named(lambda s: any(p != source.root / ".env" for p in s.env_files)),
         ),
         ("setup steps (run them first: devstack setup)", named(lambda s: s.setup is not None)),
+        (
+            DEV_SERVERS,
+            named(lambda s: dev_server(list(command_argv(s)), s.cwd) is not None),
+        ),
         ("watch: restart on edit", named(lambda s: bool(s.watch))),
     ]
     return [f"{what}: {', '.join(names)}" for what, names in found if names]

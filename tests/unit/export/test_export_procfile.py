@@ -73,3 +73,17 @@ def test_setup_steps_and_watch_are_named_among_the_losses(tmp_path: Path) -> Non
     _text, lost = to_procfile(load_source(tmp_path / "stack.toml", {}))
     assert "setup steps (run them first: devstack setup): api" in lost
     assert "watch: restart on edit: api" in lost
+
+
+def test_dev_servers_are_named_among_the_losses(tmp_path: Path) -> None:
+    # Field trial (digitros/nextjs-fastapi): `fastapi: ... uvicorn api.index:app --reload`
+    # went into the Procfile and stderr did not say it is a development server.
+    (tmp_path / "stack.toml").write_text(
+        '[services.api]\ncmd = "python3 -m uvicorn api.index:app --reload"\nport = 8000\n'
+        '[services.worker]\ncmd = "python3 worker.py"\n'
+    )
+    _text, lost = to_procfile(load_source(tmp_path / "stack.toml", {}))
+    assert (
+        "development servers, run as written (devstack export --check procfile: their "
+        "production counterparts): api"
+    ) in lost
