@@ -17,6 +17,7 @@ pinned); change them in :data:`SERVERS`, the one table.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -361,3 +362,75 @@ def _pg_ctl_options(rest: list[str], notes: list[str], paths: list[str]) -> list
     if "start" not in rest:
         notes.append("pg_ctl without `start`: the image runs the server itself")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Initialisation:
+    """A setup step that only initialises the server's data directory (``initdb``): the
+    official image's entrypoint does that on its first start, into an empty volume."""
+
+    note: str
+    missing: str | None  # what the image needs to do it the same way (None: nothing)
+
+
+# The commands that initialise a data directory, by server; `test -d X ||` and `mkdir`
+# around them change nothing the image needs.
+_INIT = {"postgres": ("initdb",), "mysql": ("mysql_install_db",)}
+_AROUND_INIT = frozenset({"test", "[", "mkdir", "true"})
+
+
+def initialisation(image: Image, setup: str, env: Mapping[str, str]) -> Initialisation | None:
+    """``setup`` read as the data directory's initialisation the image does itself (None:
+    it does something else too, or nothing of the kind)."""
+    user = None
+    initialises = False
+    for part in re.split(r"&&|\|\||;", setup):
+        try:
+            words = shlex.split(part)
+        except ValueError:
+            return None
+        if not words:
+            continue
+        program = os.path.basename(words[0])
+        if program in _AROUND_INIT:
+            continue
+        is_init = (
+            program in _INIT.get(image.server, ())
+            or (
+                (image.server, program) == ("postgres", "pg_ctl")
+                and words[1:2] in (["initdb"], ["init"])
+            )
+            or (
+                image.server == "mysql"
+                and program == "mysqld"
+                and any(w.startswith("--initialize") for w in words)
+            )
+        )
+        if not is_init:
+            return None
+        initialises = True
+        if image.server == "postgres":
+            user = _flag_value(words, ("-U", "--username")) or user
+    if not initialises:
+        return None
+    missing = None
+    if user not in (None, "postgres") and env.get("POSTGRES_USER") != user:
+        missing = (
+            f"set POSTGRES_USER={user} in its env (the image creates that user on its first "
+            "start), then drop the setup step"
+        )
+    return Initialisation(
+        f"setup `{setup}`: not needed, the {image.server} image initialises its empty data "
+        "directory itself on its first start",
+        missing,
+    )
+
+
+def _flag_value(words: Sequence[str], names: tuple[str, ...]) -> str | None:
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name in names:
+            if eq:
+                return value
+            return words[i + 1] if i + 1 < len(words) else None
+    return None

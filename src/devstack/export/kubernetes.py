@@ -44,6 +44,7 @@ from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.config.profiles import enabled
 from devstack.errors import UsageError
 from devstack.export.compose import APP_DIR, Build, build_of
+from devstack.export.images import initialisation
 from devstack.export.kubeprobes import probes, seconds, wait_container
 from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
 from devstack.export.production import FIXES, dev_server
@@ -433,14 +434,19 @@ class _Builder:
             )
         if build.image is not None:
             notes += build.image.notes
-            if spec.setup:
+            init = initialisation(build.image, spec.setup, spec.env) if spec.setup else None
+            if init is not None and init.missing is None:
+                notes.append(init.note)
+            elif spec.setup:
                 self._break(
                     name,
                     notes,
                     "setup-dropped",
                     f"setup {spec.setup!r} is not run: the official {build.image.image} "
                     "image runs as it is",
-                    f"run it against the {build.image.server} pod once it is up",
+                    init.missing
+                    if init is not None
+                    else f"run it against the {build.image.server} pod once it is up",
                 )
         if build.dockerfile is not None:
             notes += [n for n in build.dockerfile.notes if not n.startswith("setup step `")]
