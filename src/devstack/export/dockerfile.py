@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shlex
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,8 @@ class _Plan:
     folder: Path
     rel: str  # the folder, relative to the build context ("." or "backend")
     early: list[str] = field(default_factory=list)  # dependency files copied first
+    # COPY lines of dependency files outside the folder (a Pipfile above it), first too
+    early_copies: list[str] = field(default_factory=list)
     install: list[str] = field(default_factory=list)  # before the source
     after: list[str] = field(default_factory=list)  # after the source
     comments: list[str] = field(default_factory=list)
@@ -189,6 +192,9 @@ def _render(name: str, plan: _Plan, command: Sequence[str] | None) -> str:
         lines.append("# dependencies first: an edit of the source does not reinstall them")
         files = [f"{plan.rel}/{f}" if plan.rel != "." else f for f in plan.early]
         lines.append(f"COPY {' '.join(files)} ./")
+    if plan.early_copies:
+        lines.append("# dependencies first, from the folder above where pipenv finds them")
+        lines += plan.early_copies
     lines += [f"RUN {step}" for step in plan.install]
     lines.append(f"COPY {source} ./")
     lines += [f"# {c}" for c in plan.comments]
@@ -279,6 +285,8 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
     if (words is None and (folder / "Pipfile").is_file()) or exe == "pipenv":
         plan.how = "Python: Pipfile, pipenv"
         plan.early += [f for f in ("Pipfile", "Pipfile.lock") if (folder / f).is_file()]
+        if not plan.early:  # pipenv looks for the Pipfile in the folders above, too
+            _pipfile_above(plan)
         plan.install += ["pip install pipenv", "pipenv install --system --deploy"]
         return
     if words is not None:  # pip install ...: early when it needs only requirement files
@@ -308,6 +316,20 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
         plan.after.append("pip install .")
     else:
         plan.how = "Python: no dependency file found, the standard library only"
+
+
+def _pipfile_above(plan: _Plan) -> None:
+    """The Pipfile of a folder above the service's, inside the build context, copied to
+    the same place in the image (where pipenv, run in the service's folder, finds it)."""
+    parts = Path(plan.rel).parts if plan.rel != "." else ()
+    for up in range(1, len(parts) + 1):
+        above = plan.folder.parents[up - 1]
+        if (above / "Pipfile").is_file():
+            rel = Path(*parts[:-up]).as_posix() if len(parts) > up else ""
+            files = [f"{rel}/{f}" if rel else f for f in ("Pipfile", "Pipfile.lock")]
+            files = [f for f in files if (plan.folder.parents[len(parts) - 1] / f).is_file()]
+            plan.early_copies.append(f"COPY {' '.join(files)} /app/{rel + '/' if rel else ''}")
+            return
 
 
 def _stands_alone(requirements: Path) -> bool:
@@ -385,17 +407,39 @@ def _declares(folder: Path, dist: str) -> bool:
 
 
 def _python_version(folder: Path) -> str:
-    """From .python-version (pyenv, uv), else :data:`PYTHON_VERSION`."""
+    """From .python-version (pyenv, uv), else a Pipfile's ``[requires]`` (pipenv
+    ``--deploy`` refuses another Python), else Heroku's runtime.txt (``python-3.11.9``),
+    the nearest folder first; else :data:`PYTHON_VERSION`."""
     for parent in (folder, *folder.parents):
-        try:
-            text = (parent / ".python-version").read_text().strip()
-        except OSError:
-            if (parent / ".git").exists():
-                break
-            continue
+        found = _python_version_in(parent)
+        if found is not None:
+            return found
+        if (parent / ".git").exists():
+            break
+    return PYTHON_VERSION
+
+
+def _python_version_in(folder: Path) -> str | None:
+    try:
+        text = (folder / ".python-version").read_text().strip()
+    except OSError:
+        pass
+    else:
         found = re.match(r"^(\d+\.\d+)", text)
         return found[1] if found else PYTHON_VERSION
-    return PYTHON_VERSION
+    try:
+        requires = tomllib.loads((folder / "Pipfile").read_text()).get("requires", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        requires = {}
+    version = requires.get("python_version") or requires.get("python_full_version")
+    if isinstance(version, str) and (found := re.match(r"^(\d+\.\d+)", version)):
+        return found[1]
+    try:
+        text = (folder / "runtime.txt").read_text().strip()
+    except OSError:
+        return None
+    found = re.match(r"^python-(\d+\.\d+)", text)
+    return found[1] if found else None
 
 
 def _node_version(folder: Path) -> str:

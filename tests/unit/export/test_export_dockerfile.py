@@ -207,3 +207,28 @@ def test_requirements_that_need_the_source_install_after_it(tmp_path: Path, line
         ("RUN", "pip install -r requirements.txt")
     )
     assert ("COPY", "svc/requirements.txt ./") not in steps
+
+
+def test_pipenv_with_the_pipfile_above_the_service_and_its_python_version(
+    tmp_path: Path,
+) -> None:
+    # Field trial (moro23/django-postgres-docker): Pipfile at the top, manage.py in app/;
+    # the Dockerfile ran `pipenv install --deploy` before copying any Pipfile (nothing to
+    # install: the build stops), on python 3.12 where the Pipfile requires 3.11 (--deploy
+    # refuses a Python the Pipfile does not name).
+    make(tmp_path, {"Pipfile": '[requires]\npython_version = "3.11"\n', "Pipfile.lock": "{}"})
+    make(tmp_path / "app", {"manage.py": ""})
+    argv = ["pipenv", "run", "python", "manage.py", "runserver", "127.0.0.1:8000"]
+    found = build(tmp_path, argv, setup="pipenv install --deploy", folder="app", port=8000)
+    steps = parsed(found, tmp_path)
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    assert ("WORKDIR", "/app/app") in steps
+    copy = steps.index(("COPY", "Pipfile Pipfile.lock /app/"))
+    assert copy < steps.index(("RUN", "pipenv install --system --deploy"))
+
+
+def test_the_python_version_from_runtime_txt(tmp_path: Path) -> None:
+    # Heroku's runtime.txt (python-3.11.9) names the Python a Procfile app runs on.
+    make(tmp_path / "svc", {"requirements.txt": "flask\n", "runtime.txt": "python-3.11.9\n"})
+    steps = parsed(build(tmp_path, ["python", "main.py"]), tmp_path)
+    assert steps[0] == ("FROM", "python:3.11-slim")
