@@ -25,6 +25,11 @@ from dataclasses import dataclass, field
 # A shell's own words in front of the program: `exec redis-server`, `sh -c "..."`.
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
 _PREFIXES = frozenset({"exec", "docker-entrypoint.sh", "env", "nohup", "tini", "dumb-init"})
+# Running a server as its own user (postgres refuses root): `runuser -u postgres --`,
+# `sudo -u redis`, `gosu redis`, `su-exec redis`; the options that take a value.
+_SWITCH_USER = frozenset({"runuser", "sudo"})
+_SWITCH_VALUE = frozenset({"-u", "--user", "-g", "--group", "-G", "--supp-group"})
+_SWITCH_TO = frozenset({"gosu", "su-exec"})  # `gosu USER COMMAND...`
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,11 +184,27 @@ def program_words(argv: Sequence[str]) -> list[str]:
         for separator in ("&&", ";", "||"):  # `cd x && exec redis-server`: the last command
             if separator in words:
                 words = words[len(words) - words[::-1].index(separator) :]
-    while words and (
-        os.path.basename(words[0]) in _PREFIXES or ("=" in words[0] and words[0][0] != "-")
-    ):
-        words = words[1:]
+    while words:
+        program = os.path.basename(words[0])
+        if program in _PREFIXES or ("=" in words[0] and words[0][0] != "-"):
+            words = words[1:]
+        elif program in _SWITCH_TO:
+            words = words[2:]
+        elif program in _SWITCH_USER:
+            words = _past_switch_options(words[1:])
+        else:
+            break
     return words
+
+
+def _past_switch_options(words: list[str]) -> list[str]:
+    """The command after ``runuser`` / ``sudo`` options (``-u postgres --``)."""
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        if words[i] == "--":
+            return words[i + 1 :]
+        i += 2 if words[i] in _SWITCH_VALUE else 1
+    return words[i:]
 
 
 def recognise(argv: Sequence[str]) -> Server | None:
@@ -386,7 +407,7 @@ def initialisation(image: Image, setup: str, env: Mapping[str, str]) -> Initiali
     initialises = False
     for part in re.split(r"&&|\|\||;", setup):
         try:
-            words = shlex.split(part)
+            words = program_words(shlex.split(part))
         except ValueError:
             return None
         if not words:

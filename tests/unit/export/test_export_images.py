@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from devstack.export.images import SERVERS, image_for, program_words, recognise
+from devstack.export.images import SERVERS, image_for, initialisation, program_words, recognise
 
 # command -> (image, health command, data path, the image's command)
 CASES = {
@@ -95,6 +95,12 @@ def test_tags_pin_a_version() -> None:
         ["docker-entrypoint.sh", "redis-server"],
         ["/bin/sh", "-c", "cd data && exec redis-server --port 6379"],
         ["env", "FOO=1", "redis-server"],
+        # Field trial: run as root, a local postgres/redis runs as its own user.
+        ["runuser", "-u", "redis", "--", "redis-server"],
+        ["runuser", "--user=redis", "redis-server"],
+        ["sudo", "-E", "-u", "redis", "redis-server"],
+        ["gosu", "redis", "redis-server"],
+        ["su-exec", "redis:redis", "/usr/bin/redis-server"],
     ],
 )
 def test_recognised_behind_exec_paths_and_entrypoints(argv: list[str]) -> None:
@@ -185,3 +191,11 @@ def test_a_socket_directory_is_not_called_the_data() -> None:
     assert socket == (
         "dropped `-k /tmp`: a Unix socket's place on this machine; the others connect over TCP"
     )
+
+
+def test_an_initdb_run_as_the_postgres_user_is_an_initialisation() -> None:
+    image = image_for(["runuser", "-u", "postgres", "--", "postgres", "-D", "/srv/pg"], None, {})
+    assert image is not None and image.command == ["postgres"]
+    setup = "test -d /srv/pg || runuser -u postgres -- initdb -D /srv/pg -U postgres"
+    init = initialisation(image, setup, {})
+    assert init is not None and init.missing is None
