@@ -45,6 +45,9 @@ NODE_IMAGE = "node:{version}-slim"
 NODE_VERSION = "22"  # an active LTS line that still ships corepack (pnpm, yarn)
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _VENV_BIN = re.compile(r"(^|/)\.?venv/bin/")
+# A virtualenv's program as a word of a shell line: `.venv/bin/python`, `/p/venv/bin/x`.
+_VENV_WORD = re.compile(r"(?<![^\s;&|(])(?P<path>[^\s;&|()'\"]*\.?venv/bin/)(?P<program>[\w.-]+)")
+_SHELL_SPLIT = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _NODE_PROGRAMS = frozenset(
     {"node", "npm", "npx", "pnpm", "yarn", "next", "vite", "nodemon", "nuxt", "nuxi", "astro"}
     | {"react-scripts"}
@@ -105,6 +108,16 @@ def runtime_of_service(argv: Sequence[str], folder: Path) -> Literal["python", "
     words = list(argv[unwrapped(argv) :]) if argv else []
     if not words:
         return None
+    line = _shell_line(words)
+    if line is not None:  # the first command of the line that runs Python or Node
+        for command in _SHELL_SPLIT.split(line):
+            try:
+                found = runtime_of_service(_past_assignments(shlex.split(command)), folder)
+            except ValueError:
+                return None
+            if found is not None:
+                return found
+        return None
     exe = os.path.basename(words[0])
     if exe in _NODE_PROGRAMS:
         return "node"
@@ -120,7 +133,13 @@ def in_image(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     / ``poetry run`` / ``pipenv run`` and no virtualenv path (the image's own Python
     holds the dependencies; the virtualenv is not copied)."""
     words = list(argv)
-    notes = []
+    notes: list[str] = []
+    line = _shell_line(words)
+    if line is not None:
+        for match in _VENV_WORD.finditer(line):
+            program = match["program"]
+            notes.append(f"`{match[0]}` run as `{program}`: the image has no virtualenv")
+        return [*words[:-1], _VENV_WORD.sub(r"\g<program>", line)], notes
     start = unwrapped(words)
     if start:
         notes.append(
@@ -132,6 +151,20 @@ def in_image(argv: Sequence[str]) -> tuple[list[str], list[str]]:
         notes.append(f"`{words[0]}` run as `{program}`: the image has no virtualenv")
         words[0] = program
     return words, notes
+
+
+def _shell_line(words: Sequence[str]) -> str | None:
+    """The line of ``sh -c LINE`` (a ``shell = true`` service), else None."""
+    if len(words) == 3 and os.path.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
+        return words[2]
+    return None
+
+
+def _past_assignments(words: list[str]) -> list[str]:
+    """``VAR=x exec prog ...`` -> ``prog ...``."""
+    while words and (words[0] == "exec" or ("=" in words[0] and words[0][0] != "-")):
+        words = words[1:]
+    return words
 
 
 def dockerfile_for(

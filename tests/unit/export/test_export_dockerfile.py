@@ -232,3 +232,18 @@ def test_the_python_version_from_runtime_txt(tmp_path: Path) -> None:
     make(tmp_path / "svc", {"requirements.txt": "flask\n", "runtime.txt": "python-3.11.9\n"})
     steps = parsed(build(tmp_path, ["python", "main.py"]), tmp_path)
     assert steps[0] == ("FROM", "python:3.11-slim")
+
+
+def test_a_shell_line_running_python_gets_the_python_image(tmp_path: Path) -> None:
+    # Field trial (thisiskennyb/book_club): a one-shot `migrate` service,
+    # `.venv/bin/python manage.py migrate && echo migrated` with shell = true, became a
+    # PLACEHOLDER build, and the virtualenv path stayed in the line (not in the image).
+    make(tmp_path / "svc", {"requirements.txt": "django\n"})
+    argv = ["/bin/sh", "-c", "cd . && .venv/bin/python manage.py migrate && echo migrated"]
+    steps = parsed(build(tmp_path, argv, port=None), tmp_path)
+    assert steps[0] == ("FROM", "python:3.12-slim")
+    assert runs(steps) == ["pip install -r requirements.txt"]
+    command, notes = in_image(argv)
+    assert command == ["/bin/sh", "-c", "cd . && python manage.py migrate && echo migrated"]
+    assert notes == ["`.venv/bin/python` run as `python`: the image has no virtualenv"]
+    assert in_image(["/bin/sh", "-c", "echo $HOME"]) == (["/bin/sh", "-c", "echo $HOME"], [])
