@@ -43,6 +43,8 @@ PYTHON_IMAGE = "python:{version}-slim"
 PYTHON_VERSION = "3.12"
 NODE_IMAGE = "node:{version}-slim"
 NODE_VERSION = "22"  # an active LTS line that still ships corepack (pnpm, yarn)
+# nvm's names of LTS lines (`lts/iron` in .nvmrc)
+_LTS_NAMES = {"gallium": "16", "hydrogen": "18", "iron": "20", "jod": "22"}
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _VENV_BIN = re.compile(r"(^|/)\.?venv/bin/")
 # A virtualenv's program as a word of a shell line: `.venv/bin/python`, `/p/venv/bin/x`.
@@ -477,11 +479,26 @@ def _python_version_in(folder: Path) -> str | None:
 
 def _node_version(folder: Path) -> str:
     """The major of package.json's engines.node when it names one line (``20``,
-    ``^20.11``, ``20.x``), else :data:`NODE_VERSION`."""
+    ``^20.11``, ``20.x``), else of the nearest .nvmrc / .node-version (nvm, fnm:
+    ``v18.17.0``, ``lts/iron``), else :data:`NODE_VERSION`."""
     package = read_package(folder)
     engines = package.engines_node if package else None
     found = re.match(r"^\s*[\^~]?(\d+)(\.[\dx*]+)*\s*$", engines or "")
-    return found[1] if found else NODE_VERSION
+    if found:
+        return found[1]
+    for parent in (folder, *folder.parents):
+        for name in (".nvmrc", ".node-version"):
+            try:
+                text = (parent / name).read_text().strip().lower()
+            except OSError:
+                continue
+            pinned = re.match(r"^v?(\d+)", text)
+            if pinned:
+                return pinned[1]
+            return _LTS_NAMES.get(text.removeprefix("lts/"), NODE_VERSION)
+        if (parent / ".git").exists():
+            break
+    return NODE_VERSION
 
 
 def _ignore_text(more: Sequence[str] = ()) -> str:

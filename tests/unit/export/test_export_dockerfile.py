@@ -247,3 +247,22 @@ def test_a_shell_line_running_python_gets_the_python_image(tmp_path: Path) -> No
     assert command == ["/bin/sh", "-c", "cd . && python manage.py migrate && echo migrated"]
     assert notes == ["`.venv/bin/python` run as `python`: the image has no virtualenv"]
     assert in_image(["/bin/sh", "-c", "echo $HOME"]) == (["/bin/sh", "-c", "echo $HOME"], [])
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "image"),
+    [
+        (".nvmrc", "v18.17.0\n", "node:18-slim"),
+        (".nvmrc", "20\n", "node:20-slim"),
+        (".node-version", "18.19.1\n", "node:18-slim"),
+        (".nvmrc", "lts/iron\n", "node:20-slim"),
+        (".nvmrc", "lts/*\n", "node:22-slim"),  # the newest LTS: the default
+    ],
+)
+def test_the_node_version_from_nvmrc(tmp_path: Path, file: str, text: str, image: str) -> None:
+    # The brief's case: a project pinning Node with .nvmrc (nvm, fnm) and no engines.node
+    # got node:22, whatever it pins.
+    make(tmp_path / "svc", {"package.json": "{}", "package-lock.json": "{}"})
+    (tmp_path / file).write_text(text)  # at the top, above the service's folder
+    steps = parsed(build(tmp_path, ["node", "server.js"]), tmp_path)
+    assert steps[0] == ("FROM", image)
