@@ -228,7 +228,7 @@ def _render(name: str, plan: _Plan, command: Sequence[str] | None) -> str:
         files = [f"{plan.rel}/{f}" if plan.rel != "." else f for f in plan.early]
         lines.append(f"COPY {' '.join(files)} ./")
     if plan.early_copies:
-        lines.append("# dependencies first, from the folder above where pipenv finds them")
+        lines.append("# dependencies first, from a folder above (where the installer finds them)")
         lines += plan.early_copies
     lines += [f"RUN {step}" for step in plan.install]
     lines.append(f"COPY {source} ./")
@@ -353,6 +353,17 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
         plan.how = "Python: no dependency file found, the standard library only"
 
 
+def _in_context(plan: _Plan, folder: Path) -> str | None:
+    """``folder`` relative to the build context ("" for its root), None when outside it."""
+    parts = Path(plan.rel).parts if plan.rel != "." else ()
+    root = plan.folder.parents[len(parts) - 1] if parts else plan.folder
+    for base in (root, root.resolve()):
+        if folder.is_relative_to(base):
+            rel = folder.relative_to(base).as_posix()
+            return "" if rel == "." else rel
+    return None
+
+
 def _pipfile_above(plan: _Plan) -> None:
     """The Pipfile of a folder above the service's, inside the build context, copied to
     the same place in the image (where pipenv, run in the service's folder, finds it)."""
@@ -399,7 +410,21 @@ def _node_install(plan: _Plan, words: list[str] | None = None) -> None:
     package = read_package(folder)
     asked = os.path.basename(words[0]) if words else None
     lock = find_lockfile(folder, prefer=asked)
-    if lock is not None and lock.path.parent != folder.resolve() and lock.path.parent != folder:
+    outside = lock is not None and lock.path.parent not in (folder.resolve(), folder)
+    workspace = _in_context(plan, lock.path.parent) if lock is not None and outside else None
+    if lock is not None and workspace is not None and lock.manager == "pnpm":
+        # pnpm installs the whole workspace from its root's lockfile, each project's
+        # node_modules in its folder: the workspace is copied first, then installed.
+        source = f"{workspace}/" if workspace else "."
+        plan.early_copies.append(f"COPY {source} /app/{workspace}")
+        plan.comments.append(
+            f"the workspace's lockfile {Path(workspace, lock.path.name).as_posix()}: the "
+            "workspace is copied before the install (an edit anywhere in it reinstalls)"
+        )
+        plan.install += ["corepack enable pnpm", "pnpm install --frozen-lockfile"]
+        plan.how = f"Node: the workspace's {lock.path.name}, pnpm"
+        return
+    if lock is not None and outside:
         plan.notes.append(
             f"the lockfile is {lock.path} (a workspace's root, outside the service's folder): "
             "the install runs without it; build from the workspace root to use it"

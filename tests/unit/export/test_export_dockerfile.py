@@ -266,3 +266,21 @@ def test_the_node_version_from_nvmrc(tmp_path: Path, file: str, text: str, image
     (tmp_path / file).write_text(text)  # at the top, above the service's folder
     steps = parsed(build(tmp_path, ["node", "server.js"]), tmp_path)
     assert steps[0] == ("FROM", image)
+
+
+def test_a_pnpm_workspace_app_installs_with_the_workspace_lockfile(tmp_path: Path) -> None:
+    # Field trial: apps/web of a pnpm workspace whose root is the stack's directory (the
+    # build context): the Dockerfile ran `npm install` without the lockfile (npm does not
+    # know pnpm's `workspace:*` dependencies), saying "build from the workspace root",
+    # which it already was.
+    make(tmp_path, {"package.json": '{"packageManager": "pnpm@9.12.0"}'})
+    make(tmp_path, {"pnpm-workspace.yaml": "packages:\n  - apps/*\n", "pnpm-lock.yaml": ""})
+    make(tmp_path / "apps" / "web", {"package.json": '{"scripts": {"dev": "next dev"}}'})
+    argv = ["pnpm", "dev", "--port", "3000"]
+    found = build(tmp_path, argv, "pnpm install --frozen-lockfile", folder="apps/web", port=3000)
+    steps = parsed(found, tmp_path)
+    assert ("WORKDIR", "/app/apps/web") in steps
+    copy = steps.index(("COPY", ". /app/"))
+    assert copy < steps.index(("RUN", "pnpm install --frozen-lockfile"))
+    assert ("RUN", "corepack enable pnpm") in steps
+    assert not [n for n in found.notes if "lockfile" in n]
