@@ -51,6 +51,7 @@ from devstack.checks.protocols import is_node, url_protocol
 from devstack.config.envfile import read_env_file
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.export.images import recognise
+from devstack.export.secretenv import mask_passwords
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.project.frontendconfig import ProxyTarget, proxy_targets
 from devstack.spec import ServiceSpec
@@ -460,7 +461,9 @@ class _Wirer:
     def _rewritten(self, var: str, original: str, where: str) -> None:
         value = self.out.env[var]
         self.out.rewrites.append(Rewrite(self.spec.name, var, original, value, where))
-        self.out.notes[var] = f"was {original} ({where}): rewritten for {self.target.name}"
+        # The comment shows where it pointed, never a password it holds.
+        was = mask_passwords(original)
+        self.out.notes[var] = f"was {was} ({where}): rewritten for {self.target.name}"
 
 
 def _service(

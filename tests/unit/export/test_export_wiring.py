@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from devstack.export.compose import compose_target, to_compose
+from devstack.export.compose import compose_target, export_compose, to_compose
 from devstack.export.source import load_source
 from devstack.export.wiring import Target, Wiring, is_browser_facing, wire
 from support.exportstacks import flask_celery_redis, next_flask, write
@@ -390,3 +390,23 @@ def test_an_official_images_server_is_not_wired_from_the_apps_env_file(tmp_path:
     assert [f.service for f in wiring.findings] == ["web"]
     assert wiring.services["web"].env == {"REDIS_URL": "redis://redis:6390/0"}
     assert wiring.services["redis"].env == {}
+
+
+def test_a_password_from_an_env_file_is_not_written_into_compose_yaml(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter, .env DATABASE_URL with a password): the
+    # rewritten URL, password and all, was written into compose.yaml (a file people
+    # commit; the .env it came from is not), once as the value and once in its comment.
+    other = '[services.db]\ncmd = "postgres -p 5433"\nport = 5433\n'
+    file = web_with(tmp_path, other, "DATABASE_URL=postgresql://app:s3cret@localhost:5433/shop\n")
+    text, data = compose(file)
+    assert "s3cret" not in text
+    assert data["services"]["web"]["environment"]["DATABASE_URL"] == (
+        "postgresql://app:${DATABASE_URL_PASSWORD:?the password of DATABASE_URL in .env}"
+        "@db:5433/shop"
+    )
+    out = export_compose(load_source(file, ENVIRON), tmp_path)
+    assert (
+        "web: DATABASE_URL's password (.env:1) is not copied into compose.yaml: set "
+        "DATABASE_URL_PASSWORD where docker compose runs (its shell, or a .env beside "
+        "compose.yaml)"
+    ) in out.notes
