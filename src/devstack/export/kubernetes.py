@@ -74,6 +74,23 @@ class Export:
     kinds: dict[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
 
 
+_QUOTED = re.compile(r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*["']""")
+
+
+def quoted_lines(path: Path) -> list[tuple[int, str]]:
+    """(line, variable) of each quoted value in the env file ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _QUOTED.match(line)
+        if match:
+            found.append((number, match[1]))
+    return found
+
+
 def object_name(name: str) -> str:
     """A Kubernetes name for a devstack service: a DNS label (RFC 1035), as a Service needs."""
     cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -205,6 +222,7 @@ class _Builder:
         self.out = Export()
         services = source.stack.services
         self.wiring = wire(source, kube_target(source))
+        self.quotes_said: set[tuple[Path, str]] = set()  # (env file, variable) reported
         self.builds = {
             name: build_of(source, spec, self._command(spec, [])) for name, spec in services.items()
         }
@@ -223,6 +241,7 @@ class _Builder:
         docs: list[Any] = []
         config, secret_keys = self._split_env(spec)
         env_from = self._env_from(spec, config, secret_keys)
+        self._quoted_values(spec, {*config, *secret_keys}, notes)
         if config:
             docs.append(self._config_map(name, config, labels))
         self._image_files(spec)
@@ -334,6 +353,27 @@ class _Builder:
                 )
             )
         return env_from
+
+    def _quoted_values(self, spec: ServiceSpec, overridden: set[str], notes: list[str]) -> None:
+        """An env file's quoted values, which the Secret made from it keeps quoted (each
+        once, under the first service that reads it as is). Not for an official image:
+        its server reads none of the app's variables."""
+        if self.builds[spec.name].image is not None:
+            return
+        for path in spec.env_files:
+            for line, var in quoted_lines(path):
+                if var in overridden or (path, var) in self.quotes_said:
+                    continue
+                self.quotes_said.add((path, var))
+                file = os.path.relpath(path, self.source.root)
+                self._break(
+                    spec.name,
+                    notes,
+                    "env-file-quotes",
+                    f"{file}:{line} {var}'s value is quoted: kubectl create secret "
+                    "--from-env-file keeps the quotes as part of the value (devstack drops them)",
+                    f"write it unquoted in {file} ({var}=value), or set {var} in stack.toml",
+                )
 
     def _env_file_secret(self, path: Path) -> str:
         rel = os.path.relpath(path, self.source.root)

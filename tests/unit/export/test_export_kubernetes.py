@@ -539,3 +539,31 @@ def test_a_database_mounts_a_folder_of_its_claim_not_its_root(tmp_path: Path) ->
         assert container["volumeMounts"] == [{"name": "data", "mountPath": path, "subPath": "data"}]
     assert "lost+found" in export.files["db.yaml"]
     assert "lost+found" in export.files["mysql.yaml"]
+
+
+def test_a_quoted_value_in_an_env_file_is_reported_once(tmp_path: Path) -> None:
+    # Field trial (MutualReverse/Flask-Celery-Sample-App's .env: REDIS_URL="redis://...";
+    # MAIL_FROM="App <...>"): `kubectl create secret --from-env-file` keeps the quotes as
+    # part of the value, where devstack (and compose) drop them; nothing said so.
+    (tmp_path / ".env").write_text(
+        'FLASK_ENV=development\nMAIL_FROM="App <noreply@example.com>"\n'
+        "REDIS_URL='redis://localhost:6379/0'\n"
+    )
+    (tmp_path / "stack.toml").write_text(
+        '[stack]\nenv_file = ".env"\n[services.web]\ncmd = "python3 app.py"\nport = 5000\n'
+        '[services.worker]\ncmd = "python3 worker.py"\n'
+        '[services.redis]\ncmd = "redis-server"\nport = 6379\n'
+    )
+    export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
+    said = [(name, n) for name, notes in export.notes.items() for n in notes if "quoted" in n]
+    # REDIS_URL is rewritten in the ConfigMap, which wins: only MAIL_FROM, and once.
+    assert said == [
+        (
+            "web",
+            ".env:2 MAIL_FROM's value is quoted: kubectl create secret --from-env-file keeps "
+            "the quotes as part of the value (devstack drops them)",
+        )
+    ]
+    kind, fix, breaks = export.kinds[said[0]]
+    assert (kind, breaks) == ("env-file-quotes", True)
+    assert fix == "write it unquoted in .env (MAIL_FROM=value), or set MAIL_FROM in stack.toml"
