@@ -29,6 +29,7 @@ from devstack.export.dockerfile import Dockerfile, dockerfile_for, in_image, run
 from devstack.export.images import Image, image_for
 from devstack.export.probeprograms import WILDCARDS, node_probe, python_probe, runtime_of
 from devstack.export.production import Production, production
+from devstack.export.secretenv import mask_passwords
 from devstack.export.source import (
     ExportSource,
     copies_alike,
@@ -108,6 +109,8 @@ def export_compose(source: ExportSource, out_dir: Path) -> ComposeExport:
         if build.image is not None:
             notes += [f"{name}: {note}" for note in build.image.notes]
         notes += [f"{name}: {note}" for note in build.notes]
+        spec = stack.services[name]
+        notes += [f"{name}: {note}" for _v, note in kept_out(spec, wiring).values()]
     return ComposeExport(dump(document, header + _wiring_summary(wiring)), files, notes)
 
 
@@ -186,10 +189,25 @@ def build_of(source: ExportSource, spec: ServiceSpec, command: list[str]) -> Bui
         notes += changed
     # The copies of a service with replicas share one (each copy's command overrides CMD).
     name = spec.replica_of or spec.name
-    dockerfile = dockerfile_for(name, command, spec.cwd, source.root, spec.setup, prod, run)
+    dockerfile = dockerfile_for(
+        name, command, spec.cwd, source.root, spec.setup, prod, run, _server_paths(source)
+    )
     if dockerfile is None:
         return Build()
     return Build(None, dockerfile, prod, run if notes else None, tuple(notes))
+
+
+def _server_paths(source: ExportSource) -> list[str]:
+    """The data (and socket) paths inside the stack's directory that its local servers
+    use (`postgres -D .pgdata`): the build context holds them, the images must not."""
+    found: list[str] = []
+    for spec in source.stack.services.values():
+        image = image_for(list(spec.argv), spec.port, spec.env)
+        for path in image.paths if image is not None else ():
+            full = Path(os.path.normpath(spec.cwd / path))
+            if full != source.root and full.is_relative_to(source.root):
+                found.append(full.relative_to(source.root).as_posix())
+    return found
 
 
 def _pinned(image: Image) -> str:
@@ -366,11 +384,36 @@ def _environment(spec: ServiceSpec, wiring: Wiring, *, python: bool = True) -> d
         var: Commented(value, wired.notes[var]) if var in wired.notes else value
         for var, value in wired.env.items()
     }
+    for var, (value, _note) in kept_out(spec, wiring).items():
+        env[var] = Commented(value, wired.notes[var]) if var in wired.notes else value
     if spec.port is not None:
         env["PORT"] = str(spec.port)
     if python:  # an official image's server is no Python program
         env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def kept_out(spec: ServiceSpec, wiring: Wiring) -> dict[str, tuple[str, str]]:
+    """The env-file values rewritten for compose that hold a password: var -> (the value
+    with the password a compose variable the deployer sets, the note saying so). The env
+    file stays out of git; compose.yaml does not."""
+    out = {}
+    for rewrite in wiring.services[spec.name].rewrites:
+        if rewrite.where.startswith("stack.toml") or not _has_password(rewrite.value):
+            continue
+        var, file = rewrite.var, rewrite.where.rpartition(":")[0]
+        variable = f"{var}_PASSWORD"
+        value = mask_passwords(rewrite.value, f"${{{variable}:?the password of {var} in {file}}}")
+        note = (
+            f"{var}'s password ({rewrite.where}) is not copied into compose.yaml: set "
+            f"{variable} where docker compose runs (its shell, or a .env beside compose.yaml)"
+        )
+        out[var] = (value, note)
+    return out
+
+
+def _has_password(value: str) -> bool:
+    return mask_passwords(value) != value
 
 
 def _healthcheck(spec: ServiceSpec, image: Image | None = None) -> Any:

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shlex
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +43,13 @@ PYTHON_IMAGE = "python:{version}-slim"
 PYTHON_VERSION = "3.12"
 NODE_IMAGE = "node:{version}-slim"
 NODE_VERSION = "22"  # an active LTS line that still ships corepack (pnpm, yarn)
+# nvm's names of LTS lines (`lts/iron` in .nvmrc)
+_LTS_NAMES = {"gallium": "16", "hydrogen": "18", "iron": "20", "jod": "22"}
 _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _VENV_BIN = re.compile(r"(^|/)\.?venv/bin/")
+# A virtualenv's program as a word of a shell line: `.venv/bin/python`, `/p/venv/bin/x`.
+_VENV_WORD = re.compile(r"(?<![^\s;&|(])(?P<path>[^\s;&|()'\"]*\.?venv/bin/)(?P<program>[\w.-]+)")
+_SHELL_SPLIT = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _NODE_PROGRAMS = frozenset(
     {"node", "npm", "npx", "pnpm", "yarn", "next", "vite", "nodemon", "nuxt", "nuxi", "astro"}
     | {"react-scripts"}
@@ -86,6 +92,8 @@ class _Plan:
     folder: Path
     rel: str  # the folder, relative to the build context ("." or "backend")
     early: list[str] = field(default_factory=list)  # dependency files copied first
+    # COPY lines of dependency files outside the folder (a Pipfile above it), first too
+    early_copies: list[str] = field(default_factory=list)
     install: list[str] = field(default_factory=list)  # before the source
     after: list[str] = field(default_factory=list)  # after the source
     comments: list[str] = field(default_factory=list)
@@ -102,6 +110,16 @@ def runtime_of_service(argv: Sequence[str], folder: Path) -> Literal["python", "
     words = list(argv[unwrapped(argv) :]) if argv else []
     if not words:
         return None
+    line = _shell_line(words)
+    if line is not None:  # the first command of the line that runs Python or Node
+        for command in _SHELL_SPLIT.split(line):
+            try:
+                found = runtime_of_service(_past_assignments(shlex.split(command)), folder)
+            except ValueError:
+                return None
+            if found is not None:
+                return found
+        return None
     exe = os.path.basename(words[0])
     if exe in _NODE_PROGRAMS:
         return "node"
@@ -117,7 +135,13 @@ def in_image(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     / ``poetry run`` / ``pipenv run`` and no virtualenv path (the image's own Python
     holds the dependencies; the virtualenv is not copied)."""
     words = list(argv)
-    notes = []
+    notes: list[str] = []
+    line = _shell_line(words)
+    if line is not None:
+        for match in _VENV_WORD.finditer(line):
+            program = match["program"]
+            notes.append(f"`{match[0]}` run as `{program}`: the image has no virtualenv")
+        return [*words[:-1], _VENV_WORD.sub(r"\g<program>", line)], notes
     start = unwrapped(words)
     if start:
         notes.append(
@@ -131,6 +155,20 @@ def in_image(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return words, notes
 
 
+def _shell_line(words: Sequence[str]) -> str | None:
+    """The line of ``sh -c LINE`` (a ``shell = true`` service), else None."""
+    if len(words) == 3 and os.path.basename(words[0]) in ("sh", "bash") and words[1] == "-c":
+        return words[2]
+    return None
+
+
+def _past_assignments(words: list[str]) -> list[str]:
+    """``VAR=x exec prog ...`` -> ``prog ...``."""
+    while words and (words[0] == "exec" or ("=" in words[0] and words[0][0] != "-")):
+        words = words[1:]
+    return words
+
+
 def dockerfile_for(
     name: str,
     argv: Sequence[str],
@@ -139,9 +177,11 @@ def dockerfile_for(
     setup: str | None,
     production: Production | None,
     command: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Dockerfile | None:
     """The Dockerfile of service ``name`` (None: not Python or Node, or its folder is
-    outside the stack's directory, which is the build context)."""
+    outside the stack's directory, which is the build context); ``ignore``: more paths
+    of the context kept out of the image."""
     runtime = production.runtime if production else runtime_of_service(argv, folder)
     if runtime is None or not folder.is_relative_to(root):
         return None
@@ -159,7 +199,7 @@ def dockerfile_for(
     return Dockerfile(
         f"Dockerfile.{name}",
         _render(name, plan, command),
-        _ignore_text(),
+        _ignore_text(ignore),
         runtime,
         plan.notes,
         plan.dropped,
@@ -187,6 +227,9 @@ def _render(name: str, plan: _Plan, command: Sequence[str] | None) -> str:
         lines.append("# dependencies first: an edit of the source does not reinstall them")
         files = [f"{plan.rel}/{f}" if plan.rel != "." else f for f in plan.early]
         lines.append(f"COPY {' '.join(files)} ./")
+    if plan.early_copies:
+        lines.append("# dependencies first, from a folder above (where the installer finds them)")
+        lines += plan.early_copies
     lines += [f"RUN {step}" for step in plan.install]
     lines.append(f"COPY {source} ./")
     lines += [f"# {c}" for c in plan.comments]
@@ -277,6 +320,8 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
     if (words is None and (folder / "Pipfile").is_file()) or exe == "pipenv":
         plan.how = "Python: Pipfile, pipenv"
         plan.early += [f for f in ("Pipfile", "Pipfile.lock") if (folder / f).is_file()]
+        if not plan.early:  # pipenv looks for the Pipfile in the folders above, too
+            _pipfile_above(plan)
         plan.install += ["pip install pipenv", "pipenv install --system --deploy"]
         return
     if words is not None:  # pip install ...: early when it needs only requirement files
@@ -306,6 +351,31 @@ def _python_install(plan: _Plan, words: list[str] | None = None) -> None:
         plan.after.append("pip install .")
     else:
         plan.how = "Python: no dependency file found, the standard library only"
+
+
+def _in_context(plan: _Plan, folder: Path) -> str | None:
+    """``folder`` relative to the build context ("" for its root), None when outside it."""
+    parts = Path(plan.rel).parts if plan.rel != "." else ()
+    root = plan.folder.parents[len(parts) - 1] if parts else plan.folder
+    for base in (root, root.resolve()):
+        if folder.is_relative_to(base):
+            rel = folder.relative_to(base).as_posix()
+            return "" if rel == "." else rel
+    return None
+
+
+def _pipfile_above(plan: _Plan) -> None:
+    """The Pipfile of a folder above the service's, inside the build context, copied to
+    the same place in the image (where pipenv, run in the service's folder, finds it)."""
+    parts = Path(plan.rel).parts if plan.rel != "." else ()
+    for up in range(1, len(parts) + 1):
+        above = plan.folder.parents[up - 1]
+        if (above / "Pipfile").is_file():
+            rel = Path(*parts[:-up]).as_posix() if len(parts) > up else ""
+            files = [f"{rel}/{f}" if rel else f for f in ("Pipfile", "Pipfile.lock")]
+            files = [f for f in files if (plan.folder.parents[len(parts) - 1] / f).is_file()]
+            plan.early_copies.append(f"COPY {' '.join(files)} /app/{rel + '/' if rel else ''}")
+            return
 
 
 def _stands_alone(requirements: Path) -> bool:
@@ -340,7 +410,21 @@ def _node_install(plan: _Plan, words: list[str] | None = None) -> None:
     package = read_package(folder)
     asked = os.path.basename(words[0]) if words else None
     lock = find_lockfile(folder, prefer=asked)
-    if lock is not None and lock.path.parent != folder.resolve() and lock.path.parent != folder:
+    outside = lock is not None and lock.path.parent not in (folder.resolve(), folder)
+    workspace = _in_context(plan, lock.path.parent) if lock is not None and outside else None
+    if lock is not None and workspace is not None and lock.manager == "pnpm":
+        # pnpm installs the whole workspace from its root's lockfile, each project's
+        # node_modules in its folder: the workspace is copied first, then installed.
+        source = f"{workspace}/" if workspace else "."
+        plan.early_copies.append(f"COPY {source} /app/{workspace}")
+        plan.comments.append(
+            f"the workspace's lockfile {Path(workspace, lock.path.name).as_posix()}: the "
+            "workspace is copied before the install (an edit anywhere in it reinstalls)"
+        )
+        plan.install += ["corepack enable pnpm", "pnpm install --frozen-lockfile"]
+        plan.how = f"Node: the workspace's {lock.path.name}, pnpm"
+        return
+    if lock is not None and outside:
         plan.notes.append(
             f"the lockfile is {lock.path} (a workspace's root, outside the service's folder): "
             "the install runs without it; build from the workspace root to use it"
@@ -383,27 +467,65 @@ def _declares(folder: Path, dist: str) -> bool:
 
 
 def _python_version(folder: Path) -> str:
-    """From .python-version (pyenv, uv), else :data:`PYTHON_VERSION`."""
+    """From .python-version (pyenv, uv), else a Pipfile's ``[requires]`` (pipenv
+    ``--deploy`` refuses another Python), else Heroku's runtime.txt (``python-3.11.9``),
+    the nearest folder first; else :data:`PYTHON_VERSION`."""
     for parent in (folder, *folder.parents):
-        try:
-            text = (parent / ".python-version").read_text().strip()
-        except OSError:
-            if (parent / ".git").exists():
-                break
-            continue
+        found = _python_version_in(parent)
+        if found is not None:
+            return found
+        if (parent / ".git").exists():
+            break
+    return PYTHON_VERSION
+
+
+def _python_version_in(folder: Path) -> str | None:
+    try:
+        text = (folder / ".python-version").read_text().strip()
+    except OSError:
+        pass
+    else:
         found = re.match(r"^(\d+\.\d+)", text)
         return found[1] if found else PYTHON_VERSION
-    return PYTHON_VERSION
+    try:
+        requires = tomllib.loads((folder / "Pipfile").read_text()).get("requires", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        requires = {}
+    version = requires.get("python_version") or requires.get("python_full_version")
+    if isinstance(version, str) and (found := re.match(r"^(\d+\.\d+)", version)):
+        return found[1]
+    try:
+        text = (folder / "runtime.txt").read_text().strip()
+    except OSError:
+        return None
+    found = re.match(r"^python-(\d+\.\d+)", text)
+    return found[1] if found else None
 
 
 def _node_version(folder: Path) -> str:
     """The major of package.json's engines.node when it names one line (``20``,
-    ``^20.11``, ``20.x``), else :data:`NODE_VERSION`."""
+    ``^20.11``, ``20.x``), else of the nearest .nvmrc / .node-version (nvm, fnm:
+    ``v18.17.0``, ``lts/iron``), else :data:`NODE_VERSION`."""
     package = read_package(folder)
     engines = package.engines_node if package else None
     found = re.match(r"^\s*[\^~]?(\d+)(\.[\dx*]+)*\s*$", engines or "")
-    return found[1] if found else NODE_VERSION
+    if found:
+        return found[1]
+    for parent in (folder, *folder.parents):
+        for name in (".nvmrc", ".node-version"):
+            try:
+                text = (parent / name).read_text().strip().lower()
+            except OSError:
+                continue
+            pinned = re.match(r"^v?(\d+)", text)
+            if pinned:
+                return pinned[1]
+            return _LTS_NAMES.get(text.removeprefix("lts/"), NODE_VERSION)
+        if (parent / ".git").exists():
+            break
+    return NODE_VERSION
 
 
-def _ignore_text() -> str:
-    return "# Written by `devstack export`\n" + "\n".join(IGNORED) + "\n"
+def _ignore_text(more: Sequence[str] = ()) -> str:
+    extra = [line for line in more if line not in IGNORED]
+    return "# Written by `devstack export`\n" + "\n".join([*IGNORED, *extra]) + "\n"

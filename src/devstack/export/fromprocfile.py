@@ -43,6 +43,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _CD_PREFIX = re.compile(r"^\s*cd\s+\S+\s*&&")
 _SHELL_CHARS = frozenset("|;&<>`(){}*?~$")
 _HONCHO = "$PORT, numbered as honcho and foreman do (5000, +100 per line)"
+_GUNICORN_PORT = 8000  # gunicorn's port for a --bind with none
 _COMMAND = "(command)"  # not a variable name: the key of the command among env values
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"})
 # Node dev servers: (program, subcommand) -> port when the command names none.
@@ -226,6 +227,11 @@ def _infer_port(svc: Inferred, argv: list[str], uses_port: bool, honcho_port: in
         svc.port_reason = (
             _HONCHO if uses_port and written == honcho_port else "the port the command names"
         )
+    elif server is not None and server.server == "gunicorn" and server.host is not None:
+        # `--bind 0.0.0.0`: an address with no port is gunicorn's 8000; PORT is read only
+        # when no --bind is given.
+        svc.port = _GUNICORN_PORT
+        svc.port_reason = "gunicorn's default port: the --bind names none, so $PORT is not read"
     elif server is not None:
         svc.port = default_port(server, env)
         svc.port_reason = (

@@ -26,10 +26,11 @@ from typing import Any
 from devstack.checks.command import command_argv
 from devstack.checks.written import where_set
 from devstack.export.compose import Build, compose_document, compose_names
+from devstack.export.images import initialisation
 from devstack.export.kubernetes import kube_target, to_kubernetes
 from devstack.export.production import FIXES, Production, dev_server
 from devstack.export.source import ExportSource, replica_groups
-from devstack.export.toprocfile import lost
+from devstack.export.toprocfile import DEV_SERVERS, lost
 from devstack.export.wiring import Finding, names_loopback, wire
 from devstack.export.yaml import Commented
 from devstack.spec import ServiceSpec
@@ -103,7 +104,7 @@ def _same_machine(source: ExportSource, target: str) -> list[Finding]:
         found += [
             Finding(STACK, "not-expressed", line, None, breaks=False)
             for line in lost(source)
-            if not line.startswith("setup steps")
+            if not line.startswith(("setup steps", DEV_SERVERS))
         ]
     return found
 
@@ -177,11 +178,16 @@ def _built(spec: ServiceSpec, build: Build, placeholder: bool, target: str) -> l
     steps no build step runs (breaks), the rest of the export's notes (notes)."""
     found: list[Finding] = []
     name = spec.name
-    if spec.setup is not None and (placeholder or build.image is not None):
+    init = None
+    if spec.setup is not None and build.image is not None:
+        init = initialisation(build.image, spec.setup, spec.env)
+    if init is not None and init.missing is None:
+        found.append(Finding(name, "changed", init.note, None, breaks=False))
+    elif spec.setup is not None and (placeholder or build.image is not None):
         fix = "make it a RUN step of the image's Dockerfile"
         if build.image is not None:
             fix = f"run it against the {build.image.server} container once it is up"
-        found.append(_setup(spec, target, fix))
+        found.append(_setup(spec, target, init.missing if init and init.missing else fix))
     if build.dockerfile is not None:
         dockerfile = build.dockerfile.name
         for command in build.dockerfile.dropped:

@@ -17,6 +17,7 @@ pinned); change them in :data:`SERVERS`, the one table.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ from dataclasses import dataclass, field
 # A shell's own words in front of the program: `exec redis-server`, `sh -c "..."`.
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
 _PREFIXES = frozenset({"exec", "docker-entrypoint.sh", "env", "nohup", "tini", "dumb-init"})
+# Running a server as its own user (postgres refuses root): `runuser -u postgres --`,
+# `sudo -u redis`, `gosu redis`, `su-exec redis`; the options that take a value.
+_SWITCH_USER = frozenset({"runuser", "sudo"})
+_SWITCH_VALUE = frozenset({"-u", "--user", "-g", "--group", "-G", "--supp-group"})
+_SWITCH_TO = frozenset({"gosu", "su-exec"})  # `gosu USER COMMAND...`
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +63,12 @@ class Image:
     port: int
     environment: dict[str, str]
     notes: list[str]  # what changed from the laptop's command, and why
+    # The laptop's data and socket paths its command named (dropped): kept out of builds.
+    paths: tuple[str, ...] = ()
 
 
 _PATHS = "a path on this machine; the data lives in the image's data volume"
+_SOCKET = "a Unix socket's place on this machine; the others connect over TCP"
 _BIND = "the container listens on all its addresses (the image's default)"
 _DAEMON = "a container's main process runs in the foreground"
 
@@ -72,7 +81,7 @@ SERVERS: tuple[Server, ...] = (
         "/data",
         lambda p: ["--port", str(p)],
         {"--dir": _PATHS, "--bind": _BIND, "--daemonize": _DAEMON, "--pidfile": _DAEMON}
-        | {"--logfile": "the container's log is its stdout", "--unixsocket": _PATHS},
+        | {"--logfile": "the container's log is its stdout", "--unixsocket": _SOCKET},
         frozenset({"--port", "--dir", "--bind", "--daemonize", "--pidfile", "--logfile"})
         | frozenset({"--unixsocket"}),
     ),
@@ -83,7 +92,7 @@ SERVERS: tuple[Server, ...] = (
         5432,
         "/var/lib/postgresql/data",
         lambda p: ["-p", str(p)],
-        {"-D": _PATHS, "-k": _PATHS, "-h": _BIND, "--pgdata": _PATHS},
+        {"-D": _PATHS, "-k": _SOCKET, "-h": _BIND, "--pgdata": _PATHS},
         frozenset({"-p", "-D", "-k", "-h", "-c", "-o", "-l", "--pgdata", "--log", "-w"}),
         {"POSTGRES_HOST_AUTH_METHOD": "trust"},
         "as devstack's local server (initdb's default, no password): set POSTGRES_PASSWORD "
@@ -96,7 +105,7 @@ SERVERS: tuple[Server, ...] = (
         3306,
         "/var/lib/mysql",
         lambda p: [f"--port={p}"],
-        {"--datadir": _PATHS, "--socket": _PATHS, "--bind-address": _BIND, "-h": _PATHS}
+        {"--datadir": _PATHS, "--socket": _SOCKET, "--bind-address": _BIND, "-h": _PATHS}
         | {"--user": "the image runs it as its mysql user", "--pid-file": _DAEMON},
         frozenset({"--port", "-P", "--datadir", "--socket", "--bind-address", "-h", "--user"})
         | frozenset({"--pid-file"}),
@@ -175,11 +184,27 @@ def program_words(argv: Sequence[str]) -> list[str]:
         for separator in ("&&", ";", "||"):  # `cd x && exec redis-server`: the last command
             if separator in words:
                 words = words[len(words) - words[::-1].index(separator) :]
-    while words and (
-        os.path.basename(words[0]) in _PREFIXES or ("=" in words[0] and words[0][0] != "-")
-    ):
-        words = words[1:]
+    while words:
+        program = os.path.basename(words[0])
+        if program in _PREFIXES or ("=" in words[0] and words[0][0] != "-"):
+            words = words[1:]
+        elif program in _SWITCH_TO:
+            words = words[2:]
+        elif program in _SWITCH_USER:
+            words = _past_switch_options(words[1:])
+        else:
+            break
     return words
+
+
+def _past_switch_options(words: list[str]) -> list[str]:
+    """The command after ``runuser`` / ``sudo`` options (``-u postgres --``)."""
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        if words[i] == "--":
+            return words[i + 1 :]
+        i += 2 if words[i] in _SWITCH_VALUE else 1
+    return words[i:]
 
 
 def recognise(argv: Sequence[str]) -> Server | None:
@@ -203,7 +228,8 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
     notes: list[str] = []
     if server.tag_note:
         notes.append(server.tag_note)
-    kept = _kept_flags(server, words, notes)
+    paths: list[str] = []
+    kept = _kept_flags(server, words, notes, paths)
     command = _command(server, kept, listen)
     environment = dict(server.environment)
     # Ports some images take from a variable, which their health command reads as well.
@@ -224,15 +250,18 @@ def image_for(argv: Sequence[str], port: int | None, env: Mapping[str, str]) -> 
         listen,
         environment,
         notes,
+        tuple(paths),
     )
 
 
-def _kept_flags(server: Server, words: list[str], notes: list[str]) -> list[str]:
-    """The flags of the laptop's command that still mean something in the image."""
+def _kept_flags(server: Server, words: list[str], notes: list[str], paths: list[str]) -> list[str]:
+    """The flags of the laptop's command that still mean something in the image; the
+    laptop's paths it drops go into ``paths``."""
     rest = list(words[1:])
     if server.name == "postgres" and os.path.basename(words[0]) == "pg_ctl":
-        rest = _pg_ctl_options(rest, notes)
+        rest = _pg_ctl_options(rest, notes, paths)
     if server.name == "minio" and rest[:1] == ["server"]:
+        paths += [w for w in rest[1:] if not w.startswith("-") and _is_path_like(w)]
         rest = [w for w in rest[1:] if w.startswith("-") or not _is_path_like(w)] or []
         notes.append("minio server's directory: the image's /data (the named volume)")
     kept: list[str] = []
@@ -246,6 +275,8 @@ def _kept_flags(server: Server, words: list[str], notes: list[str]) -> list[str]
         if name in server.dropped:
             shown = word if value is None else f"{word} {value}"
             notes.append(f"dropped `{shown}`: {server.dropped[name]}")
+            if server.dropped[name] == _PATHS:
+                paths.append(value if value is not None else word.partition("=")[2])
         elif _is_port_flag(server, name):
             pass  # written from the declared port below
         elif server.name == "mailpit" and name in ("--smtp", "-s", "--pop3") and value:
@@ -336,11 +367,13 @@ def _is_path_like(word: str) -> bool:
     return "/" in word or word.endswith((".conf", ".cnf")) or word in (".", "..")
 
 
-def _pg_ctl_options(rest: list[str], notes: list[str]) -> list[str]:
+def _pg_ctl_options(rest: list[str], notes: list[str], paths: list[str]) -> list[str]:
     """``pg_ctl -D data -o "-p 5433" start``: the server's options are in ``-o``."""
     out: list[str] = []
     for i, word in enumerate(rest):
-        if word == "-o" and i + 1 < len(rest):
+        if word in ("-D", "--pgdata") and i + 1 < len(rest):
+            paths.append(rest[i + 1])
+        elif word == "-o" and i + 1 < len(rest):
             try:
                 out += shlex.split(rest[i + 1])
             except ValueError:
@@ -350,3 +383,75 @@ def _pg_ctl_options(rest: list[str], notes: list[str]) -> list[str]:
     if "start" not in rest:
         notes.append("pg_ctl without `start`: the image runs the server itself")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Initialisation:
+    """A setup step that only initialises the server's data directory (``initdb``): the
+    official image's entrypoint does that on its first start, into an empty volume."""
+
+    note: str
+    missing: str | None  # what the image needs to do it the same way (None: nothing)
+
+
+# The commands that initialise a data directory, by server; `test -d X ||` and `mkdir`
+# around them change nothing the image needs.
+_INIT = {"postgres": ("initdb",), "mysql": ("mysql_install_db",)}
+_AROUND_INIT = frozenset({"test", "[", "mkdir", "true"})
+
+
+def initialisation(image: Image, setup: str, env: Mapping[str, str]) -> Initialisation | None:
+    """``setup`` read as the data directory's initialisation the image does itself (None:
+    it does something else too, or nothing of the kind)."""
+    user = None
+    initialises = False
+    for part in re.split(r"&&|\|\||;", setup):
+        try:
+            words = program_words(shlex.split(part))
+        except ValueError:
+            return None
+        if not words:
+            continue
+        program = os.path.basename(words[0])
+        if program in _AROUND_INIT:
+            continue
+        is_init = (
+            program in _INIT.get(image.server, ())
+            or (
+                (image.server, program) == ("postgres", "pg_ctl")
+                and words[1:2] in (["initdb"], ["init"])
+            )
+            or (
+                image.server == "mysql"
+                and program == "mysqld"
+                and any(w.startswith("--initialize") for w in words)
+            )
+        )
+        if not is_init:
+            return None
+        initialises = True
+        if image.server == "postgres":
+            user = _flag_value(words, ("-U", "--username")) or user
+    if not initialises:
+        return None
+    missing = None
+    if user not in (None, "postgres") and env.get("POSTGRES_USER") != user:
+        missing = (
+            f"set POSTGRES_USER={user} in its env (the image creates that user on its first "
+            "start), then drop the setup step"
+        )
+    return Initialisation(
+        f"setup `{setup}`: not needed, the {image.server} image initialises its empty data "
+        "directory itself on its first start",
+        missing,
+    )
+
+
+def _flag_value(words: Sequence[str], names: tuple[str, ...]) -> str | None:
+    for i, word in enumerate(words):
+        name, eq, value = word.partition("=")
+        if name in names:
+            if eq:
+                return value
+            return words[i + 1] if i + 1 < len(words) else None
+    return None

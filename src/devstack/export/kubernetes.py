@@ -49,6 +49,7 @@ from devstack.config.interpolate import Context, ServiceRefs, interpolate
 from devstack.config.profiles import enabled
 from devstack.errors import UsageError
 from devstack.export.compose import APP_DIR, Build, build_of, compose_names
+from devstack.export.images import initialisation
 from devstack.export.kubeprobes import probes, seconds, wait_container
 from devstack.export.kubesecrets import MARK, SecretKey, deployers, secret_example, split_env
 from devstack.export.production import FIXES, dev_server
@@ -59,6 +60,10 @@ from devstack.spec import HealthSpec, ServiceSpec
 from devstack.states import Condition, RestartPolicy
 
 DATA_SIZE = "1Gi"  # a PersistentVolumeClaim's request: a guess the comment says to check
+_SUB_PATH = (
+    "a folder of the claim, not its root: a new volume's root can hold lost+found, and "
+    "postgres and mysql refuse to initialise a data directory that is not empty"
+)
 
 
 @dataclass
@@ -72,6 +77,23 @@ class Export:
     placeholders: list[str] = field(default_factory=list)  # services with no image known
     # (service, note) -> (kind, fix, breaks) of the notes export --check reports by kind
     kinds: dict[tuple[str, str], tuple[str, str | None, bool]] = field(default_factory=dict)
+
+
+_QUOTED = re.compile(r"""^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*["']""")
+
+
+def quoted_lines(path: Path) -> list[tuple[int, str]]:
+    """(line, variable) of each quoted value in the env file ``path``."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _QUOTED.match(line)
+        if match:
+            found.append((number, match[1]))
+    return found
 
 
 def object_name(name: str) -> str:
@@ -215,6 +237,7 @@ class _Builder:
         self.wiring = wire(source, kube_target(source))
         self.names = kube_names(source)
         self.groups = replica_groups(source.stack)
+        self.quotes_said: set[tuple[Path, str]] = set()  # (env file, variable) reported
         self.builds = {
             name: build_of(source, spec, self._command(spec, [])) for name, spec in services.items()
         }
@@ -233,6 +256,7 @@ class _Builder:
         docs: list[Any] = []
         config, secret_keys = self._split_env(spec)
         env_from = self._env_from(spec, config, secret_keys)
+        self._quoted_values(spec, {*config, *secret_keys}, notes)
         if config:
             docs.append(self._config_map(name, config, labels))
         self._image_files(spec)
@@ -370,6 +394,27 @@ class _Builder:
             )
         return env_from
 
+    def _quoted_values(self, spec: ServiceSpec, overridden: set[str], notes: list[str]) -> None:
+        """An env file's quoted values, which the Secret made from it keeps quoted (each
+        once, under the first service that reads it as is). Not for an official image:
+        its server reads none of the app's variables."""
+        if self.builds[spec.name].image is not None:
+            return
+        for path in spec.env_files:
+            for line, var in quoted_lines(path):
+                if var in overridden or (path, var) in self.quotes_said:
+                    continue
+                self.quotes_said.add((path, var))
+                file = os.path.relpath(path, self.source.root)
+                self._break(
+                    spec.name,
+                    notes,
+                    "env-file-quotes",
+                    f"{file}:{line} {var}'s value is quoted: kubectl create secret "
+                    "--from-env-file keeps the quotes as part of the value (devstack drops them)",
+                    f"write it unquoted in {file} ({var}=value), or set {var} in stack.toml",
+                )
+
     def _env_file_secret(self, path: Path) -> str:
         rel = os.path.relpath(path, self.source.root)
         secret = object_name(f"env-file-{rel}")
@@ -426,7 +471,8 @@ class _Builder:
         root = self.source.root
         if build.image is not None:
             if build.image.data is not None:
-                container["volumeMounts"] = [{"name": "data", "mountPath": build.image.data}]
+                mount = {"name": "data", "mountPath": build.image.data, "subPath": "data"}
+                container["volumeMounts"] = [Commented(mount, _SUB_PATH)]
         elif spec.cwd.is_relative_to(root):
             cwd = spec.cwd.relative_to(root).as_posix()
             container["workingDir"] = APP_DIR if cwd == "." else f"{APP_DIR}/{cwd}"
@@ -475,14 +521,19 @@ class _Builder:
             )
         if build.image is not None:
             notes += build.image.notes
-            if spec.setup:
+            init = initialisation(build.image, spec.setup, spec.env) if spec.setup else None
+            if init is not None and init.missing is None:
+                notes.append(init.note)
+            elif spec.setup:
                 self._break(
                     name,
                     notes,
                     "setup-dropped",
                     f"setup {spec.setup!r} is not run: the official {build.image.image} "
                     "image runs as it is",
-                    f"run it against the {build.image.server} pod once it is up",
+                    init.missing
+                    if init is not None
+                    else f"run it against the {build.image.server} pod once it is up",
                 )
         if build.dockerfile is not None:
             notes += [n for n in build.dockerfile.notes if not n.startswith("setup step `")]

@@ -36,11 +36,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from devstack.checks.command import find_venv, resolve, search_path
+from devstack.checks.command import command_argv, find_venv, resolve, search_path
 from devstack.config.durations import format_duration
 from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
 from devstack.export.probeprograms import bash_wait
+from devstack.export.production import FIXES, dev_server
 from devstack.export.source import ExportSource, copies_alike, replica_groups
 from devstack.spec import ServiceSpec, StackSpec
 from devstack.stackfile import LOCAL_FILE
@@ -126,6 +127,9 @@ def notes(source: ExportSource, system_user: str | None = None) -> list[str]:
             found += [f"{name}: {x}" for x in _entry_problems(spec.cwd, system_user, *uid_gid)]
         if spec.setup:
             found.append(f"{name}: setup not run by the unit; run once in {spec.cwd}: {spec.setup}")
+        dev = _dev_server_note(spec)
+        if dev is not None:
+            found.append(f"{name}: {dev}")
         program = _resolved(spec, spec.argv)[0]
         if not program.startswith("/"):
             found.append(
@@ -259,6 +263,9 @@ def _service_unit(
         lines.append(
             f"# Setup, not run here (run it once before the first start): {_one_line(spec.setup)}"
         )
+    dev = _dev_server_note(spec)
+    if dev is not None:
+        lines.append(f"# {dev}")
     lines += [
         "[Unit]",
         f"Description={_escape(spec.name)} ({_escape(source.stack.name)}, devstack)",
@@ -307,6 +314,15 @@ def _service_unit(
         "",
     ]
     return "\n".join(lines)
+
+
+def _dev_server_note(spec: ServiceSpec) -> str | None:
+    """What to say of a dev server the unit runs as written (its machine is the one it
+    is developed on: the unit does not swap in a production server)."""
+    found = dev_server(list(command_argv(spec)), spec.cwd)
+    if found is None:
+        return None
+    return f"`{found}` is a development server, run as written; for production: {FIXES[found]}"
 
 
 def _health_wait(spec: ServiceSpec, over: dict[str, str]) -> list[str]:

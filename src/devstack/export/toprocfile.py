@@ -11,10 +11,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 
-from devstack.checks.command import find_venv, resolve, shown
+from devstack.checks.command import command_argv, find_venv, resolve, shown
 from devstack.config.envfile import read_env_file
 from devstack.config.profiles import enabled
+from devstack.export.production import dev_server
+from devstack.export.secretenv import secret_reason
 from devstack.export.source import ExportSource, copies_alike, replica_groups
 from devstack.spec import RestartSpec, ServiceSpec
 
@@ -55,6 +58,9 @@ def _alike_note(name: str, count: int) -> str:
 
 def _line(source: ExportSource, spec: ServiceSpec) -> str:
     parts: list[str] = []
+    for path in _secret_env_files(source, spec):  # read by the line's shell, from the root
+        parts += ["set -a", "&&", ".", shlex.quote(f"./{_from_root(source, path)}"), "&&"]
+        parts += ["set +a", "&&"]
     if spec.cwd != source.root:
         where = (
             spec.cwd.relative_to(source.root) if spec.cwd.is_relative_to(source.root) else spec.cwd
@@ -77,12 +83,41 @@ def _line(source: ExportSource, spec: ServiceSpec) -> str:
 
 
 def _env_file_keys(source: ExportSource, spec: ServiceSpec) -> list[str]:
-    """Variables from env files a Procfile runner would not read (all but ./.env)."""
+    """Variables from env files a Procfile runner would not read (all but ./.env), to
+    inline: not those of a file that holds a secret (it is read by the shell instead)."""
     keys: list[str] = []
+    secret = _secret_env_files(source, spec)
     for path in spec.env_files:
-        if path != source.root / ".env":
+        if path != source.root / ".env" and path not in secret:
             keys += read_env_file(path)
     return keys
+
+
+def _secret_env_files(source: ExportSource, spec: ServiceSpec) -> list[Path]:
+    """The env files (but ./.env) with a secret value: a Procfile is committed, they are
+    not, so their values are not copied into it."""
+    found = []
+    for path in spec.env_files:
+        if path == source.root / ".env" or not path.is_relative_to(source.root):
+            continue
+        try:
+            values = read_env_file(path)
+        except OSError:
+            continue
+        if any(secret_reason(k, v) is not None for k, v in values.items()):
+            found.append(path)
+    return found
+
+
+def _from_root(source: ExportSource, path: Path) -> str:
+    return path.relative_to(source.root).as_posix()
+
+
+# A lost() line export --check reports as its own finding (kind dev-server), not again.
+DEV_SERVERS = (
+    "development servers, run as written (devstack export --check procfile: their "
+    "production counterparts)"
+)
 
 
 def lost(source: ExportSource) -> list[str]:
@@ -122,9 +157,26 @@ def lost(source: ExportSource) -> list[str]:
         ),
         (
             "env_file other than .env beside the Procfile (values are inlined instead)",
-            named(lambda s: any(p != source.root / ".env" for p in s.env_files)),
+            named(
+                lambda s: any(
+                    p != source.root / ".env" and p not in _secret_env_files(source, s)
+                    for p in s.env_files
+                )
+            ),
+        ),
+        (
+            "env files with secrets, read by the line's shell (set -a; . FILE), not inlined",
+            list(
+                dict.fromkeys(
+                    _from_root(source, p) for s in services for p in _secret_env_files(source, s)
+                )
+            ),
         ),
         ("setup steps (run them first: devstack setup)", named(lambda s: s.setup is not None)),
+        (
+            DEV_SERVERS,
+            named(lambda s: dev_server(list(command_argv(s)), s.cwd) is not None),
+        ),
         ("watch: restart on edit", named(lambda s: bool(s.watch))),
         (
             "interactive: no terminal to attach to (the runner pipes its output; run it "

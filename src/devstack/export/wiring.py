@@ -50,6 +50,8 @@ from devstack.checks.nodesetup import invocation
 from devstack.checks.protocols import is_node, url_protocol
 from devstack.config.envfile import read_env_file
 from devstack.config.interpolate import Context, ServiceRefs, interpolate
+from devstack.export.images import recognise
+from devstack.export.secretenv import mask_passwords
 from devstack.export.source import ExportSource, join_env_refs, split_env_refs
 from devstack.project.frontendconfig import ProxyTarget, proxy_targets
 from devstack.spec import ServiceSpec
@@ -62,8 +64,15 @@ BROWSER_PREFIXES = (
     *("NEXT_PUBLIC_", "VITE_", "REACT_APP_", "PUBLIC_", "NUXT_PUBLIC_", "EXPO_PUBLIC_"),
     *("GATSBY_", "VUE_APP_"),
 )
-# Names that say the value is an address browsers or other parties use, not a client's.
-_PUBLIC_WORDS = re.compile(r"PUBLIC|CALLBACK|REDIRECT|ORIGIN|CORS")
+# Names that say the value is an address browsers or other parties use, not a client's:
+# the app's own base for links and emails (BASE_URL, SITE_URL), not an API's (API_BASE_URL).
+_PUBLIC_WORDS = re.compile(
+    r"PUBLIC|CALLBACK|REDIRECT|ORIGIN|CORS"
+    r"|^(?:APP_|SITE_)?BASE_URL$|^(?:SITE|EXTERNAL|CANONICAL)_URL$"
+)
+# A value picked by the mode (`process.env.NODE_ENV === "development" ? URL : "/api/"`).
+_NODE_ENV_TEST = re.compile(r"process\.env\.NODE_ENV\b")
+_NODE_ENV_LOOK_BACK = 3  # lines above a proxy target where its mode test sits
 _LOOPBACK_WORD = re.compile(r"\b(127\.0\.0\.1|localhost)\b")
 
 
@@ -314,14 +323,22 @@ class _Wirer:
             if port_only
             else "a config file is JavaScript: it is not rewritten"
         )
+        # Taken from the whole address, so it serves both branches of a mode test.
+        fix = proxy_fix(self.spec, dataclasses.replace(target, env_var=None), owner, file)
+        mode_line = _node_env_test(target)
+        if mode_line is not None:
+            why += (
+                f"; it sits behind a process.env.NODE_ENV test ({file}:{mode_line}): the "
+                "production server runs with NODE_ENV=production and takes the other branch"
+            )
+            fix += ", in both branches (or without the NODE_ENV test)"
         self.findings.append(
             Finding(
                 self.spec.name,
                 "proxy-config",
                 f"{file}:{target.line} sends to {target.url} ({owner.name}), which in "
                 f"{self.target.name} is {there}; {why}",
-                # The fix that takes the whole address from the environment.
-                proxy_fix(self.spec, dataclasses.replace(target, env_var=None), owner, file),
+                fix,
                 file,
                 target.line,
             )
@@ -401,7 +418,7 @@ class _Wirer:
         if var.startswith(BROWSER_PREFIXES):
             why = "a variable the frontend hands to the browser"
         elif is_browser_facing(var):
-            why = "a public address (callbacks, redirects, origins)"
+            why = "a public address (base URLs, callbacks, redirects, origins)"
         else:
             why = f"{self.spec.name}'s own address, the one browsers and callbacks use"
         self.findings.append(
@@ -444,7 +461,9 @@ class _Wirer:
     def _rewritten(self, var: str, original: str, where: str) -> None:
         value = self.out.env[var]
         self.out.rewrites.append(Rewrite(self.spec.name, var, original, value, where))
-        self.out.notes[var] = f"was {original} ({where}): rewritten for {self.target.name}"
+        # The comment shows where it pointed, never a password it holds.
+        was = mask_passwords(original)
+        self.out.notes[var] = f"was {was} ({where}): rewritten for {self.target.name}"
 
 
 def _service(
@@ -452,9 +471,14 @@ def _service(
 ) -> tuple[ServiceWiring, list[Finding]]:
     wirer = _Wirer(source, target, name)
     wirer.table()
+    steps = [(wirer.files, "env files"), (wirer.proxies, "proxy config")]
+    if recognise(wirer.spec.argv) is not None:
+        # An official image's server reads its own variables (POSTGRES_*), none of the
+        # app's URLs an env file shared with the app holds: nothing there to wire.
+        steps = []
     # The readers of the user's files guess from text: a failure there is devstack's bug,
     # said in one line, and the export goes on without what they would have found.
-    for step, what in ((wirer.files, "env files"), (wirer.proxies, "proxy config")):
+    for step, what in steps:
         try:
             step()
         except Exception as exc:
@@ -464,6 +488,19 @@ def _service(
             )
             wirer.findings.append(Finding(name, "export-error", summary, breaks=False))
     return wirer.out, wirer.findings
+
+
+def _node_env_test(target: ProxyTarget) -> int | None:
+    """The line of a ``process.env.NODE_ENV`` test just above ``target`` (its value picked
+    by the mode), or None."""
+    try:
+        lines = target.file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for number in range(target.line, max(0, target.line - 1 - _NODE_ENV_LOOK_BACK), -1):
+        if number <= len(lines) and _NODE_ENV_TEST.search(lines[number - 1]):
+            return number
+    return None
 
 
 def _host(host: str) -> str:

@@ -188,3 +188,32 @@ def test_a_uv_service_runs_in_the_images_python(tmp_path: Path) -> None:
     assert "RUN uv sync --frozen --no-dev --no-install-project" in done.files["Dockerfile.api"]
     cmd = 'CMD ["uvicorn", "main:app", "--port", "8000", "--host", "0.0.0.0"]'
     assert cmd in done.files["Dockerfile.api"]
+
+
+def test_a_local_servers_data_directory_stays_out_of_the_built_images(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter + `db: postgres -D .pgdata`): the database files
+    # in the project were copied into every built image by `COPY . ./`.
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    (tmp_path / "stack.toml").write_text(
+        textwrap.dedent("""\
+            [services.web]
+            cmd = "python3 -m flask --app app run --port ${port}"
+            port = 5000
+
+            [services.db]
+            cmd = "postgres -D .pgdata -p 5433 -k /tmp"
+            port = 5433
+
+            [services.redis]
+            cmd = "redis-server --dir ./var/redis --port 6390"
+            port = 6390
+
+            [services.mongo]
+            cmd = "mongod --dbpath=/srv/mongo"
+            port = 27017
+            """)
+    )
+    out = export_compose(load_source(tmp_path / "stack.toml", {}), tmp_path)
+    ignore = out.files["Dockerfile.web.dockerignore"].splitlines()
+    assert ".pgdata" in ignore and "var/redis" in ignore
+    assert not [line for line in ignore if "srv" in line or "tmp" in line]  # outside the context

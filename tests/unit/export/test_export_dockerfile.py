@@ -207,3 +207,80 @@ def test_requirements_that_need_the_source_install_after_it(tmp_path: Path, line
         ("RUN", "pip install -r requirements.txt")
     )
     assert ("COPY", "svc/requirements.txt ./") not in steps
+
+
+def test_pipenv_with_the_pipfile_above_the_service_and_its_python_version(
+    tmp_path: Path,
+) -> None:
+    # Field trial (moro23/django-postgres-docker): Pipfile at the top, manage.py in app/;
+    # the Dockerfile ran `pipenv install --deploy` before copying any Pipfile (nothing to
+    # install: the build stops), on python 3.12 where the Pipfile requires 3.11 (--deploy
+    # refuses a Python the Pipfile does not name).
+    make(tmp_path, {"Pipfile": '[requires]\npython_version = "3.11"\n', "Pipfile.lock": "{}"})
+    make(tmp_path / "app", {"manage.py": ""})
+    argv = ["pipenv", "run", "python", "manage.py", "runserver", "127.0.0.1:8000"]
+    found = build(tmp_path, argv, setup="pipenv install --deploy", folder="app", port=8000)
+    steps = parsed(found, tmp_path)
+    assert steps[0] == ("FROM", "python:3.11-slim")
+    assert ("WORKDIR", "/app/app") in steps
+    copy = steps.index(("COPY", "Pipfile Pipfile.lock /app/"))
+    assert copy < steps.index(("RUN", "pipenv install --system --deploy"))
+
+
+def test_the_python_version_from_runtime_txt(tmp_path: Path) -> None:
+    # Heroku's runtime.txt (python-3.11.9) names the Python a Procfile app runs on.
+    make(tmp_path / "svc", {"requirements.txt": "flask\n", "runtime.txt": "python-3.11.9\n"})
+    steps = parsed(build(tmp_path, ["python", "main.py"]), tmp_path)
+    assert steps[0] == ("FROM", "python:3.11-slim")
+
+
+def test_a_shell_line_running_python_gets_the_python_image(tmp_path: Path) -> None:
+    # Field trial (thisiskennyb/book_club): a one-shot `migrate` service,
+    # `.venv/bin/python manage.py migrate && echo migrated` with shell = true, became a
+    # PLACEHOLDER build, and the virtualenv path stayed in the line (not in the image).
+    make(tmp_path / "svc", {"requirements.txt": "django\n"})
+    argv = ["/bin/sh", "-c", "cd . && .venv/bin/python manage.py migrate && echo migrated"]
+    steps = parsed(build(tmp_path, argv, port=None), tmp_path)
+    assert steps[0] == ("FROM", "python:3.12-slim")
+    assert runs(steps) == ["pip install -r requirements.txt"]
+    command, notes = in_image(argv)
+    assert command == ["/bin/sh", "-c", "cd . && python manage.py migrate && echo migrated"]
+    assert notes == ["`.venv/bin/python` run as `python`: the image has no virtualenv"]
+    assert in_image(["/bin/sh", "-c", "echo $HOME"]) == (["/bin/sh", "-c", "echo $HOME"], [])
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "image"),
+    [
+        (".nvmrc", "v18.17.0\n", "node:18-slim"),
+        (".nvmrc", "20\n", "node:20-slim"),
+        (".node-version", "18.19.1\n", "node:18-slim"),
+        (".nvmrc", "lts/iron\n", "node:20-slim"),
+        (".nvmrc", "lts/*\n", "node:22-slim"),  # the newest LTS: the default
+    ],
+)
+def test_the_node_version_from_nvmrc(tmp_path: Path, file: str, text: str, image: str) -> None:
+    # The brief's case: a project pinning Node with .nvmrc (nvm, fnm) and no engines.node
+    # got node:22, whatever it pins.
+    make(tmp_path / "svc", {"package.json": "{}", "package-lock.json": "{}"})
+    (tmp_path / file).write_text(text)  # at the top, above the service's folder
+    steps = parsed(build(tmp_path, ["node", "server.js"]), tmp_path)
+    assert steps[0] == ("FROM", image)
+
+
+def test_a_pnpm_workspace_app_installs_with_the_workspace_lockfile(tmp_path: Path) -> None:
+    # Field trial: apps/web of a pnpm workspace whose root is the stack's directory (the
+    # build context): the Dockerfile ran `npm install` without the lockfile (npm does not
+    # know pnpm's `workspace:*` dependencies), saying "build from the workspace root",
+    # which it already was.
+    make(tmp_path, {"package.json": '{"packageManager": "pnpm@9.12.0"}'})
+    make(tmp_path, {"pnpm-workspace.yaml": "packages:\n  - apps/*\n", "pnpm-lock.yaml": ""})
+    make(tmp_path / "apps" / "web", {"package.json": '{"scripts": {"dev": "next dev"}}'})
+    argv = ["pnpm", "dev", "--port", "3000"]
+    found = build(tmp_path, argv, "pnpm install --frozen-lockfile", folder="apps/web", port=3000)
+    steps = parsed(found, tmp_path)
+    assert ("WORKDIR", "/app/apps/web") in steps
+    copy = steps.index(("COPY", ". /app/"))
+    assert copy < steps.index(("RUN", "pnpm install --frozen-lockfile"))
+    assert ("RUN", "corepack enable pnpm") in steps
+    assert not [n for n in found.notes if "lockfile" in n]

@@ -146,3 +146,35 @@ def test_render_groups_by_service_breaks_first() -> None:
         "           fix: gunicorn",
     ]
     assert title([], "systemd") == "systemd: nothing found that would not survive the move"
+
+
+def test_an_initdb_setup_is_what_the_official_image_does_itself(tmp_path: Path) -> None:
+    # Field trial (thisiskennyb/book_club + a local Postgres): `initdb` as the db's setup
+    # was a break, "run it against the postgres container"; the image's entrypoint
+    # initialises an empty data directory on its first start.
+    setups = {
+        "db": "test -d .pgdata || initdb -D .pgdata -U postgres --auth=trust",
+        "other": "initdb -D .pg2 -U app",  # a user the image would not create
+        "cache": "redis-cli flushall",  # not an initialisation
+    }
+    commands = {
+        "db": "postgres -D .pgdata -p 5454",
+        "other": "postgres -D .pg2 -p 5455",
+        "cache": "redis-server",
+    }
+    stack = "".join(
+        f'[services.{name}]\ncmd = "{commands[name]}"\nsetup = "{setups[name]}"\n'
+        for name in setups
+    )
+    file = write(tmp_path, {"stack.toml": stack})
+    for target in ("compose", "kubernetes"):
+        found = check_handover(load_source(file, {}), target, tmp_path)
+        dropped = {f.service: f for f in found if f.kind == "setup-dropped"}
+        assert set(dropped) == {"other", "cache"}, target
+        [note] = [f for f in found if f.service == "db" and "initialises" in f.summary]
+        assert not note.breaks
+        assert note.summary == (
+            f"setup `{setups['db']}`: not needed, the postgres image initialises its empty "
+            "data directory itself on its first start"
+        )
+        assert "POSTGRES_USER=app" in (dropped["other"].fix or ""), target

@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from devstack.export.images import SERVERS, image_for, program_words, recognise
+from devstack.export.images import SERVERS, image_for, initialisation, program_words, recognise
 
 # command -> (image, health command, data path, the image's command)
 CASES = {
@@ -95,6 +95,12 @@ def test_tags_pin_a_version() -> None:
         ["docker-entrypoint.sh", "redis-server"],
         ["/bin/sh", "-c", "cd data && exec redis-server --port 6379"],
         ["env", "FOO=1", "redis-server"],
+        # Field trial: run as root, a local postgres/redis runs as its own user.
+        ["runuser", "-u", "redis", "--", "redis-server"],
+        ["runuser", "--user=redis", "redis-server"],
+        ["sudo", "-E", "-u", "redis", "redis-server"],
+        ["gosu", "redis", "redis-server"],
+        ["su-exec", "redis:redis", "/usr/bin/redis-server"],
     ],
 )
 def test_recognised_behind_exec_paths_and_entrypoints(argv: list[str]) -> None:
@@ -173,3 +179,23 @@ def test_without_a_declared_port_the_commands_port_is_kept() -> None:
     assert image.command == ["redis-server", "--port", "6391"]
     image = image_for(["mysqld", "--port=3307"], None, {})
     assert image is not None and image.healthcheck[-1] == "3307"
+
+
+def test_a_socket_directory_is_not_called_the_data() -> None:
+    # Field trial: `postgres -D .pgdata -p 5433 -k /tmp` noted `-k /tmp` as "the data lives
+    # in the image's data volume"; it is where the Unix socket goes.
+    image = image_for(shlex.split("postgres -D .pgdata -p 5433 -k /tmp"), 5433, {})
+    assert image is not None
+    assert image.paths == (".pgdata",)
+    [socket] = [n for n in image.notes if "-k /tmp" in n]
+    assert socket == (
+        "dropped `-k /tmp`: a Unix socket's place on this machine; the others connect over TCP"
+    )
+
+
+def test_an_initdb_run_as_the_postgres_user_is_an_initialisation() -> None:
+    image = image_for(["runuser", "-u", "postgres", "--", "postgres", "-D", "/srv/pg"], None, {})
+    assert image is not None and image.command == ["postgres"]
+    setup = "test -d /srv/pg || runuser -u postgres -- initdb -D /srv/pg -U postgres"
+    init = initialisation(image, setup, {})
+    assert init is not None and init.missing is None

@@ -275,7 +275,7 @@ def test_flask_celery_redis_postgres(tmp_path: Path) -> None:
     assert db["containers"][0]["image"] == "postgres:16"
     assert db["containers"][0]["args"] == ["postgres"]
     assert db["containers"][0]["volumeMounts"] == [
-        {"name": "data", "mountPath": "/var/lib/postgresql/data"}
+        {"name": "data", "mountPath": "/var/lib/postgresql/data", "subPath": "data"}
     ]
     assert db["volumes"] == [{"name": "data", "persistentVolumeClaim": {"claimName": "db-data"}}]
     assert found["PersistentVolumeClaim", "db-data"]["spec"]["accessModes"] == ["ReadWriteOnce"]
@@ -521,3 +521,49 @@ def test_flask_celery_redis_wiring_and_production_server(tmp_path: Path) -> None
     assert "RUN pip install -r requirements.txt" in dockerfile
     assert 'CMD ["gunicorn", "--bind", "0.0.0.0:5001", "app:app"]' in dockerfile
     assert pod_of(found["Deployment", "db"])["containers"][0]["image"] == "postgres:16"
+
+
+def test_a_database_mounts_a_folder_of_its_claim_not_its_root(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter's Postgres): a fresh ext4 volume's root holds
+    # lost+found, and postgres/mysql refuse to initialise a data directory that is not
+    # empty ("initdb: directory ... exists but is not empty"): the pod would crash-loop.
+    stack = (
+        '[services.mysql]\ncmd = "mysqld --datadir=.mysql --port=3307"\nport = 3307\n'
+        '[services.db]\ncmd = "postgres -D .pgdata"\n'
+    )
+    (tmp_path / "stack.toml").write_text(stack)
+    export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
+    found = by_kind(manifests(export))
+    for name, path in (("db", "/var/lib/postgresql/data"), ("mysql", "/var/lib/mysql")):
+        container = pod_of(found["Deployment", name])["containers"][0]
+        assert container["volumeMounts"] == [{"name": "data", "mountPath": path, "subPath": "data"}]
+    assert "lost+found" in export.files["db.yaml"]
+    assert "lost+found" in export.files["mysql.yaml"]
+
+
+def test_a_quoted_value_in_an_env_file_is_reported_once(tmp_path: Path) -> None:
+    # Field trial (MutualReverse/Flask-Celery-Sample-App's .env: REDIS_URL="redis://...";
+    # MAIL_FROM="App <...>"): `kubectl create secret --from-env-file` keeps the quotes as
+    # part of the value, where devstack (and compose) drop them; nothing said so.
+    (tmp_path / ".env").write_text(
+        'FLASK_ENV=development\nMAIL_FROM="App <noreply@example.com>"\n'
+        "REDIS_URL='redis://localhost:6379/0'\n"
+    )
+    (tmp_path / "stack.toml").write_text(
+        '[stack]\nenv_file = ".env"\n[services.web]\ncmd = "python3 app.py"\nport = 5000\n'
+        '[services.worker]\ncmd = "python3 worker.py"\n'
+        '[services.redis]\ncmd = "redis-server"\nport = 6379\n'
+    )
+    export = to_kubernetes(load_source(tmp_path / "stack.toml", {}), tmp_path / "k8s")
+    said = [(name, n) for name, notes in export.notes.items() for n in notes if "quoted" in n]
+    # REDIS_URL is rewritten in the ConfigMap, which wins: only MAIL_FROM, and once.
+    assert said == [
+        (
+            "web",
+            ".env:2 MAIL_FROM's value is quoted: kubectl create secret --from-env-file keeps "
+            "the quotes as part of the value (devstack drops them)",
+        )
+    ]
+    kind, fix, breaks = export.kinds[said[0]]
+    assert (kind, breaks) == ("env-file-quotes", True)
+    assert fix == "write it unquoted in .env (MAIL_FROM=value), or set MAIL_FROM in stack.toml"

@@ -565,3 +565,23 @@ def test_system_units_note_a_user_that_cannot_enter_the_project(tmp_path: Path) 
     assert notes(source, "no-such-user-for-devstack")[0].startswith(
         "user no-such-user-for-devstack does not exist here"
     )
+
+
+def test_a_dev_server_in_a_unit_is_said_on_stderr_and_in_the_unit(tmp_path: Path) -> None:
+    # Field trial (digitros/nextjs-fastapi): `export systemd` wrote `npm run next-dev` and
+    # `uvicorn --reload` into units and said nothing; only `export --check systemd` did.
+    (tmp_path / "package.json").write_text('{"scripts": {"next-dev": "next dev"}}')
+    next_dev = '[services.next]\ncmd = "npm run next-dev -- --port ${port}"\nport = 3000\n'
+    api = 'cmd = "python3 -m uvicorn api.index:app --reload --port ${port}"\nport = 8000\n'
+    (tmp_path / "stack.toml").write_text(f"{next_dev}[services.api]\n{api}")
+    source = load_source(tmp_path / "stack.toml", {"PATH": os.environ["PATH"]})
+    said = [x for x in notes(source) if "development server" in x]
+    assert said == [
+        "next: `next dev` is a development server, run as written; for production: "
+        "next build, then next start",
+        "api: `uvicorn --reload` is a development server, run as written; for production: "
+        "uvicorn without --reload (--workers N)",
+    ]
+    units = to_systemd(source)
+    [api] = [text for name, text in units.items() if name.endswith("-api.service")]
+    assert "# `uvicorn --reload` is a development server, run as written" in api

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from devstack.export.compose import compose_target, to_compose
+from devstack.export.compose import compose_target, export_compose, to_compose
 from devstack.export.source import load_source
 from devstack.export.wiring import Target, Wiring, is_browser_facing, wire
 from support.exportstacks import flask_celery_redis, next_flask, write
@@ -326,3 +326,87 @@ def test_the_real_nextjs_flask_starter_config_is_reported(tmp_path: Path) -> Non
         "web/next.config.js:7 sends to http://127.0.0.1:5328/api/:path* (api), which in "
         "compose is http://api:5328"
     )
+
+
+def test_a_rewrite_behind_a_node_env_test_says_production_takes_the_other_branch(
+    tmp_path: Path,
+) -> None:
+    # digitros/nextjs-fastapi: `NODE_ENV === "development" ? "http://127.0.0.1:8000/..." :
+    # "/api/"`; the image runs `next start` (NODE_ENV=production), so replacing the URL in
+    # the development branch alone leaves the backend unreachable.
+    file = next_flask(tmp_path)
+    (tmp_path / "web" / "next.config.js").write_text(
+        "module.exports = { rewrites: async () => [\n"
+        "  { source: '/api/py/:path*',\n"
+        "    destination:\n"
+        "      process.env.NODE_ENV === 'development'\n"
+        "        ? 'http://127.0.0.1:5328/api/py/:path*'\n"
+        "        : '/api/' },\n"
+        "] }\n"
+    )
+    [proxy] = by_kind(wiring_of(file), "proxy-config")
+    assert proxy.line == 5
+    assert "behind a process.env.NODE_ENV test (web/next.config.js:4)" in proxy.summary
+    assert "the production server runs with NODE_ENV=production" in proxy.summary
+    assert proxy.fix.endswith(
+        "destination: `${process.env.API_URL}/api/py/:path*`, in both branches "
+        "(or without the NODE_ENV test)"
+    )
+
+
+def web_with(root: Path, other: str, env: str) -> Path:
+    """A stack of web (port 5000) and ``other`` that share the stack-wide ``.env``."""
+    web = '[stack]\nenv_file = ".env"\n\n[services.web]\ncmd = "python3 web.py"\nport = 5000\n\n'
+    return write(root, {"stack.toml": web + other, ".env": env})
+
+
+def test_a_base_url_in_a_shared_env_file_is_a_public_address(tmp_path: Path) -> None:
+    # snyk-labs/ai-promoter: `.env` BASE_URL=http://localhost:5000, the address its links
+    # and emails use, became http://web:5000 (the issue's own BASE_URL case, via a file).
+    other = '[services.worker]\ncmd = "python3 worker.py"\n'
+    file = web_with(
+        tmp_path, other, "BASE_URL=http://localhost:5000\nSITE_URL=http://localhost:5000/\n"
+    )
+    wiring = wiring_of(file)
+    for name in ("web", "worker"):
+        assert "BASE_URL" not in wiring.services[name].env
+        assert "SITE_URL" not in wiring.services[name].env
+    urls = {(f.service, f.summary.split("=")[0]) for f in by_kind(wiring, "browser-url")}
+    assert urls == {(s, v) for s in ("web", "worker") for v in ("BASE_URL", "SITE_URL")}
+    for var in ("BASE_URL", "APP_BASE_URL", "SITE_URL", "EXTERNAL_URL", "CANONICAL_URL"):
+        assert is_browser_facing(var), var
+    for var in ("API_BASE_URL", "BACKEND_URL", "DATABASE_URL"):
+        assert not is_browser_facing(var), var
+
+
+def test_an_official_images_server_is_not_wired_from_the_apps_env_file(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter): the stack-wide .env's OKTA_REDIRECT_URI was a
+    # "break" six times, once per service, redis and postgres included; their servers read
+    # none of the app's variables, so their containers need no rewrite and no finding.
+    other = '[services.redis]\ncmd = "redis-server --port 6390"\nport = 6390\n'
+    env = "REDIS_URL=redis://localhost:6390/0\nOKTA_REDIRECT_URI=http://localhost:5000/callback\n"
+    file = web_with(tmp_path, other, env)
+    wiring = wiring_of(file)
+    assert [f.service for f in wiring.findings] == ["web"]
+    assert wiring.services["web"].env == {"REDIS_URL": "redis://redis:6390/0"}
+    assert wiring.services["redis"].env == {}
+
+
+def test_a_password_from_an_env_file_is_not_written_into_compose_yaml(tmp_path: Path) -> None:
+    # Field trial (snyk-labs/ai-promoter, .env DATABASE_URL with a password): the
+    # rewritten URL, password and all, was written into compose.yaml (a file people
+    # commit; the .env it came from is not), once as the value and once in its comment.
+    other = '[services.db]\ncmd = "postgres -p 5433"\nport = 5433\n'
+    file = web_with(tmp_path, other, "DATABASE_URL=postgresql://app:s3cret@localhost:5433/shop\n")
+    text, data = compose(file)
+    assert "s3cret" not in text
+    assert data["services"]["web"]["environment"]["DATABASE_URL"] == (
+        "postgresql://app:${DATABASE_URL_PASSWORD:?the password of DATABASE_URL in .env}"
+        "@db:5433/shop"
+    )
+    out = export_compose(load_source(file, ENVIRON), tmp_path)
+    assert (
+        "web: DATABASE_URL's password (.env:1) is not copied into compose.yaml: set "
+        "DATABASE_URL_PASSWORD where docker compose runs (its shell, or a .env beside "
+        "compose.yaml)"
+    ) in out.notes

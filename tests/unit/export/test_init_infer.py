@@ -27,6 +27,14 @@ def infer(procfile: str, root: Path = Path("/app"), base: int = 5000) -> dict[st
         ),
         ("gunicorn -b 127.0.0.1:8000 app:app", 8000, None, "gunicorn -b 127.0.0.1:8000 app:app"),
         ("gunicorn app:app", 5000, "0.0.0.0", "gunicorn app:app"),  # gunicorn: 0.0.0.0:$PORT
+        # Field trial (MutualReverse/Flask-Celery-Sample-App): a bind with no port listens
+        # on gunicorn's 8000 and ignores $PORT; init said 5000 and the probe never answered.
+        (
+            "gunicorn --reload --bind=0.0.0.0 app:app",
+            8000,
+            "0.0.0.0",
+            "gunicorn --reload --bind=0.0.0.0 app:app",
+        ),
         (
             "uvicorn main:app --host 0.0.0.0 --port ${PORT}",
             5000,
