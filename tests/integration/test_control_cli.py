@@ -85,6 +85,21 @@ def test_no_stack_running_exits_3(stack: Path, cmd: list[str]) -> None:
     assert "devstack up" in result.stderr
 
 
+@pytest.mark.parametrize("cmd", [["ps"], ["down"]])
+def test_no_stack_running_in_a_folder_too_deep_for_a_socket_exits_3(
+    tmp_path: Path, cmd: list[str]
+) -> None:
+    # Seen in the full suite: with the state folder's socket path past sun_path's limit
+    # and no stack running, ps crashed with "OSError: AF_UNIX path too long".
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    (deep / "stack.toml").write_text('[services.api]\ncmd = "sleep 60"\n')
+    result = run(cmd, deep)
+    assert result.returncode == 3, result.stderr
+    assert f"no stack is running in {deep}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_logs_without_a_stack_merges_the_files(stack: Path) -> None:
     logs = stack / ".devstack" / "logs"
     logs.mkdir(parents=True)

@@ -68,10 +68,13 @@ class ControlClient:
         pid = recorded_pid(paths.pid_file)
         if pid is not None and not is_pid_alive(pid):
             raise NoStackRunning(root)  # a stale socket of a dead supervisor
+        location = p.socket_location(paths.dir)
+        if not p.fits(location):  # no supervisor listens there: it records a short socket
+            raise NoStackRunning(root)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
-            sock.connect(p.socket_location(paths.dir))
+            sock.connect(location)
         except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
             sock.close()
             raise NoStackRunning(root) from None
