@@ -1,9 +1,11 @@
 """The dashboard under a flood (issue 17, point 1; a row set of benchmarks/run.py,
 `--only ui`).
 
-Two services print 100,000 numbered lines each (200,000 in all) at a paced rate, once
-with no dashboard attached and once with the real `devstack ui` running in tmux (a real
-terminal) attached to the same kind of stack. Measured, in the same run:
+Two services print 100,000 numbered lines each (200,000 in all) at a paced rate, with
+no dashboard attached and with the real `devstack ui` running in tmux (a real terminal)
+attached to the same kind of stack, alternated in one run (``repeats`` of each; the
+medians and the load average are reported: the machine's load moves these figures).
+Measured:
 
 - lines in the log files (every one of the 200,000 must be there, dashboard or not);
 - the supervisor's CPU seconds over the flood, with the dashboard vs without;
