@@ -571,7 +571,7 @@ BENCHES: dict[str, Callable[[bool], list[tuple[str, str, str, str]]]] = {
 def _ui(quick: bool) -> list[tuple[str, str, str, str]]:
     import bench_ui  # benchmarks/ is on sys.path: run.py is run as a script
 
-    return bench_ui.ui_flood()
+    return bench_ui.ui_flood(repeats=2 if quick else 3)
 
 
 def _watch(quick: bool) -> list[tuple[str, str, str, str]]:

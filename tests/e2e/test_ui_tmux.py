@@ -17,7 +17,13 @@ import pytest
 
 from conftest import free_port, is_alive
 from support.demo import copy_demo_stack
-from support.stackrun import devstack_env, downed_at_end, run_devstack, supervisor_pid
+from support.stackrun import (
+    devstack_env,
+    downed_at_end,
+    run_devstack,
+    supervisor_pid,
+    write_stack,
+)
 
 if shutil.which("tmux") is None:
     if os.environ.get("CI"):
@@ -144,3 +150,54 @@ def test_up_ui_quit_stops_the_stack_cleanly(demo: Path) -> None:
     finally:
         tmux.close()
     assert run_devstack(demo, "ps").returncode == 3  # no stack runs
+
+
+# Reads what is typed at its terminal and answers each line.
+ECHO = """\
+import sys
+print("echo ready", flush=True)
+for line in sys.stdin:
+    print(f"echo got: {line.strip()}", flush=True)
+"""
+
+
+def test_attach_from_the_dashboard_types_into_an_interactive_service_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    """Issue 17, point 2 from the dashboard: `A` on an interactive service suspends the
+    dashboard, the terminal is the service's (what is typed reaches it, its answer is
+    shown), Ctrl-] brings the dashboard back with the service still running; `A` on a
+    service that is not interactive says why in the status line."""
+    (tmp_path / "echo.py").write_text(ECHO)
+    py = sys.executable
+    write_stack(
+        tmp_path,
+        f"""
+        [services.echo]
+        cmd = "{py} echo.py"
+        interactive = true
+        [services.plain]
+        cmd = "{py} -c 'import time; time.sleep(600)'"
+        """,
+    )
+    with downed_at_end(tmp_path):
+        assert run_devstack(tmp_path, "up", "-d", timeout=60).returncode == 0
+        tmux = Tmux(tmp_path, ui_command("ui"))
+        try:
+            tmux.wait(lambda s: "running" in row(s, "plain") and "A attach" in s)
+            tmux.keys("A")  # echo is the first row
+            tmux.wait(lambda s: "attached to echo; Ctrl-] detaches" in s)
+            tmux.keys("-l", "hello there")
+            tmux.keys("Enter")
+            tmux.wait(lambda s: "echo got: hello there" in s)
+            tmux.keys("C-]")
+            tmux.wait(lambda s: "detached from echo: detached" in s and "A attach" in s)
+            assert "running" in row(tmux.screen(), "echo")
+            tmux.keys("j", "A")
+            tmux.wait(lambda s: "attach: plain is not interactive (its stdin is closed)" in s)
+            tmux.keys("q")
+            tmux.wait(lambda s: not tmux.alive(), timeout=30)
+        finally:
+            tmux.close()
+        ps = run_devstack(tmp_path, "ps")
+        assert ps.returncode == 0 and re.search(r"echo\s+running", ps.stdout), ps.stdout

@@ -439,3 +439,85 @@ def test_remove_stale_removes_dead_files_never_a_live_socket(
         paths.pid_file.write_text(f"{dead.pid}\n")
         assert remove_stale(paths) is False
         assert paths.socket.exists() and paths.pid_file.exists()
+
+
+def _flood(running: Running, bursts: int, chunks: int, lines: int) -> int:
+    """``bursts`` times, ``chunks`` chunks of ``lines`` numbered lines of api at once
+    (more than the subscription holds: the oldest are dropped); the lines sent."""
+    control, sent = running.control, 0
+    for _ in range(bursts):
+        batch = []
+        for _ in range(chunks):
+            text = "".join(f"line {sent + i}\n" for i in range(lines))
+            batch.append(LogChunk("api", "stdout", text, 5.0, lines))
+            sent += lines
+        batch.append(make_chunk("api", "event", f"[event] after {sent}", 5.0))
+        running.loop.call_soon_threadsafe(lambda b=batch: [control.emit(c) for c in b])
+        threading.Event().wait(0.3)  # the follower takes the queue between two bursts
+    return sent
+
+
+def test_a_rate_bounded_follower_gets_few_large_replies_and_the_count_of_the_rest(
+    running: Running,
+) -> None:
+    """The dashboard's feed (issue 17): a flood of 60,000 lines in 600 chunks reaches a
+    follower that asked for 100 lines a second as a few replies of whole ticks; every
+    line is either sent or counted as skipped (the queue's overflow included), the rate
+    leaves none of devstack's event lines out, and the newest line is among the sent."""
+    with ControlClient.connect(StatePaths(running.root), timeout=10) as client:
+        stream = client.stream("logs", {"names": ["api"], "follow": True, "rate": 100})
+        assert next(stream) == {
+            "chunk": {"service": "api", "stream": "stdout", "time": 1.0, "text": "one\n"}
+        }
+        wait_until(lambda: running.control.subs, timeout=10)
+        total = _flood(running, bursts=4, chunks=150, lines=100)
+        replies: list[dict[str, object]] = []
+        got = skipped = 0
+        texts: list[str] = []
+        while got + skipped < total + 4:  # + the 4 event lines
+            result = next(stream)
+            assert isinstance(result, dict) and "chunks" in result, result
+            replies.append(result)
+            for chunk in result["chunks"]:  # type: ignore[union-attr]
+                got += chunk["text"].count("\n")
+                texts.append(chunk["text"])
+            skipped += int(result["skipped"])  # type: ignore[call-overload]
+    assert got + skipped == total + 4
+    assert len(replies) <= 8  # one a tick at most, not one per chunk (600)
+    assert skipped >= total - 4 * 1000  # at most the burst and a few ticks of the rate
+    joined = "".join(texts)
+    assert joined.count("[event] after") == 4
+    assert f"line {total - 1}\n" in joined  # the newest line was sent
+
+
+def test_a_rate_below_one_is_a_usage_error(running: Running) -> None:
+    paths = StatePaths(running.root)
+    with ControlClient.connect(paths) as client, pytest.raises(UsageError, match="rate must"):
+        list(client.stream("logs", {"follow": True, "rate": 0}))
+
+
+def test_the_dashboards_reader_counts_what_the_supervisor_left_out(running: Running) -> None:
+    """ui/feed.py's reader: the lines it got and the lines it was told were skipped add
+    up to every line of the flood (the status line shows the skipped)."""
+    from devstack.ui import feed
+
+    inbox = feed.LogInbox()
+    streams = feed.Streams(StatePaths(running.root))
+    reader = threading.Thread(target=feed.follow_logs, args=(streams, inbox), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: running.control.subs, timeout=10)
+        got = len(inbox.take())  # the history
+        total = _flood(running, bursts=3, chunks=200, lines=50)
+        seen: list[str] = []
+
+        def all_counted() -> bool:
+            seen.extend(line.text for line in inbox.take())
+            return len(seen) + inbox.skipped == total + 3
+
+        wait_until(all_counted, timeout=10)
+        assert inbox.skipped > 0 and got == 2
+        assert f"line {total - 1}" in seen
+    finally:
+        streams.close()
+        reader.join(10)

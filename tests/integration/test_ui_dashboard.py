@@ -295,3 +295,24 @@ def test_each_copy_is_a_row_and_scale_adds_and_removes_rows_live(tmp_path: Path)
                 )
 
         asyncio.run(go())
+
+
+def test_attach_key_on_a_service_that_is_not_interactive_says_why(stack: Path) -> None:
+    """`A` (issue 17, point 2) asks the supervisor to attach: a service without
+    `interactive = true` gets `devstack attach`'s one-line reason in the status line,
+    and the dashboard stays as it was."""
+
+    async def go() -> None:
+        app = dashboard(stack)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.rows.get("worker", {}).get("pid"))
+            await pilot.press("j")
+            assert app.selected == "worker"
+            await pilot.press("A")
+            await until(pilot, lambda: "attach:" in app.message)
+            assert app.message.startswith("attach: worker is not interactive (its stdin is closed)")
+            assert "interactive = true" in app.message  # the fix, as the CLI says it
+            await until(pilot, lambda: "attach: worker is not interactive" in app._status)
+            assert app.rows["worker"]["state"] == "running"
+
+    asyncio.run(go())

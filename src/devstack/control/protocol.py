@@ -165,13 +165,14 @@ class LogsArgs:
     n: int | None = None  # last n lines per service
     since: float | None = None  # epoch seconds
     follow: bool = False
+    rate: int | None = None  # follow: at most this many lines a second per service
 
 
 _ALLOWED_ARGS: dict[str, frozenset[str]] = {
     "hello": frozenset(),
     "status": frozenset(),
     "ps": frozenset(),
-    "logs": frozenset({"names", "n", "since", "follow"}),
+    "logs": frozenset({"names", "n", "since", "follow", "rate"}),
     "watch": frozenset(),
     "restart": frozenset({"names", "with_dependents"}),
     "stop": frozenset({"names"}),
@@ -237,7 +238,10 @@ def logs_args(request: Request) -> LogsArgs:
         if not math.isfinite(since):
             raise ProtocolError("since must be finite", kind=USAGE)
         since = float(since)
-    return LogsArgs(arg_names(request), n, since, arg_bool(request, "follow"))
+    rate = request.args.get("rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
+        raise ProtocolError("rate must be a whole number of lines a second >= 1", kind=USAGE)
+    return LogsArgs(arg_names(request), n, since, arg_bool(request, "follow"), rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,15 +297,22 @@ def input_data(request: Request) -> bytes:
     return decode_bytes(request.args.get("data"))
 
 
-def chunk_result(chunk: LogChunk) -> dict[str, object]:
+def chunk_fields(chunk: LogChunk) -> dict[str, object]:
     return {
-        "chunk": {
-            "service": chunk.service,
-            "stream": chunk.stream,
-            "time": chunk.time,
-            "text": chunk.text,
-        }
+        "service": chunk.service,
+        "stream": chunk.stream,
+        "time": chunk.time,
+        "text": chunk.text,
     }
+
+
+def chunk_result(chunk: LogChunk) -> dict[str, object]:
+    return {"chunk": chunk_fields(chunk)}
+
+
+def batch_result(chunks: list[LogChunk], skipped: int) -> dict[str, object]:
+    """A rate-bounded follower's reply: the chunks of one tick, and the lines left out."""
+    return {"chunks": [chunk_fields(c) for c in chunks], "skipped": skipped}
 
 
 # --- where the socket is ------------------------------------------------------------------

@@ -33,12 +33,16 @@ from devstack.paths import StatePaths, make_private_dir, recorded_pid
 from devstack.spec import copies_of, expand_names, group_of, known_names
 
 if TYPE_CHECKING:
+    from devstack.logs.chunk import LogChunk
+    from devstack.logs.hub import LogSubscription
     from devstack.procs.terminal import Attachment
 
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 10.0  # seconds without a complete request
 _FOLLOW_POLL = 1.0  # how often a follower's connection is checked for a hang-up
+_BATCH_TICK = 0.1  # seconds: a rate-bounded follower gets at most one reply a tick
+_BURST_SECONDS = 10  # a rate-bounded follower's lines saved while quiet, in seconds of rate
 
 
 def peer_uid(sock: socket.socket) -> int | None:
@@ -362,28 +366,85 @@ class ControlServer:
             for chunk in history:
                 writer.write(p.encode_reply(p.ok(p.chunk_result(chunk))))
                 await writer.drain()
-            dropped = 0
-            while not reader.at_eof():
-                try:
-                    async with asyncio.timeout(_FOLLOW_POLL):
-                        chunk = await sub.get()
-                except TimeoutError:
-                    continue
-                if sub.dropped_lines != dropped:
-                    lost, dropped = sub.dropped_lines - dropped, sub.dropped_lines
-                    await self._send(writer, p.ok({"dropped": lost}))
+
+            def wanted_chunk(chunk: LogChunk) -> bool:
                 if id(chunk) in seen:
                     seen.discard(id(chunk))
-                    continue
+                    return False
                 if chunk.service not in wanted and not _added_copy(chunk.service, asked):
-                    continue
-                if args.since is not None and chunk.time < args.since:
-                    continue
-                writer.write(p.encode_reply(p.ok(p.chunk_result(chunk))))
-                await writer.drain()
+                    return False
+                return args.since is None or chunk.time >= args.since
+
+            if args.rate is None:
+                await self._follow_all(sub, wanted_chunk, reader, writer)
+            else:
+                await self._follow_bounded(sub, wanted_chunk, args.rate, reader, writer)
             del keep
         finally:
             self.control.unsubscribe_logs(sub)
+
+    async def _follow_all(
+        self,
+        sub: LogSubscription,
+        wanted: Callable[[LogChunk], bool],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Every chunk, one reply each (``logs -f``); what queued meanwhile is written
+        together and drained once."""
+        dropped = 0
+        while not reader.at_eof():
+            try:
+                async with asyncio.timeout(_FOLLOW_POLL):
+                    chunks = [await sub.get()]
+            except TimeoutError:
+                continue
+            while not sub.empty():
+                chunks.append(sub.get_nowait())
+            if sub.dropped_lines != dropped:
+                lost, dropped = sub.dropped_lines - dropped, sub.dropped_lines
+                writer.write(p.encode_reply(p.ok({"dropped": lost})))
+            writer.writelines(p.encode_reply(p.ok(p.chunk_result(c))) for c in chunks if wanted(c))
+            await writer.drain()
+
+    async def _follow_bounded(
+        self,
+        sub: LogSubscription,
+        wanted: Callable[[LogChunk], bool],
+        rate: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """At most one reply a tick, with at most ``rate`` lines a second of each
+        service over time (bursts of up to ``_BURST_SECONDS`` of them; of a flood the
+        newest) and the count of the lines left out (the dashboard)."""
+        from devstack.logs.thinning import LineBudget
+
+        loop = asyncio.get_running_loop()
+        budget = LineBudget(rate, rate * _BURST_SECONDS)
+        dropped = 0
+        sent = -_BATCH_TICK
+        while not reader.at_eof():
+            chunks: list[LogChunk] = []
+            if sub.empty():  # quiet: wait for a line (a flood never waits here)
+                try:
+                    async with asyncio.timeout(_FOLLOW_POLL):
+                        chunks.append(await sub.get())
+                except TimeoutError:
+                    continue
+                wait = sent + _BATCH_TICK - loop.time()
+                if wait > 0:  # what comes before the tick ends goes in the same reply
+                    await asyncio.sleep(wait)
+            while not sub.empty():
+                chunks.append(sub.get_nowait())
+            sent = loop.time()
+            kept, skipped = budget.take([c for c in chunks if wanted(c)], sent)
+            skipped += sub.dropped_lines - dropped
+            dropped = sub.dropped_lines
+            if kept or skipped:
+                writer.write(p.encode_reply(p.ok(p.batch_result(kept, skipped))))
+                await writer.drain()
+            await asyncio.sleep(_BATCH_TICK)  # one wake-up a tick while it floods
 
     async def _attach(
         self, request: p.Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -7,25 +7,30 @@ from a ``ps`` every ``PS_EVERY`` seconds.
 
 An action on a service (restart, stop, start) runs in a thread of its own and says
 its outcome in the status line; a restart whose checks failed keeps the old process,
-and ``c`` shows what the checks said. ``selected`` is the service the keys act on (an
-``attach`` action, issue 17 point 2, would add a binding and use it).
+and ``c`` shows what the checks said. ``selected`` is the service the keys act on.
+``A`` attaches to it when it is interactive: the dashboard suspends itself, the real
+terminal runs the same client as ``devstack attach`` until Ctrl-], then it comes back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
-from devstack.control import rowtext
+from devstack.control import attachclient, rowtext
+from devstack.control.client import ControlClient
+from devstack.errors import DevstackError
 from devstack.paths import StatePaths
 from devstack.ui import feed
 from devstack.ui.logstore import Line, LogStore, View
@@ -61,6 +66,7 @@ class Source(Protocol):
     def start(self, app: Dashboard) -> None: ...
     def request(self, cmd: str, args: dict[str, object] | None = None) -> object: ...
     def history(self, name: str) -> list[Line]: ...
+    def attach(self, name: str) -> tuple[ControlClient, str]: ...
     def close(self) -> None: ...
 
 
@@ -95,8 +101,17 @@ class LiveSource:
     def history(self, name: str) -> list[Line]:
         return feed.history(self.paths, name)
 
+    def attach(self, name: str) -> tuple[ControlClient, str]:
+        return attachclient.connect(self.paths, name, *_terminal_fds())
+
     def close(self) -> None:
         self.streams.close()
+
+
+def _terminal_fds() -> tuple[int, int]:
+    """The real terminal's stdin and stdout (Textual replaces ``sys.stdout``)."""
+    stdin, stdout = sys.__stdin__, sys.__stdout__
+    return (0 if stdin is None else stdin.fileno(), 1 if stdout is None else stdout.fileno())
 
 
 class Dashboard(App[int]):
@@ -116,6 +131,7 @@ class Dashboard(App[int]):
         Binding("r", "restart", "restart"),
         Binding("s", "stop_start", "stop/start"),
         Binding("c", "check", "check"),
+        Binding("A", "attach", "attach"),
         Binding("slash", "prompt('search')", "search"),
         Binding("n", "find(False)", "next", show=False),
         Binding("N", "find(True)", "previous", show=False),
@@ -448,6 +464,33 @@ class Dashboard(App[int]):
         events = [line for line in lines if line.service == name and line.is_event]
         text = check_report(name, self.rows, events, self.kept.get(name))
         self.push_screen(TextPanel(f"{name}: check report and cause chain", text))
+
+    def action_attach(self) -> None:
+        """The real terminal becomes the selected service's (as ``devstack attach``)
+        until the detach key; the supervisor's refusal said in the status line."""
+        name = self.selected
+        if name is None:
+            return
+        try:
+            client, name = self.source.attach(name)
+        except DevstackError as exc:
+            hint = f"; {exc.hint}" if exc.hint else ""
+            self.message = f"attach: {exc.message}{hint}"
+            self.show_status()
+            return
+        in_fd, out_fd = _terminal_fds()
+        try:
+            with client, self.suspend():
+                said = f"attached to {name}; {attachclient.DETACH_NAME} detaches and comes back"
+                os.write(out_fd, f"[devstack ui] {said}\r\n".encode())
+                reason = attachclient.run_attached(client, in_fd, out_fd)
+            self.message = f"detached from {name}: {reason}"
+        except SuspendNotSupported:  # no terminal of its own (a test's headless app)
+            self.message = f"attach: not in this terminal; use devstack attach {name}"
+        except DevstackError as exc:  # the stack stopped while attached
+            self.message = f"attach: {exc.message}"
+        self.refresh()
+        self.show_status()
 
     def action_help(self) -> None:
         self.push_screen(TextPanel("keys", help_text()))

@@ -1,10 +1,12 @@
 """The dashboard's connections to the supervisor, each read in a thread of its own.
 
-Two streams stay open: ``watch`` (each service's state as it changes) and ``logs -f``.
-The log reader never waits for the screen: it moves chunks into an inbox bounded in
-lines, and when the screen falls behind the oldest waiting lines are skipped and
-counted. The supervisor's side is bounded too (its per-follower queue drops and
-reports ``{"dropped": N}``); the log files keep every line either way.
+Two streams stay open: ``watch`` (each service's state as it changes) and ``logs -f``
+with a ``rate``: the supervisor sends at most one reply a tick, with at most
+``LOG_RATE`` lines a second of each service (the newest) and the count of the lines it
+left out, so a flood costs neither side a JSON object per chunk. The log reader never
+waits for the screen: it moves lines into an inbox bounded in lines, and when the
+screen falls behind the oldest waiting lines are skipped and counted. Skipped lines
+are counted wherever they are left out; the log files keep every line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from devstack.paths import StatePaths
 from devstack.ui.logstore import Line, split_chunk
 
 HISTORY_LINES = 2000  # scrollback asked of the supervisor at the start, per service
+# Lines a second per service the supervisor sends the pane over time (bursts of ten
+# seconds' worth come whole; of a flood the newest, the rest counted as skipped): more
+# than anyone reads, far less than a flood.
+LOG_RATE = 200
 
 
 class LogInbox:
@@ -80,15 +86,19 @@ def follow_logs(streams: Streams, inbox: LogInbox) -> str:
     connection ends; why it ended."""
     try:
         with streams.connect() as client:
-            for result in client.stream("logs", {"n": HISTORY_LINES, "follow": True}):
+            request: dict[str, object] = {"n": HISTORY_LINES, "follow": True, "rate": LOG_RATE}
+            for result in client.stream("logs", request):
                 if not isinstance(result, dict):
                     continue
-                chunk = result.get("chunk")
+                chunk = result.get("chunk")  # the history
                 if isinstance(chunk, dict):
                     inbox.put(split_chunk(chunk))
-                dropped = result.get("dropped")
-                if isinstance(dropped, int):
-                    inbox.count_dropped(dropped)
+                chunks = result.get("chunks")  # one tick of the live lines
+                if isinstance(chunks, list):
+                    inbox.put([ln for c in chunks if isinstance(c, dict) for ln in split_chunk(c)])
+                skipped = result.get("skipped")
+                if isinstance(skipped, int) and skipped:
+                    inbox.count_dropped(skipped)
     except (DevstackError, OSError) as exc:
         return f"log stream ended: {exc}"
     return "the stack stopped"

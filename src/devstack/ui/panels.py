@@ -22,6 +22,7 @@ KEYS = [
     ("r", "restart the selected service (checks first; a failing check keeps it running)"),
     ("s", "stop the selected service, or start it when it is not running"),
     ("c", "check report and cause chain of the selected service"),
+    ("A", "attach to the selected interactive service (Ctrl-] detaches and comes back)"),
     ("/", "search the logs (n next, N previous)"),
     ("f", "filter: show only the lines holding a text (empty: all)"),
     ("w", "wrap long lines"),
