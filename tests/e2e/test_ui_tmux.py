@@ -191,10 +191,11 @@ def test_attach_from_the_dashboard_types_into_an_interactive_service_and_comes_b
             tmux.keys("Enter")
             tmux.wait(lambda s: "echo got: hello there" in s)
             tmux.keys("C-]")
-            tmux.wait(lambda s: "detached from echo: detached" in s and "A attach" in s)
+            # The status line ends where the pane does (the stack's folder name is long).
+            tmux.wait(lambda s: "detached from echo" in s and "A attach" in s)
             assert "running" in row(tmux.screen(), "echo")
             tmux.keys("j", "A")
-            tmux.wait(lambda s: "attach: plain is not interactive (its stdin is closed)" in s)
+            tmux.wait(lambda s: "attach: plain is not" in s)  # the pilot test reads it whole
             tmux.keys("q")
             tmux.wait(lambda s: not tmux.alive(), timeout=30)
         finally:
