@@ -18,6 +18,7 @@ from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
 from devstack.project.servers import parse_celery, server_of, unwrapped, wrapper_dir
+from devstack.project.shellwords import simple_commands
 from devstack.project.venv import BIN_DIR, venv_of
 from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
@@ -200,7 +201,14 @@ def check_executable(
 
     ``stack`` lets a missing program point at the setup (a sibling's too) that installs it.
     """
-    return _check_program(spec, command_argv(spec), "executable", stack)
+    argv = command_argv(spec)
+    if spec.shell:
+        # The line's first program, not its first word: `(createdb ... || true) && ...`.
+        first = next(simple_commands(argv), [])
+        if any(w.startswith("PATH=") for w in argv) or "$" in "".join(first[:1]):
+            return None, None  # a PATH of its own, a program in a variable: not guessed
+        argv = tuple(first)
+    return _check_program(spec, argv, "executable", stack)
 
 
 async def check_shim(
