@@ -56,17 +56,16 @@ def tools(root: Path, *names: str) -> str:
     return f"{bin_dir}:/usr/bin:/bin"
 
 
-def executable(root: Path, cmd: str, path: str) -> CheckResult:
+def executable(root: Path, cmd: str, path: str) -> list[CheckResult]:
     """The executable check of a shell = true service running ``cmd`` with PATH ``path``."""
     toml = f"[services.m]\nshell = true\ncmd = {json.dumps(cmd)}\n"
     toml += f"env = {{ PATH = {json.dumps(path)} }}\n"
-    [result] = check(load(root, toml), "m", "executable")
-    return result
+    return check(load(root, toml), "m", "executable")
 
 
 def test_subshell_parenthesis_is_not_part_of_the_program(tmp_path: Path) -> None:
     cmd = "(createdb -h 127.0.0.1 -p 5454 app || true) && python manage.py migrate"
-    exe = executable(tmp_path, cmd, tools(tmp_path, "createdb", "python"))
+    [exe] = executable(tmp_path, cmd, tools(tmp_path, "createdb", "python"))
     assert (exe.status, exe.summary) == ("ok", "createdb found (bin/createdb)")
 
 
@@ -82,12 +81,19 @@ def test_subshell_parenthesis_is_not_part_of_the_program(tmp_path: Path) -> None
     ],
 )
 def test_grouping_redirections_and_assignments(tmp_path: Path, cmd: str) -> None:
-    exe = executable(tmp_path, cmd, tools(tmp_path, "createdb", "python"))
+    [exe] = executable(tmp_path, cmd, tools(tmp_path, "createdb", "python"))
     assert exe.summary == "createdb found (bin/createdb)"
 
 
+@pytest.mark.parametrize(
+    "cmd", ["nice -n 5 createdb app", "env -i createdb app", "trap 'kill 0' EXIT; createdb app"]
+)
+def test_what_the_splitter_cannot_read_is_not_guessed(tmp_path: Path, cmd: str) -> None:
+    assert executable(tmp_path, cmd, "/nonexistent") == []
+
+
 def test_a_missing_program_in_a_subshell_still_fails(tmp_path: Path) -> None:
-    exe = executable(tmp_path, "(nosuchtool app || true) && python x.py", "/nonexistent")
+    [exe] = executable(tmp_path, "(nosuchtool app || true) && python x.py", "/nonexistent")
     assert (exe.status, exe.summary) == ("fail", "nosuchtool: not found (looked in PATH)")
 
 
