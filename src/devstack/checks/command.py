@@ -18,6 +18,7 @@ from devstack.checks.checkresult import CheckResult
 from devstack.checks.provides import listed_in, setup_for
 from devstack.checks.shims import CannotTell, behind
 from devstack.project.servers import parse_celery, server_of, unwrapped, wrapper_dir
+from devstack.project.shellwords import simple_commands
 from devstack.project.venv import BIN_DIR, venv_of
 from devstack.project.venv import find_venv as venv_in
 from devstack.spec import ServiceSpec, StackSpec
@@ -48,6 +49,8 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)*)?$")
 _SH_EXEC = re.compile("^'''exec' " + r'(?:"(?P<quoted>[^"]+)"|(?P<bare>\S+)) "\$0"')
 # Shell words that are not programs: a shell = true command starting so is not checked.
 _SHELL_WORDS = {"cd", "exec", "export", "source", ".", "set", "if", "for", "while", "eval"}
+_SHELL_WORDS |= {"case", "until", "function", "[[", "trap", "ulimit", "umask", "unset", "wait"}
+_SHELL_WORDS |= {"read", "shift", "declare", "local", "readonly", "typeset", "let", "alias"}
 # A version name in a manager's "exists in these versions" list ("3.11.7", "pypy3.10-7.3").
 _VERSION = re.compile(r"^[\w.+/-]+$")
 
@@ -200,7 +203,17 @@ def check_executable(
 
     ``stack`` lets a missing program point at the setup (a sibling's too) that installs it.
     """
-    return _check_program(spec, command_argv(spec), "executable", stack)
+    argv = command_argv(spec)
+    if spec.shell:
+        # The line's first program, not its first word: `(createdb ... || true) && ...`.
+        first = next(simple_commands(argv), [])
+        program = "".join(first[:1])
+        if any(w.startswith("PATH=") for w in argv) or "$" in program or program[:1] == "-":
+            # A PATH of its own, a program in a variable, a prefix's option (nice -n 5
+            # prog, env -i prog): not guessed.
+            return None, None
+        argv = tuple(first)
+    return _check_program(spec, argv, "executable", stack)
 
 
 async def check_shim(

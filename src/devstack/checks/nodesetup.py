@@ -27,7 +27,7 @@ from pathlib import Path
 from devstack.checks.bounded import run_bounded
 from devstack.checks.checkresult import CheckResult, Status, crashed
 from devstack.checks.command import command_argv, service_env, shown
-from devstack.checks.protocols import is_node, simple_commands
+from devstack.checks.protocols import is_node
 from devstack.procs.setuprecord import pending, read_record
 from devstack.project.nodepackage import (
     MANAGERS,
@@ -39,6 +39,7 @@ from devstack.project.nodepackage import (
     node_modules,
     read_package,
 )
+from devstack.project.shellwords import simple_commands
 from devstack.spec import ServiceSpec, StackSpec
 
 CHECK = "node"

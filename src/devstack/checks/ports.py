@@ -21,6 +21,7 @@ import psutil
 
 from devstack.checks.checkresult import CheckResult
 from devstack.checks.command import command_argv
+from devstack.checks.protocols import speaks
 from devstack.errors import DevstackError
 from devstack.procs import portowners as ports
 from devstack.procs.process import ProcessRecord
@@ -72,11 +73,13 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
     # A Procfile's ports are numbered for each line (honcho's $PORT), not declared: a
     # command that binds its own port (redis-server --port 6379) is as the user meant.
     declared = None if stack.from_procfile else spec.port
+    # Blocking needs a program known to listen; another one's port may be where it connects.
+    listens = bool(speaks(spec, stack))
     if written is not None and declared is not None and written != declared:
         return CheckResult(
             spec.name,
             "port",
-            "fail",
+            "fail" if listens else "warn",
             f"the command binds port {written} but port = {spec.port}",
             (f"command: {spec.cmd}",),
             "use ${port} in cmd (it is " + str(spec.port) + ") or change port",
@@ -96,6 +99,16 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
     host, port = bind_address(spec)
     if port is None:
         return None
+    guessed = spec.port is None and not listens  # the port is only read off the command
+    owner = _declared_by(stack, spec, port) if guessed else None
+    if owner is not None:
+        return CheckResult(
+            spec.name,
+            "port",
+            "ok",
+            f"port {port} in the command is that of service {owner}, which it connects to",
+            kind="connects",
+        )
     try:
         free = ports.is_port_free(port, host)
     except DevstackError as exc:
@@ -141,7 +154,19 @@ def check_port(spec: ServiceSpec, stack: StackSpec) -> CheckResult | None:
             details.append("it is not a process of this stack")
         fix = f"stop it (kill {holder.pid})" if holder.pid else "free the port or change port"
     summary = f"port {port} on {host} is held by {holder.describe()}"
+    if guessed:
+        # `tool -p N`: devstack does not know that the program listens; it may connect.
+        details.append(f"{port} is read off the command; devstack does not know it listens")
+        return CheckResult(spec.name, "port", "warn", summary, tuple(details), fix)
     return CheckResult(spec.name, "port", "fail", summary, tuple(details), fix)
+
+
+def _declared_by(stack: StackSpec, spec: ServiceSpec, port: int) -> str | None:
+    """Another service of the stack that declares ``port`` (the one a client reaches)."""
+    for other in stack.services.values():
+        if other.name != spec.name and other.port == port:
+            return other.name
+    return None
 
 
 def stale_match(stack: StackSpec, pid: int | None) -> StaleMatch | None:

@@ -9,10 +9,11 @@ not recognised speaks nothing: a suggestion then names no service.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from devstack.checks.command import command_argv
 from devstack.project.servers import server_of
+from devstack.project.shellwords import simple_commands
 from devstack.spec import ServiceSpec, StackSpec
 
 # URL scheme -> the protocol it names (SQLAlchemy's "postgresql+psycopg" included).
@@ -67,8 +68,6 @@ _NODE_SERVERS = frozenset(
 )
 _PACKAGE_MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
 _SERVE_SCRIPTS = frozenset({"dev", "start", "serve", "preview"})
-_SEPARATORS = frozenset({"&&", "||", ";", "|", "&"})
-_PREFIXES = frozenset({"exec", "env", "nohup", "time", "nice", "command"})
 _PYTHON_PREFIX = "python"
 
 
@@ -107,19 +106,6 @@ def is_node(spec: ServiceSpec) -> bool:
         if name in NODE_PROGRAMS or f"node_modules{os.sep}.bin" in argv[0]:
             return True
     return False
-
-
-def simple_commands(argv: Sequence[str]) -> Iterator[list[str]]:
-    """Each command of a shell line (split at && ; | ...), without VAR=value and
-    ``exec``/``env``-like prefixes: ``cd web && exec pnpm dev`` gives [cd, web], [pnpm, dev]."""
-    current: list[str] = []
-    for word in [*argv, ";"]:
-        if word in _SEPARATORS:
-            if current:
-                yield current
-            current = []
-        elif current or not ("=" in word.split("/", 1)[0] or word in _PREFIXES):
-            current.append(word)
 
 
 def _is_http_server_module(argv: Sequence[str]) -> bool:

@@ -1,11 +1,12 @@
 """``devstack init`` in a repository whose parts live in folders of their own.
 
-``frontend/`` + ``backend/``, ``web/`` + ``api/``, ``client/`` + ``server/``, or the
-folders of ``apps/`` (one level): each folder with a package.json dev script is read as
-``init`` reads one (``export/frompackage.py``), each with a Python web app gets the
-service that serves it. Every service runs in its folder (``cwd``) and is named after
-it. A frontend whose dev proxy (next.config.*, vite.config.*) sends requests to a local
-port serves the backend there: the backend gets that port, and the frontend waits for
+``frontend/`` + ``backend/``, ``web/`` + ``api/``, ``client/`` + ``server/``, the
+folders of ``apps/`` (one level), or a folder holding a Django project's ``manage.py``
+(``app/manage.py``): each folder with a package.json dev script is read as ``init``
+reads one (``export/frompackage.py``), each with a Python web app gets the service that
+serves it. Every service runs in its folder (``cwd``) and is named after it. A frontend
+whose dev proxy (next.config.*, vite.config.*) sends requests to a local port serves the
+backend there: the backend gets that port, and the frontend waits for
 it to be ``healthy``.
 """
 
@@ -20,6 +21,7 @@ from devstack.export.frompackage import (
     dev_parts,
     entry_app,
     infer_package,
+    is_django_project,
     proxy_targets,
     python_entry,
     read_scripts,
@@ -42,6 +44,11 @@ def part_folders(root: Path) -> list[Path]:
     for group in GROUPS:
         if group in here:
             candidates += sorted(p for p in here[group].iterdir() if p.is_dir())
+    if not is_django_project(root):
+        # A Django project one level down (app/manage.py beside a Dockerfile and a Pipfile).
+        candidates += sorted(
+            p for p in here.values() if p not in candidates and is_django_project(p)
+        )
     return [
         folder
         for folder in candidates

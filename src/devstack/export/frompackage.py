@@ -451,7 +451,7 @@ def depend_on_proxy_targets(
 def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) -> Inferred | None:
     """A service for the project's Python web app when no script runs it."""
     free_target = next((p for p in targets if p not in taken), None)
-    if (root / "manage.py").is_file() and "django" in _head(root / "manage.py"):
+    if is_django_project(root):
         command = "python3 manage.py runserver 127.0.0.1:$PORT"
         return _entry_service("manage.py", command, root, free_target or 8000, "Django")
     app = entry_app(root)
@@ -473,6 +473,11 @@ def python_entry(root: Path, targets: dict[int, str], taken: set[int | None]) ->
             f" give them in the target, e.g. '{app.module}:{factory}(...)'"
         )
     return svc
+
+
+def is_django_project(folder: Path) -> bool:
+    """Does ``folder`` hold a Django project's manage.py?"""
+    return (folder / "manage.py").is_file() and "django" in _head(folder / "manage.py")
 
 
 def entry_app(root: Path) -> WebApp | None:

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from devstack.checks.protocols import simple_commands
 from devstack.checks.scan import apps_in
 from devstack.project.nodepackage import read_package
 from devstack.project.servers import (
@@ -50,6 +49,7 @@ from devstack.project.servers import (
     server_of,
     unwrapped,
 )
+from devstack.project.shellwords import simple_commands
 
 _MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh"})

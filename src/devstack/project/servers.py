@@ -22,7 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from devstack.project.shellwords import simple_commands
+
 Interface = Literal["wsgi", "asgi", "either", "rsgi", "celery"]
+
+# Programs that connect to a server: their -p/--port/-P names the server's port, and
+# they listen on none (createdb -h 127.0.0.1 -p 5454 app beside the stack's postgres).
+CLIENTS = frozenset(
+    {
+        *("psql", "createdb", "dropdb", "createuser", "dropuser", "pg_isready", "pg_dump"),
+        *("pg_dumpall", "pg_restore", "pg_basebackup", "vacuumdb", "reindexdb", "clusterdb"),
+        *("redis-cli", "valkey-cli", "keydb-cli", "mysql", "mariadb", "mysqladmin"),
+        *("mysqldump", "mariadb-admin", "mariadb-dump", "mongosh", "mongo", "mongodump"),
+        *("mongorestore", "curl", "wget", "nc", "ncat", "netcat", "telnet", "ssh", "scp"),
+        *("sftp", "rsync", "wait-for-it", "wait-for-it.sh", "dockerize", "nats", "rabbitmqctl"),
+    }
+)
 
 _COMMON = {"-c", "--config", "--log-level", "--log-config", "--root-path", "--backlog"}
 _VALUE_OPTIONS: dict[str, set[str]] = {
@@ -633,10 +648,23 @@ def is_compatible(cmd: ServerCommand, app_interface: str) -> bool:
 
 
 def command_port(argv: Sequence[str]) -> int | None:
-    """The port any command names with ``--port N``, ``--port=N``, ``-p N`` or ``--bind H:P``."""
+    """The port a command listens on as it names it (``--port N``, ``--port=N``, ``-p N``,
+    ``--bind H:P``); a client's port (``psql -p 5454``) is where it connects: none."""
     parsed = parse_server(argv)
     if parsed is not None:
         return parsed.port
+    for simple in simple_commands(argv):
+        server = parse_server(simple)
+        if server is not None:
+            return server.port
+        if os.path.basename(simple[0]) not in CLIENTS:
+            port = _written_port(simple)
+            if port is not None:
+                return port
+    return None
+
+
+def _written_port(argv: Sequence[str]) -> int | None:
     for i, token in enumerate(argv):
         name, eq, value = token.partition("=")
         if not eq:

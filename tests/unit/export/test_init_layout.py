@@ -228,3 +228,30 @@ def test_a_factory_that_needs_arguments_is_noted(tmp_path: Path) -> None:
         "# create_app() takes config_object: the server calls it without arguments;"
         " give them in the target, e.g. 'server:create_app(...)'"
     )
+
+
+DJANGO_MANAGE = (
+    "import os\nimport sys\n\n\ndef main():\n"
+    "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'hello_project.settings')\n"
+    "    from django.core.management import execute_from_command_line\n"
+    "    execute_from_command_line(sys.argv)\n"
+)
+
+
+def test_a_django_project_one_level_down(tmp_path: Path) -> None:
+    """moro23/django-postgres-docker: app/manage.py, the Pipfile and Dockerfile above it;
+    init said 'no Python web app' there."""
+    (tmp_path / "app" / "hello_project").mkdir(parents=True)
+    (tmp_path / "app" / "manage.py").write_text(DJANGO_MANAGE)
+    (tmp_path / "app" / "hello_project" / "settings.py").write_text("DEBUG = True\n")
+    (tmp_path / "Pipfile").write_text('[packages]\ndjango = "*"\n')
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12\n")
+    (tmp_path / "docs").mkdir()
+    assert [p.name for p in part_folders(tmp_path)] == ["app"]
+    [app] = infer_layout(tmp_path)[0]
+    assert (app.name, app.cwd, app.port) == ("app", "app", 8000)
+    assert app.cmd == "python3 manage.py runserver 127.0.0.1:${port}"
+    loads(tmp_path, [app])
+    # A Django project at the top stays the one served: no folder below is a part then.
+    (tmp_path / "manage.py").write_text(DJANGO_MANAGE)
+    assert part_folders(tmp_path) == []
