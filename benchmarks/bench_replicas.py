@@ -15,6 +15,7 @@ Standalone: `python benchmarks/bench_replicas.py [--quick]`.
 from __future__ import annotations
 
 import argparse
+import random
 import socket
 import statistics
 import subprocess
@@ -32,15 +33,18 @@ DELAY_MS = 200  # each listener's own start, as in the cold-start row
 
 def free_ranges(groups: int, copies: int) -> list[int]:
     """The first port of ``groups`` runs of ``copies`` consecutive free ports (held together
-    while chosen, so no two runs overlap)."""
+    while chosen, so no two runs overlap), below the kernel's ephemeral range: each layout
+    starts twice on the same ports, and a probe's or a poll's closed client connection
+    keeps its ephemeral port in TIME_WAIT, which no server may bind for a minute."""
     bases: list[int] = []
+    candidates = list(range(20000, 32000 - copies, copies))
+    random.shuffle(candidates)
     with ExitStack() as held:
-        while len(bases) < groups:
-            probe = held.enter_context(socket.socket())
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
+        for base in candidates:
+            if len(bases) == groups:
+                break
             try:
-                for port in range(base + 1, base + copies):
+                for port in range(base, base + copies):
                     held.enter_context(socket.socket()).bind(("127.0.0.1", port))
             except OSError:
                 continue
