@@ -145,9 +145,9 @@ def built_image(source: ExportSource, name: str) -> str:
     return f"{object_name(source.stack.name)}-{object_name(name)}:latest"
 
 
-def _image_for(source: ExportSource, spec: ServiceSpec, build: Build, name: str) -> tuple[str, str]:
-    """The container image of ``spec`` (Kubernetes name ``name``) and the comment written
-    above it ("" for none)."""
+def _image_for(source: ExportSource, spec: ServiceSpec, build: Build) -> tuple[str, str]:
+    """The container image of ``spec`` (the copies of a service with replicas share their
+    service's) and the comment written above it ("" for none)."""
     if build.image is not None:
         tag = build.image.image.rpartition(":")[2]
         pinned = f"major version {tag}" if tag.isdigit() else f"release {tag}"
@@ -451,7 +451,7 @@ class _Builder:
 
     def _container(self, spec: ServiceSpec, env_from: list[Any], notes: list[str]) -> Any:
         build = self.builds[spec.name]
-        image, note = _image_for(self.source, spec, build, self.names[spec.name])
+        image, note = _image_for(self.source, spec, build)
         command = self._command(spec, notes)
         # args, as compose's command: the image's ENTRYPOINT (tini, an official image's
         # entrypoint script) still runs, with the command as its arguments.
